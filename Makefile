@@ -1,0 +1,41 @@
+# Quick start targets (see README). Both create .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= --disable-pip-version-check --progress-bar off
+HOST ?= 127.0.0.1
+PORT ?= 8050
+
+.PHONY: demo test install install-test browser bench clean-cache
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) -e .
+
+install-test: $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[test]'
+
+# Debian's Chromium + ChromeDriver for the browser tests, only when missing.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; \
+	fi
+
+demo: install
+	$(VENV)/bin/topoact demo --host $(HOST) --port $(PORT)
+
+test: install-test browser
+	$(VENV)/bin/pytest --headless -q
+
+bench: install
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[bench]'
+	$(PY) benchmarks/collect.py
+	$(PY) benchmarks/mapper.py
+	$(PY) benchmarks/persistence.py
+	$(PY) benchmarks/featvis.py
+
+clean-cache:
+	rm -rf data/cache

@@ -1,0 +1,36 @@
+"""topoact: topological activation explorer for PyTorch image models.
+
+Public API (imported lazily so ``import topoact`` stays cheap)::
+
+    run = topoact.collect("cifar-resnet20", "path/to/images", ["layer1", "layer3"], out="runs/r20",
+                          weights="resnet20.th")
+    run = topoact.open_run("runs/r20")
+    X = run.activations("layer3")          # (N, D) float32 memory map
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "collect": "topoact.collection",
+    "activations_for_images": "topoact.collection",
+    "open_run": "topoact.store",
+    "Run": "topoact.store",
+    "load_model": "topoact.models",
+    "ModelBundle": "topoact.models.base",
+    "list_layers": "topoact.models.layers",
+    "open_dataset": "topoact.data",
+    "ImageSet": "topoact.data.base",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'topoact' has no attribute {name!r}")

@@ -1,0 +1,419 @@
+"""The run directory: per-layer activation matrices and per-image tables on disk.
+
+Everything here is plain NPY / NPZ / JSON so a run stays readable without topoact (see the
+README's "Run directory" section). ``RunWriter`` fills the arrays chunk by chunk with positioned
+file writes (no memory map is held dirty, so resident memory does not grow with N) and records
+each finished chunk in ``progress.json`` with an atomic rename: a process killed at any point
+resumes from the last completed chunk. ``Run`` is the read side used by every analysis and the app.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .hashing import stable_hash
+
+log = logging.getLogger(__name__)
+
+META = "meta.json"
+PROGRESS = "progress.json"
+INDEX = "index.json"
+REPORT = "report.json"
+ATTRIBUTES = "attributes.npz"
+THUMBNAILS = "thumbnails.npy"
+ACTIVATIONS = "activations"
+GRAPHS = "graphs"
+DEFAULT_GRAPH = "default"
+FORMAT_VERSION = 1
+
+
+class IncompleteRunError(RuntimeError):
+    """The run directory holds a collection that has not finished (it can be resumed)."""
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically: a reader (or a kill -9) never sees a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(obj, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def layer_filename(layer: str) -> str:
+    """File-system-safe name for a module path (module paths are usually safe already)."""
+    if re.fullmatch(r"[A-Za-z0-9_.\-]+", layer) and not layer.startswith("."):
+        return layer
+    return "layer-" + stable_hash(layer)
+
+
+def _npy_data_offset(path: Path) -> int:
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        read(handle)
+        return handle.tell()
+
+
+def _shrink_npy(path: Path, n_rows: int) -> None:
+    """Cut an .npy file to its first ``n_rows`` rows in place (header rewritten, file truncated).
+
+    Skipped images leave the preallocated tail unused; copying a 100k x 2048 matrix to drop it
+    would double the disk traffic, so the header is rewritten at the same length instead.
+    """
+    array = np.load(path, mmap_mode="r")
+    shape = (n_rows,) + array.shape[1:]
+    dtype, fortran = array.dtype, np.isfortran(array)
+    offset = _npy_data_offset(path)
+    row_bytes = int(np.prod(array.shape[1:], dtype=np.int64)) * dtype.itemsize
+    del array
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": fortran, "shape": shape}
+    buffer = io.BytesIO()
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+    write = np.lib.format.write_array_header_1_0 if version == (1, 0) else np.lib.format.write_array_header_2_0
+    write(buffer, header)
+    if buffer.tell() != offset:  # cannot happen for fewer rows; guard against format changes
+        raise RuntimeError(f"cannot shrink {path} in place: header length changed")
+    with open(path, "r+b") as handle:
+        handle.write(buffer.getvalue())
+        handle.truncate(offset + n_rows * row_bytes)
+
+
+class RowArray:
+    """A preallocated on-disk .npy array written row block by row block."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype, *, create: bool):
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        if create:
+            # open_memmap only writes the header and sizes the (sparse) file.
+            np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype, shape=shape)
+        self.shape = np.load(self.path, mmap_mode="r").shape
+        self.offset = _npy_data_offset(self.path)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    def write(self, start_row: int, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape[1:] != self.shape[1:]:
+            raise ValueError(f"{self.path.name}: rows of shape {rows.shape[1:]}, expected {self.shape[1:]}")
+        if start_row + len(rows) > self.shape[0]:
+            raise ValueError(f"{self.path.name}: writing past the end ({start_row}+{len(rows)} > {self.shape[0]})")
+        with open(self.path, "r+b") as handle:
+            handle.seek(self.offset + start_row * self.row_bytes)
+            handle.write(rows.tobytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class RunWriter:
+    """Write side of a run directory; ``collect`` drives it chunk by chunk.
+
+    Parameters
+    ----------
+    path : run directory
+    meta : dict written to meta.json (must hold ``config_hash``)
+    n_rows : number of images planned (rows are preallocated, cut at ``finish`` if some were skipped)
+    layer_dims : {layer: D}
+    n_classes : width of the probability table
+    thumbnail_shape : (h, w) when the dataset cannot be reopened later, else None
+    """
+
+    def __init__(self, path, *, meta: dict, n_rows: int, layer_dims: dict[str, int], n_classes: int,
+                 thumbnail_shape: tuple[int, int] | None = None):
+        self.path = Path(path)
+        self.meta = dict(meta)
+        self.n_rows = int(n_rows)
+        self.layer_dims = dict(layer_dims)
+        self.n_classes = int(n_classes)
+        self.thumbnail_shape = thumbnail_shape
+        self.progress = self._load_or_create()
+
+    # -- set-up / resume ----------------------------------------------------------------------
+    def _array_specs(self) -> dict[str, tuple[Path, tuple, str]]:
+        n = self.n_rows
+        specs = {
+            "labels": (self.path / "labels.npy", (n,), "int64"),
+            "predictions": (self.path / "predictions.npy", (n,), "int64"),
+            "probabilities": (self.path / "probabilities.npy", (n, max(self.n_classes, 1)), "float32"),
+            "source_index": (self.path / "source_index.npy", (n,), "int64"),
+        }
+        for layer, dim in self.layer_dims.items():
+            specs["act:" + layer] = (self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), (n, dim), "float32")
+        if self.thumbnail_shape is not None:
+            h, w = self.thumbnail_shape
+            specs["thumbnails"] = (self.path / THUMBNAILS, (n, h, w, 3), "uint8")
+        return specs
+
+    def _load_or_create(self) -> dict:
+        meta_path, progress_path = self.path / META, self.path / PROGRESS
+        resuming = meta_path.exists() and progress_path.exists()
+        if resuming:
+            old = read_json(meta_path)
+            if old.get("config_hash") != self.meta["config_hash"]:
+                raise FileExistsError(
+                    f"{self.path} already holds a different run (model/data/layers/reduction differ); "
+                    "choose another --out directory or pass overwrite=True (--overwrite)")
+            progress = read_json(progress_path)
+            log.info("resuming %s after chunk %d (%d rows done)", self.path, progress["chunks_done"], progress["rows_done"])
+        else:
+            (self.path / ACTIVATIONS).mkdir(parents=True, exist_ok=True)
+            progress = {"config_hash": self.meta["config_hash"], "chunks_done": 0, "rows_done": 0, "skipped": []}
+        self.arrays = {name: RowArray(p, shape, dtype, create=not resuming)
+                       for name, (p, shape, dtype) in self._array_specs().items()}
+        if not resuming:
+            self.meta["status"] = "running"
+            write_json(meta_path, self.meta)
+            write_json(progress_path, progress)
+        return progress
+
+    @property
+    def chunks_done(self) -> int:
+        return int(self.progress["chunks_done"])
+
+    @property
+    def rows_done(self) -> int:
+        return int(self.progress["rows_done"])
+
+    # -- writing ------------------------------------------------------------------------------
+    def write_chunk(self, *, source_index: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
+                    probabilities: np.ndarray, activations: dict[str, np.ndarray],
+                    thumbnails: np.ndarray | None = None, skipped: list[dict] = ()) -> None:
+        """Append one chunk's rows, then mark the chunk done (the commit point for resume)."""
+        start = self.rows_done
+        n = len(source_index)
+        if n:
+            self.arrays["source_index"].write(start, source_index)
+            self.arrays["labels"].write(start, labels)
+            self.arrays["predictions"].write(start, predictions)
+            self.arrays["probabilities"].write(start, probabilities)
+            for layer, rows in activations.items():
+                self.arrays["act:" + layer].write(start, rows)
+            if thumbnails is not None and "thumbnails" in self.arrays:
+                self.arrays["thumbnails"].write(start, thumbnails)
+        self.progress = {
+            **self.progress,
+            "chunks_done": self.chunks_done + 1,
+            "rows_done": start + n,
+            "skipped": list(self.progress["skipped"]) + list(skipped),
+        }
+        write_json(self.path / PROGRESS, self.progress)
+
+    def finish(self, *, index: dict, attributes: dict[str, np.ndarray], report: dict) -> None:
+        """Cut arrays to the rows written, write the tables and mark the run complete."""
+        rows = self.rows_done
+        if rows < self.n_rows:
+            for array in self.arrays.values():
+                _shrink_npy(array.path, rows)
+        np.savez(self.path / ATTRIBUTES, **{k: np.asarray(v) for k, v in attributes.items()})
+        write_json(self.path / INDEX, index)
+        write_json(self.path / REPORT, {**report, "skipped": self.progress["skipped"]})
+        self.meta["status"] = "complete"
+        self.meta["n_rows"] = rows
+        write_json(self.path / META, self.meta)
+
+
+class Run:
+    """Read side of a run directory (see ``docs/design.md``): arrays are memory-mapped.
+
+    Parameters
+    ----------
+    path : the run directory
+    model : optional ModelBundle or nn.Module to attach when the run's model cannot be rebuilt from
+        its spec (models given to ``collect`` as Python objects)
+    """
+
+    def __init__(self, path, *, model=None):
+        self.path = Path(path)
+        if not (self.path / META).is_file():
+            raise FileNotFoundError(f"{self.path} is not a topoact run directory (no {META}); "
+                                    "create one with `topoact collect` or topoact.collect()")
+        self.meta = read_json(self.path / META)
+        if self.meta.get("status") != "complete":
+            progress = read_json(self.path / PROGRESS) if (self.path / PROGRESS).exists() else {}
+            raise IncompleteRunError(
+                f"{self.path}: collection has not finished ({progress.get('chunks_done', 0)} of "
+                f"{self.meta.get('n_chunks', '?')} chunks); re-run the same collect command to resume")
+        self._model = model
+        self._dataset = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, n={self.n}, layers={self.layers})"
+
+    # -- tables -------------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[str]:
+        return list(self.meta["layers"])
+
+    @property
+    def n(self) -> int:
+        return int(self.meta["n_rows"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta.get("class_names", []))
+
+    def _check_layer(self, layer: str) -> None:
+        if layer not in self.meta["layers"]:
+            raise KeyError(f"layer {layer!r} is not in this run; collected layers: {', '.join(self.layers)}")
+
+    def activations(self, layer: str) -> np.ndarray:
+        """(N, D) float32 read-only memory map of one layer's activation vectors."""
+        self._check_layer(layer)
+        return np.load(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap_mode="r")
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return np.load(self.path / "labels.npy")
+
+    @cached_property
+    def predictions(self) -> np.ndarray:
+        return np.load(self.path / "predictions.npy")
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return np.load(self.path / "probabilities.npy", mmap_mode="r")
+
+    @cached_property
+    def source_index(self) -> np.ndarray:
+        return np.load(self.path / "source_index.npy")
+
+    @cached_property
+    def _index(self) -> dict:
+        return read_json(self.path / INDEX)
+
+    @property
+    def ids(self) -> list[str]:
+        return self._index["ids"]
+
+    @property
+    def paths(self) -> list[str | None]:
+        return self._index["paths"]
+
+    @cached_property
+    def attributes(self) -> dict[str, np.ndarray]:
+        with np.load(self.path / ATTRIBUTES) as data:
+            return {k: data[k] for k in data.files}
+
+    @property
+    def attribute_kinds(self) -> dict[str, str]:
+        return dict(self.meta.get("attribute_kinds", {}))
+
+    @cached_property
+    def report(self) -> dict:
+        return read_json(self.path / REPORT) if (self.path / REPORT).exists() else {}
+
+    # -- images and model ---------------------------------------------------------------------
+    def image(self, row: int):
+        """The original image of row ``row`` as a PIL RGB image (reopened from the dataset spec,
+        or from the stored thumbnails when the dataset could not be reopened)."""
+        from PIL import Image
+
+        row = int(row)
+        if not 0 <= row < self.n:
+            raise IndexError(f"row {row} out of range for a run of {self.n} images")
+        if (self.path / THUMBNAILS).exists():
+            return Image.fromarray(np.load(self.path / THUMBNAILS, mmap_mode="r")[row])
+        if self._dataset is None:
+            from .data import open_dataset
+
+            self._dataset = open_dataset(self.meta["dataset"]["spec"])
+        return self._dataset.load(int(self.source_index[row])).convert("RGB")
+
+    def model(self):
+        """The run's model as a ModelBundle (rebuilt from its spec and weights, or the attached one)."""
+        from .models import load_model
+
+        if self._model is None:
+            spec = self.meta["model"]
+            if not spec.get("reloadable", True):
+                raise RuntimeError(
+                    f"this run's model ({spec['spec']}) was given as a Python object and cannot be "
+                    "rebuilt from the run directory; use topoact.open_run(path, model=your_model)")
+            self._model = load_model(spec["spec"], weights=spec.get("weights"))
+            if spec.get("hash") and self._model.hash and self._model.hash != spec["hash"]:
+                log.warning("model hash %s differs from the run's %s: the weights file changed since collection",
+                            self._model.hash, spec["hash"])
+        elif not hasattr(self._model, "normalize"):
+            self._model = load_model(self._model, **self.meta["model"].get("module_kwargs", {}))
+        return self._model
+
+    # -- results ------------------------------------------------------------------------------
+    def results_dir(self, kind: str) -> Path:
+        if not re.fullmatch(r"[a-z_]+", kind):
+            raise ValueError(f"bad results kind {kind!r}")
+        path = self.path / kind
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _graph_dir(self, layer: str) -> Path:
+        return self.path / GRAPHS / layer_filename(layer)
+
+    def graph_keys(self, layer: str) -> list[str]:
+        self._check_layer(layer)
+        folder = self._graph_dir(layer)
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.json") if p.stem != DEFAULT_GRAPH)
+
+    def graph(self, layer: str, key: str | None = None) -> dict:
+        """A saved Mapper graph of ``layer`` (the default one when ``key`` is None)."""
+        self._check_layer(layer)
+        folder = self._graph_dir(layer)
+        if key is None:
+            pointer = folder / (DEFAULT_GRAPH + ".json")
+            if not pointer.exists():
+                raise FileNotFoundError(f"no Mapper graph saved for layer {layer!r}; build one with "
+                                        f"`topoact mapper {self.path} --layer {layer}`")
+            key = read_json(pointer)["key"]
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(key)):
+            raise ValueError(f"bad graph key {key!r}")
+        path = folder / f"{key}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no graph {key!r} for layer {layer!r}; saved: {self.graph_keys(layer)}")
+        return read_json(path)
+
+    def node_means(self, layer: str, key: str | None = None) -> np.ndarray | None:
+        graph = self.graph(layer, key)
+        name = graph.get("node_means")
+        return np.load(self._graph_dir(layer) / name) if name else None
+
+    def save_graph(self, layer: str, graph: dict, key: str, node_means: np.ndarray | None = None,
+                   *, default: bool = True) -> Path:
+        """Store a graph dict under ``key`` (and make it the layer's default unless told not to)."""
+        self._check_layer(layer)
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", key) or key == DEFAULT_GRAPH:
+            raise ValueError(f"bad graph key {key!r}")
+        folder = self._graph_dir(layer)
+        folder.mkdir(parents=True, exist_ok=True)
+        graph = dict(graph, layer=layer, key=key)
+        if node_means is not None:
+            name = f"{key}.node_means.npy"
+            tmp = folder / (name + ".tmp.npy")
+            np.save(tmp, np.asarray(node_means, dtype=np.float32))
+            os.replace(tmp, folder / name)
+            graph["node_means"] = name
+        write_json(folder / f"{key}.json", graph)
+        if default:
+            write_json(folder / (DEFAULT_GRAPH + ".json"), {"key": key})
+        return folder / f"{key}.json"
+
+
+def open_run(path, *, model=None) -> Run:
+    """Open a finished run directory for reading (``model`` attaches a Python-API model)."""
+    return Run(path, model=model)

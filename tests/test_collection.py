@@ -232,3 +232,15 @@ def test_memory_does_not_grow_with_the_number_of_images(tmp_path):
     # Ten times the images (4000 x 256 float32 = 4 MB if held at once): the peak is set by one chunk
     # (200 rows), plus ~100 bytes per image for the id and path lists written at the end.
     assert large < 1.3 * small + 100 * 3600, (small, large)
+
+
+def test_torchscript_models_collect_their_output(tmp_path):
+    from topoact.models.script import save_torchscript
+
+    path = tmp_path / "tiny.pt"
+    save_torchscript(TinyNet(), path, input_size=(8, 8), mean=(0.5,) * 3, std=(0.25,) * 3, class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="TorchScript"):
+        topoact.collect(f"torchscript:{path}", ColourSet(5), ["conv"], out=tmp_path / "bad", progress=False)
+    run = topoact.collect(f"torchscript:{path}", ColourSet(5), ["output"], out=tmp_path / "run", progress=False)
+    assert run.activations("output").shape == (5, 3)
+    np.testing.assert_array_equal(run.activations("output").argmax(1), run.predictions)

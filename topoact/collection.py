@@ -30,6 +30,9 @@ from .store import FORMAT_VERSION, META, Run, RunWriter, open_run, read_json
 log = logging.getLogger(__name__)
 
 REDUCTIONS = ("gap", "random", "center")
+#: pseudo-layer: the model's output (logits); the only layer of a TorchScript model, whose
+#: submodules cannot be hooked.
+OUTPUT_LAYER = "output"
 THUMBNAIL_MAX = 64
 
 
@@ -117,22 +120,42 @@ def activations_for_images(bundle, images: Sequence, layers: Sequence[str], redu
     random positions of the ``random`` reduction (defaults to 0..B-1).
     """
     from .models import load_model
-    from .models.layers import resolve_layers
 
     bundle = load_model(bundle)
-    layers = resolve_layers(bundle, list(layers))
+    layers, hooked = _resolve(bundle, layers)
     batch = torch.stack([bundle.preprocess(image) for image in images])
     index = np.arange(len(images)) if source_index is None else np.asarray(list(source_index))
     was_training = bundle.module.training
     bundle.module.eval()
     try:
-        with hooked_layers(bundle.module, layers, reduction, seed) as (captured, set_batch), torch.inference_mode():
+        with hooked_layers(bundle.module, hooked, reduction, seed) as (captured, set_batch), torch.inference_mode():
             set_batch(index)
-            logits = _first_tensor(bundle.module(batch))
-            probabilities = torch.softmax(logits.float(), dim=1).numpy()
+            logits = _first_tensor(bundle.module(batch)).float()
+            captured.setdefault(OUTPUT_LAYER, logits)
+            probabilities = torch.softmax(logits, dim=1).numpy()
             return {name: captured[name].float().numpy() for name in layers}, probabilities
     finally:
         bundle.module.train(was_training)
+
+
+def _resolve(bundle, layers) -> tuple[list[str], list[str]]:
+    """(all requested layers, the ones needing hooks); ``output`` is always available."""
+    from .models.layers import hooks_supported, layer_names, resolve_layers
+
+    if isinstance(layers, str):
+        layers = [name.strip() for name in layers.split(",") if name.strip()]
+    layers = list(dict.fromkeys(layers))
+    if not layers:
+        raise ValueError("no layers given; list them with `topoact layers --model SPEC`")
+    output_is_module = OUTPUT_LAYER in layer_names(bundle)
+    hooked = [name for name in layers if name != OUTPUT_LAYER or output_is_module]
+    if hooked and not hooks_supported(bundle):
+        raise ValueError(f"{bundle.spec} is a TorchScript model: its submodules cannot be hooked, so only "
+                         f"its output can be collected (layers={OUTPUT_LAYER!r}); load the eager model "
+                         "(e.g. torchvision:NAME --weights FILE) to collect inner layers")
+    if hooked:
+        resolve_layers(bundle, hooked)
+    return layers, hooked
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,25 +268,25 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
 
     from .data import open_dataset
     from .models import load_model
-    from .models.layers import list_layers, resolve_layers
+    from .models.layers import list_layers
 
     if reduce not in REDUCTIONS:
         raise ValueError(f"unknown reduction {reduce!r}; choose one of {', '.join(REDUCTIONS)}")
-    if isinstance(layers, str):
-        layers = [name.strip() for name in layers.split(",") if name.strip()]
-    if not layers:
-        raise ValueError("no layers given; list them with `topoact layers --model SPEC`")
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be positive")
     bundle = load_model(model, weights=weights) if weights else load_model(model)
     attach = None if bundle.spec and not bundle.spec.startswith("module:") else bundle
     dataset = open_dataset(data)
-    layers = resolve_layers(bundle, layers)
+    layers, hooked = _resolve(bundle, layers)
     n = len(dataset) if limit is None else min(int(limit), len(dataset))
     if n == 0:
         raise ValueError("the dataset holds no images")
 
-    shapes = dict(list_layers(bundle))
+    shapes = dict(list_layers(bundle)) if hooked else {}
+    if OUTPUT_LAYER not in shapes:
+        with torch.inference_mode():
+            probe = _first_tensor(bundle.module.eval()(torch.zeros(1, 3, *bundle.input_size)))
+        shapes[OUTPUT_LAYER] = tuple(probe.shape[1:])
     layer_info = {}
     for name in layers:
         shape = shapes.get(name)
@@ -324,7 +347,7 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
     bar = tqdm(total=n, initial=min(writer.chunks_done * chunk_size, n), unit="img", desc="collect",
                disable=not progress, dynamic_ncols=True, smoothing=0.1)
     try:
-        with hooked_layers(module, layers, reduce, seed) as (captured, set_batch), torch.inference_mode():
+        with hooked_layers(module, hooked, reduce, seed) as (captured, set_batch), torch.inference_mode():
             for chunk in range(writer.chunks_done, n_chunks):
                 indices = np.arange(chunk * chunk_size, min((chunk + 1) * chunk_size, n))
                 loader = torch.utils.data.DataLoader(
@@ -341,11 +364,13 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
                     if batch is not None:
                         set_batch(index)
                         logits = _first_tensor(module(batch)).float()
+                        captured.setdefault(OUTPUT_LAYER, logits)
                         parts["index"].append(index)
                         parts["prob"].append(torch.softmax(logits, dim=1).numpy())
                         parts["pred"].append(logits.argmax(dim=1).numpy())
                         for name in layers:
                             acts[name].append(captured[name].float().numpy())
+                        captured.clear()
                         if thumbs is not None:
                             parts["thumb"].append(thumbs)
                     bar.update(len(index) + len(bad))

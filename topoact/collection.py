@@ -329,6 +329,7 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
         "class_names": list(bundle.class_names) or list(dataset.class_names),
         "dataset_class_names": list(dataset.class_names),
         "attribute_kinds": dataset.attribute_kinds(),
+        "attributes_meta": dataset.attributes_meta(),
         "preprocessing": {"input_size": list(bundle.input_size), "mean": list(bundle.mean), "std": list(bundle.std)},
         "versions": {"topoact": __import__("topoact").__version__, "torch": torch.__version__,
                      "numpy": np.__version__, "pillow": PIL.__version__, "sklearn": sklearn.__version__,

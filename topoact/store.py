@@ -314,6 +314,11 @@ class Run:
     def attribute_kinds(self) -> dict[str, str]:
         return dict(self.meta.get("attribute_kinds", {}))
 
+    @property
+    def attributes_meta(self) -> dict[str, dict]:
+        """Extra facts per attribute, e.g. ``{"orientation": {"period": pi}}``."""
+        return dict(self.meta.get("attributes_meta", {}))
+
     @cached_property
     def report(self) -> dict:
         return read_json(self.path / REPORT) if (self.path / REPORT).exists() else {}

@@ -1,0 +1,58 @@
+"""Fixtures for the app tests (imported by the test modules; a conftest.py here would shadow tests/conftest.py).
+
+The run is written by the real ``topoact.collect`` (150 generated images, 8 classes, layers
+conv1 / conv2 / fc, GAP reduction) and gets one Mapper graph of ``conv2`` from the real engine
+(``topoact.mapper.run_graphs``); the other layers get theirs from the app when needed.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+N_IMAGES = 150
+LAYERS = ("conv1", "conv2", "fc")
+GRAPH_LAYER = "conv2"
+FIXTURE_FORM = dict(lens="l2", cover="uniform", intervals=4, overlap=0.3, clusterer="dbscan", eps="auto",
+                    metric="euclidean", min_samples=3)
+
+
+class TinyCNN(nn.Module):
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 12, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(12, n_classes)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = torch.relu(self.conv2(nn.functional.max_pool2d(x, 2)))
+        return self.fc(self.pool(x).flatten(1))
+
+
+def tiny_bundle():
+    from topoact.data.synthetic import SHAPE_CLASSES
+    from topoact.models import load_model
+
+    torch.manual_seed(0)
+    return load_model(TinyCNN(len(SHAPE_CLASSES)).eval(), class_names=list(SHAPE_CLASSES), input_size=(32, 32))
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """(run directory, ModelBundle) of a finished run with one saved graph of ``conv2``."""
+    import topoact
+    from topoact.mapper import run_graphs
+
+    bundle = tiny_bundle()
+    path = tmp_path_factory.mktemp("runs") / "tiny"
+    run = topoact.collect(bundle, f"shapes:{N_IMAGES}", list(LAYERS), out=path, num_workers=0, progress=False,
+                          chunk_size=64, batch_size=64)
+    run_graphs.build_run_graph(run, GRAPH_LAYER, run_graphs.mapper_params(**FIXTURE_FORM))
+    return path, bundle
+
+
+@pytest.fixture(scope="session")
+def small_run_dir(small_run):
+    return small_run[0]

@@ -1,0 +1,96 @@
+"""Component ids of the topoact app, as constants (one place, no typos across panels).
+
+Shared stores (read by any panel, written by the graph panel unless noted):
+
+``LAYER``        str: the selected layer.
+``GRAPH_KEY``    str | None: the selected Mapper graph key of that layer.
+``NODE``         {"layer", "graph_key", "node"} | None: the clicked node.
+``CLASS``        int | None: the highlighted class (label index), or None.
+``UPLOAD``       {"layers": {layer: {"graph_key", "nodes": [..]}}, "name"} | None: where an
+                 uploaded image falls (written by the upload panel).
+``JOB_POLL``     the shared ``dcc.Interval`` that drives every job-polling callback.
+"""
+
+# shared stores
+LAYER = "topoact-store-layer"
+GRAPH_KEY = "topoact-store-graph-key"
+NODE = "topoact-store-node"
+CLASS = "topoact-store-class"
+UPLOAD = "topoact-store-upload"
+JOB_POLL = "topoact-job-poll"
+
+# shell
+TOP_BAR = "topoact-top-bar"
+TABS = "topoact-tabs"
+
+# graph panel
+LAYER_DROPDOWN = "topoact-layer-dropdown"
+KEY_DROPDOWN = "topoact-graph-key-dropdown"
+COLOR_DROPDOWN = "topoact-color-dropdown"
+CLASS_DROPDOWN = "topoact-class-dropdown"
+EDGE_SLIDER = "topoact-edge-slider"
+GRAPH = "topoact-graph"
+GRAPH_INFO = "topoact-graph-info"
+NODE_COUNT = "topoact-node-count"
+NODE_INPUT = "topoact-node-input"
+
+# parameter form and jobs
+P_LENS = "topoact-param-lens"
+P_COVER = "topoact-param-cover"
+P_INTERVALS = "topoact-param-intervals"
+P_OVERLAP = "topoact-param-overlap"
+P_CLUSTERER = "topoact-param-clusterer"
+P_EPS = "topoact-param-eps"
+P_METRIC = "topoact-param-metric"
+P_MIN_SAMPLES = "topoact-param-min-samples"
+COMPUTE_BUTTON = "topoact-compute"
+CANCEL_BUTTON = "topoact-cancel"
+MAPPER_JOB = "topoact-store-mapper-job"
+JOB_STATUS = "topoact-job-status"
+JOB_PROGRESS = "topoact-job-progress"
+
+# sweep
+SWEEP_BUTTON = "topoact-sweep-run"
+SWEEP_JOB = "topoact-store-sweep-job"
+SWEEP_RESULT = "topoact-store-sweep-result"
+SWEEP_INTERVALS = "topoact-sweep-intervals"
+SWEEP_OVERLAPS = "topoact-sweep-overlaps"
+SWEEP_SCALES = "topoact-sweep-scales"
+SWEEP_METRIC = "topoact-sweep-metric"
+SWEEP_HEATMAP = "topoact-sweep-heatmap"
+SWEEP_TABLE = "topoact-sweep-table"
+SWEEP_STATUS = "topoact-sweep-status"
+
+# export
+EXPORT_JSON = "topoact-export-json"
+EXPORT_HTML = "topoact-export-html"
+EXPORT_DOWNLOAD = "topoact-export-download"
+
+# node panel
+NODE_TITLE = "topoact-node-title"
+NODE_STATS = "topoact-node-stats"
+NODE_COMPOSITION = "topoact-node-composition"
+EXEMPLARS = "topoact-exemplars"
+EXEMPLAR_LIMIT = "topoact-store-exemplar-limit"
+MORE_BUTTON = "topoact-exemplars-more"
+CSV_BUTTON = "topoact-node-csv"
+CSV_DOWNLOAD = "topoact-node-csv-download"
+
+# compare (three neighbouring layers)
+COMPARE_GRAPHS = "topoact-compare-graphs"
+COMPARE_COMPUTE = "topoact-compare-compute"
+COMPARE_JOBS = "topoact-store-compare-jobs"
+COMPARE_STATUS = "topoact-compare-status"
+COMPARE_VERSION = "topoact-store-compare-version"
+
+# upload
+UPLOAD_INPUT = "topoact-upload"
+UPLOAD_JOB = "topoact-store-upload-job"
+UPLOAD_STATUS = "topoact-upload-status"
+UPLOAD_PREVIEW = "topoact-upload-preview"
+UPLOAD_CLEAR = "topoact-upload-clear"
+
+
+def compare_graph(position: int) -> str:
+    """Id of the compare panel's graph at position 0, 1 or 2."""
+    return f"topoact-compare-graph-{position}"

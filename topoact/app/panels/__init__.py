@@ -1,0 +1,84 @@
+"""Panels of the topoact app and the contract they follow.
+
+Panel contract
+--------------
+A panel is a module in this package with two functions::
+
+    def layout(ctx: AppContext) -> dash.development.base_component.Component: ...
+    def register(app: dash.Dash, ctx: AppContext) -> None: ...
+
+``ctx`` is :class:`topoact.app.context.AppContext` (``ctx.run``: the open
+:class:`topoact.store.Run`; ``ctx.jobs``: the app's :class:`topoact.app.jobs.JobManager`; plus
+cached graph helpers). ``layout`` builds the panel's components (cheap: no heavy work, the
+first figure is filled by a callback); ``register`` adds the panel's callbacks with
+``app.callback`` (or ``dash.callback``) and nothing else. A panel module may define
+``TAB_LABEL`` (the tab's title).
+
+Rules for panels:
+
+* Component ids are constants (``topoact.app.ids`` for the shared ones; a panel's own ids as
+  module constants prefixed ``topoact-<panel>-``).
+* Read the shared stores, never duplicate them: ``ids.LAYER`` (str), ``ids.GRAPH_KEY``
+  ({"layer", "key"}), ``ids.NODE`` ({"layer", "graph_key", "node"} or None), ``ids.CLASS``
+  (label index or None), ``ids.UPLOAD``. Write them only with ``allow_duplicate=True`` and
+  ``prevent_initial_call=True``.
+* Long work (anything over ~0.2 s) runs through ``ctx.jobs.submit(kind, params, fn)`` where
+  ``fn(progress, should_cancel)``; keep only the returned job key in your own ``dcc.Store``;
+  poll it from a callback with ``Input(ids.JOB_POLL, "n_intervals")`` and show
+  ``ctx.jobs.status(key)`` (state, progress, message, error). After submitting, also output
+  ``Output(ids.JOB_POLL, "disabled", allow_duplicate=True) = False`` to wake the poller (it
+  goes back to sleep by itself a few seconds after the last job ends).
+* Stores hold keys and parameters, never arrays or member lists.
+
+The shell (``topoact.app.create_app``) shows the ``graph`` and ``node`` panels side by side in
+the first tab and every other panel of :data:`TAB_PANELS` in its own tab. Optional panels
+(``persistence``, ``features``) are included only when their module imports; an import error
+is logged (a warning with the traceback for a broken module), not raised.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from types import ModuleType
+
+from topoact.app.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AppContext", "MAIN_PANELS", "TAB_PANELS", "OPTIONAL_PANELS", "load_panels"]
+
+#: shown together in the first tab
+MAIN_PANELS = ("graph", "node")
+#: (module name, default tab label), in tab order
+TAB_PANELS = (
+    ("sweep", "Parameter sweep"),
+    ("compare", "Neighbouring layers"),
+    ("upload", "Upload an image"),
+    ("persistence", "Persistence"),
+    ("features", "Feature visualization"),
+)
+OPTIONAL_PANELS = frozenset({"persistence", "features"})
+
+
+def load_panels() -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
+    """Import the panel modules: ``(main panels, [(tab label, module), ...])``."""
+    main = [importlib.import_module(f"{__name__}.{name}") for name in MAIN_PANELS]
+    tabs = []
+    for name, label in TAB_PANELS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if name in OPTIONAL_PANELS and exc.name == f"{__name__}.{name}":
+                logger.info("optional panel %r not installed", name)
+                continue
+            if name in OPTIONAL_PANELS:
+                logger.warning("optional panel %r left out: %s", name, exc)
+                continue
+            raise
+        except Exception:  # noqa: BLE001 - a broken optional panel must not take the app down
+            if name in OPTIONAL_PANELS:
+                logger.exception("optional panel %r failed to import; left out", name)
+                continue
+            raise
+        tabs.append((getattr(module, "TAB_LABEL", label), module))
+    return main, tabs

@@ -1,0 +1,113 @@
+"""Neighbouring layers side by side (as TopoAct): the selected layer and the ones before and after.
+
+Each of the three figures shows that layer's graph with the same parameter key as the selected
+graph when one was saved for it, else the layer's default graph; the class chosen in the class
+search is highlighted in all three, the colour option is shared, and an uploaded image's nodes
+are ringed in red. "Compute neighbours with these parameters" builds, in the background, the
+neighbouring layers' graphs with the selected graph's parameters (the same lens / cover /
+clusterer on every layer, as TopoAct compares them).
+"""
+from __future__ import annotations
+
+import logging
+
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from topoact.app import ids
+from topoact.app.panels.graph import build_figure, mapper_job
+from topoact.figures.graph import empty_figure
+
+logger = logging.getLogger(__name__)
+
+TAB_LABEL = "Neighbouring layers"
+
+
+def neighbours(layers: list[str], layer: str) -> list[str]:
+    """Three consecutive layers around ``layer`` (clamped at the ends of the list)."""
+    if layer not in layers:
+        return layers[:3]
+    i = layers.index(layer)
+    start = min(max(i - 1, 0), max(len(layers) - 3, 0))
+    return layers[start:start + 3]
+
+
+def layout(ctx):
+    cells = [html.Div(dcc.Graph(id=ids.compare_graph(k), figure=empty_figure("", height=420),
+                                config={"scrollZoom": True, "displayModeBar": False}),
+                      style={"flex": "1 1 0", "minWidth": "0"}) for k in range(3)]
+    return html.Div([
+        html.P("The selected layer and its neighbours; the searched class is highlighted in all three.",
+               style={"fontSize": "0.85em", "color": "#555"}),
+        html.Button("Compute neighbours with these parameters", id=ids.COMPARE_COMPUTE, n_clicks=0),
+        html.Span(id=ids.COMPARE_STATUS, style={"marginLeft": "0.8em", "fontSize": "0.85em"}),
+        dcc.Store(id=ids.COMPARE_JOBS, data=None),
+        dcc.Store(id=ids.COMPARE_VERSION, data=0),
+        html.Div(cells, id=ids.COMPARE_GRAPHS, style={"display": "flex", "gap": "0.5em"}),
+    ])
+
+
+def register(app, ctx):
+    @app.callback(
+        [Output(ids.compare_graph(k), "figure") for k in range(3)],
+        Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
+        Input(ids.UPLOAD, "data"), Input(ids.TABS, "value"), Input(ids.COMPARE_VERSION, "data"),
+    )
+    def draw(selection, highlight, color_by, upload, tab, _version):
+        if not selection:
+            return [empty_figure("no graph selected", height=420)] * 3
+        layers = neighbours(ctx.run.layers, selection["layer"])
+        figures = []
+        for layer in layers:
+            keys = ctx.graph_keys(layer)
+            key = selection["key"] if selection["key"] in keys else ctx.default_key(layer)
+            if key is None:
+                figures.append(empty_figure(f"{layer}: no graph yet", height=420))
+                continue
+            color = color_by
+            fig, text = build_figure(ctx, {"layer": layer, "key": key}, color, highlight, 0.0, None, upload,
+                                     height=420, title=f"{layer}{' (selected)' if layer == selection['layer'] else ''}"
+                                     f" · {len(ctx.graph(layer, key)['nodes'])} nodes", show_legend=False)
+            figures.append(fig)
+        figures += [empty_figure("", height=420)] * (3 - len(figures))
+        return figures
+
+    @app.callback(
+        Output(ids.COMPARE_JOBS, "data"), Output(ids.COMPARE_STATUS, "children", allow_duplicate=True),
+        Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+        Input(ids.COMPARE_COMPUTE, "n_clicks"), State(ids.GRAPH_KEY, "data"),
+        prevent_initial_call=True,
+    )
+    def compute(n_clicks, selection):
+        if not n_clicks or not selection:
+            raise PreventUpdate
+        params = ctx.graph(selection["layer"], selection["key"]).get("params") or {}
+        params = {k: v for k, v in params.items() if k in ("lens", "cover", "clusterer", "backend")}
+        jobs = []
+        for layer in neighbours(ctx.run.layers, selection["layer"]):
+            if selection["key"] not in ctx.graph_keys(layer):
+                try:
+                    jobs.append(mapper_job(ctx, layer, params=params))
+                except Exception as exc:  # noqa: BLE001
+                    return no_update, f"error: {exc}", no_update
+        if not jobs:
+            return no_update, "all three layers already have this graph", no_update
+        return jobs, f"computing {len(jobs)} graph(s)…", False
+
+    @app.callback(
+        Output(ids.COMPARE_STATUS, "children"), Output(ids.COMPARE_VERSION, "data"),
+        Output(ids.COMPARE_JOBS, "data", allow_duplicate=True),
+        Input(ids.JOB_POLL, "n_intervals"), State(ids.COMPARE_JOBS, "data"), State(ids.COMPARE_VERSION, "data"),
+        prevent_initial_call=True,
+    )
+    def poll(_n, jobs, version):
+        if not jobs:
+            raise PreventUpdate
+        states = [ctx.jobs.status(key) or {"state": "lost", "progress": 0, "error": None} for key in jobs]
+        running = [s for s in states if s["state"] in ("pending", "running")]
+        if running:
+            mean = sum(s["progress"] for s in states) / len(states)
+            return f"computing {len(running)} of {len(states)} graphs — {100 * mean:.0f}%", no_update, no_update
+        errors = [s["error"] for s in states if s["state"] != "done"]
+        text = "done" if not errors else "; ".join(str(e) for e in errors)
+        return text, (version or 0) + 1, None

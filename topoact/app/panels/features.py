@@ -1,0 +1,264 @@
+"""Feature-visualization panel: synthesize images for the clicked node (or an exemplar row).
+
+Methods (issue 6): "Visualize" (node direction, default), "Inverse set at level…" (level as a
+fraction of the real exemplars' range; optional channel list for an intersection, one level
+per channel), "Class-agnostic from exemplars", "With generator prior" (DGN-AM, enabled when a
+generator exists for the layer; "Train generator" starts one as a job). With no node selected
+and a row number given, the class-agnostic method runs on that exemplar.
+
+Every request runs through ``ctx.jobs`` (progress bar, cancel) and the disk cache of
+:mod:`topoact.features.service`, so a repeat is instant and survives a restart. Placeholders
+are shown while a job runs; the synthesized PNGs (tiny, 32 px for CIFAR models) are sent as
+data URIs and drawn pixelated next to the request's metrics. Stores hold only the job key.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from topoact.app import ids
+
+logger = logging.getLogger(__name__)
+
+TAB_LABEL = "Feature visualization"
+
+METHOD = "topoact-features-method"
+STEPS = "topoact-features-steps"
+BATCH = "topoact-features-batch"
+SEED = "topoact-features-seed"
+LEVEL = "topoact-features-level"
+CHANNELS = "topoact-features-channels"
+ROW = "topoact-features-row"
+WEIGHT = "topoact-features-weight"
+RUN_BUTTON = "topoact-features-run"
+CANCEL = "topoact-features-cancel"
+TRAIN_BUTTON = "topoact-features-train"
+JOB = "topoact-features-job"
+STATUS = "topoact-features-status"
+PROGRESS = "topoact-features-progress"
+RESULTS = "topoact-features-results"
+TARGET = "topoact-features-target"
+
+THUMB_PX = 96
+METHOD_OPTIONS = [
+    {"label": "Visualize (node direction)", "value": "node"},
+    {"label": "Inverse set at level…", "value": "inverse"},
+    {"label": "Class-agnostic from exemplars", "value": "class_agnostic"},
+    {"label": "With generator prior (DGN-AM)", "value": "dgn"},
+]
+
+
+def _number(id_, value, **kw):
+    return dcc.Input(id=id_, type="number", value=value, debounce=True,
+                     style={"width": "5em", "marginRight": "0.8em"}, **kw)
+
+
+def layout(ctx):
+    label = {"fontSize": "0.85em", "color": "#555", "marginRight": "0.3em"}
+    return html.Div([
+        html.Div("Select a node in the graph tab, or give an exemplar row.", id=TARGET,
+                 style={"margin": "0.4em 0"}),
+        dcc.RadioItems(id=METHOD, options=METHOD_OPTIONS, value="node", inline=True,
+                       style={"marginBottom": "0.4em"}),
+        html.Div([
+            html.Span("steps", style=label), _number(STEPS, 256, min=1, max=4096),
+            html.Span("images", style=label), _number(BATCH, 4, min=1, max=32),
+            html.Span("seed", style=label), _number(SEED, 0, min=0),
+            html.Span("level (0-1)", style=label), _number(LEVEL, 0.5, min=0, max=1, step=0.05),
+            html.Span("channels", style=label),
+            dcc.Input(id=CHANNELS, type="text", placeholder="e.g. 3, 7", debounce=True,
+                      style={"width": "6em", "marginRight": "0.8em"}),
+            html.Span("distance weight", style=label), _number(WEIGHT, 1.0, min=0, step=0.1),
+            html.Span("row", style=label), _number(ROW, None, min=0),
+        ], style={"display": "flex", "flexWrap": "wrap", "alignItems": "center", "gap": "2px"}),
+        html.Div([
+            html.Button("Visualize", id=RUN_BUTTON, n_clicks=0),
+            html.Button("Cancel", id=CANCEL, n_clicks=0, style={"marginLeft": "0.5em"}),
+            html.Button("Train generator", id=TRAIN_BUTTON, n_clicks=0, style={"marginLeft": "0.5em"}),
+            html.Progress(id=PROGRESS, value="0", max="1", style={"marginLeft": "1em", "width": "12em"}),
+            html.Span(id=STATUS, style={"marginLeft": "0.6em", "fontSize": "0.85em"}),
+        ], style={"margin": "0.5em 0"}),
+        dcc.Store(id=JOB),
+        html.Div(id=RESULTS),
+    ])
+
+
+def parse_channels(text) -> list[int] | None:
+    """'3, 7' -> [3, 7]; empty -> None; raises ValueError naming the bad entry."""
+    if text is None or not str(text).strip():
+        return None
+    out = []
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.lstrip("-").isdigit():
+            raise ValueError(f"channel {part!r} is not an integer")
+        out.append(int(part))
+    return out or None
+
+
+def build_request(node_store, method, steps, batch, seed, level, channels, weight, row) -> dict:
+    """The JSON-able request a job runs (validated lightly here, fully by the service)."""
+    method = method or "node"
+    params = {"steps": int(steps or 256), "seed": int(seed or 0)}
+    if method != "class_agnostic":
+        params["batch"] = int(batch or 4)
+    elif node_store:
+        params["n_images"] = int(batch or 4)
+    if method == "inverse":
+        chans = parse_channels(channels)
+        lv = 0.5 if level is None else float(level)
+        if chans:
+            params["channel"] = chans if len(chans) > 1 else chans[0]
+            params["level"] = [lv] * len(chans) if len(chans) > 1 else lv
+        else:
+            params["level"] = lv
+    if method == "class_agnostic":
+        params["weight"] = float(1.0 if weight is None else weight)
+    if node_store:
+        return {"kind": "node", "layer": node_store["layer"], "graph_key": node_store.get("graph_key"),
+                "node": int(node_store["node"]), "method": method, "params": params}
+    if row is not None:
+        if method != "class_agnostic":
+            raise ValueError("an exemplar row supports only the class-agnostic method")
+        return {"kind": "exemplar", "row": int(row), "method": method, "params": params}
+    raise ValueError("select a node (or give an exemplar row) first")
+
+
+def run_request(run, request: dict, layer: str | None, progress, should_cancel) -> dict:
+    """Work function body: call the service with a step-progress adapter."""
+    from topoact.features import service
+
+    def on_step(step, total):
+        progress(step / total, f"step {step}/{total}")
+
+    if request["kind"] == "node":
+        return service.visualize_node(run, request["layer"], request["graph_key"], request["node"],
+                                      request["method"], request["params"], progress=on_step,
+                                      should_cancel=should_cancel)
+    return service.visualize_exemplar(run, layer, request["row"], request["method"],
+                                      request["params"], progress=on_step, should_cancel=should_cancel)
+
+
+def _data_uri(path) -> str:
+    with open(path, "rb") as handle:
+        return "data:image/png;base64," + base64.b64encode(handle.read()).decode()
+
+
+def _metric_text(metrics: dict) -> list:
+    keys = [("activation_mean", "activation (mean)"), ("activation_max", "activation (max)"),
+            ("members_activation_mean", "members (mean)"), ("members_activation_max", "members (max)"),
+            ("fraction_within", "within tolerance"), ("pixel_diversity", "pixel diversity"),
+            ("feature_diversity", "feature diversity"), ("gain_mean", "activation gain"),
+            ("pixel_distance_mean", "pixel distance")]
+    rows = []
+    for key, name in keys:
+        if key in metrics and isinstance(metrics[key], (int, float)):
+            rows.append(html.Tr([html.Td(name, style={"color": "#555", "paddingRight": "1em"}),
+                                 html.Td(f"{metrics[key]:.3g}")]))
+    return [html.Table(rows, style={"fontSize": "0.85em"})]
+
+
+def result_children(run, result: dict) -> list:
+    """Images (data URIs, pixelated) and a metrics table for a service result."""
+    images = [html.Img(src=_data_uri(run.path / rel), className="topoact-feature-image",
+                       title=f"{result['method']} · {rel}",
+                       style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px",
+                              "imageRendering": "pixelated", "marginRight": "3px"})
+              for rel in result["images"]]
+    note = "cached" if result.get("cached") else f"{result.get('seconds', 0):.1f} s"
+    return [html.Div(images, style={"display": "flex", "flexWrap": "wrap"}),
+            html.Div(f"{result['method']} · layer {result['layer']} · {note}",
+                     style={"fontSize": "0.8em", "color": "#555", "margin": "0.3em 0"}),
+            *_metric_text(result.get("metrics", {}))]
+
+
+def placeholders(n: int) -> list:
+    return [html.Div(style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "background": "#eee",
+                            "display": "inline-block", "marginRight": "3px"},
+                     className="topoact-feature-placeholder") for _ in range(max(1, n))]
+
+
+def register(app, ctx):
+    @app.callback(Output(TARGET, "children"), Output(METHOD, "options"),
+                  Input(ids.NODE, "data"), Input(ids.LAYER, "data"))
+    def show_target(node_store, layer):
+        from topoact.features import service
+
+        layer = (node_store or {}).get("layer") or layer
+        has_gen = bool(layer) and layer in ctx.run.layers and service.generator_available(ctx.run, layer)
+        options = [dict(o, disabled=(o["value"] == "dgn" and not has_gen)) for o in METHOD_OPTIONS]
+        if not node_store:
+            return "No node selected: give an exemplar row for the class-agnostic method.", options
+        return (f"Node {node_store['node']} · layer {node_store['layer']}"
+                + ("" if has_gen else " · no generator for this layer yet"), options)
+
+    @app.callback(Output(JOB, "data"), Output(STATUS, "children"), Output(RESULTS, "children"),
+                  Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+                  Input(RUN_BUTTON, "n_clicks"),
+                  State(ids.NODE, "data"), State(ids.LAYER, "data"), State(METHOD, "value"),
+                  State(STEPS, "value"), State(BATCH, "value"), State(SEED, "value"),
+                  State(LEVEL, "value"), State(CHANNELS, "value"), State(WEIGHT, "value"),
+                  State(ROW, "value"), prevent_initial_call=True)
+    def submit(n_clicks, node_store, layer, method, steps, batch, seed, level, channels, weight, row):
+        if not n_clicks:
+            raise PreventUpdate
+        try:
+            request = build_request(node_store, method, steps, batch, seed, level, channels, weight, row)
+        except ValueError as exc:
+            return no_update, f"error: {exc}", no_update, no_update
+        key = ctx.jobs.submit("features", {"request": request, "layer": layer},
+                              lambda progress, cancel: run_request(ctx.run, request, layer, progress, cancel))
+        n = batch if method != "class_agnostic" or node_store else 1
+        return key, "queued", placeholders(int(n or 1)), False
+
+    @app.callback(Output(STATUS, "children", allow_duplicate=True),
+                  Output(PROGRESS, "value"), Output(RESULTS, "children", allow_duplicate=True),
+                  Input(ids.JOB_POLL, "n_intervals"), State(JOB, "data"), prevent_initial_call=True)
+    def poll(_n, key):
+        status = ctx.jobs.status(key)
+        if status is None:
+            raise PreventUpdate
+        state = status["state"]
+        if state == "done":
+            result = ctx.jobs.result(key)
+            if isinstance(result, dict) and "images" in result:
+                return "done", "1", result_children(ctx.run, result)
+            return f"done: {result}", "1", no_update
+        if state == "error":
+            return f"error: {status['error']}", "0", []
+        if state == "cancelled":
+            return "cancelled", "0", []
+        return f"{state}: {status['message']}", str(status["progress"]), no_update
+
+    @app.callback(Output(STATUS, "children", allow_duplicate=True), Input(CANCEL, "n_clicks"),
+                  State(JOB, "data"), prevent_initial_call=True)
+    def cancel(n_clicks, key):
+        if not n_clicks or not key:
+            raise PreventUpdate
+        return "cancelling" if ctx.jobs.cancel(key) else "nothing to cancel"
+
+    @app.callback(Output(JOB, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
+                  Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+                  Input(TRAIN_BUTTON, "n_clicks"), State(ids.NODE, "data"), State(ids.LAYER, "data"),
+                  prevent_initial_call=True)
+    def train(n_clicks, node_store, layer):
+        from topoact.features import service
+
+        if not n_clicks:
+            raise PreventUpdate
+        layer = (node_store or {}).get("layer") or layer
+        if not layer:
+            return no_update, "select a layer first", no_update
+
+        def work(progress, should_cancel):
+            return service.train_generator_for_run(
+                ctx.run, layer, progress=lambda e, n: progress(e / n, f"epoch {e}/{n}"),
+                should_cancel=should_cancel)
+
+        key = ctx.jobs.submit("features-generator", {"layer": layer}, work)
+        return key, "training generator", False

@@ -1,0 +1,147 @@
+"""Node panel: statistics of the clicked node, its label mix, exemplar images and CSV download.
+
+Exemplars are the node's members ordered by distance to the node's mean activation vector in
+the graph's layer (most typical first); only the first ``PAGE`` (24) are sent as ``<img>``
+elements pointing at ``/topoact/image/<row>.png`` (lazy loading), "more" adds the next page.
+The CSV holds every member: row, id, path, label, prediction (with names) and correctness.
+"""
+from __future__ import annotations
+
+import logging
+
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from topoact.app import ids
+from topoact.app.routes import image_url
+from topoact.figures.graph import composition_figure, empty_figure
+
+logger = logging.getLogger(__name__)
+
+PAGE = 24
+THUMB_PX = 64
+
+
+def layout(ctx):
+    return html.Div([
+        html.H4("Click a node", id=ids.NODE_TITLE, style={"margin": "0.3em 0"}),
+        html.Div(id=ids.NODE_STATS, style={"fontSize": "0.85em"}),
+        dcc.Graph(id=ids.NODE_COMPOSITION, figure=empty_figure("no node selected", height=240),
+                  config={"displayModeBar": False}, style={"height": "260px"}),
+        html.Div([
+            html.Button("Download members (CSV)", id=ids.CSV_BUTTON, n_clicks=0),
+            dcc.Download(id=ids.CSV_DOWNLOAD),
+        ], style={"margin": "0.4em 0"}),
+        html.Div("Exemplars, most typical first (closest to the node's mean activation); border: green = "
+                 "predicted correctly, red = misclassified", style={"fontSize": "0.85em", "color": "#555"}),
+        html.Div(id=ids.EXEMPLARS, style={"display": "flex", "flexWrap": "wrap", "gap": "3px"}),
+        dcc.Store(id=ids.EXEMPLAR_LIMIT, data=PAGE),
+        html.Button("more", id=ids.MORE_BUTTON, n_clicks=0, style={"display": "none"}),
+    ])
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_fmt(v, digits) for v in value) + ")"
+    return str(value)
+
+
+def stats_table(stats: dict):
+    rows = [("size", stats["size"]), ("majority", stats["majority"]), ("purity", stats["purity"]),
+            ("accuracy on members", stats["accuracy"]), ("mean lens", stats["mean_lens"]),
+            ("mean L2 norm", stats["mean_norm"])]
+    if stats.get("interval") is not None:
+        rows.append(("cover interval", stats["interval"]))
+    counts = ", ".join(f"{k}: {v}" for k, v in list(stats["label_counts"].items())[:10])
+    rows.append(("labels", counts))
+    for name, summary in stats["attributes"].items():
+        if not summary.get("n"):
+            continue  # attribute not defined for these images (e.g. orientation of shapes)
+        if "counts" in summary:
+            text = ", ".join(f"{k}: {v}" for k, v in list(summary["counts"].items())[:6])
+        elif "circular_mean" in summary:
+            text = f"circular mean {_fmt(summary['circular_mean'])} (R={_fmt(summary['resultant_length'], 2)}, n={summary['n']})"
+        else:
+            text = f"mean {_fmt(summary['mean'])} ± {_fmt(summary['std'], 2)} (n={summary['n']})"
+        rows.append((name, text))
+    return html.Table([html.Tr([html.Td(k, style={"color": "#555", "paddingRight": "1em"}), html.Td(_fmt(v))])
+                       for k, v in rows])
+
+
+def exemplar_images(ctx, node_store: dict, limit: int):
+    rows = ctx.exemplar_rows(node_store["layer"], node_store["graph_key"], node_store["node"])
+    names = ctx.run.class_names
+    labels, preds = ctx.run.labels, ctx.run.predictions
+    images = []
+    for row in rows[:limit].tolist():
+        lab, pred = int(labels[row]), int(preds[row])
+        title = f"row {row} · label {names[lab] if lab < len(names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
+        images.append(html.Img(src=image_url(row), title=title, className="topoact-exemplar",
+                               style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "objectFit": "cover",
+                                      "imageRendering": "pixelated",
+                                      "border": "2px solid " + ("#2a2" if lab == pred else "#d22")}))
+    return images, len(rows)
+
+
+def register(app, ctx):
+    @app.callback(
+        Output(ids.NODE_TITLE, "children"),
+        Output(ids.NODE_STATS, "children"),
+        Output(ids.NODE_COMPOSITION, "figure"),
+        Output(ids.EXEMPLAR_LIMIT, "data"),
+        Input(ids.NODE, "data"),
+    )
+    def show_node(node_store):
+        if not node_store:
+            return "Click a node", "", empty_figure("no node selected", height=240), PAGE
+        try:
+            stats = ctx.node_statistics(node_store["layer"], node_store["graph_key"], node_store["node"])
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("node statistics failed")
+            return "Node", f"error: {exc}", empty_figure(str(exc), height=240), PAGE
+        node = ctx.node(node_store["layer"], node_store["graph_key"], node_store["node"])
+        title = f"Node {stats['node']} · {stats['size']} images · layer {node_store['layer']}"
+        fig = composition_figure(node.get("label_counts", {}), ctx.run.class_names, height=240)
+        return title, stats_table(stats), fig, PAGE
+
+    @app.callback(
+        Output(ids.EXEMPLARS, "children"),
+        Output(ids.MORE_BUTTON, "style"),
+        Output(ids.MORE_BUTTON, "children"),
+        Input(ids.EXEMPLAR_LIMIT, "data"),
+        Input(ids.NODE, "data"),
+    )
+    def show_exemplars(limit, node_store):
+        if not node_store:
+            return [], {"display": "none"}, "more"
+        images, total = exemplar_images(ctx, node_store, int(limit or PAGE))
+        hidden = total <= len(images)
+        label = f"more ({len(images)} of {total} shown)"
+        return images, ({"display": "none"} if hidden else {"marginTop": "0.4em"}), label
+
+    @app.callback(Output(ids.EXEMPLAR_LIMIT, "data", allow_duplicate=True),
+                  Input(ids.MORE_BUTTON, "n_clicks"), State(ids.EXEMPLAR_LIMIT, "data"),
+                  prevent_initial_call=True)
+    def more(n_clicks, limit):
+        if not n_clicks:
+            raise PreventUpdate
+        return int(limit or PAGE) + PAGE
+
+    @app.callback(Output(ids.CSV_DOWNLOAD, "data"), Input(ids.CSV_BUTTON, "n_clicks"),
+                  State(ids.NODE, "data"), prevent_initial_call=True)
+    def download(n_clicks, node_store):
+        if not n_clicks or not node_store:
+            raise PreventUpdate
+        return csv_download(ctx, node_store)
+
+
+def csv_download(ctx, node_store: dict) -> dict:
+    """The ``dcc.Download`` payload with a node's members as CSV."""
+    text = ctx.members_csv(node_store["layer"], node_store["graph_key"], node_store["node"])
+    layer = "".join(c if c.isalnum() or c in "-_." else "_" for c in node_store["layer"])
+    return dict(content=text, filename=f"{layer}-{node_store['graph_key']}-node{node_store['node']}.csv",
+                type="text/csv")

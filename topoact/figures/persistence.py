@@ -1,0 +1,86 @@
+"""Plotly figures of persistence results (pure functions of the JSON-able result dicts)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+COLORS = {True: "#d62728", False: "#9e9e9e"}
+
+
+def _dgm(res, dim):
+    rows = res["diagrams"][dim] if dim < len(res["diagrams"]) else []
+    return np.array([[b, np.inf if d is None else d] for b, d in rows], float).reshape(-1, 2)
+
+
+def _top(res):
+    d = [r[1] for dg in res["diagrams"] for r in dg if r[1] is not None]
+    return max([res.get("threshold") or 0.0] + d) * 1.05 or 1.0
+
+
+def barcode_figure(res: dict, dims=(0, 1), *, max_bars=200) -> go.Figure:
+    """Horizontal barcode, longest first; red = significant (beyond the 2c band), grey = noise.
+
+    Infinite / truncated bars are drawn to the right edge with an arrow marker. Each bar's
+    ``customdata`` is [dim, index in the diagram] (for click handling).
+    """
+    top = _top(res)
+    fig = go.Figure()
+    y = 0
+    for dim in dims:
+        bars = [b for b in res["bars"] if b["dim"] == dim][:max_bars]
+        for sig in (True, False):
+            sel = [b for b in bars if b["significant"] == sig]
+            if not sel:
+                continue
+            xs, ys, cd = [], [], []
+            for b in sel:
+                yy = y + bars.index(b)
+                end = top if b["death"] is None else b["death"]
+                xs += [b["birth"], end, None]
+                ys += [yy, yy, None]
+                cd += [[dim, b["index"]]] * 3
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines", line={"color": COLORS[sig], "width": 3},
+                name=f"H{dim} {'significant' if sig else 'noise'}", customdata=cd,
+                hovertemplate="H%d bar %%{x:.3g}<extra></extra>" % dim))
+        y += len(bars) + 2
+    fig.update_layout(xaxis_title="scale", yaxis={"visible": False, "autorange": "reversed"},
+                      title="Barcode", margin={"l": 20, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+def diagram_figure(res: dict, dims=(0, 1)) -> go.Figure:
+    """Persistence diagram with the diagonal and, per dimension, the significance band
+    (points below ``death = birth + 2c`` are not significant). Infinite deaths at the top."""
+    top = _top(res)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="diagonal",
+                             line={"color": "black", "width": 1}))
+    symbols = {0: "circle", 1: "diamond", 2: "square"}
+    for dim in dims:
+        d = _dgm(res, dim)
+        band = res["band"][dim] if dim < len(res["band"]) else None
+        if band is not None:
+            fig.add_trace(go.Scatter(
+                x=[0, top, top, 0], y=[0, top, min(top + band, top * 1.2), band], fill="toself",
+                mode="lines", line={"width": 0}, opacity=0.2, name=f"H{dim} band 2c={band:.3g}"))
+        if len(d) == 0:
+            continue
+        death = np.where(np.isinf(d[:, 1]), top, d[:, 1])
+        fig.add_trace(go.Scatter(
+            x=d[:, 0], y=death, mode="markers", name=f"H{dim}",
+            marker={"symbol": symbols.get(dim, "circle"), "size": 7},
+            customdata=np.c_[np.full(len(d), dim), np.arange(len(d))],
+            hovertemplate="birth %{x:.3g}<br>death %{y:.3g}<extra></extra>"))
+    fig.update_layout(xaxis_title="birth", yaxis_title="death", title="Persistence diagram",
+                      margin={"l": 40, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+def distance_heatmap(result: dict) -> go.Figure:
+    """Heat map of a ``layer_distance_matrix`` result."""
+    fig = go.Figure(go.Heatmap(z=result["matrix"], x=result["labels"], y=result["labels"],
+                               colorscale="Viridis", colorbar={"title": result["metric"]}))
+    fig.update_layout(title=f"H{result['dim']} {result['metric']} distance between layers",
+                      yaxis={"autorange": "reversed"})
+    return fig

@@ -1,0 +1,200 @@
+"""Benchmark: KeplerMapper 2.1.0 vs topoact's Mapper engine (time, peak memory, exactness).
+
+    python benchmarks/mapper.py --sizes 10000,100000 --metrics euclidean,cosine
+    python benchmarks/mapper.py --run RUN_DIR --layer LAYER          # real activations
+    python benchmarks/mapper.py --sizes 1000000 --engines topoact    # 1M x 512 timing
+
+Same data and parameters for both (L2 lens, 40 intervals, 30% overlap, DBSCAN min_samples 3,
+eps from topoact's k-distance knee computed once in the parent and passed to both). Each
+measurement runs in its own subprocess (peak RSS = /proc/self/status VmHWM), reading the data
+from a memory-mapped .npy written once. Synthetic data: ReLU-like activations,
+relu(Gaussian mixture (16 components in 32-D) @ random 32 x D projection) in float32.
+"identical" compares node member multisets; "diff nodes" counts nodes present in only one.
+The sweep row times topoact's 12-setting sweep (intervals 20,40,60 x overlap 0.2,0.3 x eps
+scale 1,1.25) against 12 KeplerMapper runs with the same settings (--sweep-size rows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+SWEEP = dict(intervals=(20, 40, 60), overlaps=(0.2, 0.3), eps_scales=(1.0, 1.25))
+
+
+def synthetic(n, d=512, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(16, 32)) * 1.5
+    proj = rng.normal(size=(32, d)).astype(np.float32) / np.sqrt(32)
+    out = np.empty((n, d), np.float32)
+    for a in range(0, n, 50000):
+        b = min(n, a + 50000)
+        z = centers[rng.integers(0, 16, b - a)] + rng.normal(size=(b - a, 32))
+        out[a:b] = np.maximum(z.astype(np.float32) @ proj - 0.3, 0)
+    return out
+
+
+def _peak_rss_mb():
+    """Peak resident memory of this process (VmHWM; ru_maxrss can carry the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _members_file(path, members):
+    np.savez(path, sizes=np.array([len(m) for m in members], np.int64),
+             rows=np.concatenate(members) if members else np.empty(0, np.int64))
+
+
+def worker(spec):
+    X = np.load(spec["data"], mmap_mode="r")
+    t0 = time.perf_counter()
+    from topoact.mapper import L2Norm
+    lens = L2Norm().fit_transform(X)
+    out = {}
+    if spec["task"] == "fit":
+        if spec["engine"] == "kmapper":
+            from topoact.mapper.kmapper_backend import fit_kmapper
+            members = fit_kmapper(X, lens, spec["intervals"], spec["overlap"], spec["eps"], 3,
+                                  spec["metric"])
+        else:
+            from topoact.mapper import DBSCAN, Mapper, UniformCover
+            m = Mapper(L2Norm(), UniformCover(spec["intervals"], spec["overlap"]),
+                       DBSCAN(spec["eps"], spec["metric"], 3), n_jobs=2,
+                       compute_node_means=False)
+            members = m.fit(X, lens_values=lens).members
+        _members_file(spec["members"], members)
+        out["nodes"] = len(members)
+    else:  # sweep
+        settings = [(n, p, s) for n in SWEEP["intervals"] for p in SWEEP["overlaps"]
+                    for s in SWEEP["eps_scales"]]
+        if spec["engine"] == "kmapper":
+            from topoact.mapper.kmapper_backend import fit_kmapper
+            nodes = [len(fit_kmapper(X, lens, n, p, float(f"{spec['eps'] * s:.6g}"), 3,
+                                     spec["metric"])) for n, p, s in settings]
+        else:
+            from topoact.mapper import sweep
+            res = sweep(X, SWEEP["intervals"], SWEEP["overlaps"], SWEEP["eps_scales"],
+                        metric=spec["metric"], eps=spec["eps"], lens_values=lens)
+            nodes = [r["nodes"] for r in res]
+        out["nodes"] = nodes
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mb"] = _peak_rss_mb()
+    print(json.dumps(out))
+
+
+def _run(spec):
+    proc = subprocess.run([sys.executable, str(HERE), "--worker", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _multiset(path):
+    z = np.load(path)
+    parts = np.split(z["rows"], np.cumsum(z["sizes"])[:-1]) if len(z["sizes"]) else []
+    return Counter(tuple(p.tolist()) for p in parts)
+
+
+def _table(rows, cols):
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).rjust(w) for c, w in zip(cols, widths)))
+    sys.stdout.flush()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,300000")
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--metrics", default="euclidean,cosine")
+    ap.add_argument("--engines", default="kmapper,topoact")
+    ap.add_argument("--intervals", type=int, default=40)
+    ap.add_argument("--overlap", type=float, default=0.3)
+    ap.add_argument("--run", help="run directory with real activations")
+    ap.add_argument("--layer", help="layer of --run")
+    ap.add_argument("--sweep-size", type=int, default=20000, help="rows for the sweep row (0: skip)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        return worker(json.loads(args.worker))
+    from topoact.mapper import auto_eps
+
+    tmp = Path(tempfile.mkdtemp(prefix="topoact-bench-"))
+    datasets = []
+    if args.run:
+        from topoact.store import open_run
+        X = np.asarray(open_run(args.run).activations(args.layer), np.float32)
+        np.save(tmp / "real.npy", X)
+        datasets.append((f"real:{args.layer}", tmp / "real.npy", len(X), X.shape[1]))
+    else:
+        for n in [int(s) for s in args.sizes.split(",") if s]:
+            np.save(tmp / f"syn{n}.npy", synthetic(n, args.dim))
+            datasets.append(("relu-synthetic", tmp / f"syn{n}.npy", n, args.dim))
+    engines = args.engines.split(",")
+    rows = []
+    cols = ["data", "N", "D", "metric", "eps", "engine", "seconds", "peak_MB", "nodes",
+            "speedup", "identical", "diff_nodes"]
+    for name, path, n, d in datasets:
+        X = np.load(path, mmap_mode="r")
+        for metric in args.metrics.split(","):
+            eps = auto_eps(X, 3, metric)
+            res = {}
+            for eng in engines:
+                spec = dict(task="fit", engine=eng, data=str(path), metric=metric, eps=eps,
+                            intervals=args.intervals, overlap=args.overlap,
+                            members=str(tmp / f"m_{eng}.npz"))
+                res[eng] = _run(spec)
+            for eng in engines:
+                r = dict(data=name, N=n, D=d, metric=metric, eps=eps, engine=eng,
+                         seconds=round(res[eng]["seconds"], 2),
+                         peak_MB=round(res[eng]["peak_mb"]), nodes=res[eng]["nodes"])
+                if eng == "topoact" and "kmapper" in res:
+                    a, b = _multiset(tmp / "m_topoact.npz"), _multiset(tmp / "m_kmapper.npz")
+                    r["speedup"] = f"{res['kmapper']['seconds'] / res['topoact']['seconds']:.2f}x"
+                    r["identical"] = a == b
+                    r["diff_nodes"] = sum(((a - b) + (b - a)).values())
+                rows.append(r)
+            _table(rows[-len(engines):], cols)
+    if args.sweep_size and not args.run and set(engines) >= {"kmapper", "topoact"}:
+        path = tmp / f"sweep{args.sweep_size}.npy"
+        np.save(path, synthetic(args.sweep_size, args.dim, seed=1))
+        X = np.load(path, mmap_mode="r")
+        for metric in args.metrics.split(","):
+            eps = auto_eps(X, 3, metric)
+            res = {eng: _run(dict(task="sweep", engine=eng, data=str(path), metric=metric, eps=eps))
+                   for eng in ("kmapper", "topoact")}
+            for eng in ("kmapper", "topoact"):
+                r = dict(data="sweep x12", N=args.sweep_size, D=args.dim, metric=metric, eps=eps,
+                         engine=eng, seconds=round(res[eng]["seconds"], 2),
+                         peak_MB=round(res[eng]["peak_mb"]), nodes=sum(res[eng]["nodes"]))
+                if eng == "topoact":
+                    r["speedup"] = f"{res['kmapper']['seconds'] / res['topoact']['seconds']:.2f}x"
+                    r["identical"] = res["kmapper"]["nodes"] == res["topoact"]["nodes"]
+                rows.append(r)
+            _table(rows[-2:], cols)
+    print()
+    _table(rows, cols)
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+
+
+if __name__ == "__main__":
+    main()

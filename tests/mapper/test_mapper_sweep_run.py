@@ -1,0 +1,116 @@
+"""Sweep summaries equal individual fits; run_graphs on a tiny fake run (design.md Run API)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from topoact.mapper import (DBSCAN, L2Norm, Mapper, UniformCover, build_run_graph, graph_key,
+                            locate_points, mapper_params, sweep, sweep_run)
+from topoact.mapper.cli import add_mapper_arguments, add_sweep_arguments
+
+
+def _data(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(3, 6)) * 2
+    lab = rng.integers(0, 3, n)
+    X = np.maximum((c[lab] + rng.normal(size=(n, 6))) @ rng.normal(size=(6, 20)), 0)
+    return X.astype(np.float32), lab
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_sweep_matches_individual_fits(metric):
+    X, y = _data()
+    res = sweep(X, intervals=(5, 12), overlaps=(0.2, 0.5), eps_scales=(0.8, 1.2),
+                metric=metric, labels=y, return_graphs=True)
+    assert len(res) == 8
+    for r in res:
+        g = Mapper(L2Norm(), UniformCover(r["intervals"], r["overlap"]),
+                   DBSCAN(r["eps"], metric, 3), compute_node_means=False).fit(X, labels=y)
+        assert [m.tolist() for m in g.members] == [m.tolist() for m in r["graph"].members]
+        s = g.summary()
+        for k in ("nodes", "edges", "components", "cycles", "mean_purity"):
+            assert r[k] == pytest.approx(s[k])
+
+
+class FakeRun:
+    """Minimal in-memory run with the design.md API used by run_graphs."""
+
+    def __init__(self, root, X, y):
+        self.root = Path(root)
+        self._X = X
+        self.labels = y
+        self.predictions = y.copy()
+        self.probabilities = np.eye(3, dtype=np.float32)[y]
+        self.attributes = {}
+        self.attribute_kinds = {}
+        self.meta = {}
+        self.saved = 0
+
+    def activations(self, layer):
+        return self._X
+
+    def _dir(self, layer):
+        return self.root / "graphs" / layer
+
+    def graph_keys(self, layer):
+        d = self._dir(layer)
+        return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+    def graph(self, layer, key=None):
+        return json.loads((self._dir(layer) / f"{key}.json").read_text())
+
+    def save_graph(self, layer, graph, key, node_means=None):
+        d = self._dir(layer)
+        d.mkdir(parents=True, exist_ok=True)
+        graph = dict(graph, layer=layer, key=key)
+        if node_means is not None:
+            np.save(d / f"{key}.node_means.npy", node_means)
+            graph["node_means"] = f"{key}.node_means.npy"
+        (d / f"{key}.json").write_text(json.dumps(graph))
+        self.saved += 1
+
+
+def test_build_run_graph_is_cached_and_locate_points(tmp_path):
+    X, y = _data(400)
+    run = FakeRun(tmp_path, X, y)
+    params = mapper_params(intervals=6, overlap=0.3)
+    assert graph_key(params) == graph_key(mapper_params(intervals=6, overlap=0.3))
+    assert graph_key(params) != graph_key(mapper_params(intervals=7, overlap=0.3))
+    ticks = []
+    g1 = build_run_graph(run, "fc", params, progress=lambda d, t: ticks.append((d, t)))
+    assert ticks and ticks[-1][0] == ticks[-1][1]
+    g2 = build_run_graph(run, "fc", params)
+    assert run.saved == 1 and g1 == g2
+    assert (tmp_path / "graphs" / "fc" / f"{g1['key']}.node_means.npy").is_file()
+    # a training row falls into (at least) the nodes that contain it, and only nodes of its intervals
+    rows = [n["members"][0] for n in g1["nodes"][:5]]
+    found = locate_points(run, "fc", g1, X[rows])
+    for r, ids in zip(rows, found):
+        containing = {n["id"] for n in g1["nodes"] if r in n["members"]}
+        assert containing <= set(ids)
+    far = locate_points(run, "fc", g1, X[:1] * 100)
+    assert far == [[]]
+
+
+def test_sweep_run_and_cancel(tmp_path):
+    from topoact.mapper import Cancelled
+    X, y = _data(400)
+    run = FakeRun(tmp_path, X, y)
+    res = sweep_run(run, "fc", {"intervals": [5, 8], "overlaps": [0.3], "eps_scales": [1.0]})
+    assert [r["intervals"] for r in res] == [5, 8]
+    assert res[0]["key"] == graph_key(res[0]["params"])
+    with pytest.raises(Cancelled):
+        build_run_graph(run, "fc", mapper_params(intervals=9), should_cancel=lambda: True)
+
+
+def test_cli_parsers():
+    import argparse
+    p = add_mapper_arguments(argparse.ArgumentParser())
+    a = p.parse_args(["RUN", "--layer", "fc", "--eps", "0.5", "--metric", "cosine", "--lens", "knn"])
+    assert a.eps == 0.5 and a.metric == "cosine" and a.run_dir == "RUN"
+    with pytest.raises(SystemExit):
+        p.parse_args(["RUN", "--layer", "fc", "--eps", "-2"])
+    s = add_sweep_arguments(argparse.ArgumentParser())
+    a = s.parse_args(["RUN", "--layer", "fc", "--intervals", "10,20", "--overlap", "0.2,0.4"])
+    assert a.intervals == [10, 20] and a.overlap == [0.2, 0.4]

@@ -1,0 +1,478 @@
+"""Clusterers applied inside each cover element, and automatic DBSCAN eps.
+
+Classes
+-------
+DBSCAN(eps='auto'|float, metric='euclidean'|'cosine', min_samples=3, eps_scale=1.0)
+    An exact re-implementation of ``sklearn.cluster.DBSCAN`` (brute force) that never builds an
+    n x n matrix: neighbour pairs are found block by block with float32 matrix products on
+    centred data, restricted by a triangle-inequality window (rows sorted by their distance to
+    the element mean or to the origin, whichever prunes more), and every pair whose float32
+    distance lies within a rounding margin of eps is re-checked in float64 with sklearn's own
+    formula (squared euclidean <= eps**2; cosine ``1 - <x/|x|, y/|y|> <= eps``, zero rows at
+    distance 1 from everything, themselves included). Core points have >= min_samples
+    neighbours counting themselves; clusters are the connected components of core points,
+    numbered by their smallest row (the order in which sklearn's ``dbscan_inner`` starts them);
+    a border point joins the cluster with the smallest number among its core neighbours, which
+    is exactly the cluster sklearn's depth-first expansion reaches it from first (each cluster is
+    expanded completely before the next one starts). Labels therefore equal sklearn's, border
+    points included.
+SingleLinkage(threshold=None, metric='euclidean')
+    Single-linkage clustering via an exact minimum spanning tree (Prim, O(n) memory); the tree
+    is cut at ``threshold`` or, when None, inside the largest gap between consecutive merge
+    heights (no cut -- one cluster -- when there are fewer than 3 points).
+SklearnClusterer(estimator)
+    Any scikit-learn clusterer object (cloned per element, fit_predict on float64 rows).
+
+Auto eps (``auto_eps``): for a seeded sample of ``sample_size`` rows, the distance to the
+k-th nearest row *counting the row itself* (k = min_samples, sklearn's kneighbors convention,
+so a row whose k-distance is <= eps is a core point) is computed against all rows; the sorted
+curve's knee is the point farthest below the chord from its first to its last value (Kneedle on
+a convex increasing curve). eps = knee * eps_scale (TopoBERT's scale factor), rounded to 4
+significant digits (so eps is not exactly one of the data's own pair distances, which would
+make exactness against sklearn hinge on the last floating point bit). Degenerate data:
+0 rows raises ValueError; when the knee is 0 (duplicate-heavy data) the knee of the positive
+part is used; when every distance is 0 (constant data) eps is 1e-6 (every element then holds
+one cluster of identical points).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DBSCAN", "SingleLinkage", "SklearnClusterer", "make_clusterer", "auto_eps", "knee_value",
+    "kth_neighbor_distance", "dbscan_labels", "neighbor_pairs", "labels_from_pairs",
+    "kdistance_sample", "eps_from_kdistances",
+]
+
+_BLOCK = 512
+
+
+def _prepare(X, rows, metric):
+    """float64 rows (euclidean) or unit rows (cosine) and a mask of usable rows."""
+    Z = np.asarray(X[rows] if rows is not None else X, dtype=np.float64)
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))
+        ok = norms > 0
+        Z[ok] /= norms[ok, None]
+        return Z, ok
+    if metric != "euclidean":
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    return Z, np.ones(len(Z), dtype=bool)
+
+
+def _rows32(X, sl, metric):
+    Z = np.array(X[sl], dtype=np.float32)
+    ok = np.ones(len(Z), bool)
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
+        ok = norms > 0
+        Z[ok] /= norms[ok, None].astype(np.float32)
+    elif metric != "euclidean":
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    return Z, ok
+
+
+def kth_neighbor_distance(Q, R, k, metric="euclidean", exclude_self=False, q_index=None,
+                          chunk_size=1024, ref_chunk=16384) -> np.ndarray:
+    """Distance from each row of Q (M, D) to its k-th nearest row of R (P, D).
+
+    With ``exclude_self``, row ``q_index[i]`` of R (default: i, when Q is R) is not a
+    neighbour of query i. Float32 matrix products over (chunk_size x ref_chunk) blocks with a
+    running k-smallest buffer, so memory stays bounded. Returns (M,) float64.
+    """
+    k = int(k)
+    if exclude_self and q_index is None:
+        q_index = np.arange(Q.shape[0])
+    Q32, q_ok = _rows32(Q, slice(None), metric)
+    qn = np.einsum("ij,ij->i", Q32, Q32)
+    best = np.full((Q.shape[0], k), np.inf, dtype=np.float32)
+    for r0 in range(0, R.shape[0], ref_chunk):
+        r1 = min(R.shape[0], r0 + ref_chunk)
+        R32, r_ok = _rows32(R, slice(r0, r1), metric)
+        rn = np.einsum("ij,ij->i", R32, R32)
+        for a in range(0, Q.shape[0], chunk_size):
+            b = min(Q.shape[0], a + chunk_size)
+            D = Q32[a:b] @ R32.T
+            if metric == "cosine":      # squared unit distance 2 - 2 cos, mapped back below
+                np.multiply(D, -2.0, out=D)
+                D += 2.0
+                D[~q_ok[a:b]] = 2.0
+                D[:, ~r_ok] = 2.0
+            else:
+                np.multiply(D, -2.0, out=D)
+                D += qn[a:b, None]
+                D += rn[None]
+            np.maximum(D, 0, out=D)
+            if exclude_self:
+                qi = q_index[a:b]
+                hit = np.flatnonzero((qi >= r0) & (qi < r1))
+                D[hit, qi[hit] - r0] = np.inf
+            both = np.concatenate([best[a:b], D], axis=1)
+            best[a:b] = np.partition(both, k - 1, axis=1)[:, :k]
+    kth = best.max(axis=1).astype(np.float64)
+    return kth / 2.0 if metric == "cosine" else np.sqrt(kth)
+
+
+def knee_value(values) -> float:
+    """Knee of the sorted (ascending) curve: the point farthest below its chord."""
+    y = np.sort(np.asarray(values, dtype=np.float64))
+    if len(y) == 0:
+        raise ValueError("cannot find a knee of an empty curve")
+    if len(y) < 3 or y[-1] == y[0]:
+        return float(y[-1])
+    x = np.linspace(0, 1, len(y))
+    yn = (y - y[0]) / (y[-1] - y[0])
+    return float(y[int(np.argmax(x - yn))])
+
+
+def _round_sig(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def kdistance_sample(X, min_samples=3, metric="euclidean", sample_size=2000,
+                     random_state=0) -> np.ndarray:
+    """k-distances (k = min_samples, counting the row itself) of a seeded row sample."""
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        raise ValueError("auto eps needs a 2-D (N, D) array")
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("cannot choose eps automatically on an empty array (0 rows)")
+    if n == 1:
+        return np.zeros(1)
+    rng = np.random.default_rng(random_state)
+    idx = np.sort(rng.choice(n, min(n, int(sample_size)), replace=False))
+    k_other = max(int(min_samples) - 1, 1)
+    kd = kth_neighbor_distance(X[idx], X, min(k_other, n - 1), metric=metric,
+                               exclude_self=True, q_index=idx)
+    return kd[np.isfinite(kd)]
+
+
+def eps_from_kdistances(kd, scale=1.0) -> float:
+    """eps = knee of the k-distance curve x scale, 4 significant digits (module docstring)."""
+    kd = np.asarray(kd, np.float64)
+    knee = knee_value(kd) if len(kd) else 0.0
+    if knee <= 0:
+        positive = kd[kd > 0]
+        knee = knee_value(positive) if len(positive) else 0.0
+    if knee <= 0:
+        logger.info("auto eps: all sampled k-distances are 0 (constant data); eps=1e-6")
+        return 1e-6
+    if not float(scale) > 0:
+        raise ValueError(f"eps_scale must be > 0, got {scale}")
+    return _round_sig(knee * float(scale))
+
+
+def auto_eps(X, min_samples=3, metric="euclidean", scale=1.0, sample_size=2000,
+             random_state=0) -> float:
+    """Automatic DBSCAN eps from the knee of the k-distance curve (see module docstring)."""
+    return eps_from_kdistances(kdistance_sample(X, min_samples, metric, sample_size,
+                                                random_state), scale)
+
+
+# ----------------------------------------------------------------------------- exact DBSCAN
+def neighbor_pairs(X, rows, eps, metric="euclidean", block=_BLOCK):
+    """All pairs (a < b) of ``rows`` (local positions) within ``eps``, exactly as sklearn.
+
+    Returns
+    -------
+    a, b : (P,) int64 local positions with a < b
+    self_ok : (n,) bool, whether a row is its own neighbour (False only for zero rows, cosine)
+    """
+    Z64, ok = _prepare(X, rows, metric)
+    n = len(Z64)
+    if metric == "cosine":
+        if eps >= 1.0 and not ok.all():
+            raise _NeedsFallback
+        thr_sq = 2.0 * eps          # |u - v|^2 = 2 * cosine distance
+    else:
+        thr_sq = float(eps) ** 2
+    use = np.flatnonzero(ok)
+    if len(use) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64), ok
+    W = Z64[use]
+    # triangle-inequality window: sort by distance to the mean or to the origin
+    center = W.mean(0)
+    thr = np.sqrt(thr_sq)
+    best = None
+    for c in (center, np.zeros_like(center)):
+        key = np.sqrt(np.einsum("ij,ij->i", W - c, W - c))
+        ks = np.sort(key)
+        cost = int((np.searchsorted(ks, ks + thr * (1 + 1e-9) + 1e-12, "right")
+                    - np.arange(len(ks))).sum())
+        if best is None or cost < best[0]:
+            best = (cost, c, key)
+    _, c, key = best
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    Wc = W[order] - center                   # centring keeps float32 products accurate
+    W32 = Wc.astype(np.float32)
+    sq = np.einsum("ij,ij->i", Wc, Wc)
+    tol = (2e-6 * np.sqrt(W.shape[1]) + 1e-6)
+    limit = key + thr * (1 + 1e-9) + 1e-12
+    A, B = [], []
+    m = len(W32)
+    for s in range(0, m, block):
+        e = min(m, s + block)
+        hi = int(np.searchsorted(key, limit[e - 1], "right"))
+        G = W32[s:e] @ W32[s:hi].T
+        d2 = sq[s:e, None] + sq[None, s:hi] - 2.0 * G
+        margin = tol * (sq[s:e, None] + sq[None, s:hi]) + 1e-12 * thr_sq
+        cand = d2 <= thr_sq + margin
+        # strict upper triangle inside the diagonal block
+        cand[:, : e - s] &= np.triu(np.ones((e - s, e - s), dtype=bool), 1)
+        ia, ib = np.nonzero(cand)
+        if len(ia) == 0:
+            continue
+        sure = d2[ia, ib] <= thr_sq - margin[ia, ib]
+        ia = ia + s
+        ib = ib + s
+        unsure = ~sure
+        if unsure.any():
+            ua, ub = ia[unsure], ib[unsure]
+            keep = np.empty(len(ua), dtype=bool)
+            for c0 in range(0, len(ua), 65536):
+                c1 = c0 + 65536
+                pa, pb = use[order[ua[c0:c1]]], use[order[ub[c0:c1]]]
+                if metric == "cosine":
+                    val = 1.0 - np.einsum("ij,ij->i", Z64[pa], Z64[pb])
+                    keep[c0:c1] = val <= eps
+                else:
+                    diff = Z64[pa] - Z64[pb]
+                    keep[c0:c1] = np.einsum("ij,ij->i", diff, diff) <= thr_sq
+            sure[unsure] = keep
+        A.append(ia[sure])
+        B.append(ib[sure])
+    if not A:
+        return np.empty(0, np.int64), np.empty(0, np.int64), ok
+    a = use[order[np.concatenate(A)]]
+    b = use[order[np.concatenate(B)]]
+    lo, hi_ = np.minimum(a, b), np.maximum(a, b)
+    return lo.astype(np.int64), hi_.astype(np.int64), ok
+
+
+class _NeedsFallback(Exception):
+    pass
+
+
+def labels_from_pairs(n, a, b, self_ok, min_samples) -> np.ndarray:
+    """sklearn DBSCAN labels from neighbour pairs (a < b) on n points (see module docstring)."""
+    counts = self_ok.astype(np.int64)
+    counts += np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+    core = counts >= min_samples
+    labels = np.full(n, -1, dtype=np.int64)
+    if not core.any():
+        return labels
+    cc = core[a] & core[b]
+    graph = sparse.coo_matrix((np.ones(int(cc.sum()), np.int8), (a[cc], b[cc])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    core_idx = np.flatnonzero(core)
+    comp_core = comp[core_idx]
+    first = np.full(comp.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, comp_core, core_idx)
+    used = np.flatnonzero(first < n)
+    rank = np.full(comp.max() + 1, -1, dtype=np.int64)
+    rank[used[np.argsort(first[used])]] = np.arange(len(used))
+    labels[core_idx] = rank[comp_core]
+    # border points: smallest cluster number among core neighbours
+    best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    for u, v in ((a, b), (b, a)):
+        sel = core[u] & ~core[v]
+        if sel.any():
+            np.minimum.at(best, v[sel], rank[comp[u[sel]]])
+    border = (~core) & (best < np.iinfo(np.int64).max)
+    labels[border] = best[border]
+    return labels
+
+
+def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray:
+    """Exact sklearn DBSCAN labels of ``X[rows]`` without an n x n matrix."""
+    try:
+        a, b, self_ok = neighbor_pairs(X, rows, eps, metric)
+    except _NeedsFallback:
+        from sklearn.cluster import DBSCAN as _SK
+        return _SK(eps=eps, min_samples=min_samples, metric=metric).fit_predict(
+            np.asarray(X[rows], dtype=np.float64))
+    n = len(rows) if rows is not None else X.shape[0]
+    return labels_from_pairs(n, a, b, self_ok, min_samples)
+
+
+class _Clusterer:
+    min_points = 2
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{self.name}({args})"
+
+    def prepare(self, X):
+        """Global, once-per-dataset work (e.g. auto eps). Returns self."""
+        return self
+
+
+class DBSCAN(_Clusterer):
+    """Exact DBSCAN per cover element (see module docstring).
+
+    Parameters
+    ----------
+    eps : float or 'auto'
+    metric : {'euclidean', 'cosine'}
+    min_samples : int
+    eps_scale : float, multiplies the automatic eps
+    sample_size : int, rows sampled for the k-distance curve
+    """
+
+    def __init__(self, eps="auto", metric="euclidean", min_samples=3, eps_scale=1.0,
+                 sample_size=2000, random_state=0):
+        self.eps = eps
+        self.metric = metric
+        self.min_samples = min_samples
+        self.eps_scale = eps_scale
+        self.sample_size = sample_size
+        self.random_state = random_state
+
+    @property
+    def min_points(self):
+        return int(self.min_samples)
+
+    def prepare(self, X):
+        if self.metric not in ("euclidean", "cosine"):
+            raise ValueError(f"DBSCAN metric must be 'euclidean' or 'cosine', got {self.metric!r}")
+        if int(self.min_samples) < 1:
+            raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
+        if isinstance(self.eps, str):
+            if self.eps != "auto":
+                raise ValueError(f"eps must be a positive number or 'auto', got {self.eps!r}")
+            self.kdistances_ = kdistance_sample(X, self.min_samples, self.metric,
+                                                self.sample_size, self.random_state)
+            self.eps_ = eps_from_kdistances(self.kdistances_, self.eps_scale)
+        else:
+            if not float(self.eps) > 0:
+                raise ValueError(f"eps must be > 0, got {self.eps}")
+            self.eps_ = float(self.eps)
+        return self
+
+    def labels(self, X, rows) -> np.ndarray:
+        return dbscan_labels(X, rows, self.eps_, int(self.min_samples), self.metric)
+
+
+def _mst_heights(Z, metric):
+    """Prim's algorithm on dense rows: (parent, child, weight) of an exact MST, O(n) memory."""
+    n = len(Z)
+    Z = Z.astype(np.float64)
+    if metric == "cosine":
+        nrm = np.linalg.norm(Z, axis=1)
+        Z = np.where(nrm[:, None] > 0, Z / np.where(nrm > 0, nrm, 1)[:, None], 0)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    in_tree = np.zeros(n, bool)
+    dist = np.full(n, np.inf)
+    parent = np.full(n, -1)
+    cur = 0
+    in_tree[0] = True
+    edges = []
+    for _ in range(n - 1):
+        if metric == "cosine":
+            d = 1.0 - Z @ Z[cur]
+        else:
+            d = np.sqrt(np.maximum(sq + sq[cur] - 2 * (Z @ Z[cur]), 0))
+        better = (~in_tree) & (d < dist)
+        dist[better] = d[better]
+        parent[better] = cur
+        cand = np.where(in_tree, np.inf, dist)
+        cur = int(np.argmin(cand))
+        edges.append((parent[cur], cur, dist[cur]))
+        in_tree[cur] = True
+    return edges
+
+
+class SingleLinkage(_Clusterer):
+    """Single linkage with an automatic cut (largest gap in merge heights) or a threshold."""
+
+    def __init__(self, threshold=None, metric="euclidean"):
+        self.threshold = threshold
+        self.metric = metric
+
+    def prepare(self, X):
+        if self.metric not in ("euclidean", "cosine"):
+            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
+        if self.threshold is not None and not float(self.threshold) > 0:
+            raise ValueError(f"threshold must be > 0 or None, got {self.threshold}")
+        return self
+
+    def labels(self, X, rows) -> np.ndarray:
+        Z = np.asarray(X[rows])
+        n = len(Z)
+        if n < 2:
+            return np.zeros(n, np.int64)
+        edges = _mst_heights(Z, self.metric)
+        u = np.array([e[0] for e in edges])
+        v = np.array([e[1] for e in edges])
+        w = np.array([e[2] for e in edges])
+        if self.threshold is not None:
+            cut = float(self.threshold)
+        elif n < 3:
+            cut = np.inf
+        else:
+            h = np.sort(w)
+            gaps = np.diff(h)
+            cut = np.inf if gaps.max() <= 0 else h[int(np.argmax(gaps))]
+        keep = w <= cut
+        g = sparse.coo_matrix((np.ones(int(keep.sum())), (u[keep], v[keep])), shape=(n, n))
+        _, comp = connected_components(g, directed=False)
+        # number clusters by their smallest row
+        _, first = np.unique(comp, return_index=True)
+        rank = np.empty(len(first), np.int64)
+        rank[np.argsort(first)] = np.arange(len(first))
+        return rank[comp]
+
+
+class SklearnClusterer(_Clusterer):
+    """Any scikit-learn clusterer object, cloned and ``fit_predict`` on each element's rows."""
+
+    def __init__(self, estimator):
+        if not hasattr(estimator, "fit_predict"):
+            raise TypeError(f"{estimator!r} has no fit_predict; not a scikit-learn clusterer")
+        self.estimator = estimator
+
+    def get_params(self) -> dict:
+        return {"estimator": type(self.estimator).__name__,
+                **{k: v for k, v in self.estimator.get_params().items()
+                   if isinstance(v, (int, float, str, bool, type(None)))}}
+
+    @property
+    def min_points(self):
+        # KeplerMapper's rule: n_clusters / min_cluster_size / min_samples, else 2
+        params = self.estimator.get_params()
+        for name in ("n_clusters", "min_cluster_size", "min_samples"):
+            value = params.get(name)
+            if value and isinstance(value, int):
+                return value
+        return 2
+
+    def labels(self, X, rows) -> np.ndarray:
+        from sklearn.base import clone
+        return np.asarray(clone(self.estimator).fit_predict(np.asarray(X[rows], np.float64)))
+
+
+def make_clusterer(obj=None, **kwargs):
+    """'dbscan' | 'single' | one of ours | any sklearn clusterer -> clusterer object."""
+    if obj is None or obj == "dbscan":
+        return DBSCAN(**kwargs)
+    if obj == "single":
+        return SingleLinkage(**kwargs)
+    if isinstance(obj, _Clusterer):
+        return obj
+    if isinstance(obj, str):
+        raise ValueError(f"unknown clusterer {obj!r}; choose dbscan or single")
+    return SklearnClusterer(obj)

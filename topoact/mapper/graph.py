@@ -1,0 +1,161 @@
+"""MapperGraph: the result of a Mapper fit (nodes, edges, statistics) and its JSON form.
+
+Edges come from the sparse (N, K) membership matrix M: ``C = M^T M`` holds every pairwise
+intersection size, so no N x N (or K x K dense) matrix is built. An edge joins two nodes that
+share at least one row (KeplerMapper's ``GraphNerve(min_intersection=1)``); its ``weight`` is the
+Jaccard index ``shared / (|A| + |B| - shared)``.
+
+``to_dict()`` gives exactly the "Mapper graph JSON" of docs/design.md: node ids are ints 0..n-1
+in (cover element, cluster number) order -- KeplerMapper's node order -- and members are sorted
+row indices. Topology without networkx: components by scipy's connected_components, independent
+cycles = E - V + C (the first Betti number of the graph).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["MapperGraph", "membership_matrix", "graph_edges"]
+
+
+def membership_matrix(members: list, n_points: int) -> sparse.csr_matrix:
+    """(N, K) boolean-as-int8 CSR matrix, M[i, k] = 1 when row i is in node k."""
+    sizes = [len(m) for m in members]
+    rows = np.concatenate([np.asarray(m, np.int64) for m in members]) if members else np.empty(0, np.int64)
+    cols = np.repeat(np.arange(len(members)), sizes)
+    return sparse.csr_matrix((np.ones(len(rows), np.int32), (rows, cols)),
+                             shape=(n_points, len(members)))
+
+
+def graph_edges(members: list, n_points: int):
+    """Edges of the nerve: (source, target, shared, jaccard) arrays with source < target."""
+    if len(members) < 2:
+        e = np.empty(0, np.int64)
+        return e, e, e, np.empty(0)
+    M = membership_matrix(members, n_points)
+    C = sparse.triu((M.T @ M).tocsr(), k=1).tocoo()
+    order = np.lexsort((C.col, C.row))
+    s, t, shared = C.row[order].astype(np.int64), C.col[order].astype(np.int64), C.data[order].astype(np.int64)
+    keep = shared > 0
+    s, t, shared = s[keep], t[keep], shared[keep]
+    sizes = np.array([len(m) for m in members], np.int64)
+    jac = shared / (sizes[s] + sizes[t] - shared)
+    return s, t, shared, jac
+
+
+class MapperGraph:
+    """Nodes (member rows), edges and per-node statistics of one Mapper graph.
+
+    Parameters
+    ----------
+    members : list of (n_k,) int arrays, sorted row indices of each node
+    n_points : int, number of rows N of the data the graph was built on
+    intervals : list, the cover element of each node (int, or [i, j] for 2-D covers)
+    stats : list of dict, per-node statistics (see ``topoact.mapper.stats``)
+    node_means : (K, D) float32 array or None, mean activation vector of each node
+    params, layer, key : metadata copied into the JSON
+    """
+
+    def __init__(self, members, n_points, intervals=None, stats=None, node_means=None,
+                 params=None, layer="", key="", edges=None):
+        self.members = [np.asarray(m, dtype=np.int64) for m in members]
+        self.n_points = int(n_points)
+        self.intervals = list(intervals) if intervals is not None else [0] * len(self.members)
+        self.stats = list(stats) if stats is not None else [{} for _ in self.members]
+        self.node_means = node_means
+        self.params = dict(params or {})
+        self.layer = layer
+        self.key = key
+        for m in self.members:
+            if len(m) and (m.min() < 0 or m.max() >= self.n_points):
+                raise ValueError("node members must be row indices in [0, n_points)")
+        if edges is None:
+            edges = graph_edges(self.members, self.n_points)
+        self.sources, self.targets, self.shared, self.weights = edges
+
+    # -- topology ---------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return len(self.members)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.sources)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.array([len(m) for m in self.members], np.int64)
+
+    def _adjacency(self):
+        n = self.n_nodes
+        return sparse.coo_matrix((np.ones(self.n_edges), (self.sources, self.targets)), shape=(n, n))
+
+    def component_labels(self) -> np.ndarray:
+        if self.n_nodes == 0:
+            return np.empty(0, np.int64)
+        return connected_components(self._adjacency(), directed=False)[1]
+
+    @property
+    def n_components(self) -> int:
+        return int(len(np.unique(self.component_labels()))) if self.n_nodes else 0
+
+    @property
+    def n_cycles(self) -> int:
+        """Independent cycles (first Betti number) = E - V + C."""
+        return self.n_edges - self.n_nodes + self.n_components
+
+    def degrees(self) -> np.ndarray:
+        return (np.bincount(self.sources, minlength=self.n_nodes)
+                + np.bincount(self.targets, minlength=self.n_nodes))
+
+    def member_sets(self) -> list:
+        """Node member sets as frozensets (for comparisons)."""
+        return [frozenset(m.tolist()) for m in self.members]
+
+    def summary(self) -> dict:
+        purities = [s.get("purity") for s in self.stats if s.get("purity") is not None]
+        return {"nodes": self.n_nodes, "edges": self.n_edges, "components": self.n_components,
+                "cycles": self.n_cycles,
+                "mean_purity": float(np.mean(purities)) if purities else None,
+                "covered_points": int(len(np.unique(np.concatenate(self.members))))
+                if self.members else 0}
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_dict(self, node_means_file: str | None = None) -> dict:
+        nodes = []
+        for k, m in enumerate(self.members):
+            node = {"id": k, "members": m.tolist(), "size": int(len(m)),
+                    "interval": self.intervals[k]}
+            node.update(self.stats[k])
+            nodes.append(node)
+        edges = [{"source": int(s), "target": int(t), "weight": float(w), "shared": int(c)}
+                 for s, t, w, c in zip(self.sources, self.targets, self.weights, self.shared)]
+        if node_means_file is None and self.key:
+            node_means_file = f"{self.key}.node_means.npy"
+        return {"layer": self.layer, "key": self.key, "params": self.params,
+                "n_points": self.n_points, "nodes": nodes, "edges": edges,
+                "node_means": node_means_file}
+
+    @classmethod
+    def from_dict(cls, data: dict, node_means=None) -> "MapperGraph":
+        nodes = sorted(data["nodes"], key=lambda n: n["id"])
+        if [n["id"] for n in nodes] != list(range(len(nodes))):
+            raise ValueError("graph node ids must be 0..n-1")
+        fixed = {"id", "members", "size", "interval"}
+        stats = [{k: v for k, v in n.items() if k not in fixed} for n in nodes]
+        edges = data.get("edges")
+        edge_arrays = None
+        if edges is not None:
+            edge_arrays = (np.array([e["source"] for e in edges], np.int64),
+                           np.array([e["target"] for e in edges], np.int64),
+                           np.array([e["shared"] for e in edges], np.int64),
+                           np.array([e["weight"] for e in edges], np.float64))
+        return cls([n["members"] for n in nodes], data["n_points"],
+                   intervals=[n.get("interval", 0) for n in nodes], stats=stats,
+                   node_means=node_means, params=data.get("params"), layer=data.get("layer", ""),
+                   key=data.get("key", ""), edges=edge_arrays)
+
+    def __repr__(self):
+        return (f"MapperGraph(nodes={self.n_nodes}, edges={self.n_edges}, "
+                f"components={self.n_components}, cycles={self.n_cycles}, n_points={self.n_points})")

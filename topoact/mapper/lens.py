@@ -1,0 +1,301 @@
+"""Lenses (filter functions): map an (N, D) activation matrix to (N,) or (N, 2) lens values.
+
+Every lens is a small scikit-learn-style estimator: ``__init__`` stores parameters, ``fit``
+validates and learns, ``transform`` maps, and the learned state ends in ``_``. All work is
+chunked over rows (``chunk_size`` rows at a time) so an (N, D) float32 memmap is never
+copied whole. Lens values are returned as float64 (N,) for 1-D lenses and (N, 2) for 2-D ones,
+which is what KeplerMapper's cover sees after it prepends its id column, so the uniform cover
+gives the same intervals here and in the KeplerMapper reference backend.
+
+Choices (where the issue is silent):
+- ``L2Norm`` / ``L1Norm`` are computed in float64 from float32 rows (TopoAct's lens).
+- ``KNNDistance(k)`` is the distance to the k-th nearest *other* point, computed exactly against
+  all rows (brute force, chunked, float32 matrix products with a float64 norm correction) for
+  N <= ``max_exact`` and against a seeded random reference sample of ``max_exact`` rows otherwise.
+- ``PredictionLens`` reads stored probabilities (N, C), not the activations: ``kind='max'``
+  (max probability), ``'entropy'`` (natural log), ``'class'`` (probability of ``class_index``).
+- ``ArrayLens`` wraps any user array of N or (N, 2) values.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Lens", "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens",
+    "ArrayLens", "make_lens",
+]
+
+
+def _check_X(X) -> None:
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        raise ValueError(f"X must be a 2-D (N, D) array, got shape {getattr(X, 'shape', None)}")
+    if X.shape[0] == 0:
+        raise ValueError("X is empty (0 rows): cannot compute a lens")
+
+
+def _chunks(n: int, size: int):
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+class Lens:
+    """Base class: ``fit(X, **context) -> self``, ``transform(X) -> (N,) | (N, 2)``."""
+
+    chunk_size = 8192
+    n_components = 1
+
+    def fit(self, X, **context):
+        _check_X(X)
+        return self
+
+    def transform(self, X) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit_transform(self, X, **context) -> np.ndarray:
+        return self.fit(X, **context).transform(X)
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{self.name}({args})"
+
+
+class _NormLens(Lens):
+    ord = 2
+
+    def __init__(self, chunk_size: int = 8192):
+        self.chunk_size = chunk_size
+
+    def transform(self, X) -> np.ndarray:
+        _check_X(X)
+        out = np.empty(X.shape[0], dtype=np.float64)
+        for a, b in _chunks(X.shape[0], self.chunk_size):
+            block = np.asarray(X[a:b], dtype=np.float64)
+            out[a:b] = np.linalg.norm(block, ord=self.ord, axis=1)
+        return out
+
+
+class L2Norm(_NormLens):
+    """Euclidean norm of each row (TopoAct / TopoBERT lens). Returns (N,) float64."""
+    ord = 2
+
+
+class L1Norm(_NormLens):
+    """L1 norm of each row. Returns (N,) float64."""
+    ord = 1
+
+
+class PCALens(Lens):
+    """Projection on the first 1 or 2 principal components (covariance accumulated in chunks).
+
+    Parameters
+    ----------
+    n_components : {1, 2}
+    """
+
+    def __init__(self, n_components: int = 1, chunk_size: int = 8192):
+        self.n_components = n_components
+        self.chunk_size = chunk_size
+
+    def fit(self, X, **context):
+        _check_X(X)
+        if self.n_components not in (1, 2):
+            raise ValueError(f"PCALens n_components must be 1 or 2, got {self.n_components}")
+        n, d = X.shape
+        total = np.zeros(d)
+        gram = np.zeros((d, d))
+        for a, b in _chunks(n, self.chunk_size):
+            block = np.asarray(X[a:b], dtype=np.float64)
+            total += block.sum(0)
+            gram += block.T @ block
+        self.mean_ = total / n
+        cov = gram / n - np.outer(self.mean_, self.mean_)
+        vals, vecs = np.linalg.eigh(cov)
+        order = np.argsort(vals)[::-1][: self.n_components]
+        comps = vecs[:, order].T
+        # deterministic sign: largest-magnitude loading positive
+        signs = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(1)])
+        signs[signs == 0] = 1
+        self.components_ = comps * signs[:, None]
+        self.explained_variance_ = vals[order]
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        out = np.empty((X.shape[0], self.n_components))
+        for a, b in _chunks(X.shape[0], self.chunk_size):
+            out[a:b] = (np.asarray(X[a:b], dtype=np.float64) - self.mean_) @ self.components_.T
+        return out[:, 0] if self.n_components == 1 else out
+
+
+class KNNDistance(Lens):
+    """Density lens: euclidean distance to the k-th nearest other row.
+
+    Parameters
+    ----------
+    k : int
+    max_exact : int
+        Above this many rows, distances are taken to a seeded random sample of rows.
+    """
+
+    def __init__(self, k: int = 5, max_exact: int = 20000, random_state: int = 0,
+                 chunk_size: int = 2048):
+        self.k = k
+        self.max_exact = max_exact
+        self.random_state = random_state
+        self.chunk_size = chunk_size
+
+    def fit(self, X, **context):
+        _check_X(X)
+        if int(self.k) < 1:
+            raise ValueError(f"KNNDistance k must be >= 1, got {self.k}")
+        n = X.shape[0]
+        if n <= self.k:
+            raise ValueError(f"KNNDistance k={self.k} needs more than k rows, got {n}")
+        if n > self.max_exact:
+            rng = np.random.default_rng(self.random_state)
+            idx = np.sort(rng.choice(n, self.max_exact, replace=False))
+        else:
+            idx = np.arange(n)
+        self.reference_index_ = idx
+        self.n_fit_ = n
+        self.reference_ = np.asarray(X[idx], dtype=np.float32)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        from .cluster import kth_neighbor_distance
+        # a row is not its own neighbour: map rows to their position in the reference
+        n = X.shape[0]
+        pos = np.full(n, -1, dtype=np.int64)
+        if n == self.n_fit_:
+            pos[self.reference_index_] = np.arange(len(self.reference_index_))
+        return kth_neighbor_distance(X, self.reference_, self.k, metric="euclidean",
+                                     exclude_self=True, q_index=pos, chunk_size=self.chunk_size)
+
+
+class UMAPLens(Lens):
+    """UMAP embedding (optional dependency ``umap-learn``) with 1 or 2 components."""
+
+    def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
+                 metric: str = "euclidean", random_state: int = 0):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.random_state = random_state
+
+    def fit(self, X, **context):
+        _check_X(X)
+        try:
+            import umap
+        except ImportError as exc:
+            raise ImportError(
+                "UMAPLens needs the optional dependency umap-learn: pip install umap-learn"
+            ) from exc
+        self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
+                                min_dist=self.min_dist, metric=self.metric,
+                                random_state=self.random_state)
+        self.embedding_ = self.model_.fit_transform(np.asarray(X, dtype=np.float32))
+        self._fit_shape = X.shape
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        out = (self.embedding_ if X.shape == self._fit_shape else self.model_.transform(X))
+        out = np.asarray(out, dtype=np.float64)
+        return out[:, 0] if self.n_components == 1 else out
+
+
+class PredictionLens(Lens):
+    """Model-based lens from stored class probabilities.
+
+    Parameters
+    ----------
+    kind : {'max', 'entropy', 'class'}
+    class_index : int, needed for ``kind='class'``
+    probabilities : (N, C) array, optional; else taken from ``fit(X, probabilities=...)``.
+    """
+
+    def __init__(self, kind: str = "max", class_index: int | None = None, probabilities=None):
+        self.kind = kind
+        self.class_index = class_index
+        self.probabilities = probabilities
+
+    def get_params(self) -> dict:
+        return {"kind": self.kind, "class_index": self.class_index}
+
+    def fit(self, X, probabilities=None, **context):
+        _check_X(X)
+        p = self.probabilities if self.probabilities is not None else probabilities
+        if p is None:
+            raise ValueError("PredictionLens needs stored probabilities (N, C); none were given")
+        p = np.asarray(p, dtype=np.float64)
+        if p.ndim != 2 or p.shape[0] != X.shape[0]:
+            raise ValueError(f"probabilities must be (N={X.shape[0]}, C), got {p.shape}")
+        if self.kind not in ("max", "entropy", "class"):
+            raise ValueError(f"PredictionLens kind must be max|entropy|class, got {self.kind!r}")
+        if self.kind == "class" and not (self.class_index is not None
+                                          and 0 <= self.class_index < p.shape[1]):
+            raise ValueError(f"class_index must be in [0, {p.shape[1]}), got {self.class_index}")
+        self.probabilities_ = p
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        p = self.probabilities_
+        if X.shape[0] != p.shape[0]:
+            raise ValueError("PredictionLens can only transform the rows it was fitted on")
+        if self.kind == "max":
+            return p.max(1)
+        if self.kind == "entropy":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return -np.where(p > 0, p * np.log(p), 0.0).sum(1)
+        return p[:, self.class_index].copy()
+
+
+class ArrayLens(Lens):
+    """A user-supplied lens: (N,) or (N, 2) values."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def get_params(self) -> dict:
+        return {"values": "array"}
+
+    def fit(self, X, **context):
+        _check_X(X)
+        v = np.asarray(self.values, dtype=np.float64)
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
+        if v.shape[0] != X.shape[0] or v.ndim not in (1, 2) or (v.ndim == 2 and v.shape[1] != 2):
+            raise ValueError(f"ArrayLens values must be (N={X.shape[0]},) or (N, 2), got {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError("ArrayLens values contain NaN or inf")
+        self.values_ = v
+        self.n_components = 1 if v.ndim == 1 else 2
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        return self.values_.copy()
+
+
+_LENSES = {"l2": L2Norm, "l1": L1Norm, "pca": PCALens, "knn": KNNDistance, "umap": UMAPLens}
+
+
+def make_lens(name: str, **kwargs) -> Lens:
+    """Lens from a CLI/JSON name: l2, l1, pca, pca2, knn, umap, maxprob, entropy, class."""
+    if name == "pca2":
+        return PCALens(n_components=2)
+    if name == "maxprob":
+        return PredictionLens("max")
+    if name == "entropy":
+        return PredictionLens("entropy")
+    if name == "class":
+        return PredictionLens("class", **kwargs)
+    if name not in _LENSES:
+        raise ValueError(f"unknown lens {name!r}; choose from l2, l1, pca, pca2, knn, umap, "
+                         "maxprob, entropy, class")
+    return _LENSES[name](**kwargs)

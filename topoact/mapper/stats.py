@@ -1,0 +1,112 @@
+"""Per-node statistics of a Mapper graph.
+
+``node_statistics`` returns one JSON-able dict per node with: ``label_counts`` ({label: count},
+labels as strings because JSON keys are strings), ``majority_label`` (smallest label among the
+most frequent; None without labels), ``purity`` (majority count / size), ``accuracy`` (fraction
+of members whose prediction equals their label; None without both), ``mean_lens`` (float, or
+[float, float] for a 2-D lens), ``mean_norm`` (mean L2 norm of the members' vectors) and
+``attributes`` ({name: summary}). Attribute summaries by kind: linear -> mean, std, min, max;
+circular -> circular ``mean`` (in [0, period)) and ``resultant`` length R in [0, 1], with the
+period given by ``circular_period`` (default 2*pi, i.e. radians); categorical -> ``counts``.
+
+``node_means`` is the (K, D) float32 mean activation vector of every node, computed with the
+sparse membership matrix over row chunks (``M[chunk].T @ X[chunk]``), never loading X whole.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import membership_matrix
+
+__all__ = ["node_statistics", "node_means", "row_norms", "summarize_attribute"]
+
+
+def row_norms(X, chunk_size: int = 8192) -> np.ndarray:
+    """L2 norm of each row, (N,) float64, chunked."""
+    out = np.empty(X.shape[0])
+    for a in range(0, X.shape[0], chunk_size):
+        block = np.asarray(X[a:a + chunk_size], dtype=np.float64)
+        out[a:a + chunk_size] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return out
+
+
+def node_means(X, members, chunk_size: int = 8192) -> np.ndarray:
+    """(K, D) float32 mean vector of each node's member rows."""
+    K, (N, D) = len(members), X.shape
+    if K == 0:
+        return np.zeros((0, D), np.float32)
+    M = membership_matrix(members, N).astype(np.float64)
+    total = np.zeros((K, D))
+    for a in range(0, N, chunk_size):
+        sub = M[a:a + chunk_size]
+        if sub.nnz:
+            total += sub.T @ np.asarray(X[a:a + chunk_size], dtype=np.float64)
+    sizes = np.array([len(m) for m in members], np.float64)
+    return (total / np.maximum(sizes, 1)[:, None]).astype(np.float32)
+
+
+def summarize_attribute(values, kind: str = "linear", circular_period: float = 2 * np.pi) -> dict:
+    """Summary of one attribute over a node's members (see module docstring)."""
+    v = np.asarray(values)
+    if kind == "categorical":
+        keys, counts = np.unique(v.astype(str), return_counts=True)
+        return {"counts": {str(k): int(c) for k, c in zip(keys, counts)}}
+    v = v.astype(np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return {"mean": None}
+    if kind == "circular":
+        ang = v * (2 * np.pi / circular_period)
+        c, s = np.cos(ang).mean(), np.sin(ang).mean()
+        mean = (np.arctan2(s, c) % (2 * np.pi)) * circular_period / (2 * np.pi)
+        return {"mean": float(mean), "resultant": float(np.hypot(c, s))}
+    if kind != "linear":
+        raise ValueError(f"attribute kind must be linear|circular|categorical, got {kind!r}")
+    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
+            "max": float(v.max())}
+
+
+def node_statistics(members, *, labels=None, predictions=None, lens_values=None, norms=None,
+                    attributes=None, attribute_kinds=None, circular_period=2 * np.pi) -> list:
+    """One statistics dict per node (see module docstring).
+
+    Parameters
+    ----------
+    members : list of (n_k,) int arrays
+    labels, predictions : (N,) int arrays or None
+    lens_values : (N,) or (N, 2) float array or None
+    norms : (N,) float array (row L2 norms) or None
+    attributes : {name: (N,) array} or None; attribute_kinds : {name: kind}
+    """
+    attributes = attributes or {}
+    attribute_kinds = attribute_kinds or {}
+    labels = None if labels is None else np.asarray(labels)
+    predictions = None if predictions is None else np.asarray(predictions)
+    out = []
+    for m in members:
+        m = np.asarray(m, np.int64)
+        st: dict = {}
+        if labels is not None:
+            keys, counts = np.unique(labels[m], return_counts=True)
+            st["label_counts"] = {str(int(k)): int(c) for k, c in zip(keys, counts)}
+            j = int(np.argmax(counts)) if len(counts) else None
+            st["majority_label"] = int(keys[j]) if j is not None else None
+            st["purity"] = float(counts[j] / len(m)) if j is not None else None
+        else:
+            st.update(label_counts={}, majority_label=None, purity=None)
+        if labels is not None and predictions is not None and len(m):
+            st["accuracy"] = float(np.mean(labels[m] == predictions[m]))
+        else:
+            st["accuracy"] = None
+        if lens_values is not None and len(m):
+            lv = np.asarray(lens_values)[m]
+            st["mean_lens"] = float(lv.mean()) if lv.ndim == 1 else [float(x) for x in lv.mean(0)]
+        else:
+            st["mean_lens"] = None
+        st["mean_norm"] = float(np.asarray(norms)[m].mean()) if norms is not None and len(m) else None
+        st["attributes"] = {name: summarize_attribute(np.asarray(vals)[m],
+                                                      attribute_kinds.get(name, "linear"),
+                                                      circular_period)
+                            for name, vals in attributes.items()}
+        out.append(st)
+    return out

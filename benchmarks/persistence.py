@@ -1,0 +1,129 @@
+"""Benchmark H0+H1 persistence: topoact default vs ripser vs plain gudhi Rips.
+
+    python benchmarks/persistence.py [--sizes 1000,2000,5000] [--dim 512] [--run DIR --layer L]
+                                     [--cap-seconds 120] [--cap-gb 4]
+
+Each (method, size) runs in its own subprocess (peak RSS from psutil polling, killed at the
+time / memory cap and reported "did not finish"). Data: synthetic ReLU-like activations
+(``relu(z W + b)`` with a low-dimensional latent z containing a circle, plus sparse noise) or
+rows of a real run's layer. The bottleneck column compares each method's H1 (and H0) diagram to
+ripser's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+WORKER = r"""
+import json, sys, time, numpy as np
+method, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+X = np.load(path)
+t = time.perf_counter()
+if method == "topoact":
+    from topoact.topology.rips import sparse_rips
+    r = sparse_rips(X, max_dim=1)
+    dg, extra = r.diagrams, {"exact": r.exact, "truncated": r.n_truncated, "T": r.threshold}
+elif method == "ripser":
+    from ripser import ripser
+    dg, extra = ripser(X.astype(np.float64), maxdim=1)["dgms"], {}
+else:
+    import gudhi
+    st = gudhi.RipsComplex(points=X.astype(np.float64)).create_simplex_tree(max_dimension=2)
+    st.compute_persistence(homology_coeff_field=2, persistence_dim_max=False)
+    dg = [st.persistence_intervals_in_dimension(d) for d in (0, 1)]
+    extra = {}
+el = time.perf_counter() - t
+np.save(out, np.array([np.asarray(d, float).reshape(-1, 2) for d in dg[:2]], dtype=object),
+        allow_pickle=True)
+print(json.dumps({"seconds": el, **extra}))
+"""
+
+
+def relu_data(n, d=512, seed=0, latent=8):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    z = np.c_[2 * np.cos(t), 2 * np.sin(t), 0.3 * rng.normal(size=(n, latent - 2))]
+    W = rng.normal(size=(latent, d)) / np.sqrt(latent)
+    b = rng.normal(size=d) * 0.5
+    noise = np.maximum(rng.normal(size=(n, d)) - 1.5, 0) * 0.3
+    return (np.maximum(z @ W + b, 0) + noise).astype(np.float32)
+
+
+def measure(method, X, cap_s, cap_gb, tmp):
+    import psutil
+    path = os.path.join(tmp, f"X{len(X)}.npy")
+    if not os.path.exists(path):
+        np.save(path, X)
+    out = os.path.join(tmp, f"{method}{len(X)}.npy")
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, method, path, out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ps, peak, t0, status = psutil.Process(proc.pid), 0, time.time(), "ok"
+    while proc.poll() is None:
+        try:
+            peak = max(peak, ps.memory_info().rss)
+        except psutil.Error:
+            pass
+        if time.time() - t0 > cap_s or peak > cap_gb * 2**30:
+            status = f"did not finish (> {cap_s:.0f} s)" if time.time() - t0 > cap_s else \
+                f"did not finish (> {cap_gb:g} GB)"
+            proc.kill()
+            proc.wait()
+            return {"status": status, "peak_gb": peak / 2**30}
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate()
+    if proc.returncode:
+        return {"status": "error: " + stderr.strip().splitlines()[-1], "peak_gb": peak / 2**30}
+    info = json.loads(stdout.strip().splitlines()[-1])
+    info.update(status="ok", peak_gb=peak / 2**30, dgms=np.load(out, allow_pickle=True))
+    return info
+
+
+def main(argv=None):
+    import gudhi
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,2000,5000,20000")
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--methods", default="topoact,ripser,gudhi")
+    p.add_argument("--run"), p.add_argument("--layer")
+    p.add_argument("--cap-seconds", type=float, default=120)
+    p.add_argument("--cap-gb", type=float, default=4)
+    a = p.parse_args(argv)
+    sizes = [int(s) for s in a.sizes.split(",")]
+    if a.run:
+        from topoact.store import open_run
+        from topoact.topology.landmarks import maxmin_landmarks
+        A = np.asarray(open_run(a.run).activations(a.layer), np.float32)
+    print(f"{'n':>6} {'method':<8} {'status':<26} {'time s':>8} {'peak GB':>8} "
+          f"{'bottl. H0':>10} {'bottl. H1':>10}  notes")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            X = relu_data(n, a.dim) if not a.run else A[maxmin_landmarks(A, n)]
+            res = {m: measure(m, X, a.cap_seconds, a.cap_gb, tmp) for m in a.methods.split(",")}
+            ref = res.get("ripser", {}).get("dgms")
+            for m, r in res.items():
+                b0 = b1 = "-"
+                if ref is not None and r.get("dgms") is not None:
+                    b0 = f"{gudhi.bottleneck_distance(ref[0], r['dgms'][0]):.2e}"
+                    b1 = f"{gudhi.bottleneck_distance(ref[1], r['dgms'][1]):.2e}"
+                notes = ""
+                if m == "topoact" and "exact" in r:
+                    notes = f"exact={r['exact']} truncated={r['truncated']} T={r['T']:.3g}"
+                    if ref is not None and not r["exact"]:
+                        T = r["T"]
+                        cl = lambda d: np.c_[d[d[:, 0] < T, 0], np.minimum(d[d[:, 0] < T, 1], T)]
+                        notes += (" H1 bottl. both clipped at T: "
+                                  f"{gudhi.bottleneck_distance(cl(ref[1]), cl(r['dgms'][1])):.2e}")
+                t = f"{r['seconds']:.1f}" if "seconds" in r else "-"
+                print(f"{n:>6} {m:<8} {r['status']:<26} {t:>8} {r['peak_gb']:>8.2f} "
+                      f"{b0:>10} {b1:>10}  {notes}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Ground-truth tests for topoact.topology (small clouds, seeded)."""
+import json
+
+import gudhi
+import numpy as np
+import pytest
+
+from topoact.topology import (Cancelled, compute_persistence, distance_matrix, extended_diagrams,
+                              graph_bootstrap, layer_distance_matrix, layer_persistence,
+                              maxmin_landmarks, sparse_rips)
+from topoact.topology.landmarks import Landmarks
+from topoact.topology.pairwise import distances_to, prepare
+
+
+def circle(rng, n=200, noise=0.08):
+    t = rng.uniform(0, 2 * np.pi, n)
+    return np.c_[np.cos(t), np.sin(t)] + rng.normal(scale=noise, size=(n, 2))
+
+
+def n_sig(res, dim):
+    return res["summaries"][f"h{dim}"]["n_significant"]
+
+
+def test_noisy_circle_one_significant_loop():
+    res = compute_persistence(circle(np.random.default_rng(0)), n_landmarks=150, n_bootstrap=10)
+    assert n_sig(res, 1) == 1
+    assert n_sig(res, 0) == 1
+    cyc = res["cycles"][0]["vertices"]
+    assert cyc is not None and len(cyc) >= 8
+    # the cycle goes round the circle: its points cover all four quadrants
+    pts = circle(np.random.default_rng(0))[res["cycles"][0]["rows"]]
+    ang = np.arctan2(pts[:, 1], pts[:, 0])
+    assert len(np.unique(np.floor((ang + np.pi) / (np.pi / 2)))) == 4
+    json.dumps(res)  # JSON-able
+
+
+def test_two_blobs_two_significant_h0_bars():
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.normal(size=(100, 2)) * 0.2, rng.normal(size=(100, 2)) * 0.2 + [3, 0]]
+    res = compute_persistence(X, n_landmarks=150, n_bootstrap=10)
+    # one finite significant bar (the merge of the blobs) + the infinite component
+    assert n_sig(res, 0) == 2
+    assert res["summaries"]["h0"]["n_infinite"] == 1
+    assert n_sig(res, 1) == 0
+
+
+def test_torus_two_significant_loops():
+    rng = np.random.default_rng(2)
+    u, v = rng.uniform(0, 2 * np.pi, (2, 3000))
+    X = np.c_[(2 + np.cos(v)) * np.cos(u), (2 + np.cos(v)) * np.sin(u), np.sin(v)]
+    res = compute_persistence(X, n_landmarks=250, n_bootstrap=10)
+    assert n_sig(res, 1) == 2
+
+
+def test_uniform_noise_nothing_significant():
+    X = np.random.default_rng(3).uniform(size=(200, 3))
+    res = compute_persistence(X, n_landmarks=150, n_bootstrap=20)
+    assert n_sig(res, 1) == 0
+    assert n_sig(res, 0) == 1  # only the infinite component
+
+
+@pytest.mark.parametrize("shape,metric", [((120, 3), "euclidean"), ((150, 40), "euclidean"),
+                                          ((120, 20), "cosine")])
+def test_equals_ripser(shape, metric):
+    ripser = pytest.importorskip("ripser").ripser
+    rng = np.random.default_rng(4)
+    X = np.maximum(rng.normal(size=shape), 0).astype(np.float32) + 0.01
+    ref = ripser(X.astype(np.float64), maxdim=1, metric=metric)["dgms"]
+    for thr in ("auto", "enclosing"):
+        res = sparse_rips(X, metric=metric, threshold=thr)
+        for d in (0, 1):
+            assert gudhi.bottleneck_distance(ref[d], res.diagrams[d]) < 1e-4
+
+
+def test_truncated_threshold_reports_inf_and_exact_h0():
+    ripser = pytest.importorskip("ripser").ripser
+    X = circle(np.random.default_rng(5), n=150)
+    ref = ripser(X, maxdim=1)["dgms"]
+    res = sparse_rips(X, threshold=0.5)
+    assert not res.exact and res.n_truncated == 1  # the big loop is alive at 0.5
+    assert gudhi.bottleneck_distance(ref[0], res.diagrams[0]) < 1e-4  # H0 exact via MST (float32)
+
+
+def test_maxmin_landmarks_are_farthest_points():
+    X = np.random.default_rng(6).normal(size=(300, 5)).astype(np.float32)
+    idx = maxmin_landmarks(X, 20, seed=1)
+    assert len(set(idx.tolist())) == 20
+    Y, sq = prepare(X, "euclidean")
+    D = distances_to(Y, sq, np.arange(300), "euclidean")
+    for t in range(1, 20):
+        mind = D[:, idx[:t]].min(axis=1)
+        assert mind[idx[t]] == pytest.approx(mind.max(), rel=1e-4)
+    assert np.array_equal(idx, maxmin_landmarks(X, 20, seed=1))  # seeded
+
+
+def test_landmarks_clamp_and_pca(caplog):
+    X = np.random.default_rng(7).normal(size=(30, 8))
+    lm = Landmarks(100, pca=3).fit(X)
+    assert len(lm.indices_) == 30 and lm.points_.shape == (30, 3)
+    assert "using all points" in caplog.text
+
+
+def test_extended_persistence_cycle_graph_one_loop():
+    n = 12
+    g = {"nodes": [{"id": k, "members": [k], "mean_lens": float(np.cos(2 * np.pi * k / n))}
+                   for k in range(n)],
+         "edges": [{"source": k, "target": (k + 1) % n} for k in range(n)]}
+    d = extended_diagrams(g)
+    assert len(d["loops"]) == 1 and d["loops"][0].tolist() == pytest.approx([-1, 1])
+    assert len(d["components"]) == 1
+    # a path (no closing edge) has no loop
+    g2 = dict(g, edges=g["edges"][:-1])
+    assert len(extended_diagrams(g2)["loops"]) == 0
+    # bootstrap with a rebuild that always returns the same cycle: band 0, loop significant
+    boot = graph_bootstrap(g, lambda idx: g, n_points=n, n_bootstrap=3)
+    assert boot["c"] == pytest.approx(0, abs=1e-12)
+    assert any(f["family"] == "loops" and f["significant"] for f in boot["features"])
+
+
+def test_distance_matrix_symmetric_zero_diagonal():
+    rng = np.random.default_rng(8)
+    dgms = [sparse_rips(rng.normal(size=(60, 3))).diagrams[1] for _ in range(3)]
+    for metric in ("bottleneck", "wasserstein"):
+        M = distance_matrix(dgms, metric=metric)
+        assert np.allclose(M, M.T) and np.all(np.diag(M) == 0) and (M[~np.eye(3, dtype=bool)] > 0).all()
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (np.full((50, 4), 3.0), "constant"),
+    (np.where(np.arange(200).reshape(50, 4) == 7, np.nan, 1.0 * np.arange(200).reshape(50, 4)), "NaN"),
+    (np.where(np.arange(200).reshape(50, 4) == 7, np.inf, 1.0 * np.arange(200).reshape(50, 4)), "inf"),
+    (np.arange(10.0), "2-D"),
+])
+def test_bad_input(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        compute_persistence(bad, n_landmarks=20, n_bootstrap=0)
+
+
+def test_bad_params():
+    X = np.random.default_rng(9).normal(size=(40, 3))
+    with pytest.raises(ValueError, match="metric"):
+        sparse_rips(X, metric="manhattan")
+    with pytest.raises(ValueError, match="n_landmarks"):
+        maxmin_landmarks(X, 0)
+
+
+class FakeRun:
+    def __init__(self, tmp_path, acts, model_hash="abc"):
+        self._acts, self.layers, self.n = acts, list(acts), len(next(iter(acts.values())))
+        self.meta = {"model": {"hash": model_hash}}
+        self._dir = tmp_path
+
+    def activations(self, layer):
+        return self._acts[layer]
+
+    def results_dir(self, kind):
+        p = self._dir / kind
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+def test_layer_persistence_cache_progress_cancel(tmp_path):
+    rng = np.random.default_rng(10)
+    run = FakeRun(tmp_path, {"a": circle(rng, 120).astype(np.float32),
+                             "b": rng.normal(size=(120, 5)).astype(np.float32)})
+    seen = []
+    r1 = layer_persistence(run, "a", n_landmarks=80, n_bootstrap=3,
+                           progress=lambda f, m: seen.append(f))
+    assert not r1["cached"] and seen[-1] == 1.0 and seen == sorted(seen)
+    assert len(list((tmp_path / "persistence").glob("a-*.json"))) == 1
+    r2 = layer_persistence(run, "a", n_landmarks=80, n_bootstrap=3)
+    assert r2["cached"] and r2["diagrams"] == r1["diagrams"]
+    assert len(r1["landmarks"]) == 80
+    with pytest.raises(Cancelled):
+        layer_persistence(run, "b", n_landmarks=80, n_bootstrap=3, should_cancel=lambda: True)
+    with pytest.raises(ValueError, match="unknown layer"):
+        layer_persistence(run, "zzz")
+    M = layer_distance_matrix(run, n_landmarks=80, n_bootstrap=0)
+    A = np.array(M["matrix"])
+    assert M["labels"] == ["a", "b"] and np.allclose(A, A.T) and A[0, 1] > 0
+    run2 = FakeRun(tmp_path / "r2", run._acts, model_hash="other")
+    M2 = layer_distance_matrix([run, run2], ["a", "b"], n_landmarks=80, n_bootstrap=0)
+    A2 = np.array(M2["matrix"])
+    assert A2.shape == (4, 4) and A2[0, 2] < 1e-9 and A2[1, 3] < 1e-9  # same data, same diagram
+
+
+def test_figures_from_result():
+    from topoact.figures.persistence import barcode_figure, diagram_figure, distance_heatmap
+    res = compute_persistence(circle(np.random.default_rng(11), 100), n_landmarks=80,
+                              n_bootstrap=3)
+    fb = barcode_figure(res)
+    reds = [t for t in fb.data if t.name == "H1 significant"]
+    assert len(reds) == 1
+    fd = diagram_figure(res)
+    assert any("band" in (t.name or "") for t in fd.data)
+    fh = distance_heatmap({"labels": ["a", "b"], "matrix": [[0, 1], [1, 0]], "dim": 1,
+                           "metric": "bottleneck"})
+    assert fh.data[0].z is not None

@@ -1,0 +1,49 @@
+"""Input checks shared by the topology modules: finite 2-D float arrays, known metrics."""
+from __future__ import annotations
+
+import numpy as np
+
+METRICS = ("euclidean", "cosine")
+
+
+class Cancelled(RuntimeError):
+    """Raised when a long computation is stopped by its ``should_cancel`` callback."""
+
+
+def check_points(X, *, name: str = "X", min_points: int = 2) -> np.ndarray:
+    """Return ``X`` as a C-contiguous float32 array of shape (n, d) or raise ValueError.
+
+    Rejects non-2-D input, fewer than ``min_points`` rows, NaN / inf values (naming how many
+    rows contain them) and point clouds whose points are all identical.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_points, n_features), got shape {X.shape}")
+    if X.shape[0] < min_points:
+        raise ValueError(f"{name} has {X.shape[0]} points; at least {min_points} are needed")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {X.shape})")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    finite = np.isfinite(X)
+    if not finite.all():
+        bad_rows = int((~finite).any(axis=1).sum())
+        n_nan = int(np.isnan(X).sum())
+        raise ValueError(
+            f"{name} contains non-finite values: {n_nan} NaN and {int((~finite).sum()) - n_nan} "
+            f"inf entries in {bad_rows} of {X.shape[0]} rows; drop or impute them first"
+        )
+    if np.ptp(X, axis=0).max() == 0:
+        raise ValueError(f"{name} is constant: all {X.shape[0]} points are identical, "
+                         "so it has no topology to measure")
+    return X
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+    return metric
+
+
+def check_cancel(should_cancel) -> None:
+    if should_cancel is not None and should_cancel():
+        raise Cancelled("persistence computation cancelled")

@@ -17,6 +17,8 @@ GRAPH_KEY = "topoact-store-graph-key"
 NODE = "topoact-store-node"
 CLASS = "topoact-store-class"
 UPLOAD = "topoact-store-upload"
+#: {"layer", "graph_key", "nodes", "rows"} | None: Mapper nodes on a persistence cycle (persistence tab)
+HIGHLIGHT = "topoact-store-persistence-highlight"
 JOB_POLL = "topoact-job-poll"
 
 # shell

@@ -60,6 +60,7 @@ def shell_layout(ctx, main_panels, tab_panels):
         dcc.Store(id=ids.NODE, data=None),
         dcc.Store(id=ids.CLASS, data=None),
         dcc.Store(id=ids.UPLOAD, data=None),
+        dcc.Store(id=ids.HIGHLIGHT, data=None),
         dcc.Interval(id=ids.JOB_POLL, interval=POLL_MS, disabled=True),
         dcc.Tabs(id=ids.TABS, value="main", children=tabs),
     ], style={"fontFamily": "sans-serif"})

@@ -17,11 +17,16 @@ def _top(res):
     return max([res.get("threshold") or 0.0] + d) * 1.05 or 1.0
 
 
-def barcode_figure(res: dict, dims=(0, 1), *, max_bars=200) -> go.Figure:
+def barcode_figure(res: dict, dims=(0, 1), *, max_bars=200, click_targets=False,
+                   selected=None) -> go.Figure:
     """Horizontal barcode, longest first; red = significant (beyond the 2c band), grey = noise.
 
     Infinite / truncated bars are drawn to the right edge with an arrow marker. Each bar's
     ``customdata`` is [dim, index in the diagram] (for click handling).
+
+    ``click_targets=True`` adds one marker at the middle of every bar (trace name ``"bars"``,
+    same ``customdata``) so a bar can be clicked anywhere near its middle, not only at its ends;
+    ``selected=(dim, index)`` draws that bar again on top in blue, thicker.
     """
     top = _top(res)
     fig = go.Figure()
@@ -43,6 +48,26 @@ def barcode_figure(res: dict, dims=(0, 1), *, max_bars=200) -> go.Figure:
                 x=xs, y=ys, mode="lines", line={"color": COLORS[sig], "width": 3},
                 name=f"H{dim} {'significant' if sig else 'noise'}", customdata=cd,
                 hovertemplate="H%d bar %%{x:.3g}<extra></extra>" % dim))
+        if click_targets and bars:
+            ends = [top if b["death"] is None else b["death"] for b in bars]
+            fig.add_trace(go.Scatter(
+                x=[(b["birth"] + e) / 2 for b, e in zip(bars, ends)],
+                y=[y + k for k in range(len(bars))], mode="markers", name="bars", showlegend=False,
+                marker={"size": 8, "color": [COLORS[b["significant"]] for b in bars], "opacity": 0.6},
+                customdata=[[dim, b["index"]] for b in bars],
+                hovertemplate=[f"H{dim} [{b['birth']:.3g}, "
+                               f"{'inf' if b['death'] is None else format(b['death'], '.3g')})"
+                               f"{' significant' if b['significant'] else ''}<extra></extra>"
+                               for b in bars]))
+        if selected is not None and int(selected[0]) == dim:
+            hit = [k for k, b in enumerate(bars) if b["index"] == int(selected[1])]
+            if hit:
+                b = bars[hit[0]]
+                fig.add_trace(go.Scatter(
+                    x=[b["birth"], top if b["death"] is None else b["death"]],
+                    y=[y + hit[0]] * 2, mode="lines", name="selected", showlegend=False,
+                    line={"color": "#1f77b4", "width": 6}, customdata=[[dim, b["index"]]] * 2,
+                    hoverinfo="skip"))
         y += len(bars) + 2
     fig.update_layout(xaxis_title="scale", yaxis={"visible": False, "autorange": "reversed"},
                       title="Barcode", margin={"l": 20, "r": 20, "t": 40, "b": 40})

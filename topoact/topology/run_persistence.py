@@ -165,7 +165,7 @@ def layer_persistence(run, layer, *, n_landmarks=1000, metric="euclidean", max_d
 
 
 def layer_distance_matrix(runs, layers=None, *, dim=1, metric="bottleneck", progress=None,
-                          should_cancel=None, **persistence_params) -> dict:
+                          should_cancel=None, point_metric=None, **persistence_params) -> dict:
     """Diagram distances between layers of one run, or the same layers across runs.
 
     Parameters
@@ -175,6 +175,10 @@ def layer_distance_matrix(runs, layers=None, *, dim=1, metric="bottleneck", prog
         same layer across models)
     layers : list of layer names (default: all of the first run's layers)
     dim : homology dimension compared
+    metric : the diagram distance, 'bottleneck' or 'wasserstein'
+    point_metric : the metric of the activation vectors passed to :func:`layer_persistence` as
+        its ``metric`` ('euclidean' or 'cosine'; None = its default)
+    **persistence_params : other keyword arguments of :func:`layer_persistence`
 
     Returns
     -------
@@ -182,6 +186,8 @@ def layer_distance_matrix(runs, layers=None, *, dim=1, metric="bottleneck", prog
     """
     runs = runs if isinstance(runs, (list, tuple)) else [runs]
     layers = list(layers) if layers is not None else list(runs[0].layers)
+    if point_metric is not None:
+        persistence_params["metric"] = point_metric
     items = [(r, k, layer) for k, r in enumerate(runs) for layer in layers]
     dgms, labels = [], []
     for n, (r, k, layer) in enumerate(items):
@@ -195,3 +201,38 @@ def layer_distance_matrix(runs, layers=None, *, dim=1, metric="bottleneck", prog
             progress((n + 1) / len(items), f"persistence of {labels[-1]}")
     M = distance_matrix(dgms, metric=metric)
     return {"labels": labels, "matrix": M.tolist(), "dim": dim, "metric": metric}
+
+
+def load_persistence(run, layer, key) -> dict:
+    """A cached :func:`layer_persistence` result by its key (``FileNotFoundError`` if absent)."""
+    path = _cache_path(run, layer, key)
+    if not path.exists():
+        raise FileNotFoundError(f"no cached persistence result {key!r} for layer {layer!r}")
+    out = json.loads(path.read_text())
+    out["cached"] = True
+    return out
+
+
+def cached_persistence(run, layer=None) -> list[dict]:
+    """The persistence results cached in the run, newest first, without loading them fully.
+
+    Returns
+    -------
+    list of {"layer", "key", "path", "mtime"}; ``layer`` filters to one layer. The layer of a
+    file is read from its JSON only when its name is ambiguous (not needed in practice: file
+    names are ``<safe layer>-<key>.json`` and keys contain no '-').
+    """
+    root = Path(run.results_dir("persistence"))
+    if not root.is_dir():
+        return []
+    layers = list(run.layers) if layer is None else [layer]
+    out = []
+    for lay in layers:
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in lay)
+        for path in root.glob(f"{safe}-*.json"):
+            key = path.stem[len(safe) + 1:]
+            if "-" in key or _cache_path(run, lay, key) != path:
+                continue  # another layer whose safe name starts with this one
+            out.append({"layer": lay, "key": key, "path": str(path),
+                        "mtime": path.stat().st_mtime})
+    return sorted(out, key=lambda e: -e["mtime"])

@@ -187,7 +187,7 @@ def layout(ctx):
 
 # -- figure ---------------------------------------------------------------------------------------
 def build_figure(ctx, selection, color_by, highlight_class, edge_threshold, node_store, upload, height=600,
-                 title=None, show_legend=True):
+                 title=None, show_legend=True, cycle=None):
     """The figure and its caption for a ``{"layer", "key"}`` selection (shared with compare)."""
     layer, key = selection["layer"], selection["key"]
     graph = ctx.graph(layer, key)
@@ -203,6 +203,8 @@ def build_figure(ctx, selection, color_by, highlight_class, edge_threshold, node
         entry = upload["layers"][layer]
         if entry.get("graph_key") == key:
             marked = entry.get("nodes", [])
+    if cycle and cycle.get("layer") == layer and cycle.get("graph_key") == key:
+        marked = list(marked) + list(cycle.get("nodes", []))  # nodes on a persistence cycle
     fig = graph_figure(graph, positions, color_by=color_by or "majority", values=values,
                        color_kind=kind or "linear", period=period, class_names=ctx.run.class_names,
                        highlight_class=highlight_class, edge_threshold=float(edge_threshold or 0.0),
@@ -264,12 +266,13 @@ def register(app, ctx):
         Input(ids.EDGE_SLIDER, "value"),
         Input(ids.NODE, "data"),
         Input(ids.UPLOAD, "data"),
+        Input(ids.HIGHLIGHT, "data"),
     )
-    def draw(selection, color_by, highlight, threshold, node_store, upload):
+    def draw(selection, color_by, highlight, threshold, node_store, upload, cycle):
         if not selection:
             return empty_figure("no graph selected (computing the layer's default graph…)"), ""
         try:
-            return build_figure(ctx, selection, color_by, highlight, threshold, node_store, upload)
+            return build_figure(ctx, selection, color_by, highlight, threshold, node_store, upload, cycle=cycle)
         except Exception as exc:  # noqa: BLE001 - show, don't crash the page
             logger.exception("cannot draw graph %s", selection)
             return empty_figure(f"cannot draw the graph: {exc}"), f"error: {exc}"

@@ -1,0 +1,213 @@
+"""Persistence panel: its callback logic (fast, no browser) and one real headless-Chromium test."""
+from __future__ import annotations
+
+import re
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from app_fixtures import GRAPH_LAYER, small_run, small_run_dir  # noqa: F401 - fixtures
+
+from topoact.app.panels import persistence as panel
+from topoact.topology import compute_persistence
+
+
+# -- pure helpers ---------------------------------------------------------------------------------
+def test_form_validation():
+    assert panel.persistence_form("500", "cosine", 1, 10) == {
+        "n_landmarks": 500, "metric": "cosine", "max_dim": 1, "n_bootstrap": 10}
+    with pytest.raises(ValueError, match="landmarks must be >= 2"):
+        panel.persistence_form(1, "euclidean", 1, 10)
+    with pytest.raises(ValueError, match="metric"):
+        panel.persistence_form(100, "manhattan", 1, 10)
+    with pytest.raises(ValueError, match="max dim"):
+        panel.persistence_form(100, "euclidean", 3, 10)
+    with pytest.raises(ValueError, match="bootstrap count"):
+        panel.persistence_form(100, "euclidean", 1, -1)
+    with pytest.raises(ValueError, match="whole numbers"):
+        panel.persistence_form(None, "euclidean", 1, 10)
+
+
+def test_bar_from_click():
+    assert panel.bar_from_click({"points": [{"customdata": [1, 7], "x": 0.2}]}) == (1, 7)
+    assert panel.bar_from_click({"points": [{"customdata": [1.0, 3.0]}]}) == (1, 3)  # diagram floats
+    assert panel.bar_from_click({"points": [{"x": 0, "y": 1}]}) is None  # the band / diagonal
+    assert panel.bar_from_click(None) is None
+
+
+def _circle(n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 2 * np.pi, n))
+    return t, np.c_[np.cos(t), np.sin(t)] + rng.normal(scale=0.05, size=(n, 2))
+
+
+def test_significant_bar_click_gives_cycle_rows_and_the_nodes_holding_them():
+    t, X = _circle()
+    res = compute_persistence(X, n_landmarks=120, n_bootstrap=10)
+    h1 = res["diagrams"][1]
+    sig = [b for b in res["bars"] if b["dim"] == 1 and b["significant"]]
+    assert len(sig) == 1
+    cycle = panel.cycle_for_bar(res, 1, sig[0]["index"])
+    assert cycle is not None and len(cycle["rows"]) >= 8
+    # a noise bar and H0 bars have no cycle
+    noise = next(b for b in res["bars"] if b["dim"] == 1 and not b["significant"])
+    assert panel.cycle_for_bar(res, 1, noise["index"]) is None
+    assert panel.cycle_for_bar(res, 0, 0) is None
+    assert panel.cycle_for_bar(res, 1, len(h1)) is None
+
+    # a Mapper-like graph: 12 overlapping arcs of the circle, plus one node far from the cycle
+    # rows (members = rows of X by angle); the cycle goes round, so it visits every arc
+    arcs = [np.flatnonzero(np.abs(np.angle(np.exp(1j * (t - c)))) < 0.4) for c in np.linspace(0, 2 * np.pi, 12,
+                                                                                           endpoint=False)]
+    nodes = [{"id": 10 + k, "members": a.tolist()} for k, a in enumerate(arcs)]
+    outside = sorted(set(range(len(X))) - set(cycle["rows"]))[:3]
+    nodes.append({"id": 99, "members": outside})
+    hit = panel.nodes_on_cycle({"nodes": nodes}, cycle["rows"])
+    assert hit == [10 + k for k in range(12)]
+    assert panel.nodes_on_cycle({"nodes": nodes}, []) == []
+    # the summary lines name the significant count and the band
+    text = dict(panel.summary_rows(res))
+    assert text["H1"].startswith("1 significant of")
+    assert "band 2c =" in text["H1"]
+
+
+def test_graph_features_of_a_loop_graph():
+    # a square 0-1-3-2-0 with lens values 0, 1, 1, 2 plus a branch 3-4 (lens 3): one loop
+    # spanning lens [0, 2] (from the lowest to the highest vertex of the square)
+    lens = [0.0, 1.0, 1.0, 2.0, 3.0]
+    graph = {"nodes": [{"id": i, "mean_lens": v, "members": [i]} for i, v in enumerate(lens)],
+             "edges": [{"source": a, "target": b} for a, b in [(0, 1), (1, 3), (3, 2), (2, 0), (3, 4)]]}
+    rows = panel.graph_feature_rows(graph)
+    loops = [r for r in rows if r["family"] == "loops"]
+    assert len(loops) == 1
+    assert (loops[0]["lens_min"], loops[0]["lens_max"]) == (pytest.approx(0.0), pytest.approx(2.0))
+    assert rows[0]["family"] == "loops"  # loops listed first
+    # a tree (path) has no loop
+    path = {"nodes": graph["nodes"][:3], "edges": [{"source": 0, "target": 1}, {"source": 1, "target": 2}]}
+    assert not [r for r in panel.graph_feature_rows(path) if r["family"] == "loops"]
+
+
+def test_choose_cached_prefers_the_form_parameters(small_run_dir, tmp_path):
+    from topoact.store import open_run
+    from topoact.topology import layer_persistence
+
+    shutil.copytree(small_run_dir, tmp_path / "run")
+    run = open_run(tmp_path / "run")
+    assert panel.choose_cached(run, "fc", None) is None
+    a = panel.persistence_form(40, "euclidean", 1, 0)
+    b = panel.persistence_form(30, "euclidean", 1, 0)
+    ra = layer_persistence(run, "fc", **a)
+    time.sleep(0.05)
+    rb = layer_persistence(run, "fc", **b)
+    assert panel.choose_cached(run, "fc", a) == {"layer": "fc", "key": ra["key"]}
+    assert panel.choose_cached(run, "fc", b) == {"layer": "fc", "key": rb["key"]}
+    # unknown parameters: the newest result of the layer; other layers are not mixed in
+    assert panel.choose_cached(run, "fc", panel.persistence_form(20, "cosine", 1, 0))["key"] == rb["key"]
+    assert panel.choose_cached(run, "conv1", a) is None
+
+
+# -- the real app in headless Chromium -------------------------------------------------------------
+def _wait(predicate, timeout=20.0, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception:  # noqa: BLE001 - element not there yet / stale
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+@pytest.mark.browser
+def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir, tmp_path):
+    pytest.importorskip("selenium")
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from topoact.app import create_app
+
+    shutil.copytree(small_run_dir, tmp_path / "run")  # a fresh run: no persistence cached yet
+    app = create_app(tmp_path / "run")
+    dash_duo.start_server(app)
+    tab = _wait(lambda: dash_duo.driver.find_element(
+        By.XPATH, "//div[contains(@class, 'tab') and normalize-space()='Persistence']"), message="the tab")
+    tab.click()
+    dash_duo.wait_for_contains_text(f"#{panel.BARCODE}", "press Compute", timeout=10)
+
+    def h1_summary():
+        text = dash_duo.find_element(f"#{panel.SUMMARY}").text
+        return re.search(r"H1\s+(\d+) significant of (\d+) bars", text)
+
+    # 1. Compute with the defaults (500 landmarks -> all 150 rows, 10 bootstrap resamples)
+    dash_duo.find_element(f"#{panel.COMPUTE}").click()
+    match = _wait(h1_summary, timeout=30, message="the summary of the computed result")
+    n_bars = int(match.group(2))
+    assert n_bars > 0
+    assert "band 2c = " in dash_duo.find_element(f"#{panel.SUMMARY}").text
+    # one clickable midpoint marker per H1 bar is drawn (H1 is the default toggle)
+    markers = _wait(lambda: (m := dash_duo.find_elements(f"#{panel.BARCODE} .scatterlayer .trace .points path"))
+                    and len(m) == n_bars and m, message="one marker per bar")
+    assert len(markers) == n_bars
+    assert "done" in dash_duo.find_element(f"#{panel.STATUS}").text
+    ctx = app.topoact_context
+    res = ctx.run.results_dir("persistence")
+    assert len(list(res.glob(f"{GRAPH_LAYER}-*.json"))) == 1  # cached in the run directory
+
+    # 2. without a band (bootstrap 0) the library explains the 5 longest H1 bars with cycles:
+    #    click the longest one -> thumbnails of the cycle's rows and the Mapper nodes holding them
+    field = dash_duo.find_element(f"#{panel.BOOTSTRAP}")
+    field.clear()
+    field.send_keys("0")
+    dash_duo.find_element(f"#{panel.COMPUTE}").click()
+    _wait(lambda: "none (no bootstrap)" in dash_duo.find_element(f"#{panel.SUMMARY}").text, timeout=30,
+          message="the result without a band")
+    time.sleep(0.5)  # let plotly finish redrawing the new figure
+    markers = _wait(lambda: dash_duo.find_elements(f"#{panel.BARCODE} .scatterlayer .trace .points path"),
+                    message="bar markers")
+    # bars are drawn longest first: the first marker is the longest H1 bar
+    ActionChains(dash_duo.driver).move_to_element(markers[0]).pause(0.5).click().perform()
+    info = _wait(lambda: re.search(r"(\d+) of (\d+) Mapper nodes",
+                                   dash_duo.find_element(f"#{panel.CYCLE_INFO}").text), timeout=15,
+                 message="the cycle's Mapper nodes (cycle info: "
+                 f"{dash_duo.find_element(f'#{panel.CYCLE_INFO}').text!r})")
+    images = dash_duo.find_elements(f"#{panel.CYCLE_IMAGES} img")
+    rows = [int(re.search(r"/topoact/image/(\d+)\.png$", img.get_attribute("src")).group(1)) for img in images]
+    assert len(rows) >= 3
+    # the server-side truth: the cycle of the longest H1 bar and the nodes containing its rows
+    from topoact.topology.run_persistence import cached_persistence, load_persistence
+
+    newest = cached_persistence(ctx.run, GRAPH_LAYER)[0]
+    result = load_persistence(ctx.run, GRAPH_LAYER, newest["key"])
+    longest = next(b for b in result["bars"] if b["dim"] == 1)
+    cycle = panel.cycle_for_bar(result, 1, longest["index"])
+    assert rows == cycle["rows"][:panel.MAX_THUMBS]
+    graph = ctx.graph(GRAPH_LAYER, None)
+    expected = panel.nodes_on_cycle(graph, cycle["rows"])
+    assert int(info.group(1)) == len(expected) > 0
+    assert int(info.group(2)) == len(graph["nodes"])
+    # the panel's own Mapper figure rings exactly those nodes in red
+    ringed = _wait(lambda: dash_duo.driver.execute_script(f"""
+        const gd = document.querySelector('#{panel.CYCLE_GRAPH} .js-plotly-plot');
+        if (!gd || !gd._fullData) return null;
+        let n = 0;
+        for (const t of gd._fullData) {{
+            if (t.mode !== 'markers') continue;
+            const c = t.marker.line.color;
+            for (let i = 0; i < t._length; i++) if ((Array.isArray(c) ? c[i] : c) === '#e00000') n++;
+        }}
+        return n;"""), message="ringed nodes")
+    assert ringed == len(expected)
+
+    # 3. extended persistence of the Mapper graph, and the layer-distance heat map (3 layers)
+    assert re.search(r"\d+ loop\(s\)", dash_duo.find_element(f"#{panel.EXTENDED}").text)
+    dash_duo.find_element(f"#{panel.DIST_BUTTON}").click()
+    shape = _wait(lambda: dash_duo.driver.execute_script(f"""
+        const gd = document.querySelector('#{panel.DIST_HEATMAP} .js-plotly-plot');
+        if (!gd || !gd.data || !gd.data.length || !gd.data[0].z) return null;
+        return [gd.data[0].z.length, gd.data[0].z[0].length, gd.data[0].z[1][1]];"""), timeout=30,
+        message="the layer-distance heat map")
+    assert shape == [3, 3, 0]

@@ -1,0 +1,103 @@
+"""On-disk cache of synthesized images: PNG files + a JSON manifest per request.
+
+Layout (inside ``run.results_dir('features')`` or any directory)::
+
+    <key>/manifest.json   {"key", "request", "images": ["000.png", ...], "metrics", "created"}
+    <key>/000.png ...     8-bit RGB images
+
+``key = stable_hash(request)`` where the request holds the model hash, layer, target, method,
+parameters and seed (see :func:`make_key`). Images are quantised to 8 bits *before* they are
+returned the first time, so a cache hit returns identical pixels. Writes go to a temporary
+directory renamed into place, so a crash never leaves a half-written entry.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from topoact.hashing import stable_hash
+
+__all__ = ["FeatureCache", "make_key", "to_uint8", "from_uint8"]
+
+
+def make_key(model_hash: str, layer: str, target, method: str, params: dict, seed: int) -> str:
+    return stable_hash({"model": model_hash, "layer": layer, "target": target,
+                        "method": method, "params": params, "seed": seed})
+
+
+def to_uint8(images) -> np.ndarray:
+    """(B, 3, H, W) float in [0, 1] (tensor or array) -> (B, H, W, 3) uint8."""
+    a = np.asarray(images.detach().cpu().numpy() if hasattr(images, "detach") else images)
+    return (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def from_uint8(images: np.ndarray) -> np.ndarray:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [0, 1]."""
+    return images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+
+
+class FeatureCache:
+    """Directory of cached feature-visualization results."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def get(self, key: str) -> dict | None:
+        """Manifest (with absolute ``paths``) or None when the key is not cached."""
+        manifest = self.path(key) / "manifest.json"
+        try:
+            data = json.loads(manifest.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        data["paths"] = [str(self.path(key) / name) for name in data["images"]]
+        if not all(os.path.exists(p) for p in data["paths"]):
+            return None
+        return data
+
+    def load_images(self, key: str) -> np.ndarray:
+        """(B, H, W, 3) uint8 pixels of a cached entry."""
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(f"no cached feature visualization {key!r} in {self.root}")
+        return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in entry["paths"]])
+
+    def put(self, key: str, images, request: dict, metrics: dict) -> dict:
+        """Store images ((B, 3, H, W) float in [0, 1] or (B, H, W, 3) uint8); return manifest."""
+        pixels = images if (isinstance(images, np.ndarray) and images.dtype == np.uint8) else to_uint8(images)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
+        try:
+            names = []
+            for i, img in enumerate(pixels):
+                name = f"{i:03d}.png"
+                Image.fromarray(img, "RGB").save(tmp / name)
+                names.append(name)
+            manifest = {"key": key, "request": request, "images": names, "metrics": metrics,
+                        "created": time.time()}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_json_default))
+            final = self.path(key)
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.get(key)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)

@@ -1,0 +1,196 @@
+"""topoact's own image generator for DGN-AM: inverts one layer of the user's model.
+
+``train_generator`` fits a small up-convolutional network ``G`` that maps a layer's reduced
+activation vector (the "code", (D,)) back to an image, on a set of real images:
+
+    loss = mean((G(c) - x) ** 2) + feature_weight * mean((E(G(c)) - c) ** 2) / var(c)
+
+(image reconstruction + feature matching through the frozen classifier ``E``; no adversarial
+term). ``G`` works at ``base = min(side, 64)`` px rounded down to a power of two, from a 4x4
+start, and is bilinearly resized to the model's input size. A hold-out split reports the
+reconstruction error next to that of the mean training image. The per-unit code statistics
+(mean, std, bounds) are kept for DGN-AM's code clipping: ``[0, 3 std]`` when all training
+codes are non-negative (post-ReLU layers, as in the paper), else ``mean ± 3 std``.
+``save_generator``/``load_generator`` store everything in one ``torch.save`` file.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .hooks import frozen, recording
+from .objectives import reduce
+from .render import Cancelled, thread_limit
+
+__all__ = ["CodeGenerator", "GeneratorFit", "train_generator", "save_generator", "load_generator",
+           "codes_of"]
+
+log = logging.getLogger(__name__)
+
+
+class CodeGenerator(nn.Module):
+    """Code (B, D) -> images (B, 3, H, W) in [0, 1]."""
+
+    def __init__(self, code_dim: int, output_size: tuple[int, int], width: int = 64):
+        super().__init__()
+        self.code_dim, self.output_size, self.width = int(code_dim), tuple(output_size), int(width)
+        side = min(min(self.output_size), 64)
+        self.base = max(8, 2 ** int(math.floor(math.log2(side))))
+        n_up = int(math.log2(self.base // 4))
+        self.fc = nn.Sequential(nn.Linear(self.code_dim, width * 2 * 16), nn.LeakyReLU(0.2))
+        blocks, ch = [], width * 2
+        for i in range(n_up):
+            out = max(width // (2 ** i), 16)
+            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, out, 3, padding=1),
+                       nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            ch = out
+        self.up = nn.Sequential(*blocks)
+        self.out = nn.Conv2d(ch, 3, 3, padding=1)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        h = self.fc(code).view(len(code), self.width * 2, 4, 4)
+        img = torch.sigmoid(self.out(self.up(h)))
+        if tuple(img.shape[-2:]) != self.output_size:
+            img = F.interpolate(img, size=self.output_size, mode="bilinear", align_corners=False)
+        return img
+
+
+@dataclass
+class GeneratorFit:
+    """A trained generator and the code statistics DGN-AM needs."""
+
+    generator: CodeGenerator
+    layer: str
+    reduction: str
+    code_mean: np.ndarray
+    code_std: np.ndarray
+    code_low: np.ndarray
+    code_high: np.ndarray
+    model_hash: str = ""
+    metrics: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def codes_of(bundle, images: torch.Tensor, layer: str, reduction: str, batch_size: int = 256):
+    """Reduced activations (N, D) of images (N, 3, H, W) in [0, 1] at ``layer``."""
+    out = []
+    with frozen(bundle.module), recording(bundle.module, [layer], bundle) as acts:
+        for s in range(0, len(images), batch_size):
+            bundle.module(bundle.normalize(images[s:s + batch_size]))
+            out.append(reduce(acts[layer], reduction).flatten(1).clone())
+    return torch.cat(out)
+
+
+def train_generator(bundle, images: torch.Tensor, layer: str, reduction: str = "gap",
+                    epochs: int = 20, batch_size: int = 64, lr: float = 2e-3,
+                    feature_weight: float = 0.5, width: int = 64, holdout: float = 0.1,
+                    max_seconds: float | None = 180.0, seed: int = 0, progress=None,
+                    should_cancel=None, threads: int | str | None = "auto") -> GeneratorFit:
+    """Train a :class:`CodeGenerator` inverting ``layer`` on ``images`` (N, 3, H, W) in [0, 1].
+
+    Stops after ``epochs`` or ``max_seconds`` (whichever first). ``progress(epoch, epochs)``
+    is called after each epoch; ``threads`` as in :func:`~topoact.features.render.optimize`.
+    Returns a :class:`GeneratorFit` whose ``metrics`` hold the
+    hold-out reconstruction MSE and that of the mean training image.
+    """
+    with thread_limit(bundle, threads):
+        return _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_weight,
+                      width, holdout, max_seconds, seed, progress, should_cancel)
+
+
+def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_weight, width,
+           holdout, max_seconds, seed, progress, should_cancel) -> GeneratorFit:
+    images = torch.as_tensor(images, dtype=torch.float32)
+    if images.dim() != 4 or len(images) < 4:
+        raise ValueError(f"need at least 4 images (N, 3, H, W), got {tuple(images.shape)}")
+    if not 0 < holdout < 1:
+        raise ValueError("holdout must be in (0, 1)")
+    torch.manual_seed(seed)  # module init; the data order uses its own generator below
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(images), generator=gen)
+    n_hold = max(1, int(round(holdout * len(images))))
+    hold, train = images[perm[:n_hold]], images[perm[n_hold:]]
+    codes_train = codes_of(bundle, train, layer, reduction)
+    codes_hold = codes_of(bundle, hold, layer, reduction)
+    var = codes_train.var().clamp_min(1e-8)
+    model = CodeGenerator(codes_train.shape[1], tuple(bundle.input_size), width)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    start = time.perf_counter()
+    done = 0
+    with frozen(bundle.module), recording(bundle.module, [layer], bundle) as acts:
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(len(train), generator=gen)
+            for s in range(0, len(train), batch_size):
+                if should_cancel is not None and should_cancel():
+                    raise Cancelled("generator training cancelled")
+                idx = order[s:s + batch_size]
+                x, c = train[idx], codes_train[idx]
+                recon = model(c)
+                bundle.module(bundle.normalize(recon))
+                feat = reduce(acts[layer], reduction).flatten(1)
+                loss = F.mse_loss(recon, x) + feature_weight * F.mse_loss(feat, c) / var
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            done = epoch + 1
+            if progress is not None:
+                progress(done, epochs)
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                log.info("generator training stopped after %d epochs (time limit)", done)
+                break
+    model.eval()
+    with torch.no_grad():
+        recon_hold = model(codes_hold)
+        mse = float(F.mse_loss(recon_hold, hold))
+        mean_img = train.mean(0, keepdim=True)
+        mse_mean = float(((hold - mean_img) ** 2).mean())
+        feat_hold = codes_of(bundle, recon_hold, layer, reduction)
+        feat_err = float(F.mse_loss(feat_hold, codes_hold) / var)
+    c = codes_train.numpy().astype(np.float64)
+    mean, std = c.mean(0), c.std(0) + 1e-8
+    if (c >= 0).all():
+        low, high = np.zeros_like(mean), 3 * std
+    else:
+        low, high = mean - 3 * std, mean + 3 * std
+    metrics = {"holdout_mse": mse, "mean_image_mse": mse_mean, "holdout_feature_error": feat_err,
+               "epochs": done, "seconds": time.perf_counter() - start,
+               "n_train": len(train), "n_holdout": len(hold)}
+    config = {"code_dim": int(codes_train.shape[1]), "output_size": list(bundle.input_size),
+              "width": width, "epochs": epochs, "lr": lr, "feature_weight": feature_weight,
+              "batch_size": batch_size, "seed": seed}
+    return GeneratorFit(model, layer, reduction, mean.astype(np.float32), std.astype(np.float32),
+                        low.astype(np.float32), high.astype(np.float32),
+                        getattr(bundle, "hash", ""), metrics, config)
+
+
+def save_generator(fit: GeneratorFit, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state_dict": fit.generator.state_dict(), "layer": fit.layer,
+                "reduction": fit.reduction, "code_mean": fit.code_mean, "code_std": fit.code_std,
+                "code_low": fit.code_low, "code_high": fit.code_high,
+                "model_hash": fit.model_hash, "metrics": fit.metrics, "config": fit.config}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_generator(path: str | Path) -> GeneratorFit:
+    data = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = data["config"]
+    model = CodeGenerator(cfg["code_dim"], tuple(cfg["output_size"]), cfg["width"])
+    model.load_state_dict(data["state_dict"])
+    model.eval()
+    return GeneratorFit(model, data["layer"], data["reduction"], data["code_mean"],
+                        data["code_std"], data["code_low"], data["code_high"],
+                        data.get("model_hash", ""), data["metrics"], cfg)

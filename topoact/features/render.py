@@ -1,0 +1,186 @@
+"""The optimisation loop: parameterization -> transforms -> model -> objective -> step.
+
+``optimize`` only optimises: it displays nothing, saves nothing, has no global device and
+leaves the model as found (hooks removed, eval/train flags, ``requires_grad`` and ``.grad``
+restored, in ``finally``). It is deterministic for a given ``seed``: all randomness (the
+starting image and the transforms) comes from one ``torch.Generator``. It uses CUDA when
+present unless ``device`` is given.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Callable, Sequence
+
+import torch
+
+from .hooks import frozen, recording
+from .objectives import Objective
+from .transforms import Transform, compose
+
+__all__ = ["optimize", "evaluate", "thread_limit", "Cancelled", "NormalizedGradient", "default_device"]
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(RuntimeError):
+    """Raised when ``should_cancel()`` returns True during an optimisation."""
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class NormalizedGradient(torch.optim.Optimizer):
+    """Gradient descent with steps of size ``lr`` times ``g / mean(|g|)`` (DGN-AM's update)."""
+
+    def __init__(self, params, lr: float = 1.0, eps: float = 1e-12):
+        super().__init__(params, {"lr": lr, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    g = p.grad
+                    p.add_(g / (g.abs().mean() + group["eps"]), alpha=-group["lr"])
+
+
+def _module_device(module: torch.nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transform] = (),
+             steps: int = 256, lr: float = 0.05, seed: int = 0, progress=None,
+             should_cancel: Callable[[], bool] | None = None, *, optimizer: str = "adam",
+             after_step: Callable[[], None] | None = None, device=None,
+             threads: int | str | None = "auto", transform_until: float = 1.0) -> torch.Tensor:
+    """Optimise images to maximise ``objective`` on ``bundle.module``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle (``module``, ``normalize``).
+    objective : :class:`~topoact.features.objectives.Objective`.
+    param_f : callable ``(generator=, device=) -> (params, image_f)``
+        (see :func:`topoact.features.param.image_param`).
+    transforms : list of size-preserving transforms applied before the model.
+    steps, lr : optimisation length and step size.
+    seed : seed of the generator behind the initial image and the transforms.
+    progress : optional ``progress(step, steps)`` callback.
+    should_cancel : optional callable; when it returns True, :class:`Cancelled` is raised.
+    optimizer : ``'adam'`` or ``'normalized'`` (:class:`NormalizedGradient`).
+    after_step : optional callable run after each step (e.g. clipping a code).
+    device : torch device; default CUDA when available else CPU (the model is moved there
+        for the duration of the call and moved back afterwards).
+    transform_until : apply ``transforms`` only during this fraction of the steps (the rest
+        optimises the image exactly as it will be evaluated; inverse sets use this to land on
+        their level precisely).
+    threads : CPU threads for the call (restored afterwards). ``'auto'``: one thread for
+        images of at most 64 px on the CPU — small kernels gain nothing from intra-op
+        parallelism and lose up to 10x on a busy machine — else torch's setting. ``None``
+        keeps torch's setting.
+
+    Returns
+    -------
+    images : tensor (B, 3, H, W), float in [0, 1], on the CPU.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    model = bundle.module
+    device = torch.device(device) if device is not None else default_device()
+    home = _module_device(model)
+    generator = torch.Generator().manual_seed(int(seed))
+    transform = compose(transforms)
+    try:
+        if device != home:
+            model.to(device)
+        with thread_limit(bundle, threads, device), frozen(model), \
+                recording(model, objective.layers, bundle) as acts:
+            params, image_f = param_f(generator=generator, device=device)
+            if optimizer == "adam":
+                opt = torch.optim.Adam(params, lr=lr)
+            elif optimizer == "normalized":
+                opt = NormalizedGradient(params, lr=lr)
+            else:
+                raise ValueError(f"optimizer must be 'adam' or 'normalized', got {optimizer!r}")
+            for step in range(steps):
+                if should_cancel is not None and should_cancel():
+                    raise Cancelled(f"cancelled at step {step} of {steps}")
+                opt.zero_grad(set_to_none=True)
+                images = image_f()
+                shown = transform(images, generator) if step < transform_until * steps else images
+                out = model(bundle.normalize(shown))
+                acts["input"], acts["logits"], acts["progress"] = images, out, step / steps
+                loss = -objective(acts)
+                loss.backward()
+                opt.step()
+                if after_step is not None:
+                    after_step()
+                if progress is not None:
+                    progress(step + 1, steps)
+            with torch.no_grad():
+                result = image_f().detach().clamp(0, 1).cpu()
+            for p in params:
+                p.grad = None
+        log.debug("optimized %s for %d steps, final loss %.4g", objective.name, steps, float(loss.detach()))
+        return result
+    finally:
+        if device != home:
+            model.to(home)
+
+
+def _threads(threads, device, bundle) -> int | None:
+    if threads is None:
+        return None
+    if threads == "auto":
+        small = max(bundle.input_size) <= 64
+        return 1 if (torch.device(device).type == "cpu" and small) else None
+    return int(threads)
+
+
+_THREAD_LOCK = threading.Lock()
+_THREAD_STATE = {"depth": 0, "saved": None}
+
+
+@contextmanager
+def thread_limit(bundle, threads: int | str | None = "auto", device="cpu"):
+    """Set torch's CPU threads for a block (see ``optimize``'s ``threads``), then restore.
+
+    torch's thread count is process-wide, so nested or concurrent blocks (the app runs jobs
+    in a thread pool) share one saved value: the first block to enter saves it and the last
+    one to leave restores it.
+    """
+    n = _threads(threads, device, bundle)
+    if not n:
+        yield
+        return
+    with _THREAD_LOCK:
+        if _THREAD_STATE["depth"] == 0:
+            _THREAD_STATE["saved"] = torch.get_num_threads()
+        _THREAD_STATE["depth"] += 1
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _THREAD_LOCK:
+            _THREAD_STATE["depth"] -= 1
+            if _THREAD_STATE["depth"] == 0:
+                torch.set_num_threads(_THREAD_STATE["saved"])
+
+
+@torch.no_grad()
+def evaluate(bundle, images: torch.Tensor, layers: Sequence[str], device=None) -> dict:
+    """One plain forward pass of (B, 3, H, W) images in [0, 1]: returns ``{layer: tensor}``
+    plus ``"logits"`` and ``"input"`` (all on the CPU), model left as found."""
+    model = bundle.module
+    device = torch.device(device) if device is not None else _module_device(model)
+    with thread_limit(bundle, "auto", device), frozen(model), \
+            recording(model, layers, bundle) as acts:
+        x = images.to(device)
+        out = model(bundle.normalize(x))
+        result = {k: v.detach().cpu() for k, v in acts.items()}
+    result["logits"], result["input"] = out.cpu(), images.cpu()
+    return result

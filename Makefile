@@ -32,6 +32,7 @@ test: install-test browser
 
 bench: install
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[bench]'
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps torch-lucent==0.1.8
 	$(PY) benchmarks/collect.py
 	$(PY) benchmarks/mapper.py
 	$(PY) benchmarks/persistence.py

@@ -67,3 +67,40 @@ def test_kmapper_backend_through_mapper():
                 backend="kmapper").fit(X)
     assert _multiset(g.members) == _multiset(gk.members)
     assert g.intervals == gk.intervals
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("prune", ["window", "projection"])
+def test_neighbor_pairs_equal_sklearn_radius_graph(metric, prune):
+    """Both pruning paths (projection lower bound + PCA-tree order, triangle window) return
+    exactly sklearn's eps-neighbour pairs, on a row subset with duplicates and a zero row."""
+    from sklearn.neighbors import radius_neighbors_graph
+    from topoact.mapper.pairs import neighbor_pairs
+    X = _relu_data(1600, d=48, seed=21)
+    X[10:60] = X[100:150]
+    X[3] = 0.0
+    rows = np.sort(np.random.default_rng(2).choice(len(X), 1400, replace=False))
+    for scale in (0.7, 1.3):
+        eps = auto_eps(X, 3, metric, scale=scale)
+        a, b, ok = neighbor_pairs(X, rows, eps, metric, prune=prune, leaf_size=32)
+        assert np.all(a < b)
+        ref = radius_neighbors_graph(X[rows].astype(np.float64), eps, metric=metric).tocoo()
+        upper = ref.row < ref.col
+        assert set(zip(a.tolist(), b.tolist())) == set(zip(ref.row[upper].tolist(),
+                                                          ref.col[upper].tolist()))
+        assert len(a) > len(rows)                        # a non-trivial neighbourhood graph
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_projection_pruned_mapper_equals_kmapper(metric, monkeypatch):
+    """Force the projection path for every element (normally only >= 2048 rows)."""
+    from topoact.mapper import pairs
+    monkeypatch.setattr(pairs, "PRUNE_MIN_ROWS", 0)
+    X = _relu_data(900, d=64, seed=5)
+    X[:30] = X[30:60]
+    eps = auto_eps(X, 3, metric)
+    lens = L2Norm().fit_transform(X)
+    ours = Mapper(L2Norm(), UniformCover(4, 0.4), DBSCAN(eps, metric, 3), n_jobs=2).fit(X)
+    ref = fit_kmapper(X, lens, 4, 0.4, eps, 3, metric)
+    assert ours.n_nodes >= 4
+    assert _multiset(ours.members) == _multiset(ref)

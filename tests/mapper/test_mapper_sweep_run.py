@@ -114,3 +114,41 @@ def test_cli_parsers():
     s = add_sweep_arguments(argparse.ArgumentParser())
     a = s.parse_args(["RUN", "--layer", "fc", "--intervals", "10,20", "--overlap", "0.2,0.4"])
     assert a.intervals == [10, 20] and a.overlap == [0.2, 0.4]
+
+
+def test_circular_attribute_periods_from_run_meta(tmp_path):
+    """A period-1 attribute wrapping around 0/1 has circular mean near 0 (not 0.5); a missing
+    period falls back to 2*pi; a bad period is a clear error."""
+    from topoact.mapper.stats import node_statistics, periods_from_meta, summarize_attribute
+    X, y = _data(300)
+    run = FakeRun(tmp_path, X, y)
+    rng = np.random.default_rng(5)
+    hue = (rng.uniform(-0.05, 0.05, len(y))) % 1.0          # values near 0.0 and near 1.0
+    angle = (rng.uniform(-0.2, 0.2, len(y))) % (2 * np.pi)  # radians, no period in meta
+    assert (hue > 0.9).any() and (hue < 0.1).any()
+    run.attributes = {"hue": hue, "angle": angle}
+    run.attribute_kinds = {"hue": "circular", "angle": "circular"}
+    run.attributes_meta = {"hue": {"period": 1.0}}
+    g = build_run_graph(run, "fc", mapper_params(intervals=4, overlap=0.3))
+    assert g["nodes"]
+    for node in g["nodes"]:
+        h = node["attributes"]["hue"]
+        assert h["period"] == 1.0
+        assert min(h["mean"], 1.0 - h["mean"]) < 0.05          # near 0 == 1 on the circle
+        assert h["resultant"] > 0.9
+        a = node["attributes"]["angle"]
+        assert a["period"] == pytest.approx(2 * np.pi)
+        assert min(a["mean"], 2 * np.pi - a["mean"]) < 0.2
+    # a plain arithmetic mean (or the 2*pi assumption) would give ~0.5 for the hue
+    assert abs(hue.mean() - 0.5) < 0.2
+    wrong = summarize_attribute(hue, "circular")                 # period 2*pi: not wrapped
+    assert 0.3 < wrong["mean"] < 0.7
+    # node_statistics takes a dict of periods directly
+    st = node_statistics([np.arange(len(y))], attributes={"hue": hue},
+                         attribute_kinds={"hue": "circular"}, attribute_periods={"hue": 1.0})
+    assert min(st[0]["attributes"]["hue"]["mean"], 1 - st[0]["attributes"]["hue"]["mean"]) < 0.05
+    assert periods_from_meta({"hue": {"period": 1.0}, "size": {"unit": "px"}},
+                             {"hue": "circular", "size": "linear"}) == {"hue": 1.0}
+    with pytest.raises(ValueError, match="period of attribute 'hue'"):
+        node_statistics([np.arange(3)], attributes={"hue": hue}, attribute_kinds={"hue": "circular"},
+                        attribute_periods={"hue": 0.0})

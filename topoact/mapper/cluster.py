@@ -4,12 +4,11 @@ Classes
 -------
 DBSCAN(eps='auto'|float, metric='euclidean'|'cosine', min_samples=3, eps_scale=1.0)
     An exact re-implementation of ``sklearn.cluster.DBSCAN`` (brute force) that never builds an
-    n x n matrix: neighbour pairs are found block by block with float32 matrix products on
-    centred data, restricted by a triangle-inequality window (rows sorted by their distance to
-    the element mean or to the origin, whichever prunes more), and every pair whose float32
-    distance lies within a rounding margin of eps is re-checked in float64 with sklearn's own
-    formula (squared euclidean <= eps**2; cosine ``1 - <x/|x|, y/|y|> <= eps``, zero rows at
-    distance 1 from everything, themselves included). Core points have >= min_samples
+    n x n matrix: neighbour pairs come from ``pairs.neighbor_pairs`` (float32 block products on
+    centred data, pruned by a projection lower bound or a triangle-inequality window, every
+    pair within a rounding margin of eps re-checked in float64 with sklearn's own formula:
+    squared euclidean <= eps**2; cosine ``1 - <x/|x|, y/|y|> <= eps``, zero rows at distance 1
+    from everything, themselves included). Core points have >= min_samples
     neighbours counting themselves; clusters are the connected components of core points,
     numbered by their smallest row (the order in which sklearn's ``dbscan_inner`` starts them);
     a border point joins the cluster with the smallest number among its core neighbours, which
@@ -42,6 +41,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from .pairs import NeedsFallback, neighbor_pairs
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -49,22 +50,6 @@ __all__ = [
     "kth_neighbor_distance", "dbscan_labels", "neighbor_pairs", "labels_from_pairs",
     "kdistance_sample", "eps_from_kdistances",
 ]
-
-_BLOCK = 512
-
-
-def _prepare(X, rows, metric):
-    """float64 rows (euclidean) or unit rows (cosine) and a mask of usable rows."""
-    Z = np.asarray(X[rows] if rows is not None else X, dtype=np.float64)
-    if metric == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))
-        ok = norms > 0
-        Z[ok] /= norms[ok, None]
-        return Z, ok
-    if metric != "euclidean":
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
-    return Z, np.ones(len(Z), dtype=bool)
-
 
 def _rows32(X, sl, metric):
     Z = np.array(X[sl], dtype=np.float32)
@@ -176,90 +161,6 @@ def auto_eps(X, min_samples=3, metric="euclidean", scale=1.0, sample_size=2000,
 
 
 # ----------------------------------------------------------------------------- exact DBSCAN
-def neighbor_pairs(X, rows, eps, metric="euclidean", block=_BLOCK):
-    """All pairs (a < b) of ``rows`` (local positions) within ``eps``, exactly as sklearn.
-
-    Returns
-    -------
-    a, b : (P,) int64 local positions with a < b
-    self_ok : (n,) bool, whether a row is its own neighbour (False only for zero rows, cosine)
-    """
-    Z64, ok = _prepare(X, rows, metric)
-    n = len(Z64)
-    if metric == "cosine":
-        if eps >= 1.0 and not ok.all():
-            raise _NeedsFallback
-        thr_sq = 2.0 * eps          # |u - v|^2 = 2 * cosine distance
-    else:
-        thr_sq = float(eps) ** 2
-    use = np.flatnonzero(ok)
-    if len(use) < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64), ok
-    W = Z64[use]
-    # triangle-inequality window: sort by distance to the mean or to the origin
-    center = W.mean(0)
-    thr = np.sqrt(thr_sq)
-    best = None
-    for c in (center, np.zeros_like(center)):
-        key = np.sqrt(np.einsum("ij,ij->i", W - c, W - c))
-        ks = np.sort(key)
-        cost = int((np.searchsorted(ks, ks + thr * (1 + 1e-9) + 1e-12, "right")
-                    - np.arange(len(ks))).sum())
-        if best is None or cost < best[0]:
-            best = (cost, c, key)
-    _, c, key = best
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    Wc = W[order] - center                   # centring keeps float32 products accurate
-    W32 = Wc.astype(np.float32)
-    sq = np.einsum("ij,ij->i", Wc, Wc)
-    tol = (2e-6 * np.sqrt(W.shape[1]) + 1e-6)
-    limit = key + thr * (1 + 1e-9) + 1e-12
-    A, B = [], []
-    m = len(W32)
-    for s in range(0, m, block):
-        e = min(m, s + block)
-        hi = int(np.searchsorted(key, limit[e - 1], "right"))
-        G = W32[s:e] @ W32[s:hi].T
-        d2 = sq[s:e, None] + sq[None, s:hi] - 2.0 * G
-        margin = tol * (sq[s:e, None] + sq[None, s:hi]) + 1e-12 * thr_sq
-        cand = d2 <= thr_sq + margin
-        # strict upper triangle inside the diagonal block
-        cand[:, : e - s] &= np.triu(np.ones((e - s, e - s), dtype=bool), 1)
-        ia, ib = np.nonzero(cand)
-        if len(ia) == 0:
-            continue
-        sure = d2[ia, ib] <= thr_sq - margin[ia, ib]
-        ia = ia + s
-        ib = ib + s
-        unsure = ~sure
-        if unsure.any():
-            ua, ub = ia[unsure], ib[unsure]
-            keep = np.empty(len(ua), dtype=bool)
-            for c0 in range(0, len(ua), 65536):
-                c1 = c0 + 65536
-                pa, pb = use[order[ua[c0:c1]]], use[order[ub[c0:c1]]]
-                if metric == "cosine":
-                    val = 1.0 - np.einsum("ij,ij->i", Z64[pa], Z64[pb])
-                    keep[c0:c1] = val <= eps
-                else:
-                    diff = Z64[pa] - Z64[pb]
-                    keep[c0:c1] = np.einsum("ij,ij->i", diff, diff) <= thr_sq
-            sure[unsure] = keep
-        A.append(ia[sure])
-        B.append(ib[sure])
-    if not A:
-        return np.empty(0, np.int64), np.empty(0, np.int64), ok
-    a = use[order[np.concatenate(A)]]
-    b = use[order[np.concatenate(B)]]
-    lo, hi_ = np.minimum(a, b), np.maximum(a, b)
-    return lo.astype(np.int64), hi_.astype(np.int64), ok
-
-
-class _NeedsFallback(Exception):
-    pass
-
-
 def labels_from_pairs(n, a, b, self_ok, min_samples) -> np.ndarray:
     """sklearn DBSCAN labels from neighbour pairs (a < b) on n points (see module docstring)."""
     counts = self_ok.astype(np.int64)
@@ -294,7 +195,7 @@ def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray
     """Exact sklearn DBSCAN labels of ``X[rows]`` without an n x n matrix."""
     try:
         a, b, self_ok = neighbor_pairs(X, rows, eps, metric)
-    except _NeedsFallback:
+    except NeedsFallback:
         from sklearn.cluster import DBSCAN as _SK
         return _SK(eps=eps, min_samples=min_samples, metric=metric).fit_predict(
             np.asarray(X[rows], dtype=np.float64))

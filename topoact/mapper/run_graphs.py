@@ -29,6 +29,7 @@ from .cluster import DBSCAN, SingleLinkage
 from .cover import make_cover
 from .lens import ArrayLens, KNNDistance, L1Norm, L2Norm, PCALens, PredictionLens, UMAPLens
 from .pipeline import Mapper
+from .stats import periods_from_meta
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +128,16 @@ def _run_context(run):
             return getattr(run, name)
         except (FileNotFoundError, KeyError, AttributeError):
             return None
+    kinds = get("attribute_kinds") or {}
+    meta = get("attributes_meta")
+    if meta is None:                        # older runs / fakes: read meta.json's entry
+        meta = (getattr(run, "meta", None) or {}).get("attributes_meta")
+    if callable(meta):
+        meta = meta()
     return {"labels": get("labels"), "predictions": get("predictions"),
             "attributes": get("attributes") or {},
-            "attribute_kinds": get("attribute_kinds") or {},
+            "attribute_kinds": kinds,
+            "attribute_periods": periods_from_meta(meta or {}, kinds),
             "probabilities": get("probabilities")}
 
 
@@ -145,6 +153,7 @@ def build_run_graph(run, layer: str, params: dict, *, progress=None, should_canc
     mapper = mapper_from_params(params, n_jobs=n_jobs)
     graph = mapper.fit(X, labels=ctx["labels"], predictions=ctx["predictions"],
                        attributes=ctx["attributes"], attribute_kinds=ctx["attribute_kinds"],
+                       attribute_periods=ctx["attribute_periods"],
                        probabilities=ctx["probabilities"], progress=progress,
                        should_cancel=should_cancel, layer=layer, key=key)
     data = graph.to_dict()

@@ -6,8 +6,11 @@ most frequent; None without labels), ``purity`` (majority count / size), ``accur
 of members whose prediction equals their label; None without both), ``mean_lens`` (float, or
 [float, float] for a 2-D lens), ``mean_norm`` (mean L2 norm of the members' vectors) and
 ``attributes`` ({name: summary}). Attribute summaries by kind: linear -> mean, std, min, max;
-circular -> circular ``mean`` (in [0, period)) and ``resultant`` length R in [0, 1], with the
-period given by ``circular_period`` (default 2*pi, i.e. radians); categorical -> ``counts``.
+circular -> circular ``mean`` (in [0, period)), ``resultant`` length R in [0, 1] and the
+``period`` used; categorical -> ``counts``. The period of a circular attribute comes from
+``attribute_periods[name]`` (a run's ``attributes_meta[name]["period"]``, e.g. pi for an
+orientation, 1 for a hue in [0, 1)); attributes missing there use ``circular_period`` (default
+2*pi, i.e. radians). A period that is not a finite positive number raises ValueError.
 
 ``node_means`` is the (K, D) float32 mean activation vector of every node, computed with the
 sparse membership matrix over row chunks (``M[chunk].T @ X[chunk]``), never loading X whole.
@@ -18,7 +21,8 @@ import numpy as np
 
 from .graph import membership_matrix
 
-__all__ = ["node_statistics", "node_means", "row_norms", "summarize_attribute"]
+__all__ = ["node_statistics", "node_means", "row_norms", "summarize_attribute",
+           "periods_from_meta"]
 
 
 def row_norms(X, chunk_size: int = 8192) -> np.ndarray:
@@ -45,6 +49,33 @@ def node_means(X, members, chunk_size: int = 8192) -> np.ndarray:
     return (total / np.maximum(sizes, 1)[:, None]).astype(np.float32)
 
 
+def _check_period(period, name: str = "") -> float:
+    try:
+        p = float(period)
+    except (TypeError, ValueError):
+        p = float("nan")
+    if not (np.isfinite(p) and p > 0):
+        what = f" of attribute {name!r}" if name else ""
+        raise ValueError(f"circular period{what} must be a finite number > 0, got {period!r}")
+    return p
+
+
+def periods_from_meta(attributes_meta, attribute_kinds=None) -> dict:
+    """``{name: period}`` from a run's ``attributes_meta`` ({name: {"period": p, ...}}).
+
+    Only attributes with a "period" entry are returned (the rest fall back to 2*pi); when
+    ``attribute_kinds`` is given, only circular attributes are kept.
+    """
+    out = {}
+    for name, facts in (attributes_meta or {}).items():
+        if not isinstance(facts, dict) or facts.get("period") is None:
+            continue
+        if attribute_kinds is not None and attribute_kinds.get(name, "linear") != "circular":
+            continue
+        out[name] = _check_period(facts["period"], name)
+    return out
+
+
 def summarize_attribute(values, kind: str = "linear", circular_period: float = 2 * np.pi) -> dict:
     """Summary of one attribute over a node's members (see module docstring)."""
     v = np.asarray(values)
@@ -54,12 +85,16 @@ def summarize_attribute(values, kind: str = "linear", circular_period: float = 2
     v = v.astype(np.float64)
     v = v[np.isfinite(v)]
     if len(v) == 0:
-        return {"mean": None}
+        return {"mean": None, "period": _check_period(circular_period)} if kind == "circular" \
+            else {"mean": None}
     if kind == "circular":
-        ang = v * (2 * np.pi / circular_period)
+        period = _check_period(circular_period)
+        ang = v * (2 * np.pi / period)
         c, s = np.cos(ang).mean(), np.sin(ang).mean()
-        mean = (np.arctan2(s, c) % (2 * np.pi)) * circular_period / (2 * np.pi)
-        return {"mean": float(mean), "resultant": float(np.hypot(c, s))}
+        mean = (np.arctan2(s, c) % (2 * np.pi)) * period / (2 * np.pi)
+        if mean >= period:          # rounding of a value just below 0
+            mean = 0.0
+        return {"mean": float(mean), "resultant": float(np.hypot(c, s)), "period": period}
     if kind != "linear":
         raise ValueError(f"attribute kind must be linear|circular|categorical, got {kind!r}")
     return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
@@ -67,7 +102,8 @@ def summarize_attribute(values, kind: str = "linear", circular_period: float = 2
 
 
 def node_statistics(members, *, labels=None, predictions=None, lens_values=None, norms=None,
-                    attributes=None, attribute_kinds=None, circular_period=2 * np.pi) -> list:
+                    attributes=None, attribute_kinds=None, attribute_periods=None,
+                    circular_period=2 * np.pi) -> list:
     """One statistics dict per node (see module docstring).
 
     Parameters
@@ -77,9 +113,16 @@ def node_statistics(members, *, labels=None, predictions=None, lens_values=None,
     lens_values : (N,) or (N, 2) float array or None
     norms : (N,) float array (row L2 norms) or None
     attributes : {name: (N,) array} or None; attribute_kinds : {name: kind}
+    attribute_periods : {name: float} or None, period of each circular attribute
+    circular_period : float, period of circular attributes missing from ``attribute_periods``
     """
     attributes = attributes or {}
     attribute_kinds = attribute_kinds or {}
+    attribute_periods = dict(attribute_periods or {})
+    periods = {}
+    for name in attributes:
+        if attribute_kinds.get(name, "linear") == "circular":
+            periods[name] = _check_period(attribute_periods.get(name, circular_period), name)
     labels = None if labels is None else np.asarray(labels)
     predictions = None if predictions is None else np.asarray(predictions)
     out = []
@@ -106,7 +149,7 @@ def node_statistics(members, *, labels=None, predictions=None, lens_values=None,
         st["mean_norm"] = float(np.asarray(norms)[m].mean()) if norms is not None and len(m) else None
         st["attributes"] = {name: summarize_attribute(np.asarray(vals)[m],
                                                       attribute_kinds.get(name, "linear"),
-                                                      circular_period)
+                                                      periods.get(name, 2 * np.pi))
                             for name, vals in attributes.items()}
         out.append(st)
     return out

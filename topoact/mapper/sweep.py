@@ -82,22 +82,28 @@ def band_pairs(X, lens, width, eps_max, metric="euclidean", block=512, chunk=163
     Z[~zero] -= mean
     sq = np.einsum("ij,ij->i", Z, Z, dtype=np.float64)
     tol = 2e-6 * np.sqrt(D) + 1e-6
+    # float32 in place: d2' = (1 - tol)(sq_a + sq_b) - 2 G <= thr  <=>  d2 <= thr + margin
+    sqa = ((1.0 - tol) * sq).astype(np.float32)
+    thr32 = np.float32(thr * (1 + 1e-12))
     PA, PB, V, M = [], [], [], []
     for s in range(0, N, block):
         e = min(N, s + block)
         hi = int(np.searchsorted(ls, ls[e - 1] + width, "right"))
         G = Z[s:e] @ Z[s:hi].T
-        d2 = sq[s:e, None] + sq[None, s:hi] - 2.0 * G
-        margin = tol * (sq[s:e, None] + sq[None, s:hi]) + 1e-12 * thr
-        cand = d2 <= thr + margin
-        cand[:, : e - s] &= np.triu(np.ones((e - s, e - s), dtype=bool), 1)
-        cand[zero[s:e]] = False
-        cand[:, zero[s:hi]] = False
-        ia, ib = np.nonzero(cand)
-        PA.append(ia + s)
-        PB.append(ib + s)
-        V.append(d2[ia, ib].astype(np.float32))
-        M.append(margin[ia, ib].astype(np.float32))
+        G *= np.float32(-2.0)
+        G += sqa[s:e, None]
+        G += sqa[None, s:hi]
+        ia, ib = np.nonzero(G <= thr32)
+        g = G[ia, ib].astype(np.float64)
+        ia = ia + s
+        ib = ib + s
+        keep = (ib > ia) & ~zero[ia] & ~zero[ib]
+        ia, ib, g = ia[keep], ib[keep], g[keep]
+        ssum = sq[ia] + sq[ib]
+        PA.append(ia)
+        PB.append(ib)
+        V.append((g + tol * ssum).astype(np.float32))
+        M.append((tol * ssum + 1e-12 * thr).astype(np.float32))
     cat = (lambda L, dt: np.concatenate(L).astype(dt) if L else np.empty(0, dt))
     return order, cat(PA, np.int64), cat(PB, np.int64), cat(V, np.float32), cat(M, np.float32), self_ok
 

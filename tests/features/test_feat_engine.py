@@ -218,3 +218,49 @@ def test_concurrent_optimizations_do_not_mix(bundle):
         assert torch.allclose(alone[k], together[k], atol=1e-5), k
     assert [p.requires_grad for p in b.module.parameters()] == flags
     assert _hook_count(b.module) == 0 and torch.get_num_threads() >= 1
+
+
+# -- early stop ----------------------------------------------------------------------------
+def test_early_stop_skips_later_layers_with_identical_pixels(bundle):
+    calls = {"fc": 0}
+    handle = bundle.module.fc.register_forward_hook(lambda *a: calls.__setitem__("fc", calls["fc"] + 1))
+    try:
+        pf = param.image_param((16, 16), batch=2)
+        tf = transforms.standard_transforms(16)
+        early = optimize(bundle, obj.channel("conv2", 3), pf, tf, steps=12, seed=4)
+        fc_calls_early = calls["fc"]
+        full = optimize(bundle, obj.channel("conv2", 3), pf, tf, steps=12, seed=4, early_stop=False)
+        fc_calls_full = calls["fc"] - fc_calls_early
+    finally:
+        handle.remove()
+    assert torch.equal(early, full)
+    assert fc_calls_early == 1 and fc_calls_full == 12  # only the first (counting) pass is full
+    # an objective that reads the output keeps every forward complete
+    calls["fc"] = 0
+    handle = bundle.module.fc.register_forward_hook(lambda *a: calls.__setitem__("fc", calls["fc"] + 1))
+    try:
+        optimize(bundle, obj.channel("conv2", 3) + obj.class_logit(1), pf, tf, steps=5, seed=4)
+    finally:
+        handle.remove()
+    assert calls["fc"] == 5
+    assert len(bundle.module.conv2._forward_hooks) == 0
+
+
+def test_early_stop_is_not_armed_for_a_module_called_twice():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+            self.act = nn.Tanh()
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):
+            x = self.act(self.conv(self.act(x)))  # 'act' fires twice per forward
+            return self.head(x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    b = ModelBundle(Twice().eval(), (8, 8), (0.5,) * 3, (0.25,) * 3, ["a", "b"], "twice", hash="twice")
+    pf = param.image_param((8, 8), batch=1)
+    early = optimize(b, obj.channel("act", 0), pf, [], steps=6, seed=1)
+    full = optimize(b, obj.channel("act", 0), pf, [], steps=6, seed=1, early_stop=False)
+    assert torch.equal(early, full)  # the objective saw the second (last) call both times

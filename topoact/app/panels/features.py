@@ -1,10 +1,25 @@
 """Feature-visualization panel: synthesize images for the clicked node (or an exemplar row).
 
 Methods (issue 6): "Visualize" (node direction, default), "Inverse set at level…" (level as a
-fraction of the real exemplars' range; optional channel list for an intersection, one level
-per channel), "Class-agnostic from exemplars", "With generator prior" (DGN-AM, enabled when a
-generator exists for the layer; "Train generator" starts one as a job). With no node selected
-and a row number given, the class-agnostic method runs on that exemplar.
+fraction of the real exemplars' range), "Class-agnostic from exemplars", "With generator
+prior" (DGN-AM, enabled when a generator exists for the layer; "Train generator" starts one
+as a job).
+
+Choices made here:
+
+* **Channel picker.** A multi-select list of the layer's channels (the valid range
+  ``0..C-1`` is shown next to it) and a "levels" field: one level per picked channel
+  (``0.2, 0.8``), or one value for all; empty -> the "level" field. One channel is an inverse
+  set, several are the intersection of their inverse sets. With a node selected the request
+  is tied to that node's layer; without one, the selected layer (``ids.LAYER``) is used.
+  Without picked channels the inverse set is taken along the node's direction.
+* **DGN-AM side by side.** "With generator prior" runs the pixel-space node visualization
+  with the same steps, batch and seed first (a cache hit when it was already run) and then
+  DGN-AM, and shows both in two labelled columns, so the user sees what the prior changes.
+* **Exemplar -> class-agnostic.** Clicking an exemplar image in the node panel fills the
+  "row" field, selects the class-agnostic method and starts the job for that one image (the
+  result waits in this tab). A filled "row" with the class-agnostic method always means that
+  exemplar, even when a node is selected; clear it to run on the node's top exemplars.
 
 Every request runs through ``ctx.jobs`` (progress bar, cancel) and the disk cache of
 :mod:`topoact.features.service`, so a repeat is instant and survives a restart. Placeholders
@@ -16,10 +31,11 @@ from __future__ import annotations
 import base64
 import logging
 
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.panels.node import EXEMPLAR_CLICK
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +47,8 @@ BATCH = "topoact-features-batch"
 SEED = "topoact-features-seed"
 LEVEL = "topoact-features-level"
 CHANNELS = "topoact-features-channels"
+LEVELS = "topoact-features-levels"
+CHANNEL_RANGE = "topoact-features-channel-range"
 ROW = "topoact-features-row"
 WEIGHT = "topoact-features-weight"
 RUN_BUTTON = "topoact-features-run"
@@ -69,8 +87,14 @@ def layout(ctx):
             html.Span("seed", style=label), _number(SEED, 0, min=0),
             html.Span("level (0-1)", style=label), _number(LEVEL, 0.5, min=0, max=1, step=0.05),
             html.Span("channels", style=label),
-            dcc.Input(id=CHANNELS, type="text", placeholder="e.g. 3, 7", debounce=True,
-                      style={"width": "6em", "marginRight": "0.8em"}),
+            html.Div(dcc.Dropdown(id=CHANNELS, options=[], value=[], multi=True,
+                                  placeholder="none: node direction"),
+                     style={"minWidth": "12em", "marginRight": "0.3em"}),
+            html.Span("", id=CHANNEL_RANGE, style={"fontSize": "0.8em", "color": "#777",
+                                                    "marginRight": "0.8em"}),
+            html.Span("levels", style=label),
+            dcc.Input(id=LEVELS, type="text", placeholder="per channel, e.g. 0.2, 0.8", debounce=True,
+                      style={"width": "9em", "marginRight": "0.8em"}),
             html.Span("distance weight", style=label), _number(WEIGHT, 1.0, min=0, step=0.1),
             html.Span("row", style=label), _number(ROW, None, min=0),
         ], style={"display": "flex", "flexWrap": "wrap", "alignItems": "center", "gap": "2px"}),
@@ -101,47 +125,110 @@ def parse_channels(text) -> list[int] | None:
     return out or None
 
 
-def build_request(node_store, method, steps, batch, seed, level, channels, weight, row) -> dict:
-    """The JSON-able request a job runs (validated lightly here, fully by the service)."""
+def parse_levels(text) -> list[float] | None:
+    """'0.2, 0.8' -> [0.2, 0.8]; empty -> None; raises ValueError naming the bad entry."""
+    if text is None or not str(text).strip():
+        return None
+    out = []
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise ValueError(f"level {part!r} is not a number") from None
+    return out or None
+
+
+def _channel_list(channels) -> list[int] | None:
+    if channels is None or isinstance(channels, str):
+        return parse_channels(channels)
+    if isinstance(channels, (int, float)):
+        return [int(channels)]
+    return [int(c) for c in channels] or None
+
+
+def build_request(node_store, method, steps, batch, seed, level, channels, weight, row,
+                  levels=None, layer=None) -> dict:
+    """The JSON-able request a job runs (validated lightly here, fully by the service).
+
+    ``channels``: list of ints (the picker) or text ``'3, 7'``; ``levels``: text with one
+    level per channel (or one for all); ``layer``: the selected layer, used when no node is
+    selected (channel inverse sets, exemplar rows).
+    """
     method = method or "node"
     params = {"steps": int(steps or 256), "seed": int(seed or 0)}
+    chans = _channel_list(channels) if method == "inverse" else None
+    exemplar = method == "class_agnostic" and row is not None
     if method != "class_agnostic":
         params["batch"] = int(batch or 4)
-    elif node_store:
+    elif node_store and not exemplar:
         params["n_images"] = int(batch or 4)
     if method == "inverse":
-        chans = parse_channels(channels)
         lv = 0.5 if level is None else float(level)
+        per = parse_levels(levels)
         if chans:
+            if per is None:
+                per = [lv] * len(chans)
+            elif len(per) == 1:
+                per = per * len(chans)
+            elif len(per) != len(chans):
+                raise ValueError(f"{len(chans)} channels but {len(per)} levels: give one level per "
+                                 "channel or a single level for all")
             params["channel"] = chans if len(chans) > 1 else chans[0]
-            params["level"] = [lv] * len(chans) if len(chans) > 1 else lv
+            params["level"] = per if len(chans) > 1 else per[0]
         else:
-            params["level"] = lv
+            params["level"] = per[0] if per else lv
     if method == "class_agnostic":
         params["weight"] = float(1.0 if weight is None else weight)
+    node_layer = (node_store or {}).get("layer")
+    if exemplar:
+        if not (node_layer or layer):
+            raise ValueError("select a layer first")
+        return {"kind": "exemplar", "row": int(row), "layer": node_layer or layer, "method": method,
+                "params": params}
     if node_store:
         return {"kind": "node", "layer": node_store["layer"], "graph_key": node_store.get("graph_key"),
                 "node": int(node_store["node"]), "method": method, "params": params}
+    if method == "inverse" and chans:
+        if not layer:
+            raise ValueError("select a layer first")
+        params.pop("channel")
+        return {"kind": "units", "layer": layer, "channel": chans, "method": method, "params": params}
     if row is not None:
-        if method != "class_agnostic":
-            raise ValueError("an exemplar row supports only the class-agnostic method")
-        return {"kind": "exemplar", "row": int(row), "method": method, "params": params}
-    raise ValueError("select a node (or give an exemplar row) first")
+        raise ValueError("an exemplar row supports only the class-agnostic method")
+    raise ValueError("select a node (or give an exemplar row, or pick channels for an inverse set) first")
 
 
 def run_request(run, request: dict, layer: str | None, progress, should_cancel) -> dict:
     """Work function body: call the service with a step-progress adapter."""
     from topoact.features import service
 
-    def on_step(step, total):
-        progress(step / total, f"step {step}/{total}")
+    def stepper(offset=0.0, share=1.0, label=""):
+        def on_step(step, total):
+            progress(offset + share * step / total, f"{label}step {step}/{total}")
+        return on_step
 
+    if request["kind"] == "node" and request["method"] == "dgn":
+        # pixel space first (same steps / batch / seed; a cache hit when already run), then DGN-AM
+        pixel_params = {k: v for k, v in request["params"].items() if k in ("steps", "batch", "seed")}
+        pixel = service.visualize_node(run, request["layer"], request["graph_key"], request["node"], "node",
+                                       pixel_params, progress=stepper(0.0, 0.5, "pixel space: "),
+                                       should_cancel=should_cancel)
+        dgn = service.visualize_node(run, request["layer"], request["graph_key"], request["node"], "dgn",
+                                     request["params"], progress=stepper(0.5, 0.5, "DGN-AM: "),
+                                     should_cancel=should_cancel)
+        return {"comparison": [pixel, dgn]}
     if request["kind"] == "node":
         return service.visualize_node(run, request["layer"], request["graph_key"], request["node"],
-                                      request["method"], request["params"], progress=on_step,
+                                      request["method"], request["params"], progress=stepper(),
                                       should_cancel=should_cancel)
-    return service.visualize_exemplar(run, layer, request["row"], request["method"],
-                                      request["params"], progress=on_step, should_cancel=should_cancel)
+    if request["kind"] == "units":
+        return service.visualize_units(run, request["layer"], request["channel"], request["method"],
+                                       request["params"], progress=stepper(), should_cancel=should_cancel)
+    return service.visualize_exemplar(run, request.get("layer") or layer, request["row"], request["method"],
+                                      request["params"], progress=stepper(), should_cancel=should_cancel)
 
 
 def _data_uri(path) -> str:
@@ -177,6 +264,38 @@ def result_children(run, result: dict) -> list:
             *_metric_text(result.get("metrics", {}))]
 
 
+COMPARE_TITLES = ("Pixel space (no prior)", "DGN-AM (generator prior)")
+
+
+def comparison_children(run, results: list) -> list:
+    """Pixel-space and DGN-AM results of one node in two labelled columns."""
+    columns = []
+    for title, result in zip(COMPARE_TITLES, results):
+        columns.append(html.Div([html.Div(title, style={"fontWeight": "bold", "fontSize": "0.9em"}),
+                                 *result_children(run, result)],
+                                className="topoact-feature-column",
+                                style={"flex": "1", "minWidth": "14em", "paddingRight": "1em"}))
+    return [html.Div(columns, className="topoact-feature-compare",
+                     style={"display": "flex", "flexWrap": "wrap", "alignItems": "flex-start"})]
+
+
+def job_children(run, result):
+    """Children for a finished job's result (one result or a DGN-vs-pixel comparison)."""
+    if isinstance(result, dict) and "comparison" in result:
+        return comparison_children(run, result["comparison"])
+    if isinstance(result, dict) and "images" in result:
+        return result_children(run, result)
+    return None
+
+
+def channel_count(run, layer) -> int | None:
+    """Number of channels (units) of a collected layer, or None."""
+    if not layer or layer not in run.layers:
+        return None
+    shape = run.activations(layer).shape
+    return int(shape[1]) if len(shape) > 1 else None
+
+
 def placeholders(n: int) -> list:
     return [html.Div(style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "background": "#eee",
                             "display": "inline-block", "marginRight": "3px"},
@@ -185,6 +304,7 @@ def placeholders(n: int) -> list:
 
 def register(app, ctx):
     @app.callback(Output(TARGET, "children"), Output(METHOD, "options"),
+                  Output(CHANNELS, "options"), Output(CHANNEL_RANGE, "children"),
                   Input(ids.NODE, "data"), Input(ids.LAYER, "data"))
     def show_target(node_store, layer):
         from topoact.features import service
@@ -192,10 +312,17 @@ def register(app, ctx):
         layer = (node_store or {}).get("layer") or layer
         has_gen = bool(layer) and layer in ctx.run.layers and service.generator_available(ctx.run, layer)
         options = [dict(o, disabled=(o["value"] == "dgn" and not has_gen)) for o in METHOD_OPTIONS]
+        n = channel_count(ctx.run, layer)
+        channel_options = [{"label": str(c), "value": c} for c in range(n or 0)]
+        valid = f"valid: 0–{n - 1} ({n} in {layer})" if n else "no layer selected"
         if not node_store:
-            return "No node selected: give an exemplar row for the class-agnostic method.", options
+            text = ("No node selected: pick channels for an inverse set of layer "
+                    f"{layer}, or give an exemplar row for the class-agnostic method."
+                    if layer else "No node selected: give an exemplar row for the class-agnostic method.")
+            return text, options, channel_options, valid
         return (f"Node {node_store['node']} · layer {node_store['layer']}"
-                + ("" if has_gen else " · no generator for this layer yet"), options)
+                + (" · generator available: DGN-AM is shown next to pixel space" if has_gen
+                   else " · no generator for this layer yet"), options, channel_options, valid)
 
     @app.callback(Output(JOB, "data"), Output(STATUS, "children"), Output(RESULTS, "children"),
                   Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
@@ -203,18 +330,46 @@ def register(app, ctx):
                   State(ids.NODE, "data"), State(ids.LAYER, "data"), State(METHOD, "value"),
                   State(STEPS, "value"), State(BATCH, "value"), State(SEED, "value"),
                   State(LEVEL, "value"), State(CHANNELS, "value"), State(WEIGHT, "value"),
-                  State(ROW, "value"), prevent_initial_call=True)
-    def submit(n_clicks, node_store, layer, method, steps, batch, seed, level, channels, weight, row):
+                  State(ROW, "value"), State(LEVELS, "value"), prevent_initial_call=True)
+    def submit(n_clicks, node_store, layer, method, steps, batch, seed, level, channels, weight, row,
+               levels):
         if not n_clicks:
             raise PreventUpdate
         try:
-            request = build_request(node_store, method, steps, batch, seed, level, channels, weight, row)
+            request = build_request(node_store, method, steps, batch, seed, level, channels, weight, row,
+                                    levels=levels, layer=layer)
         except ValueError as exc:
             return no_update, f"error: {exc}", no_update, no_update
+        return _submit(request, layer, batch)
+
+    def _submit(request, layer, batch):
         key = ctx.jobs.submit("features", {"request": request, "layer": layer},
                               lambda progress, cancel: run_request(ctx.run, request, layer, progress, cancel))
-        n = batch if method != "class_agnostic" or node_store else 1
-        return key, "queued", placeholders(int(n or 1)), False
+        n = 1 if request["kind"] == "exemplar" else int(batch or 4)
+        return key, "queued", placeholders(n), False
+
+    @app.callback(Output(ROW, "value"), Output(METHOD, "value"),
+                  Output(JOB, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
+                  Output(RESULTS, "children", allow_duplicate=True),
+                  Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+                  Input({"type": EXEMPLAR_CLICK, "row": ALL}, "n_clicks"),
+                  State(ids.NODE, "data"), State(ids.LAYER, "data"), State(STEPS, "value"),
+                  State(SEED, "value"), State(WEIGHT, "value"), prevent_initial_call=True)
+    def exemplar_clicked(clicks, node_store, layer, steps, seed, weight):
+        trigger = callback_context.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks or []):
+            raise PreventUpdate
+        fired = [t for t in callback_context.triggered if t.get("value")]
+        if not fired:
+            raise PreventUpdate  # new exemplar images appeared (n_clicks 0), nothing clicked
+        row = int(trigger["row"])
+        try:
+            request = build_request(node_store, "class_agnostic", steps, 1, seed, None, None, weight, row,
+                                    layer=layer)
+        except ValueError as exc:
+            return no_update, no_update, no_update, f"error: {exc}", no_update, no_update
+        key, status, holder, poll = _submit(request, layer, 1)
+        return row, "class_agnostic", key, f"class-agnostic from exemplar row {row}: {status}", holder, poll
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True),
                   Output(PROGRESS, "value"), Output(RESULTS, "children", allow_duplicate=True),
@@ -226,8 +381,9 @@ def register(app, ctx):
         state = status["state"]
         if state == "done":
             result = ctx.jobs.result(key)
-            if isinstance(result, dict) and "images" in result:
-                return "done", "1", result_children(ctx.run, result)
+            children = job_children(ctx.run, result)
+            if children is not None:
+                return "done", "1", children
             return f"done: {result}", "1", no_update
         if state == "error":
             return f"error: {status['error']}", "0", []

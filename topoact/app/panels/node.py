@@ -4,6 +4,9 @@ Exemplars are the node's members ordered by distance to the node's mean activati
 the graph's layer (most typical first); only the first ``PAGE`` (24) are sent as ``<img>``
 elements pointing at ``/topoact/image/<row>.png`` (lazy loading), "more" adds the next page.
 The CSV holds every member: row, id, path, label, prediction (with names) and correctness.
+Each exemplar ``<img>`` has the pattern-matching id ``{"type": EXEMPLAR_CLICK, "row": row}``:
+clicking it asks for a class-agnostic visualization of that image (the callback lives in the
+feature-visualization panel, which is optional, so this panel does not depend on it).
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 PAGE = 24
 THUMB_PX = 64
+#: pattern-matching id type of exemplar images ({"type": EXEMPLAR_CLICK, "row": row})
+EXEMPLAR_CLICK = "topoact-node-exemplar"
 
 
 def layout(ctx):
@@ -80,9 +85,11 @@ def exemplar_images(ctx, node_store: dict, limit: int):
     for row in rows[:limit].tolist():
         lab, pred = int(labels[row]), int(preds[row])
         title = f"row {row} · label {names[lab] if lab < len(names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
+        title += " · click: class-agnostic from this exemplar (Feature visualization tab)"
         images.append(html.Img(src=image_url(row), title=title, className="topoact-exemplar",
+                               id={"type": EXEMPLAR_CLICK, "row": int(row)}, n_clicks=0,
                                style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "objectFit": "cover",
-                                      "imageRendering": "pixelated",
+                                      "imageRendering": "pixelated", "cursor": "pointer",
                                       "border": "2px solid " + ("#2a2" if lab == pred else "#d22")}))
     return images, len(rows)
 

@@ -222,8 +222,9 @@ def test_browser_exemplar_click_and_inverse_set_from_channel_picker(dash_duo, re
     # exemplar image -> class-agnostic for that image (job starts from the node panel)
     exemplar = dash_duo.wait_for_element(f"#{ids.EXEMPLARS} img", timeout=10)
     exemplar.click()
-    dash_duo.driver.find_element(By.XPATH, f"//*[text()='{panel.TAB_LABEL}']").click()
+    # the app switches to the feature-visualization tab by itself
     dash_duo.wait_for_element(f"#{panel.RESULTS} img.topoact-feature-image", timeout=30)
+    assert dash_duo.find_element(f"#{panel.RESULTS}").is_displayed()
     dash_duo.wait_for_contains_text(f"#{panel.RESULTS}", "class_agnostic", timeout=10)
     assert dash_duo.find_element(f"#{panel.ROW}").get_attribute("value") != ""
     # inverse set: pick channel 3 (valid range shown), level 0.5

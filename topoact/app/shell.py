@@ -38,6 +38,11 @@ def run_summary(run) -> list:
     ]
 
 
+def tab_value(module) -> str:
+    """Stable tab id of a panel module (``tab-features`` for ``topoact.app.panels.features``)."""
+    return "tab-" + module.__name__.rsplit(".", 1)[-1]
+
+
 def shell_layout(ctx, main_panels, tab_panels):
     run = ctx.run
     from .panels.graph import initial_layer
@@ -49,8 +54,8 @@ def shell_layout(ctx, main_panels, tab_panels):
         style={"display": "flex", "alignItems": "flex-start"},
     )
     tabs = [dcc.Tab(label="Mapper graph", value="main", children=main)]
-    for k, (label, module) in enumerate(tab_panels):
-        tabs.append(dcc.Tab(label=label, value=f"tab-{k}", children=module.layout(ctx)))
+    for label, module in tab_panels:
+        tabs.append(dcc.Tab(label=label, value=tab_value(module), children=module.layout(ctx)))
     return html.Div([
         html.Div(run_summary(run), id=ids.TOP_BAR,
                  style={"padding": "0.6em 1em", "background": "#f3f3f6", "borderBottom": "1px solid #ddd",

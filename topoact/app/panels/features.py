@@ -352,6 +352,7 @@ def register(app, ctx):
                   Output(JOB, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
                   Output(RESULTS, "children", allow_duplicate=True),
                   Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+                  Output(ids.TABS, "value", allow_duplicate=True),
                   Input({"type": EXEMPLAR_CLICK, "row": ALL}, "n_clicks"),
                   State(ids.NODE, "data"), State(ids.LAYER, "data"), State(STEPS, "value"),
                   State(SEED, "value"), State(WEIGHT, "value"), prevent_initial_call=True)
@@ -367,9 +368,11 @@ def register(app, ctx):
             request = build_request(node_store, "class_agnostic", steps, 1, seed, None, None, weight, row,
                                     layer=layer)
         except ValueError as exc:
-            return no_update, no_update, no_update, f"error: {exc}", no_update, no_update
+            return no_update, no_update, no_update, f"error: {exc}", no_update, no_update, no_update
         key, status, holder, poll = _submit(request, layer, 1)
-        return row, "class_agnostic", key, f"class-agnostic from exemplar row {row}: {status}", holder, poll
+        # Show the result where it appears: the feature-visualization tab.
+        return (row, "class_agnostic", key, f"class-agnostic from exemplar row {row}: {status}", holder, poll,
+                "tab-features")
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True),
                   Output(PROGRESS, "value"), Output(RESULTS, "children", allow_duplicate=True),

@@ -1,13 +1,18 @@
 """Benchmark H0+H1 persistence: topoact default vs ripser vs plain gudhi Rips.
 
-    python benchmarks/persistence.py [--sizes 1000,2000,5000] [--dim 512] [--run DIR --layer L]
-                                     [--cap-seconds 120] [--cap-gb 4]
+    python benchmarks/persistence.py [--sizes 1000,2000,5000,20000] [--data relu|circle]
+                                     [--run DIR --layer L] [--cap-seconds 300] [--cap-gb 6]
 
-Each (method, size) runs in its own subprocess (peak RSS from psutil polling, killed at the
-time / memory cap and reported "did not finish"). Data: synthetic ReLU-like activations
-(``relu(z W + b)`` with a low-dimensional latent z containing a circle, plus sparse noise) or
-rows of a real run's layer. The bottleneck column compares each method's H1 (and H0) diagram to
-ripser's.
+Each (method, size) runs in its own subprocess (peak RSS = the worker's VmHWM, plus psutil
+polling that kills it at the time / memory cap: "did not finish"). Methods: ``topoact``
+(default: ripser on a certified sparse threshold, :mod:`topoact.topology.rips`),
+``topoact-gudhi`` (the gudhi SimplexTree engine, ``engine='gudhi'``), ``ripser`` (dense, default
+settings) and ``gudhi`` (plain RipsComplex to dimension 2, capped). Sizes above
+``--topoact-only-above`` (default 5000) run topoact only. Data: ``relu`` (default) = relu(16-
+component Gaussian mixture in 32-D @ random 32 x 512 projection - 0.3), as benchmarks/mapper.py
+generates; ``circle`` = relu(z W + b) with a circle + 6 Gaussian latent dims and sparse noise
+(hard: its H1 bars die late); or max-min landmarks of a real run's layer. The bottleneck columns
+compare each diagram with ripser's.
 """
 from __future__ import annotations
 
@@ -25,11 +30,18 @@ WORKER = r"""
 import json, sys, time, numpy as np
 method, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
 X = np.load(path)
-t = time.perf_counter()
-if method == "topoact":
+if method.startswith("topoact"):
     from topoact.topology.rips import sparse_rips
-    r = sparse_rips(X, max_dim=1)
-    dg, extra = r.diagrams, {"exact": r.exact, "truncated": r.n_truncated, "T": r.threshold}
+elif method == "ripser":
+    from ripser import ripser
+else:
+    import gudhi
+t = time.perf_counter()
+if method.startswith("topoact"):
+    from topoact.topology.rips import sparse_rips
+    r = sparse_rips(X, max_dim=1, engine="gudhi" if method == "topoact-gudhi" else "auto")
+    dg, extra = r.diagrams, {"exact": r.exact, "truncated": r.n_truncated, "T": r.threshold,
+                             "edges": r.n_edges}
 elif method == "ripser":
     from ripser import ripser
     dg, extra = ripser(X.astype(np.float64), maxdim=1)["dgms"], {}
@@ -40,6 +52,8 @@ else:
     dg = [st.persistence_intervals_in_dimension(d) for d in (0, 1)]
     extra = {}
 el = time.perf_counter() - t
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+extra["hwm_gb"] = hwm / 2**20
 np.save(out, np.array([np.asarray(d, float).reshape(-1, 2) for d in dg[:2]], dtype=object),
         allow_pickle=True)
 print(json.dumps({"seconds": el, **extra}))
@@ -81,47 +95,65 @@ def measure(method, X, cap_s, cap_gb, tmp):
     if proc.returncode:
         return {"status": "error: " + stderr.strip().splitlines()[-1], "peak_gb": peak / 2**30}
     info = json.loads(stdout.strip().splitlines()[-1])
-    info.update(status="ok", peak_gb=peak / 2**30, dgms=np.load(out, allow_pickle=True))
+    info.update(status="ok", peak_gb=max(peak / 2**30, info.pop("hwm_gb", 0)),
+                dgms=np.load(out, allow_pickle=True))
     return info
 
 
 def main(argv=None):
     import gudhi
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from mapper import synthetic
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1000,2000,5000,20000")
     p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--data", choices=("relu", "circle"), default="relu")
     p.add_argument("--methods", default="topoact,ripser,gudhi")
+    p.add_argument("--topoact-only-above", type=int, default=5000)
     p.add_argument("--run"), p.add_argument("--layer")
-    p.add_argument("--cap-seconds", type=float, default=120)
-    p.add_argument("--cap-gb", type=float, default=4)
+    p.add_argument("--cap-seconds", type=float, default=300)
+    p.add_argument("--cap-gb", type=float, default=6)
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.run:
+        if not a.layer:
+            p.error("--run needs --layer")
         from topoact.store import open_run
         from topoact.topology.landmarks import maxmin_landmarks
         A = np.asarray(open_run(a.run).activations(a.layer), np.float32)
-    print(f"{'n':>6} {'method':<8} {'status':<26} {'time s':>8} {'peak GB':>8} "
+        src = f"run {a.run} layer {a.layer} ({A.shape[0]} x {A.shape[1]}, max-min landmarks)"
+    else:
+        src = f"synthetic {a.data}, {a.dim}-D"
+    print(f"data: {src}; cores: {os.cpu_count()}")
+    print(f"{'n':>6} {'method':<13} {'status':<24} {'time s':>8} {'peak GB':>8} "
           f"{'bottl. H0':>10} {'bottl. H1':>10}  notes")
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            X = relu_data(n, a.dim) if not a.run else A[maxmin_landmarks(A, n)]
-            res = {m: measure(m, X, a.cap_seconds, a.cap_gb, tmp) for m in a.methods.split(",")}
+            if a.run:
+                if n > A.shape[0]:
+                    print(f"{n:>6} skipped: the layer has only {A.shape[0]} rows")
+                    continue
+                X = A[maxmin_landmarks(A, n)]
+            else:
+                X = synthetic(n, a.dim) if a.data == "relu" else relu_data(n, a.dim)
+            methods = a.methods.split(",")
+            if n > a.topoact_only_above:
+                methods = [m for m in methods if m.startswith("topoact")]
+            res = {m: measure(m, X, a.cap_seconds, a.cap_gb, tmp) for m in methods}
             ref = res.get("ripser", {}).get("dgms")
             for m, r in res.items():
                 b0 = b1 = "-"
                 if ref is not None and r.get("dgms") is not None:
-                    b0 = f"{gudhi.bottleneck_distance(ref[0], r['dgms'][0]):.2e}"
-                    b1 = f"{gudhi.bottleneck_distance(ref[1], r['dgms'][1]):.2e}"
+                    b0 = f"{gudhi.bottleneck_distance(ref[0], r['dgms'][0]):.1e}"
+                    b1 = f"{gudhi.bottleneck_distance(ref[1], r['dgms'][1]):.1e}"
                 notes = ""
-                if m == "topoact" and "exact" in r:
-                    notes = f"exact={r['exact']} truncated={r['truncated']} T={r['T']:.3g}"
-                    if ref is not None and not r["exact"]:
-                        T = r["T"]
-                        cl = lambda d: np.c_[d[d[:, 0] < T, 0], np.minimum(d[d[:, 0] < T, 1], T)]
-                        notes += (" H1 bottl. both clipped at T: "
-                                  f"{gudhi.bottleneck_distance(cl(ref[1]), cl(r['dgms'][1])):.2e}")
+                if m.startswith("topoact") and "exact" in r:
+                    notes = (f"exact={r['exact']} truncated={r['truncated']} T={r['T']:.4g} "
+                             f"edges={r['edges']}")
+                if m == "topoact" and "seconds" in r and "seconds" in res.get("ripser", {}):
+                    notes += f" speedup vs ripser {res['ripser']['seconds'] / r['seconds']:.1f}x"
                 t = f"{r['seconds']:.1f}" if "seconds" in r else "-"
-                print(f"{n:>6} {m:<8} {r['status']:<26} {t:>8} {r['peak_gb']:>8.2f} "
+                print(f"{n:>6} {m:<13} {r['status']:<24} {t:>8} {r['peak_gb']:>8.2f} "
                       f"{b0:>10} {b1:>10}  {notes}", flush=True)
 
 

@@ -196,3 +196,125 @@ def test_figures_from_result():
     fh = distance_heatmap({"labels": ["a", "b"], "matrix": [[0, 1], [1, 0]], "dim": 1,
                            "metric": "bottleneck"})
     assert fh.data[0].z is not None
+
+
+# -- certified ripser engine (issue 5 follow-up) --------------------------------------------------
+
+def relu_cloud(n, d=64, seed=12):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(4, 8)) * 1.5
+    z = centers[rng.integers(0, 4, n)] + rng.normal(size=(n, 8))
+    return np.maximum(z @ rng.normal(size=(8, d)) / np.sqrt(8) - 0.3, 0).astype(np.float32)
+
+
+def test_cone_free_edges_match_brute_force():
+    from scipy.spatial.distance import pdist, squareform
+    from topoact.topology.certificate import cone_free_edges
+    from topoact.topology.mst import prim_mst
+    X = relu_cloud(120)
+    D = squareform(pdist(X.astype(np.float64))).astype(np.float32)
+    mst, _ = prim_mst(D)
+    in_mst = {tuple(sorted(map(int, e))) for e in mst}
+    T = float(np.quantile(D[np.triu_indices(120, 1)], 0.05))
+    expect = set()
+    for a in range(120):
+        for b in range(a + 1, 120):
+            if D[a, b] <= T or (a, b) in in_mst:
+                continue
+            apex = np.maximum(D[a], D[b])
+            apex[[a, b]] = np.inf
+            if apex.min() >= D[a, b]:
+                expect.add((a, b))
+    i, j, w = cone_free_edges(D, T, mst, k=4)  # small k: the exact fallback is exercised
+    assert set(zip(i.tolist(), j.tolist())) == expect and len(expect) > 0
+    assert np.all(np.diff(w) >= 0) and np.all(w > T)
+
+
+def test_prim_mst_equals_scipy():
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import pdist, squareform
+    from topoact.topology.mst import prim_mst
+    D = squareform(pdist(relu_cloud(150))).astype(np.float32)
+    _, w = prim_mst(D)
+    ref = np.sort(minimum_spanning_tree(D.astype(np.float64)).data)
+    assert np.allclose(np.sort(w), ref)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_ripser_engine_certified_exact_equals_ripser(metric):
+    ripser = pytest.importorskip("ripser").ripser
+    X = relu_cloud(400) + 0.01
+    ref = ripser(X.astype(np.float64), maxdim=1, metric=metric)["dgms"]
+    res = sparse_rips(X, metric=metric)
+    assert res.exact and res.n_truncated == 0
+    if metric == "euclidean":                             # a genuinely sparse filtration
+        assert res.threshold < res.enclosing_radius and res.n_edges < 0.5 * 400 * 399 / 2
+    for d in (0, 1):
+        assert gudhi.bottleneck_distance(ref[d], res.diagrams[d]) < 1e-6
+    # every H1 bar has a birth edge of that length (used by representative cycles)
+    assert len(res.pairs[1]) == len(res.diagrams[1])
+
+
+def test_gudhi_engine_still_available_and_equal():
+    ripser = pytest.importorskip("ripser").ripser
+    X = relu_cloud(150, d=16)
+    ref = ripser(X.astype(np.float64), maxdim=1)["dgms"]
+    res = sparse_rips(X, engine="gudhi", threshold="enclosing")
+    assert gudhi.bottleneck_distance(ref[1], res.diagrams[1]) < 1e-4
+    with pytest.raises(ValueError, match="engine"):
+        sparse_rips(X, engine="dionysus")
+    with pytest.raises(ValueError, match="max_dim=1"):
+        sparse_rips(X, engine="ripser", max_dim=2)
+
+
+def test_ripser_engine_without_dense_matrix_truncates_honestly():
+    ripser = pytest.importorskip("ripser").ripser
+    X = circle(np.random.default_rng(13), n=200)
+    ref = ripser(X, maxdim=1)["dgms"]
+    # no dense matrix -> no certificate: never claims exactness below the enclosing radius
+    res = sparse_rips(X, max_dense_points=100, max_edges=2000)
+    assert res.n_edges <= 2000 and not res.exact
+    assert res.n_truncated == int(np.isinf(res.diagrams[1][:, 1]).sum())
+    assert gudhi.bottleneck_distance(ref[0], res.diagrams[0]) < 1e-4   # H0 stays exact
+    fin = res.diagrams[1][np.isfinite(res.diagrams[1][:, 1])]
+    assert all(np.isclose(ref[1][:, 0], b, atol=1e-5).any() for b in fin[:, 0])
+
+
+class GraphRun(FakeRun):
+    def __init__(self, tmp_path, X, graph):
+        super().__init__(tmp_path, {"a": X})
+        self._graph = graph
+
+    def graph(self, layer, key=None):
+        return self._graph
+
+
+def _mapper_graph(X, eps):
+    from topoact.mapper.run_graphs import mapper_from_params, mapper_params
+    p = mapper_params(lens="pca", intervals=8, overlap=0.3, eps=eps)
+    m = mapper_from_params(p, n_jobs=1)
+    g = m.fit(X, layer="a", key="k1").to_dict()
+    g["params"] = dict(p, eps_resolved=m.eps_)
+    return g
+
+
+def test_mapper_graph_persistence_noisy_circle_loop_significant(tmp_path):
+    from topoact.topology import mapper_graph_persistence
+    rng = np.random.default_rng(14)
+    X = circle(rng, n=600, noise=0.05).astype(np.float32)
+    run = GraphRun(tmp_path, X, _mapper_graph(X, 0.2))
+    out = mapper_graph_persistence(run, "a", None, 10)
+    loops = [f for f in out["features"] if f["family"] == "loops"]
+    assert len(loops) == 1 and loops[0]["significant"]
+    assert loops[0]["persistence"] > 1.5 and out["band"] < 0.5
+    assert len(out["distances"]) == 10 and not out["cached"]
+    assert mapper_graph_persistence(run, "a", None, 10)["cached"]
+    json.dumps(out)
+    # a noisy segment: no loop at all, and its component is the only significant feature
+    t = rng.uniform(-1, 1, 600)
+    S = (np.c_[t, 0.3 * t] + rng.normal(scale=0.05, size=(600, 2))).astype(np.float32)
+    out2 = mapper_graph_persistence(GraphRun(tmp_path / "s", S, _mapper_graph(S, 0.2)), "a",
+                                    None, 10)
+    assert not [f for f in out2["features"] if f["family"] == "loops" and f["significant"]]
+    with pytest.raises(ValueError, match="unknown layer"):
+        mapper_graph_persistence(run, "zzz")

@@ -88,3 +88,28 @@ def h0_diagram(weights) -> np.ndarray:
     dgm[:-1, 1] = w
     dgm[-1, 1] = np.inf
     return dgm
+
+
+def prim_mst(D):
+    """MST of a dense (n, n) distance matrix by Prim's algorithm (O(n^2), no copies of D).
+
+    Returns the same ``(edges (n-1, 2), weights (n-1,))`` as :func:`mst_edges`.
+    """
+    n = D.shape[0]
+    in_tree = np.zeros(n, bool)
+    best = D[0].astype(np.float64)
+    parent = np.zeros(n, np.int64)
+    in_tree[0] = True
+    best[0] = np.inf
+    ei, ej, ew = np.zeros(n - 1, np.int64), np.zeros(n - 1, np.int64), np.zeros(n - 1)
+    for t in range(n - 1):
+        v = int(np.argmin(best))
+        ei[t], ej[t], ew[t] = parent[v], v, best[v]
+        in_tree[v] = True
+        best[v] = np.inf
+        row = D[v]
+        upd = (row < best) & ~in_tree
+        best[upd] = row[upd]
+        parent[upd] = v
+    order = np.argsort(ew, kind="stable")
+    return np.c_[ei, ej][order], ew[order]

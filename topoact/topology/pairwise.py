@@ -13,18 +13,19 @@ import numpy as np
 from ._validation import check_metric
 
 
-def prepare(X: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (Y, sq): the transformed float32 points and their squared norms (float64)."""
+def prepare(X: np.ndarray, metric: str, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Return (Y, sq): the transformed points (``dtype``, float32 by default) and their squared
+    norms (float64)."""
     check_metric(metric)
-    X = np.asarray(X, dtype=np.float32)
+    X = np.asarray(X, dtype=dtype)
     if metric == "cosine":
         norms = np.linalg.norm(X.astype(np.float64), axis=1)
         if (norms == 0).any():
             raise ValueError(f"cosine distance is undefined for {int((norms == 0).sum())} "
                              "all-zero vectors; use metric='euclidean' or drop them")
-        Y = (X / norms[:, None]).astype(np.float32)
+        Y = (X / norms[:, None]).astype(dtype)
     else:
-        Y = (X - X.mean(axis=0, dtype=np.float64)).astype(np.float32)
+        Y = (X - X.mean(axis=0, dtype=np.float64)).astype(dtype)
     sq = np.einsum("ij,ij->i", Y.astype(np.float64), Y.astype(np.float64))
     return Y, sq
 
@@ -36,8 +37,8 @@ def distances_to(Y: np.ndarray, sq: np.ndarray, rows, metric: str) -> np.ndarray
     if metric == "cosine":
         d = 1.0 - G
         np.maximum(d, 0.0, out=d)
-        return d.astype(np.float32, copy=False)
-    d2 = sq[rows, None].astype(np.float32) + sq[None, :].astype(np.float32) - 2.0 * G
+        return d if Y.dtype == np.float64 else d.astype(np.float32, copy=False)
+    d2 = sq[rows, None].astype(Y.dtype) + sq[None, :].astype(Y.dtype) - 2.0 * G
     np.maximum(d2, 0.0, out=d2)
     return np.sqrt(d2, out=d2)
 

@@ -79,7 +79,10 @@ def compute_persistence(X, *, n_landmarks=1000, metric="euclidean", max_dim=1, p
     if n_bootstrap:
         report(0.4, "bootstrap")
         t0 = time.perf_counter()
-        fixed = T if (max_dim >= 1 and not res.exact) else "enclosing"
+        # exact full diagram: resamples use the certified 'auto' policy (exact too); else the
+        # same truncation threshold, so full and resampled diagrams are comparable
+        fixed = T if (max_dim >= 1 and not res.exact) else ("auto" if max_dim == 1 else
+                                                             "enclosing")
 
         def diagram_fn(Q):
             return sparse_rips(Q, metric=metric, max_dim=max_dim, threshold=fixed,
@@ -236,3 +239,100 @@ def cached_persistence(run, layer=None) -> list[dict]:
             out.append({"layer": lay, "key": key, "path": str(path),
                         "mtime": path.stat().st_mtime})
     return sorted(out, key=lambda e: -e["mtime"])
+
+
+# -- Mapper-graph persistence with bootstrap significance ----------------------------------------
+
+def mapper_rebuild(run, layer, graph, *, n_jobs=1):
+    """``rebuild(indices) -> graph dict`` for :func:`graph_bootstrap`, from a saved graph's params.
+
+    The resampled rows ``X[indices]`` (duplicates kept) go through the same Mapper
+    (:func:`topoact.mapper.run_graphs.mapper_from_params`) with the graph's saved parameters,
+    with two choices that make the bootstrap measure *sampling* variability, not parameter
+    re-estimation: DBSCAN's eps is fixed to the graph's resolved eps (``eps_resolved``, no
+    re-estimated knee), and the lens is the one fitted on the whole layer, evaluated on the
+    resampled rows (a PCA lens is not refitted). The cover is refitted on the resampled lens
+    values, as Mapper does.
+    """
+    from ..mapper.run_graphs import _run_context, mapper_from_params
+
+    params = graph.get("params") or {}
+    missing = [k for k in ("lens", "cover", "clusterer") if k not in params]
+    if missing:
+        raise ValueError(f"graph has no saved Mapper params {missing}; build it with "
+                         "topoact.mapper.run_graphs.build_run_graph")
+    p = {k: params[k] for k in ("lens", "cover", "clusterer")}
+    p["backend"] = params.get("backend", "topoact")
+    cl = dict(p["clusterer"])
+    if cl.get("name") == "dbscan" and params.get("eps_resolved") is not None:
+        cl.update(eps=float(params["eps_resolved"]), eps_scale=1.0)
+    p["clusterer"] = cl
+    X = run.activations(layer)
+    ctx = _run_context(run)
+    lens_full = mapper_from_params(p, n_jobs=n_jobs).compute_lens(
+        X, probabilities=ctx["probabilities"])
+
+    def rebuild(indices):
+        idx = np.asarray(indices, np.int64)
+        mapper = mapper_from_params(p, n_jobs=n_jobs)
+        mapper.compute_node_means = False
+        g = mapper.fit(np.asarray(X[idx]),
+                       lens_values=lens_full[idx])
+        return g.to_dict()
+
+    return rebuild
+
+
+def mapper_graph_persistence(run, layer, key=None, n_bootstrap=20, *, alpha=0.05, seed=0,
+                             lens_index=0, n_jobs=1, progress=None, should_cancel=None,
+                             recompute=False) -> dict:
+    """Extended persistence of a saved Mapper graph with bootstrap significance (cached).
+
+    Parameters
+    ----------
+    run : run with ``graph(layer, key)``, ``activations(layer)`` and ``results_dir(kind)``
+    layer : layer name; key : graph key (None = the layer's default graph)
+    n_bootstrap : resamples B (0 = diagrams only, no significance)
+
+    Returns
+    -------
+    dict (JSON-able): ``diagrams`` {family: [[lens_min, lens_max], ...]} (families of
+    :mod:`.graph_persistence`), ``features`` (longest first, each with ``significant``),
+    ``c``, ``band`` (= 2c, lens units; None without bootstrap), ``distances``, ``graph_key``,
+    ``n_bootstrap``, ``alpha``, ``cached``. Cached as
+    ``run.results_dir('graph_persistence') / f'{layer}-{graph_key}-{hash}.json'``.
+    """
+    from .graph_persistence import extended_diagrams, graph_bootstrap, graph_features
+
+    if layer not in list(run.layers):
+        raise ValueError(f"unknown layer {layer!r}; the run has {list(run.layers)}")
+    if int(n_bootstrap) < 0:
+        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    graph = run.graph(layer, key)
+    gkey = graph.get("key") or key or "default"
+    h = stable_hash({"graph": gkey, "B": int(n_bootstrap), "alpha": float(alpha),
+                     "seed": int(seed), "lens_index": int(lens_index), "v": VERSION})
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer)
+    path = Path(run.results_dir("graph_persistence")) / f"{safe}-{gkey}-{h}.json"
+    if path.exists() and not recompute:
+        out = json.loads(path.read_text())
+        out["cached"] = True
+        return out
+    dgms = extended_diagrams(graph, lens_index=lens_index)
+    out = {"layer": layer, "graph_key": gkey, "n_bootstrap": int(n_bootstrap),
+           "alpha": float(alpha), "diagrams": {f: d.tolist() for f, d in dgms.items()}}
+    if n_bootstrap:
+        rebuild = mapper_rebuild(run, layer, graph, n_jobs=n_jobs)
+        boot = graph_bootstrap(graph, rebuild, int(graph["n_points"]), n_bootstrap=n_bootstrap,
+                               alpha=alpha, seed=seed, lens_index=lens_index, progress=progress,
+                               should_cancel=should_cancel)
+        out.update(c=boot["c"], band=boot["band"], distances=boot["distances"],
+                   features=boot["features"])
+    else:
+        out.update(c=None, band=None, distances=[], features=graph_features(dgms, None))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)
+    out["cached"] = False
+    return out

@@ -20,12 +20,15 @@ overhead:
   full forward's). Disable with ``early_stop=False``.
 * The normalisation is one precomputed ``x * a + b`` (no tensors built per step).
 * Measured and rejected (see benchmarks/featvis.py's docstring): ``channels_last`` (within
-  noise, 0-5 %), two intra-op threads on the busy 2-core machine (10-30x slower from OpenMP
-  oversubscription), so ``threads='auto'`` keeps one thread for small images.
+  noise, 0-5 %), flushing denormals (no gain). Threads: on an idle 2-core machine two intra-op
+  threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s), but on a machine already
+  running more work than it has cores they are 10-30x slower (OpenMP spinning), so
+  ``threads='auto'`` drops to one thread for small images only when the load exceeds the cores.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import contextmanager
 from typing import Callable, Sequence
@@ -152,9 +155,9 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
         optimises the image exactly as it will be evaluated; inverse sets use this to land on
         their level precisely).
     threads : CPU threads for the call (restored afterwards). ``'auto'``: one thread for
-        images of at most 64 px on the CPU — small kernels gain nothing from intra-op
-        parallelism and lose up to 10x on a busy machine — else torch's setting. ``None``
-        keeps torch's setting.
+        images of at most 64 px on the CPU when the machine's load already exceeds its cores
+        (small kernels lose up to 10x to oversubscription there), else torch's setting.
+        ``None`` keeps torch's setting.
     early_stop : stop the forward pass after the last layer the objective reads (only when
         the objective does not read ``"logits"``; see the module docstring).
 
@@ -230,8 +233,16 @@ def _threads(threads, device, bundle) -> int | None:
         return None
     if threads == "auto":
         small = max(bundle.input_size) <= 64
-        return 1 if (torch.device(device).type == "cpu" and small) else None
+        return 1 if (torch.device(device).type == "cpu" and small and _machine_busy()) else None
     return int(threads)
+
+
+def _machine_busy() -> bool:
+    """True when the 1-minute load average exceeds the number of cores."""
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:  # not available on this platform
+        return False
 
 
 _THREAD_LOCK = threading.Lock()

@@ -276,6 +276,7 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
         raise ValueError("batch_size and chunk_size must be positive")
     bundle = load_model(model, weights=weights) if weights else load_model(model)
     attach = None if bundle.spec and not bundle.spec.startswith("module:") else bundle
+    was_training = bundle.module.training  # restored at the end; collection runs in eval mode
     dataset = open_dataset(data)
     layers, hooked = _resolve(bundle, layers)
     n = len(dataset) if limit is None else min(int(limit), len(dataset))
@@ -342,7 +343,6 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
     preprocess = _Preprocessor(tuple(bundle.input_size), tuple(bundle.mean), tuple(bundle.std))
     workers = _default_workers() if num_workers is None else num_workers
     module = bundle.module
-    was_training = module.training
     module.eval()
     started = time.perf_counter()
     bar = tqdm(total=n, initial=min(writer.chunks_done * chunk_size, n), unit="img", desc="collect",

@@ -8,27 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from tiny_models import TinyCNN
 
 N_IMAGES = 150
 LAYERS = ("conv1", "conv2", "fc")
 GRAPH_LAYER = "conv2"
 FIXTURE_FORM = dict(lens="l2", cover="uniform", intervals=4, overlap=0.3, clusterer="dbscan", eps="auto",
                     metric="euclidean", min_samples=3)
-
-
-class TinyCNN(nn.Module):
-    def __init__(self, n_classes: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 12, 3, padding=1)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(12, n_classes)
-
-    def forward(self, x):
-        x = torch.relu(self.conv1(x))
-        x = torch.relu(self.conv2(nn.functional.max_pool2d(x, 2)))
-        return self.fc(self.pool(x).flatten(1))
 
 
 def tiny_bundle():

@@ -42,6 +42,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from .pairs import NeedsFallback, neighbor_pairs
+from .params import Params
 
 logger = logging.getLogger(__name__)
 
@@ -203,19 +204,8 @@ def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray
     return labels_from_pairs(n, a, b, self_ok, min_samples)
 
 
-class _Clusterer:
+class _Clusterer(Params):
     min_points = 2
-
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{self.name}({args})"
 
     def prepare(self, X):
         """Global, once-per-dataset work (e.g. auto eps). Returns self."""

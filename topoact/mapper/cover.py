@@ -28,6 +28,8 @@ from itertools import product
 
 import numpy as np
 
+from .params import Params
+
 __all__ = ["Cover", "UniformCover", "BalancedCover", "ProductCover", "make_cover"]
 
 
@@ -44,19 +46,8 @@ def _as_lens(lens) -> np.ndarray:
     return lens
 
 
-class Cover:
+class Cover(Params):
     """Base class. Learned: ``lower_`` / ``upper_`` (n_elements, k), ``grid_index_``."""
-
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{self.name}({args})"
 
     def fit(self, lens):  # pragma: no cover - abstract
         raise NotImplementedError

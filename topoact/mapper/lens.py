@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .params import Params
+
 __all__ = [
     "Lens", "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens",
     "ArrayLens", "make_lens",
@@ -38,7 +40,7 @@ def _chunks(n: int, size: int):
         yield start, min(n, start + size)
 
 
-class Lens:
+class Lens(Params):
     """Base class: ``fit(X, **context) -> self``, ``transform(X) -> (N,) | (N, 2)``."""
 
     chunk_size = 8192
@@ -54,16 +56,6 @@ class Lens:
     def fit_transform(self, X, **context) -> np.ndarray:
         return self.fit(X, **context).transform(X)
 
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{self.name}({args})"
 
 
 class _NormLens(Lens):

@@ -33,7 +33,7 @@ from topoact.hashing import stable_hash
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JobCancelled", "JobManager", "job_key"]
+__all__ = ["JobCancelled", "JobManager", "job_key", "progress_text"]
 
 PENDING, RUNNING, DONE, ERROR, CANCELLED = "pending", "running", "done", "error", "cancelled"
 
@@ -208,3 +208,8 @@ class JobManager:
         for key in self.active():
             self.cancel(key)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def progress_text(status: dict) -> str:
+    """One line for a running job's status: ``message — 40% (3.2 s)``."""
+    return f"{status['message']} — {100 * status['progress']:.0f}% ({status['elapsed']:.1f} s)"

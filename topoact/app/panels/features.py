@@ -110,35 +110,29 @@ def layout(ctx):
     ])
 
 
-def parse_channels(text) -> list[int] | None:
-    """'3, 7' -> [3, 7]; empty -> None; raises ValueError naming the bad entry."""
+def _parse_list(text, convert, what: str) -> list | None:
+    """'a, b; c' -> [convert(a), ...]; empty -> None; raises ValueError naming the bad entry."""
     if text is None or not str(text).strip():
         return None
     out = []
     for part in str(text).replace(";", ",").split(","):
         part = part.strip()
-        if not part:
-            continue
-        if not part.lstrip("-").isdigit():
-            raise ValueError(f"channel {part!r} is not an integer")
-        out.append(int(part))
+        if part:
+            try:
+                out.append(convert(part))
+            except ValueError:
+                raise ValueError(f"{what} {part!r} is not {'an integer' if convert is int else 'a number'}") from None
     return out or None
+
+
+def parse_channels(text) -> list[int] | None:
+    """'3, 7' -> [3, 7]; empty -> None; raises ValueError naming the bad entry."""
+    return _parse_list(text, int, "channel")
 
 
 def parse_levels(text) -> list[float] | None:
     """'0.2, 0.8' -> [0.2, 0.8]; empty -> None; raises ValueError naming the bad entry."""
-    if text is None or not str(text).strip():
-        return None
-    out = []
-    for part in str(text).replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            out.append(float(part))
-        except ValueError:
-            raise ValueError(f"level {part!r} is not a number") from None
-    return out or None
+    return _parse_list(text, float, "level")
 
 
 def _channel_list(channels) -> list[int] | None:

@@ -21,6 +21,7 @@ from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.jobs import progress_text
 from topoact.figures.graph import empty_figure, graph_figure
 
 logger = logging.getLogger(__name__)
@@ -367,7 +368,7 @@ def register(app, ctx):
         if status is None:
             return "job lost (server restarted?)", "0", no_update, no_update, None
         if status["state"] in ("pending", "running"):
-            text = f"{status['message']} — {100 * status['progress']:.0f}% ({status['elapsed']:.1f} s)"
+            text = progress_text(status)
             return text, str(status["progress"]), no_update, no_update, no_update
         if status["state"] == "done":
             result = ctx.jobs.result(job["key"])

@@ -43,6 +43,7 @@ from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.jobs import progress_text
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
 
@@ -296,10 +297,6 @@ def _table(rows):
                                 html.Td(v)]) for k, v in rows])
 
 
-def _status_text(status) -> str:
-    return f"{status['message']} — {100 * status['progress']:.0f}% ({status['elapsed']:.1f} s)"
-
-
 # -- callbacks ------------------------------------------------------------------------------------
 def register(app, ctx):
     from topoact.figures.graph import graph_figure
@@ -374,7 +371,7 @@ def register(app, ctx):
         if status is None:
             return "job lost (server restarted?)", "0", no_update, None
         if status["state"] in ("pending", "running"):
-            return _status_text(status), str(status["progress"]), no_update, no_update
+            return progress_text(status), str(status["progress"]), no_update, no_update
         if status["state"] == "done":
             done = ctx.jobs.result(job["key"])
             text = f"done ({status['elapsed']:.1f} s)"
@@ -503,7 +500,7 @@ def register(app, ctx):
         if status is None:
             return "job lost (server restarted?)", no_update, None
         if status["state"] in ("pending", "running"):
-            return _status_text(status), no_update, no_update
+            return progress_text(status), no_update, no_update
         if status["state"] == "done":
             fig = distance_heatmap(ctx.jobs.result(job))
             fig.update_layout(height=380)

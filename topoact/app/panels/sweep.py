@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback_context, dash_table, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.jobs import progress_text
 from topoact.app.panels.graph import form_params, mapper_job
 from topoact.figures.graph import empty_figure, sweep_figure
 
@@ -102,7 +103,7 @@ def register(app, ctx):
         if status is None:
             return "sweep lost", no_update, None
         if status["state"] in ("pending", "running"):
-            return f"{status['message']} — {100 * status['progress']:.0f}%", no_update, no_update
+            return progress_text(status), no_update, no_update
         if status["state"] == "done":
             summaries = ctx.jobs.result(job["key"])
             return (f"{len(summaries)} settings of layer {job['layer']} ({status['elapsed']:.1f} s)",

@@ -18,6 +18,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.jobs import progress_text
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def register(app, ctx):
         if status is None:
             return "upload job lost", no_update, None
         if status["state"] in ("pending", "running"):
-            return f"{status['message']} — {100 * status['progress']:.0f}%", no_update, no_update
+            return progress_text(status), no_update, no_update
         if status["state"] != "done":
             return f"{status['state']}: {status.get('error') or ''}", no_update, None
         result = dict(ctx.jobs.result(job["key"]), name=job.get("name"))

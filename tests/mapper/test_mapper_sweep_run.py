@@ -152,3 +152,45 @@ def test_circular_attribute_periods_from_run_meta(tmp_path):
     with pytest.raises(ValueError, match="period of attribute 'hue'"):
         node_statistics([np.arange(3)], attributes={"hue": hue}, attribute_kinds={"hue": "circular"},
                         attribute_periods={"hue": 0.0})
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_band_pairs_blocks_match_brute_force(metric):
+    from topoact.mapper.sweep import band_pairs
+    X, _ = _data(500, seed=3)
+    lens = np.linalg.norm(X.astype(np.float64), axis=1)
+    Xd = X.astype(np.float64)
+    if metric == "cosine":
+        U = Xd / np.linalg.norm(Xd, axis=1)[:, None]
+        d = 1.0 - U @ U.T
+        eps, val_of = 0.05, (lambda dd: 2 * dd)
+    else:
+        d = np.sqrt(((Xd[:, None] - Xd[None]) ** 2).sum(-1))
+        eps, val_of = float(np.quantile(d, 0.05)), (lambda dd: dd ** 2)
+    width = float(np.ptp(lens)) / 6
+    order, pairs, self_ok = band_pairs(X, lens, width, eps, metric, block=64)
+    assert self_ok.all()
+    p0, p1 = 100, 400                                      # an arbitrary sorted range
+    a, b, v, m = pairs.inside(p0, p1)
+    assert (a < b).all() and (a >= p0).all() and (b < p1).all()
+    ga, gb = order[a.astype(np.int64)], order[b.astype(np.int64)]
+    exact = val_of(d[ga, gb])
+    assert (np.abs(v - exact) <= m + 1e-6 * np.abs(exact)).all()
+    ls = lens[order]
+    want = {(i, j) for i in range(p0, p1) for j in range(i + 1, p1)
+            if d[order[i], order[j]] <= eps and ls[j] - ls[i] <= width}
+    got = {(int(i), int(j)) for i, j in zip(a, b)}
+    assert want <= got                                     # every neighbour pair is a candidate
+    assert len(got) == len(pairs.inside(p0, p1)[0])        # each pair once
+
+
+def test_sweep_threads_match_serial():
+    X, y = _data(400, seed=5)
+    kw = dict(intervals=(4, 9), overlaps=(0.3,), eps_scales=(1.0, 1.5), labels=y)
+    seen = []
+    r1 = sweep(X, n_jobs=1, return_graphs=True, **kw)
+    r2 = sweep(X, n_jobs=2, return_graphs=True, progress=lambda k, n: seen.append((k, n)), **kw)
+    assert seen[-1] == (4, 4)
+    for a, b in zip(r1, r2):
+        assert (a["intervals"], a["eps_scale"]) == (b["intervals"], b["eps_scale"])
+        assert [m.tolist() for m in a["graph"].members] == [m.tolist() for m in b["graph"].members]

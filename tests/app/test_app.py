@@ -14,7 +14,7 @@ from PIL import Image
 from app_fixtures import FIXTURE_FORM, GRAPH_LAYER, LAYERS, N_IMAGES, small_run, small_run_dir  # noqa: F401
 
 from topoact.app import create_app, ids
-from topoact.app.jobs import JobCancelled, JobManager
+from topoact.app.jobs import JobCancelled, JobManager, describe_job
 
 
 @pytest.fixture(scope="module")
@@ -336,3 +336,32 @@ def test_exemplars_are_paged(ctx):
     assert total == node["size"] and [img.src for img in first] == [image_url(r) for r in rows[:2]]
     page, _ = exemplar_images(ctx, store, PAGE)
     assert len(page) == min(PAGE, node["size"])
+
+
+def test_describe_job_phases_for_pollers():
+    jobs = JobManager(max_workers=1)
+    gate = threading.Event()
+
+    def work(progress, should_cancel):
+        progress(0.25, "quarter")
+        gate.wait(5)
+        return "ok"
+
+    assert describe_job(jobs, None)[0] == "idle"
+    assert describe_job(jobs, {"key": "nope"})[:2] == ("lost", "job lost (server restarted?)")
+    key = jobs.submit("t", {"b": 1}, work)
+    time.sleep(0.1)
+    phase, text, status = describe_job(jobs, {"key": key})
+    assert phase == "running" and text.startswith("quarter — 25%") and status["progress"] == 0.25
+    gate.set()
+    jobs.wait(key)
+    assert describe_job(jobs, {"key": key})[0] == "done"
+
+    def fail(progress, should_cancel):
+        raise ValueError("broken")
+
+    bad = jobs.submit("t", {"b": 2}, fail)
+    jobs.wait(bad)
+    phase, text, _ = describe_job(jobs, {"key": bad})
+    assert phase == "ended" and text.startswith("error:") and "broken" in text
+    jobs.shutdown()

@@ -33,7 +33,7 @@ from topoact.hashing import stable_hash
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JobCancelled", "JobManager", "job_key", "progress_text"]
+__all__ = ["JobCancelled", "JobManager", "job_key", "progress_text", "describe_job"]
 
 PENDING, RUNNING, DONE, ERROR, CANCELLED = "pending", "running", "done", "error", "cancelled"
 
@@ -213,3 +213,22 @@ class JobManager:
 def progress_text(status: dict) -> str:
     """One line for a running job's status: ``message — 40% (3.2 s)``."""
     return f"{status['message']} — {100 * status['progress']:.0f}% ({status['elapsed']:.1f} s)"
+
+
+def describe_job(jobs: JobManager, job: dict | None) -> tuple[str, str, dict | None]:
+    """What a panel's poller shows for a job store ``{"key": ...}``: ``(phase, text, status)``.
+
+    ``phase`` is ``"idle"`` (no job), ``"lost"`` (unknown key: the server restarted),
+    ``"running"`` (pending or running), ``"done"`` or ``"ended"`` (error or cancelled);
+    ``text`` is the one-line status to display.
+    """
+    if not job:
+        return "idle", "", None
+    status = jobs.status(job["key"])
+    if status is None:
+        return "lost", "job lost (server restarted?)", None
+    if status["state"] in ("pending", "running"):
+        return "running", progress_text(status), status
+    if status["state"] == "done":
+        return "done", f"done ({status['elapsed']:.1f} s)", status
+    return "ended", f"{status['state']}: {status.get('error') or ''}", status

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 
 class Params:
-    """``get_params`` from ``__init__`` attributes (learned ones end in ``_``), a name, a repr."""
+    """``get_params`` from ``__init__`` attributes (learned ones end in ``_``, private ones start
+    with ``_``), a name, a repr."""
 
     def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
 
     @property
     def name(self) -> str:

@@ -32,6 +32,7 @@ from .cluster import DBSCAN, make_clusterer
 from .cover import Cover, UniformCover
 from .graph import MapperGraph
 from .lens import L2Norm, Lens
+from .params import Params
 from .stats import node_means as _node_means, node_statistics, row_norms
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _x_token(X):
     return (id(X), tuple(X.shape), str(X.dtype))
 
 
-class Mapper:
+class Mapper(Params):
     """Mapper graph builder (scikit-learn style; see module docstring).
 
     Parameters
@@ -75,9 +76,6 @@ class Mapper:
         self.n_jobs = n_jobs
         self.backend = backend
         self.compute_node_means = compute_node_means
-
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
 
     def set_params(self, **params) -> "Mapper":
         for k, v in params.items():

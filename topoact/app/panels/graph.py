@@ -21,7 +21,7 @@ from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import progress_text
+from topoact.app.jobs import describe_job
 from topoact.figures.graph import empty_figure, graph_figure
 
 logger = logging.getLogger(__name__)
@@ -362,21 +362,18 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def poll(_n, job, layer):
-        if not job:
+        phase, text, status = describe_job(ctx.jobs, job)
+        if phase == "idle":
             raise PreventUpdate
-        status = ctx.jobs.status(job["key"])
-        if status is None:
-            return "job lost (server restarted?)", "0", no_update, no_update, None
-        if status["state"] in ("pending", "running"):
-            text = progress_text(status)
+        if phase == "running":
             return text, str(status["progress"]), no_update, no_update, no_update
-        if status["state"] == "done":
-            result = ctx.jobs.result(job["key"])
-            text = f"graph {result['key']} ready ({status['elapsed']:.1f} s)"
-            if result["layer"] != layer:  # user switched layer meanwhile: keep the result for later
-                return text, "1", no_update, no_update, None
-            return text, "1", key_options(ctx, layer), result["key"], None
-        return f"{status['state']}: {status.get('error') or ''}", "0", no_update, no_update, None
+        if phase != "done":
+            return text, "0", no_update, no_update, None
+        result = ctx.jobs.result(job["key"])
+        text = f"graph {result['key']} ready ({status['elapsed']:.1f} s)"
+        if result["layer"] != layer:  # user switched layer meanwhile: keep the result for later
+            return text, "1", no_update, no_update, None
+        return text, "1", key_options(ctx, layer), result["key"], None
 
     @app.callback(Output(ids.JOB_STATUS, "children", allow_duplicate=True),
                   Input(ids.CANCEL_BUTTON, "n_clicks"), State(ids.MAPPER_JOB, "data"),

@@ -43,7 +43,7 @@ from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import progress_text
+from topoact.app.jobs import describe_job
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
 
@@ -365,18 +365,15 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def poll(_n, job, layer):
-        if not job:
+        phase, text, status = describe_job(ctx.jobs, job)
+        if phase == "idle":
             raise PreventUpdate
-        status = ctx.jobs.status(job["key"])
-        if status is None:
-            return "job lost (server restarted?)", "0", no_update, None
-        if status["state"] in ("pending", "running"):
-            return progress_text(status), str(status["progress"]), no_update, no_update
-        if status["state"] == "done":
-            done = ctx.jobs.result(job["key"])
-            text = f"done ({status['elapsed']:.1f} s)"
-            return text, "1", (done if done["layer"] == layer else no_update), None
-        return f"{status['state']}: {status.get('error') or ''}", "0", no_update, None
+        if phase == "running":
+            return text, str(status["progress"]), no_update, no_update
+        if phase != "done":
+            return text, "0", no_update, None
+        done = ctx.jobs.result(job["key"])
+        return text, "1", (done if done["layer"] == layer else no_update), None
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True), Input(CANCEL, "n_clicks"),
                   State(JOB, "data"), prevent_initial_call=True)
@@ -494,18 +491,16 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def poll_distances(_n, job):
-        if not job:
+        phase, text, _status = describe_job(ctx.jobs, {"key": job} if job else None)
+        if phase == "idle":
             raise PreventUpdate
-        status = ctx.jobs.status(job)
-        if status is None:
-            return "job lost (server restarted?)", no_update, None
-        if status["state"] in ("pending", "running"):
-            return progress_text(status), no_update, no_update
-        if status["state"] == "done":
-            fig = distance_heatmap(ctx.jobs.result(job))
-            fig.update_layout(height=380)
-            return f"done ({status['elapsed']:.1f} s)", fig, None
-        return f"{status['state']}: {status.get('error') or ''}", no_update, None
+        if phase == "running":
+            return text, no_update, no_update
+        if phase != "done":
+            return text, no_update, None
+        fig = distance_heatmap(ctx.jobs.result(job))
+        fig.update_layout(height=380)
+        return text, fig, None
 
     @app.callback(Output(EXTENDED, "children"), Input(ids.GRAPH_KEY, "data"), Input(ids.TABS, "value"))
     def extended(graph_sel, _tab):

@@ -13,7 +13,7 @@ from dash import Input, Output, State, callback_context, dash_table, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import progress_text
+from topoact.app.jobs import describe_job
 from topoact.app.panels.graph import form_params, mapper_job
 from topoact.figures.graph import empty_figure, sweep_figure
 
@@ -97,18 +97,16 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def poll(_n, job):
-        if not job:
+        phase, text, status = describe_job(ctx.jobs, job)
+        if phase == "idle":
             raise PreventUpdate
-        status = ctx.jobs.status(job["key"])
-        if status is None:
-            return "sweep lost", no_update, None
-        if status["state"] in ("pending", "running"):
-            return progress_text(status), no_update, no_update
-        if status["state"] == "done":
-            summaries = ctx.jobs.result(job["key"])
-            return (f"{len(summaries)} settings of layer {job['layer']} ({status['elapsed']:.1f} s)",
-                    {"layer": job["layer"], "summaries": summaries}, None)
-        return f"{status['state']}: {status.get('error') or ''}", no_update, None
+        if phase == "running":
+            return text, no_update, no_update
+        if phase != "done":
+            return text, no_update, None
+        summaries = ctx.jobs.result(job["key"])
+        return (f"{len(summaries)} settings of layer {job['layer']} ({status['elapsed']:.1f} s)",
+                {"layer": job["layer"], "summaries": summaries}, None)
 
     @app.callback(Output(ids.SWEEP_HEATMAP, "figure"), Output(ids.SWEEP_TABLE, "data"),
                   Input(ids.SWEEP_RESULT, "data"), Input(ids.SWEEP_METRIC, "value"))

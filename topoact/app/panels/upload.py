@@ -18,7 +18,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import progress_text
+from topoact.app.jobs import describe_job
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +135,13 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def poll(_n, job):
-        if not job:
+        phase, text, _status = describe_job(ctx.jobs, job)
+        if phase == "idle":
             raise PreventUpdate
-        status = ctx.jobs.status(job["key"])
-        if status is None:
-            return "upload job lost", no_update, None
-        if status["state"] in ("pending", "running"):
-            return progress_text(status), no_update, no_update
-        if status["state"] != "done":
-            return f"{status['state']}: {status.get('error') or ''}", no_update, None
+        if phase == "running":
+            return text, no_update, no_update
+        if phase != "done":
+            return text, no_update, None
         result = dict(ctx.jobs.result(job["key"]), name=job.get("name"))
         names = ctx.run.class_names
         pred = result["prediction"]

@@ -42,7 +42,7 @@ def test_write_resume_and_finish(tmp_path):
     plain = np.load(tmp_path / "run" / "activations" / "l2.npy")
     assert plain.shape == (8, 2)
     assert json.loads((tmp_path / "run" / "meta.json").read_text())["status"] == "complete"
-    with pytest.raises(KeyError, match="collected layers: l1, l2"):
+    with pytest.raises(KeyError, match="valid layers: l1, l2"):
         run.activations("l3")
 
 
@@ -82,3 +82,40 @@ def test_graphs_are_saved_by_key_with_a_default(tmp_path):
             run.save_graph("l1", graph, bad)
     with pytest.raises(ValueError):
         run.graph("l1", "../../meta")
+
+
+def _finished(path, n=8):
+    writer = _writer(path, n=n)
+    _chunk(writer, 0, n)
+    writer.finish(index={"ids": [str(i) for i in range(n)], "paths": [None] * n},
+                  attributes={}, report={})
+    return open_run(path)
+
+
+def test_cached_results_are_not_returned_after_the_layer_changed(tmp_path):
+    from topoact.results import ResultCache
+
+    run = _finished(tmp_path / "run")
+    cache = ResultCache(run, "persistence")
+    assert not (tmp_path / "run" / "persistence").exists()     # reading never writes
+    key = cache.key("l1", {"k": 1})
+    assert cache.load("l1", key) is None
+    assert not (tmp_path / "run" / "persistence").exists()
+    cache.save("l1", key, {"value": 42})
+    assert cache.load("l1", key)["value"] == 42
+    # NaN written into the stored activations: the cached result no longer describes the data.
+    X = np.load(tmp_path / "run" / "activations" / "l1.npy", mmap_mode="r+")
+    X[3] = np.nan
+    X.flush()
+    del X
+    assert cache.load("l1", key) is None
+    assert open_run(tmp_path / "run").fingerprint("l1") != open_run(tmp_path / "run").fingerprint("l2")
+
+
+def test_a_run_missing_a_required_file_is_reported_as_damaged(tmp_path):
+    from topoact.errors import DamagedRunError
+
+    _finished(tmp_path / "run")
+    (tmp_path / "run" / "labels.npy").unlink()
+    with pytest.raises(DamagedRunError, match="missing labels.npy.*collect"):
+        open_run(tmp_path / "run")

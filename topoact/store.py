@@ -8,18 +8,19 @@ resumes from the last completed chunk. ``Run`` is the read side used by every an
 """
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 import logging
 import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .hashing import stable_hash
+from .errors import DamagedRunError, UnknownLayerError
+from .fileio import read_json, safe_name, save_npy, write_json
 
 log = logging.getLogger(__name__)
 
@@ -39,27 +40,9 @@ class IncompleteRunError(RuntimeError):
     """The run directory holds a collection that has not finished (it can be resumed)."""
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: a reader (or a kill -9) never sees a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(obj, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any:
-    with open(path) as handle:
-        return json.load(handle)
-
-
 def layer_filename(layer: str) -> str:
     """File-system-safe name for a module path (module paths are usually safe already)."""
-    if re.fullmatch(r"[A-Za-z0-9_.\-]+", layer) and not layer.startswith("."):
-        return layer
-    return "layer-" + stable_hash(layer)
+    return safe_name(layer, prefix="layer-")
 
 
 def _npy_data_offset(path: Path) -> int:
@@ -249,8 +232,19 @@ class Run:
             raise IncompleteRunError(
                 f"{self.path}: collection has not finished ({progress.get('chunks_done', 0)} of "
                 f"{self.meta.get('n_chunks', '?')} chunks); re-run the same collect command to resume")
+        self._check_files()
         self._model = model
         self._dataset = None
+
+    def _check_files(self) -> None:
+        """Every file a finished run must have, or DamagedRunError naming it and the repair."""
+        required = ["labels.npy", "predictions.npy", "probabilities.npy", "source_index.npy", INDEX]
+        required += [f"{ACTIVATIONS}/{layer_filename(layer)}.npy" for layer in self.meta.get("layers", {})]
+        missing = [name for name in required if not (self.path / name).is_file()]
+        if missing:
+            raise DamagedRunError(
+                f"{self.path} is damaged: missing {', '.join(missing)}. Re-run the collect command "
+                "that made it with --overwrite to rebuild it (or copy the files back)")
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, n={self.n}, layers={self.layers})"
@@ -270,7 +264,32 @@ class Run:
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self.meta["layers"]:
-            raise KeyError(f"layer {layer!r} is not in this run; collected layers: {', '.join(self.layers)}")
+            raise UnknownLayerError(layer, self.layers, where=f"run {self.path}")
+
+    def fingerprint(self, layer: str) -> str:
+        """Digest of a layer's stored activations, recorded with every cached result.
+
+        Size and a content digest (column sums over all rows, in float64, plus 64 evenly spaced
+        rows): a truncated or rewritten file, or NaN rows written into it, changes it. Computed
+        once per (size, mtime) in this process: one pass over the file (~0.1 s per 200 MB).
+        """
+        self._check_layer(layer)
+        path = self.path / ACTIVATIONS / (layer_filename(layer) + ".npy")
+        stat = path.stat()
+        memo_key = (layer, stat.st_size, stat.st_mtime_ns)
+        memo = self.__dict__.setdefault("_fingerprints", {})
+        if memo_key not in memo:
+            X = self.activations(layer)
+            digest = hashlib.sha256(str((X.shape, X.dtype.str, stat.st_size)).encode())
+            sums = np.zeros(X.shape[1:], np.float64)
+            for start in range(0, X.shape[0], 8192):
+                sums += np.asarray(X[start:start + 8192], np.float64).sum(axis=0)
+            digest.update(sums.tobytes())
+            if X.shape[0]:
+                rows = np.unique(np.linspace(0, X.shape[0] - 1, 64).astype(np.int64))
+                digest.update(np.ascontiguousarray(X[rows]).tobytes())
+            memo[memo_key] = digest.hexdigest()[:16]
+        return memo[memo_key]
 
     def activations(self, layer: str) -> np.ndarray:
         """(N, D) float32 read-only memory map of one layer's activation vectors."""
@@ -359,11 +378,13 @@ class Run:
         return self._model
 
     # -- results ------------------------------------------------------------------------------
-    def results_dir(self, kind: str) -> Path:
+    def results_dir(self, kind: str, create: bool = False) -> Path:
+        """Folder of cached results of one kind; made only when ``create`` (reading never writes)."""
         if not re.fullmatch(r"[a-z_]+", kind):
             raise ValueError(f"bad results kind {kind!r}")
         path = self.path / kind
-        path.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def _graph_dir(self, layer: str) -> Path:
@@ -409,9 +430,7 @@ class Run:
         graph = dict(graph, layer=layer, key=key)
         if node_means is not None:
             name = f"{key}.node_means.npy"
-            tmp = folder / (name + ".tmp.npy")
-            np.save(tmp, np.asarray(node_means, dtype=np.float32))
-            os.replace(tmp, folder / name)
+            save_npy(folder / name, np.asarray(node_means, dtype=np.float32))
             graph["node_means"] = name
         write_json(folder / f"{key}.json", graph)
         if default:
@@ -422,3 +441,33 @@ class Run:
 def open_run(path, *, model=None) -> Run:
     """Open a finished run directory for reading (``model`` attaches a Python-API model)."""
     return Run(path, model=model)
+
+
+@runtime_checkable
+class RunLike(Protocol):
+    """What the engines and the app read from a run (``Run`` implements it; so must test fakes).
+
+    Attributes: ``path``, ``meta`` (dict), ``layers`` (list of names), ``n`` (rows),
+    ``labels`` / ``predictions`` ((N,) int64), ``probabilities`` ((N, C) float32),
+    ``class_names``, ``ids``, ``paths``, ``attributes`` ({name: (N,)}), ``attribute_kinds``,
+    ``attributes_meta``.
+    """
+
+    path: Path
+    meta: dict
+
+    @property
+    def layers(self) -> list[str]: ...
+
+    @property
+    def n(self) -> int: ...
+
+    def activations(self, layer: str) -> np.ndarray: ...
+
+    def fingerprint(self, layer: str) -> str: ...
+
+    def results_dir(self, kind: str, create: bool = False) -> Path: ...
+
+    def image(self, row: int): ...
+
+    def model(self): ...

@@ -28,7 +28,8 @@ from torch import nn
 
 from .hooks import frozen, recording
 from .objectives import reduce
-from .render import Cancelled, thread_limit
+from ..progress import CancelFn, ProgressFn, check_cancelled, report
+from .render import thread_limit
 
 __all__ = ["CodeGenerator", "GeneratorFit", "train_generator", "save_generator", "load_generator",
            "codes_of"]
@@ -131,8 +132,7 @@ def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_wei
             model.train()
             order = torch.randperm(len(train), generator=gen)
             for s in range(0, len(train), batch_size):
-                if should_cancel is not None and should_cancel():
-                    raise Cancelled("generator training cancelled")
+                check_cancelled(should_cancel, "generator training")
                 idx = order[s:s + batch_size]
                 x, c = train[idx], codes_train[idx]
                 recon = model(c)
@@ -143,8 +143,7 @@ def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_wei
                 loss.backward()
                 opt.step()
             done = epoch + 1
-            if progress is not None:
-                progress(done, epochs)
+            report(progress, done, epochs, f"epoch {done}/{epochs}")
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 log.info("generator training stopped after %d epochs (time limit)", done)
                 break

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..progress import Cancelled, CancelFn, ProgressFn, check_cancelled, report
 from .hooks import SPECIAL_LAYERS, frozen, recording
 from .objectives import Objective
 from .transforms import Transform, compose
@@ -42,10 +43,6 @@ from .transforms import Transform, compose
 __all__ = ["optimize", "evaluate", "thread_limit", "Cancelled", "NormalizedGradient", "default_device"]
 
 log = logging.getLogger(__name__)
-
-
-class Cancelled(RuntimeError):
-    """Raised when ``should_cancel()`` returns True during an optimisation."""
 
 
 class _StopForward(Exception):
@@ -129,8 +126,9 @@ def _module_device(module: torch.nn.Module) -> torch.device:
 
 
 def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transform] = (),
-             steps: int = 256, lr: float = 0.05, seed: int = 0, progress=None,
-             should_cancel: Callable[[], bool] | None = None, *, optimizer: str = "adam",
+             steps: int = 256, lr: float = 0.05, seed: int = 0,
+             progress: ProgressFn | None = None,
+             should_cancel: CancelFn | None = None, *, optimizer: str = "adam",
              after_step: Callable[[], None] | None = None, device=None,
              threads: int | str | None = "auto", transform_until: float = 1.0,
              early_stop: bool = True) -> torch.Tensor:
@@ -145,8 +143,10 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
     transforms : list of size-preserving transforms applied before the model.
     steps, lr : optimisation length and step size.
     seed : seed of the generator behind the initial image and the transforms.
-    progress : optional ``progress(step, steps)`` callback.
-    should_cancel : optional callable; when it returns True, :class:`Cancelled` is raised.
+    progress : optional ``progress(done, total, message)`` callback (:mod:`topoact.progress`),
+        called with ``(step, steps, "step k/n")`` after each step.
+    should_cancel : optional callable polled before each step; when it returns True,
+        :class:`topoact.progress.Cancelled` is raised.
     optimizer : ``'adam'`` or ``'normalized'`` (:class:`NormalizedGradient`).
     after_step : optional callable run after each step (e.g. clipping a code).
     device : torch device; default CUDA when available else CPU (the model is moved there
@@ -189,8 +189,7 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
             else:
                 raise ValueError(f"optimizer must be 'adam' or 'normalized', got {optimizer!r}")
             for step in range(steps):
-                if should_cancel is not None and should_cancel():
-                    raise Cancelled(f"cancelled at step {step} of {steps}")
+                check_cancelled(should_cancel, f"optimisation (step {step} of {steps})")
                 opt.zero_grad(set_to_none=True)
                 images = image_f()
                 shown = transform(images, generator) if step < transform_until * steps else images
@@ -213,8 +212,7 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
                 opt.step()
                 if after_step is not None:
                     after_step()
-                if progress is not None:
-                    progress(step + 1, steps)
+                report(progress, step + 1, steps, f"step {step + 1}/{steps}")
             with torch.no_grad():
                 result = image_f().detach().clamp(0, 1).cpu()
             for p in params:

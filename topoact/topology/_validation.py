@@ -1,16 +1,22 @@
-"""Input checks shared by the topology modules: finite 2-D float arrays, known metrics."""
+"""Input checks shared by the topology modules: finite 2-D float arrays, known metrics.
+
+``Cancelled`` is :class:`topoact.progress.Cancelled` (the one cancel exception of the library),
+re-exported here under its old import path.
+"""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
+
+from ..progress import Cancelled, CancelFn, check_cancelled
+
+__all__ = ["METRICS", "Cancelled", "check_points", "check_metric", "check_cancel"]
 
 METRICS = ("euclidean", "cosine")
 
 
-class Cancelled(RuntimeError):
-    """Raised when a long computation is stopped by its ``should_cancel`` callback."""
-
-
-def check_points(X, *, name: str = "X", min_points: int = 2) -> np.ndarray:
+def check_points(X: np.ndarray, *, name: str = "X", min_points: int = 2) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape (n, d) or raise ValueError.
 
     Rejects non-2-D input, fewer than ``min_points`` rows, NaN / inf values (naming how many
@@ -39,11 +45,12 @@ def check_points(X, *, name: str = "X", min_points: int = 2) -> np.ndarray:
 
 
 def check_metric(metric: str) -> str:
+    """Return ``metric`` when it is a point metric topology supports, else raise ValueError."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
     return metric
 
 
-def check_cancel(should_cancel) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled("persistence computation cancelled")
+def check_cancel(should_cancel: Optional[CancelFn]) -> None:
+    """Raise :class:`~topoact.progress.Cancelled` when ``should_cancel()`` answers True."""
+    check_cancelled(should_cancel, "persistence computation")

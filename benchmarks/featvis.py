@@ -84,7 +84,7 @@ def make_nodes(feats, labels, n_nodes=3):
     try:
         from topoact.mapper import build_graph
 
-        graph = build_graph(feats, labels=labels, n_jobs=1)
+        graph = build_graph(feats, labels=labels, n_jobs=1).to_dict()
         nodes = sorted(graph["nodes"], key=lambda n: -n["size"])[:n_nodes]
         if len(nodes) < n_nodes or nodes[-1]["size"] < 5:
             raise ValueError("graph too small")

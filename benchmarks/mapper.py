@@ -91,7 +91,7 @@ def worker(spec):
             m = Mapper(L2Norm(), UniformCover(spec["intervals"], spec["overlap"]),
                        DBSCAN(spec["eps"], spec["metric"], 3), n_jobs=2,
                        compute_node_means=False)
-            members = m.fit(X, lens_values=lens).members
+            members = m.fit_transform(X, lens_values=lens).members
         _members_file(spec["members"], members)
         out["nodes"] = len(members)
     else:  # sweep

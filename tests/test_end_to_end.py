@@ -51,7 +51,7 @@ def test_mapper_purity_grows_with_depth(cifar_run):
     for layer in ("layer1", "layer3"):
         result = topoact_cli("mapper", run.path, "--layer", layer)
         assert layer in result.stdout
-        graph = run.graph(layer)
+        graph = run.graph(layer).to_dict()
         sizes = np.array([node["size"] for node in graph["nodes"]])
         assert len(sizes) >= 3
         for node in graph["nodes"]:
@@ -88,9 +88,9 @@ def test_demo_prepares_a_mapped_run(tmp_path, monkeypatch):
     run = prepare_demo(tmp_path / "demo", progress=False)
     assert run.layers == DEMO_LAYERS
     for layer in DEMO_LAYERS:
-        assert run.graph(layer)["nodes"], layer
+        assert run.graph(layer).n_nodes, layer
     accuracy = float((run.predictions == run.labels).mean())
     assert accuracy > 0.6, accuracy
     # A second call finds everything cached (same run, same graphs).
     again = prepare_demo(tmp_path / "demo", progress=False)
-    assert again.graph(DEMO_LAYERS[-1])["key"] == run.graph(DEMO_LAYERS[-1])["key"]
+    assert again.graph(DEMO_LAYERS[-1]).key == run.graph(DEMO_LAYERS[-1]).key

@@ -390,49 +390,125 @@ class Run:
     def _graph_dir(self, layer: str) -> Path:
         return self.path / GRAPHS / layer_filename(layer)
 
+    @staticmethod
+    def _check_graph_key(key) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(key)) or key == DEFAULT_GRAPH:
+            raise ValueError(f"bad graph key {key!r} (letters, digits, '_' and '-' only)")
+        return str(key)
+
     def graph_keys(self, layer: str) -> list[str]:
+        """Keys of the Mapper graphs saved for ``layer`` (sorted)."""
         self._check_layer(layer)
         folder = self._graph_dir(layer)
         if not folder.is_dir():
             return []
         return sorted(p.stem for p in folder.glob("*.json") if p.stem != DEFAULT_GRAPH)
 
-    def graph(self, layer: str, key: str | None = None) -> dict:
-        """A saved Mapper graph of ``layer`` (the default one when ``key`` is None)."""
+    def default_graph_key(self, layer: str) -> str | None:
+        """Key of the layer's default graph (None when no default was set or its file is gone)."""
         self._check_layer(layer)
+        pointer = self._graph_dir(layer) / (DEFAULT_GRAPH + ".json")
+        if not pointer.exists():
+            return None
+        key = read_json(pointer).get("key")
+        return key if key in self.graph_keys(layer) else None
+
+    def set_default_graph(self, layer: str, key: str) -> None:
+        """Make the saved graph ``key`` the layer's default (what ``graph(layer)`` opens).
+
+        Raises FileNotFoundError when no such graph is saved and ValueError for a graph with
+        no nodes (an empty graph is never a default).
+        """
+        self._check_layer(layer)
+        key = self._check_graph_key(key)
         folder = self._graph_dir(layer)
-        if key is None:
-            pointer = folder / (DEFAULT_GRAPH + ".json")
-            if not pointer.exists():
-                raise FileNotFoundError(f"no Mapper graph saved for layer {layer!r}; build one with "
-                                        f"`topoact mapper {self.path} --layer {layer}`")
-            key = read_json(pointer)["key"]
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(key)):
-            raise ValueError(f"bad graph key {key!r}")
         path = folder / f"{key}.json"
         if not path.exists():
             raise FileNotFoundError(f"no graph {key!r} for layer {layer!r}; saved: {self.graph_keys(layer)}")
-        return read_json(path)
+        if not read_json(path).get("nodes"):
+            raise ValueError(f"graph {key!r} of layer {layer!r} has no nodes; it cannot be the default")
+        write_json(folder / (DEFAULT_GRAPH + ".json"), {"key": key})
+
+    def _resolve_graph_key(self, layer: str, key: str | None) -> str:
+        if key is None:
+            key = self.default_graph_key(layer)
+            if key is None:
+                raise FileNotFoundError(f"no Mapper graph saved for layer {layer!r}; build one with "
+                                        f"`topoact mapper {self.path} --layer {layer}`")
+        return self._check_graph_key(key)
+
+    def graph(self, layer: str, key: str | None = None):
+        """A saved Mapper graph of ``layer`` (the default one when ``key`` is None).
+
+        Returns
+        -------
+        :class:`topoact.mapper.MapperGraph` (with its (K, D) ``node_means`` memory-mapped when
+        they were saved). Graph files of every schema version (and without one) open.
+        """
+        from .mapper.graph import MapperGraph
+
+        self._check_layer(layer)
+        key = self._resolve_graph_key(layer, key)
+        path = self._graph_dir(layer) / f"{key}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no graph {key!r} for layer {layer!r}; saved: {self.graph_keys(layer)}")
+        data = read_json(path)
+        data.setdefault("key", key)
+        data.setdefault("layer", layer)
+        try:
+            return MapperGraph.from_dict(data, node_means=self._load_node_means(layer, data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DamagedRunError(f"graph file {path} cannot be read ({exc}); delete it and "
+                                  f"rebuild with `topoact mapper {self.path} --layer {layer}`") from exc
+
+    def _load_node_means(self, layer: str, data: dict) -> np.ndarray | None:
+        name = data.get("node_means")
+        if not name or not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(name)):
+            return None
+        path = self._graph_dir(layer) / name
+        return np.load(path, mmap_mode="r") if path.exists() else None
 
     def node_means(self, layer: str, key: str | None = None) -> np.ndarray | None:
-        graph = self.graph(layer, key)
-        name = graph.get("node_means")
-        return np.load(self._graph_dir(layer) / name) if name else None
-
-    def save_graph(self, layer: str, graph: dict, key: str, node_means: np.ndarray | None = None,
-                   *, default: bool = True) -> Path:
-        """Store a graph dict under ``key`` (and make it the layer's default unless told not to)."""
+        """(K, D) mean activation vectors of a saved graph's nodes (None when not saved)."""
         self._check_layer(layer)
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", key) or key == DEFAULT_GRAPH:
-            raise ValueError(f"bad graph key {key!r}")
+        key = self._resolve_graph_key(layer, key)
+        path = self._graph_dir(layer) / f"{key}.node_means.npy"
+        return np.load(path) if path.exists() else None
+
+    def save_graph(self, layer: str, graph, key: str | None = None,
+                   node_means: np.ndarray | None = None, *, default: bool = False) -> Path:
+        """Store a Mapper graph under ``key`` (default: ``graph.key``).
+
+        Parameters
+        ----------
+        layer : layer name
+        graph : MapperGraph (or its dict form)
+        key : graph key (letters, digits, '_' and '-')
+        node_means : (K, D) array, optional (default: ``graph.node_means``)
+        default : also make it the layer's default graph. Saving never moves the default
+            otherwise (exploring must not change what the next person opens).
+
+        Returns
+        -------
+        Path of the graph JSON.
+        """
+        from .mapper.graph import MapperGraph
+
+        self._check_layer(layer)
+        if not isinstance(graph, MapperGraph):
+            graph = MapperGraph.from_dict(graph, node_means=node_means)
+        key = self._check_graph_key(key if key is not None else graph.key)
+        if default and graph.n_nodes == 0:
+            raise ValueError(f"graph {key!r} of layer {layer!r} has no nodes; it cannot be the default")
         folder = self._graph_dir(layer)
         folder.mkdir(parents=True, exist_ok=True)
-        graph = dict(graph, layer=layer, key=key)
-        if node_means is not None:
+        graph.layer, graph.key = layer, key
+        means = node_means if node_means is not None else graph.node_means
+        name = None
+        if means is not None:
             name = f"{key}.node_means.npy"
-            save_npy(folder / name, np.asarray(node_means, dtype=np.float32))
-            graph["node_means"] = name
-        write_json(folder / f"{key}.json", graph)
+            save_npy(folder / name, np.asarray(means, dtype=np.float32))
+        write_json(folder / f"{key}.json", graph.to_dict(node_means_file=name), indent=None)
         if default:
             write_json(folder / (DEFAULT_GRAPH + ".json"), {"key": key})
         return folder / f"{key}.json"

@@ -31,9 +31,9 @@ def real_run(tmp_path_factory):
     topoact.collect(bundle, f"shapes:{N_IMAGES}", ["conv2"], out=path, num_workers=0, progress=False,
                     chunk_size=32, batch_size=32)
     run = open_run(path, model=bundle)
-    run_graphs.build_run_graph(run, "conv2", run_graphs.mapper_params(
-        lens="l2", cover="uniform", intervals=3, overlap=0.3, clusterer="dbscan", eps="auto",
-        metric="euclidean", min_samples=3))
+    run_graphs.build_run_graph(run, "conv2", run_graphs.MapperConfig(
+        lens="l2", cover="uniform", n_intervals=3, overlap=0.3, clusterer="dbscan", eps="auto",
+        metric="euclidean", min_samples=3), default=True)
     return open_run(path, model=bundle)
 
 
@@ -49,7 +49,7 @@ def generator_run(real_run):
 
 
 def _largest_node(run):
-    graph = run.graph("conv2")
+    graph = run.graph("conv2").to_dict()
     return max(graph["nodes"], key=lambda n: n["size"])
 
 

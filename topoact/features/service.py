@@ -116,7 +116,7 @@ def _run_cached(run, layer, target, method_name, method, compute) -> dict:
 
 
 def _node(run, layer, graph_key, node_id):
-    graph = run.graph(layer, graph_key)
+    graph = run.graph(layer, graph_key).to_dict()
     for node in graph["nodes"]:
         if int(node["id"]) == int(node_id):
             return graph, node

@@ -331,15 +331,14 @@ class SingleLinkage(_Clusterer):
 class SklearnClusterer(_Clusterer):
     """Any scikit-learn clusterer object, cloned and ``fit_predict`` on each element's rows."""
 
-    def __init__(self, estimator):
-        if not hasattr(estimator, "fit_predict"):
-            raise TypeError(f"{estimator!r} has no fit_predict; not a scikit-learn clusterer")
+    def __init__(self, estimator=None):
         self.estimator = estimator
 
-    def get_params(self) -> dict:
-        return {"estimator": type(self.estimator).__name__,
-                **{k: v for k, v in self.estimator.get_params().items()
-                   if isinstance(v, (int, float, str, bool, type(None)))}}
+    def prepare(self, X):
+        """Check that ``estimator`` is a scikit-learn clusterer. Returns self."""
+        if not hasattr(self.estimator, "fit_predict"):
+            raise TypeError(f"{self.estimator!r} has no fit_predict; not a scikit-learn clusterer")
+        return self
 
     @property
     def min_points(self):

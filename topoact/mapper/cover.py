@@ -180,10 +180,6 @@ class ProductCover(Cover):
         self.cover_x = cover_x
         self.cover_y = cover_y
 
-    def get_params(self) -> dict:
-        return {"cover_x": {"name": self.cover_x.name, **self.cover_x.get_params()},
-                "cover_y": {"name": self.cover_y.name, **self.cover_y.get_params()}}
-
     def fit(self, lens):
         lens = _as_lens(lens)
         if lens.shape[1] != 2:

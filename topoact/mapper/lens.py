@@ -24,7 +24,7 @@ from .params import Params
 
 __all__ = [
     "Lens", "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens",
-    "ArrayLens", "make_lens",
+    "ArrayLens",
 ]
 
 
@@ -217,9 +217,6 @@ class PredictionLens(Lens):
         self.class_index = class_index
         self.probabilities = probabilities
 
-    def get_params(self) -> dict:
-        return {"kind": self.kind, "class_index": self.class_index}
-
     def fit(self, X, probabilities=None, **context):
         _check_X(X)
         p = self.probabilities if self.probabilities is not None else probabilities
@@ -254,9 +251,6 @@ class ArrayLens(Lens):
     def __init__(self, values):
         self.values = values
 
-    def get_params(self) -> dict:
-        return {"values": "array"}
-
     def fit(self, X, **context):
         _check_X(X)
         v = np.asarray(self.values, dtype=np.float64)
@@ -272,22 +266,3 @@ class ArrayLens(Lens):
 
     def transform(self, X) -> np.ndarray:
         return self.values_.copy()
-
-
-_LENSES = {"l2": L2Norm, "l1": L1Norm, "pca": PCALens, "knn": KNNDistance, "umap": UMAPLens}
-
-
-def make_lens(name: str, **kwargs) -> Lens:
-    """Lens from a CLI/JSON name: l2, l1, pca, pca2, knn, umap, maxprob, entropy, class."""
-    if name == "pca2":
-        return PCALens(n_components=2)
-    if name == "maxprob":
-        return PredictionLens("max")
-    if name == "entropy":
-        return PredictionLens("entropy")
-    if name == "class":
-        return PredictionLens("class", **kwargs)
-    if name not in _LENSES:
-        raise ValueError(f"unknown lens {name!r}; choose from l2, l1, pca, pca2, knn, umap, "
-                         "maxprob, entropy, class")
-    return _LENSES[name](**kwargs)

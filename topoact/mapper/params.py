@@ -1,18 +1,21 @@
-"""Parameter handling shared by lenses, covers and clusterers (scikit-learn conventions)."""
+"""Parameter handling shared by lenses, covers, clusterers and ``Mapper``: scikit-learn's own.
+
+Every step derives from :class:`Params`, a :class:`sklearn.base.BaseEstimator`: ``__init__``
+only stores its arguments, so ``get_params(deep=True)`` (nested ``lens__k`` names),
+``set_params`` (nested too), ``sklearn.base.clone`` and the repr come from scikit-learn.
+Validation happens in ``fit`` / ``prepare``; learned attributes end in ``_``.
+"""
 from __future__ import annotations
 
+from sklearn.base import BaseEstimator
 
-class Params:
-    """``get_params`` from ``__init__`` attributes (learned ones end in ``_``, private ones start
-    with ``_``), a name, a repr."""
+__all__ = ["Params"]
 
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+class Params(BaseEstimator):
+    """scikit-learn estimator base with a short ``name`` (the class name)."""
 
     @property
     def name(self) -> str:
+        """The class name, used in the graph JSON's ``params``."""
         return type(self).__name__
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{self.name}({args})"

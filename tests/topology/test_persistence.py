@@ -312,10 +312,10 @@ def relu_cloud(n, d=64, seed=12):
 def test_cone_free_edges_match_brute_force():
     from scipy.spatial.distance import pdist, squareform
     from topoact.topology.certificate import cone_free_edges
-    from topoact.topology.mst import prim_mst
+    from topoact.topology.mst import dense_mst
     X = relu_cloud(120)
     D = squareform(pdist(X.astype(np.float64))).astype(np.float32)
-    mst, _ = prim_mst(D)
+    mst, _ = dense_mst(D)
     in_mst = {tuple(sorted(map(int, e))) for e in mst}
     T = float(np.quantile(D[np.triu_indices(120, 1)], 0.05))
     expect = set()
@@ -332,14 +332,18 @@ def test_cone_free_edges_match_brute_force():
     assert np.all(np.diff(w) >= 0) and np.all(w > T)
 
 
-def test_prim_mst_equals_scipy():
-    from scipy.sparse.csgraph import minimum_spanning_tree
+def test_dense_mst_equals_scipy():
+    from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
     from scipy.spatial.distance import pdist, squareform
-    from topoact.topology.mst import prim_mst
+    from topoact.topology.mst import dense_mst
     D = squareform(pdist(relu_cloud(150))).astype(np.float32)
-    _, w = prim_mst(D)
+    edges, w = dense_mst(D)
     ref = np.sort(minimum_spanning_tree(D.astype(np.float64)).data)
-    assert np.allclose(np.sort(w), ref)
+    assert np.array_equal(w, ref)                          # the same weights, bit for bit
+    assert np.array_equal(w, D[edges[:, 0], edges[:, 1]])  # each weight is its edge's length
+    from scipy.sparse import coo_matrix                    # a spanning tree: connected, n - 1 edges
+    ours = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=D.shape)
+    assert connected_components(ours, directed=False)[0] == 1 and len(edges) == 149
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])

@@ -16,7 +16,8 @@ DBSCAN(eps='auto'|float, metric='euclidean'|'cosine', min_samples=3, eps_scale=1
     expanded completely before the next one starts). Labels therefore equal sklearn's, border
     points included.
 SingleLinkage(threshold=None, metric='euclidean')
-    Single-linkage clustering via an exact minimum spanning tree (Prim, O(n) memory); the tree
+    Single-linkage clustering via an exact minimum spanning tree (the shared Prim loop of
+    :mod:`topoact.mst`, distances computed row by row, O(n) memory); the tree
     is cut at ``threshold`` or, when None, inside the largest gap between consecutive merge
     heights (no cut -- one cluster -- when there are fewer than 3 points).
 SklearnClusterer(estimator)
@@ -41,6 +42,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs
 from .params import Params
 
@@ -258,33 +260,19 @@ class DBSCAN(_Clusterer):
         return dbscan_labels(X, rows, self.eps_, int(self.min_samples), self.metric)
 
 
-def _mst_heights(Z, metric):
-    """Prim's algorithm on dense rows: (parent, child, weight) of an exact MST, O(n) memory."""
-    n = len(Z)
+def _mst_heights(Z: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact MST of the rows of ``Z`` (n, d): the one Prim loop of :func:`topoact.mst.prim_mst`
+    with each vertex's distances computed on the fly in float64 (O(n) memory, no n x n matrix).
+
+    Returns ``edges`` int64 (n - 1, 2) and ``weights`` float64 (n - 1,) in Prim order.
+    """
     Z = Z.astype(np.float64)
     if metric == "cosine":
         nrm = np.linalg.norm(Z, axis=1)
         Z = np.where(nrm[:, None] > 0, Z / np.where(nrm > 0, nrm, 1)[:, None], 0)
+        return prim_mst(len(Z), lambda v: 1.0 - Z @ Z[v])
     sq = np.einsum("ij,ij->i", Z, Z)
-    in_tree = np.zeros(n, bool)
-    dist = np.full(n, np.inf)
-    parent = np.full(n, -1)
-    cur = 0
-    in_tree[0] = True
-    edges = []
-    for _ in range(n - 1):
-        if metric == "cosine":
-            d = 1.0 - Z @ Z[cur]
-        else:
-            d = np.sqrt(np.maximum(sq + sq[cur] - 2 * (Z @ Z[cur]), 0))
-        better = (~in_tree) & (d < dist)
-        dist[better] = d[better]
-        parent[better] = cur
-        cand = np.where(in_tree, np.inf, dist)
-        cur = int(np.argmin(cand))
-        edges.append((parent[cur], cur, dist[cur]))
-        in_tree[cur] = True
-    return edges
+    return prim_mst(len(Z), lambda v: np.sqrt(np.maximum(sq + sq[v] - 2 * (Z @ Z[v]), 0)))
 
 
 class SingleLinkage(_Clusterer):
@@ -306,10 +294,8 @@ class SingleLinkage(_Clusterer):
         n = len(Z)
         if n < 2:
             return np.zeros(n, np.int64)
-        edges = _mst_heights(Z, self.metric)
-        u = np.array([e[0] for e in edges])
-        v = np.array([e[1] for e in edges])
-        w = np.array([e[2] for e in edges])
+        edges, w = _mst_heights(Z, self.metric)
+        u, v = edges[:, 0], edges[:, 1]
         if self.threshold is not None:
             cut = float(self.threshold)
         elif n < 3:

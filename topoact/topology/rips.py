@@ -71,7 +71,7 @@ import gudhi
 import numpy as np
 
 from ._validation import check_cancel, check_metric, check_points
-from .mst import h0_diagram, mst_edges, prim_mst
+from .mst import dense_mst, h0_diagram, mst_edges
 from .pairwise import distances_to, iter_blocks, prepare
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def ripser_rips(X, *, metric="euclidean", threshold="auto", degree=32, certify="
     timings["edges"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # the MST from the largest edge set at hand (a connected graph needs no Borůvka pass)
-    medges, mweights = prim_mst(D) if dense else mst_edges(n, I, J, W, Y, sq, metric, block)
+    medges, mweights = dense_mst(D) if dense else mst_edges(n, I, J, W, Y, sq, metric, block)
     h0 = h0_diagram(mweights)
     timings["h0_mst"] = time.perf_counter() - t0
     t0 = time.perf_counter()

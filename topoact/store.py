@@ -40,6 +40,60 @@ class IncompleteRunError(RuntimeError):
     """The run directory holds a collection that has not finished (it can be resumed)."""
 
 
+#: how to repair a damaged run, quoted by every error that finds one
+REPAIR = ("re-run the collect command that made it with --overwrite to rebuild it "
+          "(`topoact check RUN` lists every problem)")
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a run written by topoact (finished or not).
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    bool
+        True when ``path/meta.json`` is a JSON object with topoact's ``format`` and
+        ``config_hash`` entries.
+
+    Raises
+    ------
+    topoact.fileio.DamagedFileError
+        ``meta.json`` exists but is not valid JSON (it names the file).
+    """
+    meta_path = Path(path) / META
+    if not meta_path.is_file():
+        return False
+    meta = read_json(meta_path)
+    return isinstance(meta, dict) and "format" in meta and "config_hash" in meta
+
+
+def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
+    """``np.load`` of a run file; a missing, truncated or damaged file raises DamagedRunError.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An ``.npy`` file of a run.
+    mmap : bool
+        Memory-map it read-only instead of reading it.
+
+    Returns
+    -------
+    ndarray
+    """
+    path = Path(path)
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise DamagedRunError(f"{path} is missing; {REPAIR}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        # e.g. "mmap length is greater than file size" for a truncated file
+        raise DamagedRunError(f"{path} is truncated or damaged ({exc}); {REPAIR}") from None
+
+
 def layer_filename(layer: str) -> str:
     """File-system-safe name for a module path (module paths are usually safe already)."""
     return safe_name(layer, prefix="layer-")
@@ -155,13 +209,14 @@ class RunWriter:
             progress = read_json(progress_path)
             log.info("resuming %s after chunk %d (%d rows done)", self.path, progress["chunks_done"], progress["rows_done"])
         else:
+            # meta.json first: a folder topoact started is recognisable as a run from then on
             (self.path / ACTIVATIONS).mkdir(parents=True, exist_ok=True)
+            self.meta["status"] = "running"
+            write_json(meta_path, self.meta)
             progress = {"config_hash": self.meta["config_hash"], "chunks_done": 0, "rows_done": 0, "skipped": []}
         self.arrays = {name: RowArray(p, shape, dtype, create=not resuming)
                        for name, (p, shape, dtype) in self._array_specs().items()}
         if not resuming:
-            self.meta["status"] = "running"
-            write_json(meta_path, self.meta)
             write_json(progress_path, progress)
         return progress
 
@@ -242,9 +297,8 @@ class Run:
         required += [f"{ACTIVATIONS}/{layer_filename(layer)}.npy" for layer in self.meta.get("layers", {})]
         missing = [name for name in required if not (self.path / name).is_file()]
         if missing:
-            raise DamagedRunError(
-                f"{self.path} is damaged: missing {', '.join(missing)}. Re-run the collect command "
-                "that made it with --overwrite to rebuild it (or copy the files back)")
+            raise DamagedRunError(f"{self.path} is damaged: missing {', '.join(missing)}; {REPAIR} "
+                                  "(or copy the files back)")
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, n={self.n}, layers={self.layers})"
@@ -260,7 +314,36 @@ class Run:
 
     @property
     def class_names(self) -> list[str]:
+        """Names of the model's classes: the columns of ``probabilities``, the values of ``predictions``."""
         return list(self.meta.get("class_names", []))
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names of the values of ``labels``: the model's class names when the data set's classes
+        were matched onto them, else the data set's own (see :mod:`topoact.data.classes`)."""
+        return list(self.meta.get("label_names", self.meta.get("class_names", [])))
+
+    @property
+    def labels_match_model(self) -> bool:
+        """Whether ``labels`` and ``predictions`` index the same classes (accuracy is meaningful)."""
+        return bool(self.meta.get("labels_match_model", True))
+
+    def reduce_of(self, layer: str) -> str:
+        """How ``layer`` was reduced over positions: ``gap``/``center``/``random``, or ``none``.
+
+        Parameters
+        ----------
+        layer : str
+
+        Returns
+        -------
+        str
+            Reads ``reduce`` (and the older key ``reduction``) of the layer, then of the run.
+        """
+        self._check_layer(layer)
+        info = self.meta["layers"][layer]
+        return str(info.get("reduce") or info.get("reduction") or self.meta.get("reduce")
+                   or self.meta.get("reduction") or "gap")
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self.meta["layers"]:
@@ -294,23 +377,23 @@ class Run:
     def activations(self, layer: str) -> np.ndarray:
         """(N, D) float32 read-only memory map of one layer's activation vectors."""
         self._check_layer(layer)
-        return np.load(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap_mode="r")
+        return load_npy(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap=True)
 
     @cached_property
     def labels(self) -> np.ndarray:
-        return np.load(self.path / "labels.npy")
+        return load_npy(self.path / "labels.npy")
 
     @cached_property
     def predictions(self) -> np.ndarray:
-        return np.load(self.path / "predictions.npy")
+        return load_npy(self.path / "predictions.npy")
 
     @property
     def probabilities(self) -> np.ndarray:
-        return np.load(self.path / "probabilities.npy", mmap_mode="r")
+        return load_npy(self.path / "probabilities.npy", mmap=True)
 
     @cached_property
     def source_index(self) -> np.ndarray:
-        return np.load(self.path / "source_index.npy")
+        return load_npy(self.path / "source_index.npy")
 
     @cached_property
     def _index(self) -> dict:
@@ -352,7 +435,7 @@ class Run:
         if not 0 <= row < self.n:
             raise IndexError(f"row {row} out of range for a run of {self.n} images")
         if (self.path / THUMBNAILS).exists():
-            return Image.fromarray(np.load(self.path / THUMBNAILS, mmap_mode="r")[row])
+            return Image.fromarray(load_npy(self.path / THUMBNAILS, mmap=True)[row])
         if self._dataset is None:
             from .data import open_dataset
 

@@ -15,12 +15,13 @@ import torch.nn.functional as F
 
 from .. import param as param_mod
 from ..hooks import resolve_module
-from ..objectives import REDUCTIONS, reduce
+from ...reduce import check_reduce
+from ..objectives import reduce as reduce_output
 from ..render import evaluate
 from ..transforms import standard_transforms
 
 __all__ = ["FeatureMethod", "FeatureResult", "pixel_diversity", "feature_diversity",
-           "layer_features", "check_layer", "check_reduction"]
+           "layer_features", "check_layer", "check_reduce"]
 
 
 @dataclass
@@ -32,22 +33,40 @@ class FeatureResult:
 
 
 def check_layer(bundle, layer: str) -> None:
-    """Raise ``ValueError`` listing valid layers when ``layer`` is not in the model."""
+    """Raise ``ValueError`` listing valid layers when ``layer`` is not in the model.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    layer : str
+    """
     resolve_module(bundle.module, layer, bundle)
 
 
-def check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def layer_features(bundle, images: torch.Tensor, layer: str, reduction: str = "gap",
+def layer_features(bundle, images: torch.Tensor, layer: str, reduce: str = "gap",
                    batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Reduced features (B, D) and softmax probabilities (B, K) of images in [0, 1]."""
+    """Stored-vector features and class probabilities of images.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    images : tensor of shape (B, 3, H, W)
+        Images in [0, 1].
+    layer : str
+        Layer name.
+    reduce : {'gap', 'center', 'random'}
+        The run's reduction (:func:`topoact.features.objectives.reduce`).
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    features : ndarray (B, D) and probabilities : ndarray (B, K)
+    """
     feats, probs = [], []
     for start in range(0, len(images), batch_size):
         acts = evaluate(bundle, images[start:start + batch_size], [layer])
-        feats.append(reduce(acts[layer], reduction).flatten(1).numpy())
+        feats.append(reduce_output(acts[layer], reduce).flatten(1).numpy())
         probs.append(torch.softmax(acts["logits"].flatten(1), 1).numpy())
     return np.concatenate(feats), np.concatenate(probs)
 

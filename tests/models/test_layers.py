@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+
+from topoact.errors import UnknownLayerError
 import torch
 from torch import nn
 
@@ -73,8 +75,9 @@ def test_resolve_layers_errors_list_valid_names():
     bundle = load_model("cifar-resnet20")
     assert resolve_layers(bundle, "layer1, layer3,layer1") == ["layer1", "layer3"]
     assert resolve_layers(bundle, ["layer2.0.shortcut"]) == ["layer2.0.shortcut"]
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(UnknownLayerError) as info:  # also a ValueError and a KeyError
         resolve_layers(bundle, ["layer1", "layer33"])
+    assert isinstance(info.value, ValueError) and info.value.layer == "layer33"
     msg = str(info.value)
     assert msg.startswith("unknown layer 'layer33'")
     assert "valid layers: layer3" in msg  # closest match first

@@ -44,7 +44,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs
-from .params import Params
+from .params import Params, resolve_seed
 
 logger = logging.getLogger(__name__)
 
@@ -54,57 +54,112 @@ __all__ = [
     "kdistance_sample", "eps_from_kdistances",
 ]
 
-def _rows32(X, sl, metric):
-    Z = np.array(X[sl], dtype=np.float32)
-    ok = np.ones(len(Z), bool)
-    if metric == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
-        ok = norms > 0
-        Z[ok] /= norms[ok, None].astype(np.float32)
-    elif metric != "euclidean":
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+def _unit_rows(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of Z (n, D) scaled to unit length in float32, and the (n,) mask of non-zero rows."""
+    Z = np.array(Z, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
+    ok = norms > 0
+    Z[ok] /= norms[ok, None].astype(np.float32)
     return Z, ok
 
 
-def kth_neighbor_distance(Q, R, k, metric="euclidean", exclude_self=False, q_index=None,
-                          chunk_size=1024, ref_chunk=16384) -> np.ndarray:
+def kth_neighbor_distance(Q: np.ndarray, R: np.ndarray, k: int, metric: str = "euclidean",
+                          exclude_self: bool = False, q_index: np.ndarray | None = None,
+                          ref_chunk: int = 16384) -> np.ndarray:
     """Distance from each row of Q (M, D) to its k-th nearest row of R (P, D).
 
-    With ``exclude_self``, row ``q_index[i]`` of R (default: i, when Q is R) is not a
-    neighbour of query i. Float32 matrix products over (chunk_size x ref_chunk) blocks with a
-    running k-smallest buffer, so memory stays bounded. Returns (M,) float64.
+    scikit-learn's ``NearestNeighbors(algorithm='brute')`` does the distance work and the
+    k-smallest selection (its chunked, OpenMP ``ArgKmin`` reduction; float64 accumulation, so
+    it is more exact than the float32 products used before). Euclidean: one fit on R as it is
+    (a float32 memory map is not copied). Cosine (sklearn's definition ``1 - <x/|x|, y/|y|>``,
+    zero rows at distance 1 from everything): the non-zero rows are scaled to unit length
+    ``ref_chunk`` rows at a time and searched with the euclidean metric (``cos = d**2 / 2``);
+    the running k smallest are merged across chunks and zero rows are counted, not searched.
+    Measured at 20k x 512 on the benchmark data (2,000 queries, 2 cores under load): unit rows
+    with the euclidean search ran as fast as the previous hand-written float32 loop (6.9-8.0 s
+    vs 7.7-8.0 s), ``metric='cosine'`` in sklearn 1.7-2.4x slower, hence the unit rows.
+
+    Parameters
+    ----------
+    Q : (M, D) query rows; R : (P, D) reference rows
+    k : which neighbour (1 = nearest)
+    metric : {'euclidean', 'cosine'}
+    exclude_self : row ``q_index[i]`` of R (default: i, when Q is R) is not a neighbour of
+        query i (-1: the query is not in R)
+    ref_chunk : reference rows per chunk (cosine)
+
+    Returns
+    -------
+    (M,) float64 distances (inf where R has fewer than k neighbours to offer).
     """
+    from sklearn.neighbors import NearestNeighbors
+
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     k = int(k)
+    M, P = Q.shape[0], R.shape[0]
     if exclude_self and q_index is None:
-        q_index = np.arange(Q.shape[0])
-    Q32, q_ok = _rows32(Q, slice(None), metric)
-    qn = np.einsum("ij,ij->i", Q32, Q32)
-    best = np.full((Q.shape[0], k), np.inf, dtype=np.float32)
-    for r0 in range(0, R.shape[0], ref_chunk):
-        r1 = min(R.shape[0], r0 + ref_chunk)
-        R32, r_ok = _rows32(R, slice(r0, r1), metric)
-        rn = np.einsum("ij,ij->i", R32, R32)
-        for a in range(0, Q.shape[0], chunk_size):
-            b = min(Q.shape[0], a + chunk_size)
-            D = Q32[a:b] @ R32.T
-            if metric == "cosine":      # squared unit distance 2 - 2 cos, mapped back below
-                np.multiply(D, -2.0, out=D)
-                D += 2.0
-                D[~q_ok[a:b]] = 2.0
-                D[:, ~r_ok] = 2.0
-            else:
-                np.multiply(D, -2.0, out=D)
-                D += qn[a:b, None]
-                D += rn[None]
-            np.maximum(D, 0, out=D)
-            if exclude_self:
-                qi = q_index[a:b]
-                hit = np.flatnonzero((qi >= r0) & (qi < r1))
-                D[hit, qi[hit] - r0] = np.inf
-            both = np.concatenate([best[a:b], D], axis=1)
-            best[a:b] = np.partition(both, k - 1, axis=1)[:, :k]
-    kth = best.max(axis=1).astype(np.float64)
-    return kth / 2.0 if metric == "cosine" else np.sqrt(kth)
+        q_index = np.arange(M)
+    extra = 1 if exclude_self else 0
+    m = k + extra                                   # neighbours kept per query
+    if metric == "cosine":
+        Qs, q_ok = _unit_rows(Q)
+        chunks = range(0, P, int(ref_chunk))
+    else:
+        Qs, q_ok = np.asarray(Q, dtype=np.float32), np.ones(M, bool)
+        chunks = range(0, P, max(P, 1))
+    best_d = np.full((M, 0), np.inf)
+    best_i = np.empty((M, 0), np.int64)
+    n_zero = 0
+    zero_rows = []
+    for r0 in chunks:
+        r1 = min(P, r0 + int(ref_chunk) if metric == "cosine" else P)
+        if metric == "cosine":
+            Rc, r_ok = _unit_rows(R[r0:r1])
+            n_zero += int((~r_ok).sum())
+            zero_rows.append(np.flatnonzero(~r_ok) + r0)
+            ref = np.flatnonzero(r_ok)
+            Rc = Rc[r_ok]
+        else:
+            Rc = np.asarray(R[r0:r1], dtype=np.float32)
+            ref = None
+        n_nb = min(m, len(Rc))
+        if n_nb == 0 or not q_ok.any():
+            continue
+        d = np.full((M, n_nb), np.inf)
+        i = np.full((M, n_nb), -1, np.int64)
+        nn = NearestNeighbors(n_neighbors=n_nb, algorithm="brute").fit(Rc)
+        d[q_ok], idx = nn.kneighbors(Qs[q_ok])
+        i[q_ok] = (ref[idx] if ref is not None else idx) + r0
+        best_d = np.concatenate([best_d, d], axis=1)
+        best_i = np.concatenate([best_i, i], axis=1)
+        if best_d.shape[1] > m:                     # keep the m smallest (stable by position)
+            order = np.argsort(best_d, axis=1, kind="stable")[:, :m]
+            best_d = np.take_along_axis(best_d, order, 1)
+            best_i = np.take_along_axis(best_i, order, 1)
+    if metric == "cosine":
+        best_d = best_d ** 2 / 2.0
+    if exclude_self and best_d.shape[1]:
+        # drop one self entry per query (the last column when self is not among them: with
+        # tied duplicates at distance 0 the k-th distance is the same either way)
+        is_self = best_i == q_index[:, None]
+        drop = np.where(is_self.any(1), is_self.argmax(1), best_d.shape[1] - 1)
+        keep = np.ones(best_d.shape, bool)
+        keep[np.arange(M), drop] = False
+        found = best_d.shape[1] - 1
+        best_d = best_d[keep].reshape(M, found)
+    if metric == "cosine":
+        # zero rows are at distance 1 from everything (a query is never its own neighbour)
+        zero = np.concatenate(zero_rows) if zero_rows else np.empty(0, np.int64)
+        in_r = (q_index >= 0) if exclude_self else np.zeros(M, bool)
+        self_zero = np.isin(q_index, zero) if exclude_self else np.zeros(M, bool)
+        n_ones = np.where(q_ok, np.minimum(n_zero - self_zero, k), np.minimum(P - in_r, k))
+        best_d[~q_ok] = np.inf
+        pad = np.where(np.arange(k)[None] < n_ones[:, None], 1.0, np.inf)
+        best_d = np.concatenate([best_d, pad], axis=1)
+    if best_d.shape[1] < k:
+        return np.full(M, np.inf)
+    return np.sort(best_d, axis=1)[:, k - 1].astype(np.float64)
 
 
 def knee_value(values) -> float:
@@ -123,9 +178,23 @@ def _round_sig(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def kdistance_sample(X, min_samples=3, metric="euclidean", sample_size=2000,
-                     random_state=0) -> np.ndarray:
-    """k-distances (k = min_samples, counting the row itself) of a seeded row sample."""
+def kdistance_sample(X: np.ndarray, min_samples: int = 3, metric: str = "euclidean",
+                     sample_size: int = 2000, seed: int = 0, *,
+                     random_state: int | None = None) -> np.ndarray:
+    """k-distances (k = min_samples, counting the row itself) of a seeded row sample.
+
+    Parameters
+    ----------
+    X : (N, D) array
+    min_samples, metric : DBSCAN's
+    sample_size : rows sampled (all when N is smaller); seed : sampling seed
+    random_state : deprecated alias of ``seed``
+
+    Returns
+    -------
+    (n,) float64 finite k-distances of the sampled rows.
+    """
+    seed = resolve_seed(seed, random_state, "kdistance_sample")
     if not hasattr(X, "shape") or len(X.shape) != 2:
         raise ValueError("auto eps needs a 2-D (N, D) array")
     n = X.shape[0]
@@ -133,7 +202,7 @@ def kdistance_sample(X, min_samples=3, metric="euclidean", sample_size=2000,
         raise ValueError("cannot choose eps automatically on an empty array (0 rows)")
     if n == 1:
         return np.zeros(1)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(n, min(n, int(sample_size)), replace=False))
     k_other = max(int(min_samples) - 1, 1)
     kd = kth_neighbor_distance(X[idx], X, min(k_other, n - 1), metric=metric,
@@ -156,11 +225,17 @@ def eps_from_kdistances(kd, scale=1.0) -> float:
     return _round_sig(knee * float(scale))
 
 
-def auto_eps(X, min_samples=3, metric="euclidean", scale=1.0, sample_size=2000,
-             random_state=0) -> float:
-    """Automatic DBSCAN eps from the knee of the k-distance curve (see module docstring)."""
-    return eps_from_kdistances(kdistance_sample(X, min_samples, metric, sample_size,
-                                                random_state), scale)
+def auto_eps(X: np.ndarray, min_samples: int = 3, metric: str = "euclidean", scale: float = 1.0,
+             sample_size: int = 2000, seed: int = 0, *, random_state: int | None = None) -> float:
+    """Automatic DBSCAN eps from the knee of the k-distance curve (see module docstring).
+
+    Parameters
+    ----------
+    X : (N, D) array; min_samples, metric : DBSCAN's; scale : eps_scale
+    sample_size, seed : the k-distance sample; random_state : deprecated alias of ``seed``
+    """
+    seed = resolve_seed(seed, random_state, "auto_eps")
+    return eps_from_kdistances(kdistance_sample(X, min_samples, metric, sample_size, seed), scale)
 
 
 # ----------------------------------------------------------------------------- exact DBSCAN
@@ -226,13 +301,15 @@ class DBSCAN(_Clusterer):
     sample_size : int, rows sampled for the k-distance curve
     """
 
-    def __init__(self, eps="auto", metric="euclidean", min_samples=3, eps_scale=1.0,
-                 sample_size=2000, random_state=0):
+    def __init__(self, eps: float | str = "auto", metric: str = "euclidean", min_samples: int = 3,
+                 eps_scale: float = 1.0, sample_size: int = 2000, seed: int = 0,
+                 random_state: int | None = None):
         self.eps = eps
         self.metric = metric
         self.min_samples = min_samples
         self.eps_scale = eps_scale
         self.sample_size = sample_size
+        self.seed = seed
         self.random_state = random_state
 
     @property
@@ -248,7 +325,8 @@ class DBSCAN(_Clusterer):
             if self.eps != "auto":
                 raise ValueError(f"eps must be a positive number or 'auto', got {self.eps!r}")
             self.kdistances_ = kdistance_sample(X, self.min_samples, self.metric,
-                                                self.sample_size, self.random_state)
+                                                self.sample_size,
+                                                resolve_seed(self.seed, self.random_state, "DBSCAN"))
             self.eps_ = eps_from_kdistances(self.kdistances_, self.eps_scale)
         else:
             if not float(self.eps) > 0:

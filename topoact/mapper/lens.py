@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import Params
+from .params import Params, resolve_seed
 
 __all__ = [
     "Lens", "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens",
@@ -135,12 +135,12 @@ class KNNDistance(Lens):
         Above this many rows, distances are taken to a seeded random sample of rows.
     """
 
-    def __init__(self, k: int = 5, max_exact: int = 20000, random_state: int = 0,
-                 chunk_size: int = 2048):
+    def __init__(self, k: int = 5, max_exact: int = 20000, seed: int = 0,
+                 random_state: int | None = None):
         self.k = k
         self.max_exact = max_exact
+        self.seed = seed
         self.random_state = random_state
-        self.chunk_size = chunk_size
 
     def fit(self, X, **context):
         _check_X(X)
@@ -150,7 +150,7 @@ class KNNDistance(Lens):
         if n <= self.k:
             raise ValueError(f"KNNDistance k={self.k} needs more than k rows, got {n}")
         if n > self.max_exact:
-            rng = np.random.default_rng(self.random_state)
+            rng = np.random.default_rng(resolve_seed(self.seed, self.random_state, "KNNDistance"))
             idx = np.sort(rng.choice(n, self.max_exact, replace=False))
         else:
             idx = np.arange(n)
@@ -167,18 +167,19 @@ class KNNDistance(Lens):
         if n == self.n_fit_:
             pos[self.reference_index_] = np.arange(len(self.reference_index_))
         return kth_neighbor_distance(X, self.reference_, self.k, metric="euclidean",
-                                     exclude_self=True, q_index=pos, chunk_size=self.chunk_size)
+                                     exclude_self=True, q_index=pos)
 
 
 class UMAPLens(Lens):
     """UMAP embedding (optional dependency ``umap-learn``) with 1 or 2 components."""
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
-                 metric: str = "euclidean", random_state: int = 0):
+                 metric: str = "euclidean", seed: int = 0, random_state: int | None = None):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
+        self.seed = seed
         self.random_state = random_state
 
     def fit(self, X, **context):
@@ -191,7 +192,7 @@ class UMAPLens(Lens):
             ) from exc
         self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
                                 min_dist=self.min_dist, metric=self.metric,
-                                random_state=self.random_state)
+                                random_state=resolve_seed(self.seed, self.random_state, "UMAPLens"))
         self.embedding_ = self.model_.fit_transform(np.asarray(X, dtype=np.float32))
         self._fit_shape = X.shape
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["Params"]
+__all__ = ["Params", "resolve_seed"]
 
 
 class Params(BaseEstimator):
@@ -19,3 +19,14 @@ class Params(BaseEstimator):
     def name(self) -> str:
         """The class name, used in the graph JSON's ``params``."""
         return type(self).__name__
+
+
+def resolve_seed(seed: int | None, random_state: int | None, owner: str) -> int | None:
+    """``seed``, or the deprecated ``random_state`` when that one was given (with a warning)."""
+    if random_state is not None:
+        import warnings
+
+        warnings.warn(f"{owner}: 'random_state' is deprecated, use 'seed'", DeprecationWarning,
+                      stacklevel=3)
+        return random_state
+    return seed

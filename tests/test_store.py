@@ -122,3 +122,15 @@ def test_a_run_missing_a_required_file_is_reported_as_damaged(tmp_path):
     (tmp_path / "run" / "labels.npy").unlink()
     with pytest.raises(DamagedRunError, match="missing labels.npy.*collect"):
         open_run(tmp_path / "run")
+
+
+def test_a_truncated_file_is_named_with_its_repair(tmp_path):
+    from topoact.errors import DamagedRunError
+    from topoact.store import load_npy
+
+    path = tmp_path / "layer.npy"
+    np.save(path, np.ones((100, 8), np.float32))
+    path.write_bytes(path.read_bytes()[:-400])
+    for mmap in (True, False):
+        with pytest.raises(DamagedRunError, match=rf"{path} is truncated or damaged .*--overwrite"):
+            load_npy(path, mmap=mmap)

@@ -94,6 +94,21 @@ def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
         raise DamagedRunError(f"{path} is truncated or damaged ({exc}); {REPAIR}") from None
 
 
+def _check_npy_size(path: Path) -> None:
+    """DamagedRunError when an .npy file is shorter than its header says (read: header only)."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = read(handle)
+            expected = handle.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    except (ValueError, OSError, EOFError) as exc:
+        raise DamagedRunError(f"{path} is not a readable .npy file ({exc}); {REPAIR}") from None
+    size = path.stat().st_size
+    if size < expected:
+        raise DamagedRunError(f"{path} is truncated ({size:,} bytes, its header needs {expected:,}); {REPAIR}")
+
+
 def layer_filename(layer: str) -> str:
     """File-system-safe name for a module path (module paths are usually safe already)."""
     return safe_name(layer, prefix="layer-")
@@ -299,6 +314,9 @@ class Run:
         if missing:
             raise DamagedRunError(f"{self.path} is damaged: missing {', '.join(missing)}; {REPAIR} "
                                   "(or copy the files back)")
+        for name in required:
+            if name.endswith(".npy"):
+                _check_npy_size(self.path / name)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, n={self.n}, layers={self.layers})"

@@ -11,11 +11,13 @@ feature-visualization panel, which is optional, so this panel does not depend on
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.fileio import safe_name
 from topoact.app.routes import image_url
 from topoact.figures.graph import composition_figure, empty_figure
 
@@ -55,26 +57,47 @@ def _fmt(value, digits=3):
     return str(value)
 
 
-def stats_table(stats: dict):
-    rows = [("size", stats["size"]), ("majority", stats["majority"]), ("purity", stats["purity"]),
-            ("accuracy on members", stats["accuracy"]), ("mean lens", stats["mean_lens"]),
-            ("mean L2 norm", stats["mean_norm"])]
+def stats_rows(stats: dict, class_names: list[str]) -> list[tuple[str, Any]]:
+    """(label, value) rows of the node table from the library's node statistics.
+
+    Parameters
+    ----------
+    stats : dict
+        :meth:`topoact.app.context.AppContext.node_statistics` of a node.
+    class_names : list of str
+        The run's class names (labels are shown by name).
+    """
+    def name(label) -> str:
+        k = int(label)
+        return class_names[k] if 0 <= k < len(class_names) else str(k)
+
+    counts = sorted(((name(k), int(v)) for k, v in (stats.get("label_counts") or {}).items()),
+                    key=lambda kv: -kv[1])
+    majority = stats.get("majority_label")
+    rows = [("size", stats["size"]), ("majority", None if majority is None else name(majority)),
+            ("purity", stats.get("purity")), ("accuracy on members", stats.get("accuracy")),
+            ("mean lens", stats.get("mean_lens")), ("mean L2 norm", stats.get("mean_norm"))]
     if stats.get("interval") is not None:
         rows.append(("cover interval", stats["interval"]))
-    counts = ", ".join(f"{k}: {v}" for k, v in list(stats["label_counts"].items())[:10])
-    rows.append(("labels", counts))
-    for name, summary in stats["attributes"].items():
-        if not summary.get("n"):
-            continue  # attribute not defined for these images (e.g. orientation of shapes)
+    rows.append(("labels", ", ".join(f"{k}: {v}" for k, v in counts[:10])))
+    for attr, summary in sorted((stats.get("attributes") or {}).items()):
         if "counts" in summary:
             text = ", ".join(f"{k}: {v}" for k, v in list(summary["counts"].items())[:6])
-        elif "circular_mean" in summary:
-            text = f"circular mean {_fmt(summary['circular_mean'])} (R={_fmt(summary['resultant_length'], 2)}, n={summary['n']})"
+        elif summary.get("mean") is None:
+            continue  # attribute not defined for these images (e.g. orientation of shapes)
+        elif "resultant" in summary:
+            text = (f"circular mean {_fmt(summary['mean'])} of period {_fmt(summary['period'])} "
+                    f"(R={_fmt(summary['resultant'], 2)})")
         else:
-            text = f"mean {_fmt(summary['mean'])} ± {_fmt(summary['std'], 2)} (n={summary['n']})"
-        rows.append((name, text))
+            text = f"mean {_fmt(summary['mean'])} ± {_fmt(summary.get('std'), 2)}"
+        rows.append((attr, text))
+    return rows
+
+
+def stats_table(stats: dict, class_names: list[str]) -> html.Table:
+    """The node table (see :func:`stats_rows`)."""
     return html.Table([html.Tr([html.Td(k, style={"color": "#555", "paddingRight": "1em"}), html.Td(_fmt(v))])
-                       for k, v in rows])
+                       for k, v in stats_rows(stats, class_names)])
 
 
 def exemplar_images(ctx, node_store: dict, limit: int):
@@ -110,10 +133,9 @@ def register(app, ctx):
         except Exception as exc:  # noqa: BLE001
             logger.exception("node statistics failed")
             return "Node", f"error: {exc}", empty_figure(str(exc), height=240), PAGE
-        node = ctx.node(node_store["layer"], node_store["graph_key"], node_store["node"])
-        title = f"Node {stats['node']} · {stats['size']} images · layer {node_store['layer']}"
-        fig = composition_figure(node.get("label_counts", {}), ctx.run.class_names, height=240)
-        return title, stats_table(stats), fig, PAGE
+        title = f"Node {node_store['node']} · {stats['size']} images · layer {node_store['layer']}"
+        fig = composition_figure(stats.get("label_counts", {}), ctx.run.class_names, height=240)
+        return title, stats_table(stats, ctx.run.class_names), fig, PAGE
 
     @app.callback(
         Output(ids.EXEMPLARS, "children"),
@@ -149,6 +171,6 @@ def register(app, ctx):
 def csv_download(ctx, node_store: dict) -> dict:
     """The ``dcc.Download`` payload with a node's members as CSV."""
     text = ctx.members_csv(node_store["layer"], node_store["graph_key"], node_store["node"])
-    layer = "".join(c if c.isalnum() or c in "-_." else "_" for c in node_store["layer"])
+    layer = safe_name(node_store["layer"])
     return dict(content=text, filename=f"{layer}-{node_store['graph_key']}-node{node_store['node']}.csv",
                 type="text/csv")

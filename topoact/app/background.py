@@ -1,0 +1,133 @@
+"""Background jobs of the app: Dash background callbacks, and the library's progress mapped onto a bar.
+
+Every long computation the app starts (recompute a Mapper graph, a sweep, persistence, layer
+distances, a feature visualization, an uploaded image through the model) is a Dash *background
+callback* (``background=True``): Dash runs the callback body in a **worker process** started by
+the background-callback manager, so CPU-heavy numpy / torch work never shares the GIL with the
+server that answers node clicks. Dash also provides what the app needs around a job:
+
+* ``progress=[Output(bar, "value"), Output(text, "children")]`` with ``set_progress`` in the
+  worker; :class:`BarProgress` adapts the library's one protocol
+  (:mod:`topoact.progress`: ``progress(done, total, message)``) onto these two outputs;
+* ``cancel=[Input(cancel_button, "n_clicks")]``: the manager kills the worker process (engines
+  write their caches only on success, so nothing half-written is left);
+* ``running=[(Output(button, "disabled"), True, False), ...]`` while the job runs.
+
+Managers
+--------
+:func:`make_manager` returns a ``dash.DiskcacheManager`` on a private diskcache folder (a fresh
+temporary directory per app, removed at exit): one machine, any number of browser tabs. For a
+shared server with several web workers, pass a ``dash.CeleryManager`` (Celery + Redis) to
+:func:`topoact.app.create_app` instead; the callbacks are the same.
+
+Results that matter across restarts (graphs, persistence, feature images) are saved in the run
+by the engines themselves; the job returns only keys and small JSON.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import tempfile
+import time
+from typing import Any, Callable
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["make_manager", "BarProgress", "progress_text", "JOB_INTERVAL_MS", "PROGRESS_DEFAULT"]
+
+#: how often the browser asks for a running job's progress and result (ms)
+JOB_INTERVAL_MS = 300
+#: (bar value, progress text) shown while no job runs
+PROGRESS_DEFAULT = ("0", "")
+
+
+def make_manager(folder: str | None = None) -> Any:
+    """A ``dash.DiskcacheManager`` on a diskcache in ``folder`` (default: a new temporary folder).
+
+    Parameters
+    ----------
+    folder : str, optional
+        Where diskcache keeps job progress and results. By default a fresh folder under the
+        system's temporary directory, deleted when the server process exits.
+
+    Returns
+    -------
+    dash.DiskcacheManager
+        Runs each background callback in its own process (``multiprocess``, forked from the server).
+    """
+    import diskcache
+    from dash import DiskcacheManager
+
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="topoact-jobs-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return DiskcacheManager(diskcache.Cache(folder))
+
+
+def progress_text(done: float, total: float, message: str = "", elapsed: float | None = None) -> str:
+    """One line for a running job: ``message — 40% (3.2 s)``.
+
+    Parameters
+    ----------
+    done, total : float
+        Units of work finished and in all (``total`` > 0), as in :mod:`topoact.progress`.
+    message : str
+        What the engine says it is doing.
+    elapsed : float, optional
+        Seconds since the job started.
+    """
+    fraction = min(max(float(done) / float(total or 1.0), 0.0), 1.0)
+    text = f"{message} — " if message else ""
+    text += f"{100 * fraction:.0f}%"
+    if elapsed is not None:
+        text += f" ({elapsed:.1f} s)"
+    return text
+
+
+class BarProgress:
+    """The library's progress protocol, forwarded to a Dash ``set_progress`` as ``(value, text)``.
+
+    ``value`` is the fraction done as a string for ``html.Progress(max="1")``; ``text`` is
+    :func:`progress_text`. The bar shows "starting — 0%" from the moment the job starts (an
+    engine may spend a while before its first report). Calls are throttled (at most one write every ``min_interval``
+    seconds, plus every change of message and the end), because engines may report thousands
+    of steps and each write goes through the manager's cache.
+
+    Parameters
+    ----------
+    set_progress : callable
+        Dash's ``set_progress`` of a background callback with two progress outputs.
+    min_interval : float
+        Minimum seconds between two writes with the same message.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> bar = BarProgress(seen.append, min_interval=0.0)
+    >>> seen[0][0], seen[0][1].split(" (")[0]
+    ('0', 'starting — 0%')
+    >>> bar(3, 10, "cover interval 3/10")
+    >>> seen[-1][0], seen[-1][1].split(" (")[0]
+    ('0.3', 'cover interval 3/10 — 30%')
+    """
+
+    def __init__(self, set_progress: Callable[[tuple[str, str]], None], min_interval: float = 0.1):
+        self.set_progress = set_progress
+        self.min_interval = float(min_interval)
+        self.started = time.monotonic()
+        self._last = -float("inf")
+        self._last_message: str | None = None
+        self(0, 1, "starting")
+
+    def __call__(self, done: float, total: float, message: str = "") -> None:
+        fraction = min(max(float(done) / float(total or 1.0), 0.0), 1.0)
+        now = time.monotonic()
+        if (message == self._last_message and fraction < 1.0 and now - self._last < self.min_interval):
+            return
+        self._last, self._last_message = now, message
+        self.set_progress((f"{fraction:.4g}", progress_text(fraction, 1.0, message, now - self.started)))
+
+    def elapsed(self) -> float:
+        """Seconds since this job started."""
+        return time.monotonic() - self.started

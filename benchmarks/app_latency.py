@@ -1,9 +1,11 @@
 """Node-click latency of the app in real headless Chromium, idle and while a persistence job runs.
 
     python benchmarks/app_latency.py [--run DIR] [--layer layer3] [--clicks 15]
-                                     [--landmarks 2500] [--bootstrap 30]
+                                     [--landmarks 2500] [--bootstrap 30] [--app-root DIR]
 
-The app is started as its own process (``python app.py RUN``), exactly as a user starts it.
+The app is started as its own process (``python app.py RUN``), exactly as a user starts it
+(``--app-root`` runs another checkout's app, e.g. an export of an older commit, for a before /
+after pair measured under the same machine load).
 Chromium loads it; each measurement selects one Mapper node the way a mouse click does (the
 plotly ``plotly_click`` event on the graph, with that point's customdata) and times, inside the
 page (``performance.now()``), until the node panel shows that node and every exemplar image of
@@ -91,11 +93,12 @@ def default_run(layer: str) -> Path:
     return out
 
 
-def start_app(run_dir: Path, port: int) -> subprocess.Popen:
+def start_app(run_dir: Path, port: int, root: Path = REPO) -> subprocess.Popen:
     log = tempfile.NamedTemporaryFile(prefix="topoact-app-latency-", suffix=".log", delete=False)
+    env = dict(os.environ, PYTHONPATH=str(root))
     # own session: stopping the app stops its job processes too (os.killpg)
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), str(run_dir), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, str(root / "app.py"), str(run_dir), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env, start_new_session=True)
     proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -186,6 +189,7 @@ def main(argv=None) -> None:
     parser.add_argument("--clicks", type=int, default=15)
     parser.add_argument("--landmarks", type=int, default=2500)
     parser.add_argument("--bootstrap", type=int, default=30)
+    parser.add_argument("--app-root", type=Path, default=REPO, help="checkout whose app.py is measured")
     args = parser.parse_args(argv)
 
     run_dir = args.run or default_run(args.layer)
@@ -193,7 +197,7 @@ def main(argv=None) -> None:
     before_files = set(persistence_dir.rglob("*.json")) if persistence_dir.exists() else set()
     load_before = os.getloadavg()
     port = free_port()
-    app = start_app(run_dir, port)
+    app = start_app(run_dir, port, args.app_root.resolve())
     driver = browser()
     try:
         from selenium.webdriver.common.by import By
@@ -219,11 +223,28 @@ def main(argv=None) -> None:
         select_tab(driver, "Mapper graph")
         wait(lambda: n_markers(driver) > 0, what="the graph after the tab switch")
 
+        def tree_cpu() -> float:
+            """CPU seconds used so far by the app and every process it started (the job)."""
+            import psutil
+
+            root = psutil.Process(app.pid)
+            procs = [root] + root.children(recursive=True)
+            total = 0.0
+            for proc in procs:
+                try:
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+            return total
+
         def job_running() -> bool:
             now = set(persistence_dir.rglob("*.json")) if persistence_dir.exists() else set()
             return not (now - before_files)
 
+        cpu0, wall0 = tree_cpu(), time.monotonic()
         busy_all = click_series(driver, args.clicks, 2 + args.clicks, n_nodes, busy_until=job_running)
+        busy_cpu = (tree_cpu() - cpu0) / (time.monotonic() - wall0)
         busy = [ms for ms, running in busy_all if running]
         job_seconds = time.monotonic() - job_started
         still_running = job_running()
@@ -243,11 +264,12 @@ def main(argv=None) -> None:
     rows = [("idle", idle_ms)]
     if busy:
         rows.append(("during persistence job", busy))
-    print(f"\nnode click -> exemplars shown, run {run_dir} layer {args.layer} ({n_nodes} nodes), "
-          f"{os.cpu_count()} CPUs")
+    print(f"\nnode click -> exemplars shown, app {args.app_root}, run {run_dir} layer {args.layer} "
+          f"({n_nodes} nodes), {os.cpu_count()} CPUs")
     print(f"persistence job: {args.landmarks} landmarks, {args.bootstrap} bootstrap, "
           f"{'still running after' if still_running else 'finished within'} {job_seconds:.1f} s; "
-          f"{len(busy)} of {len(busy_all)} busy clicks finished while it ran")
+          f"{len(busy)} of {len(busy_all)} busy clicks finished while it ran; the app and its job "
+          f"processes used {busy_cpu:.2f} CPU cores meanwhile")
     print(f"{'phase':<24}{'clicks':>7}{'median ms':>11}{'p90 ms':>9}{'max ms':>9}{'< 300 ms':>10}")
     for name, values in rows:
         med, p90, top = stats(values)

@@ -13,20 +13,52 @@ import numpy as np
 from ._validation import check_metric
 
 
-def prepare(X: np.ndarray, metric: str, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Return (Y, sq): the transformed points (``dtype``, float32 by default) and their squared
-    norms (float64)."""
+def prepare(X: np.ndarray, metric: str, dtype=np.float32,
+            chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The transformed points and their squared norms, built in row chunks.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+        Points (a memory map is read chunk by chunk).
+    metric : {'euclidean', 'cosine'}
+        Euclidean points are centred (the float64 column mean, subtracted in float64, then
+        rounded once to ``dtype``); cosine points are divided by their float64 norms.
+    dtype : numpy dtype
+        Of the returned points (float32 by default).
+    chunk : int, optional
+        Rows per step (default: 2^22 values, 32 MB of float64, per step): the only temporaries
+        are float64 blocks of ``chunk`` rows; the result equals the one-shot computation
+        element for element.
+
+    Returns
+    -------
+    Y : ndarray of ``dtype``, shape (n, d)
+    sq : ndarray of float64, shape (n,)
+        Squared norms of the rows of ``Y`` (computed in float64).
+    """
     check_metric(metric)
-    X = np.asarray(X, dtype=dtype)
-    if metric == "cosine":
-        norms = np.linalg.norm(X.astype(np.float64), axis=1)
-        if (norms == 0).any():
-            raise ValueError(f"cosine distance is undefined for {int((norms == 0).sum())} "
-                             "all-zero vectors; use metric='euclidean' or drop them")
-        Y = (X / norms[:, None]).astype(dtype)
-    else:
-        Y = (X - X.mean(axis=0, dtype=np.float64)).astype(dtype)
-    sq = np.einsum("ij,ij->i", Y.astype(np.float64), Y.astype(np.float64))
+    X = np.asarray(X)
+    n = X.shape[0]
+    if chunk is None:
+        chunk = max(1, (1 << 22) // max(int(np.prod(X.shape[1:])), 1))
+    Y = np.empty(X.shape, dtype=dtype)
+    sq = np.empty(n, np.float64)
+    if metric == "euclidean":                       # the mean of the points as ``dtype`` rounds them
+        mean = (X if X.dtype == dtype else X.astype(dtype)).mean(axis=0, dtype=np.float64)
+    for s in range(0, n, chunk):
+        block = np.asarray(X[s:s + chunk], dtype=dtype)
+        if metric == "cosine":
+            norms = np.linalg.norm(block.astype(np.float64), axis=1)
+            if (norms == 0).any():
+                zero = int((np.linalg.norm(np.asarray(X, np.float64), axis=1) == 0).sum())
+                raise ValueError(f"cosine distance is undefined for {zero} all-zero vectors; "
+                                 "use metric='euclidean' or drop them")
+            Y[s:s + chunk] = block / norms[:, None]
+        else:
+            Y[s:s + chunk] = block - mean
+        Y64 = Y[s:s + chunk].astype(np.float64)
+        sq[s:s + chunk] = np.einsum("ij,ij->i", Y64, Y64)
     return Y, sq
 
 

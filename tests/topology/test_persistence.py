@@ -286,20 +286,6 @@ def test_distance_is_the_diagram_distance_metric_the_point_metric(tmp_path):
         layer_distance_matrix(run, distance="euclidean", n_landmarks=50, n_bootstrap=0)
 
 
-def test_figures_from_result():
-    from topoact.figures.persistence import barcode_figure, diagram_figure, distance_heatmap
-    res = compute_persistence(circle(np.random.default_rng(11), 100), n_landmarks=80,
-                              n_bootstrap=3)
-    fb = barcode_figure(res)
-    reds = [t for t in fb.data if t.name == "H1 significant"]
-    assert len(reds) == 1
-    fd = diagram_figure(res)
-    assert any("band" in (t.name or "") for t in fd.data)
-    fh = distance_heatmap({"labels": ["a", "b"], "matrix": [[0, 1], [1, 0]], "dim": 1,
-                           "metric": "bottleneck"})
-    assert fh.data[0].z is not None
-
-
 # -- certified ripser engine (issue 5 follow-up) --------------------------------------------------
 
 def relu_cloud(n, d=64, seed=12):

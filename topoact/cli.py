@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import Run
 
 __all__ = ["build_parser", "main", "port_number", "layer_list"]
 
@@ -59,7 +63,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    """``topoact layers``: print a model's hookable layers with their output shapes."""
+    """``topoact layers``: print a model's hookable layers with their output shapes.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .models import load_model
     from .models.layers import list_layers
 
@@ -72,7 +87,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-def accuracy_line(run) -> str:
+def accuracy_line(run: "Run") -> str:
     """``model accuracy 81.0%``, or why accuracy means nothing for this run.
 
     Parameters
@@ -92,7 +107,18 @@ def accuracy_line(run) -> str:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    """``topoact collect``: collect layer activations into a run directory."""
+    """``topoact collect``: collect layer activations into a run directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .collection import collect
 
     run = collect(args.model, args.data, args.layers, args.out, reduce=args.reduce, limit=args.limit,
@@ -104,7 +130,18 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """``topoact check``: list what is wrong with a run directory; exit 1 when it has errors."""
+    """``topoact check``: list what is wrong with a run directory; exit 1 when it has errors.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .check import check_run
 
     problems = check_run(args.run_dir)
@@ -117,7 +154,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """``topoact serve``: start the Dash app on a run directory."""
+    """``topoact serve``: start the Dash app on a run directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .app import serve
     from .store import open_run
 
@@ -127,7 +175,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``topoact demo``: prepare the demo run (cached) and serve it."""
+    """``topoact demo``: prepare the demo run (cached) and serve it.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .demo import prepare_demo
 
     run = prepare_demo(progress=True)

@@ -15,12 +15,17 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import DamagedRunError, UnknownLayerError
 from .fileio import read_json, safe_name, save_npy, write_json
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .models.base import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +115,18 @@ def _check_npy_size(path: Path) -> None:
 
 
 def layer_filename(layer: str) -> str:
-    """File-system-safe name for a module path (module paths are usually safe already)."""
+    """File-system-safe name for a module path (module paths are usually safe already).
+
+    Parameters
+    ----------
+    layer : str
+
+    Returns
+    -------
+    str
+        ``layer`` itself when made of ``[A-Za-z0-9_.-]``, else ``layer-<hash>``
+        (:func:`topoact.fileio.safe_name`).
+    """
     return safe_name(layer, prefix="layer-")
 
 
@@ -148,9 +164,19 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
 
 
 class RowArray:
-    """A preallocated on-disk .npy array written row block by row block."""
+    """A preallocated on-disk .npy array written row block by row block.
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype, *, create: bool):
+    Parameters
+    ----------
+    path : Path
+    shape : tuple of int
+        Full shape, rows first (used when ``create``).
+    dtype : numpy dtype
+    create : bool
+        Create (sparse) the file; else open the existing one.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.typing.DTypeLike, *, create: bool):
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         if create:
@@ -161,6 +187,13 @@ class RowArray:
         self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
     def write(self, start_row: int, rows: np.ndarray) -> None:
+        """Write ``rows`` (k, ...) at rows ``start_row .. start_row + k`` and fsync.
+
+        Parameters
+        ----------
+        start_row : int
+        rows : ndarray, shape (k, *shape[1:])
+        """
         rows = np.ascontiguousarray(rows, dtype=self.dtype)
         if rows.shape[1:] != self.shape[1:]:
             raise ValueError(f"{self.path.name}: rows of shape {rows.shape[1:]}, expected {self.shape[1:]}")
@@ -186,7 +219,7 @@ class RunWriter:
     thumbnail_shape : (h, w) when the dataset cannot be reopened later, else None
     """
 
-    def __init__(self, path, *, meta: dict, n_rows: int, layer_dims: dict[str, int], n_classes: int,
+    def __init__(self, path: str | os.PathLike, *, meta: dict, n_rows: int, layer_dims: dict[str, int], n_classes: int,
                  thumbnail_shape: tuple[int, int] | None = None):
         self.path = Path(path)
         self.meta = dict(meta)
@@ -237,17 +270,31 @@ class RunWriter:
 
     @property
     def chunks_done(self) -> int:
+        """Chunks committed so far."""
         return int(self.progress["chunks_done"])
 
     @property
     def rows_done(self) -> int:
+        """Rows (readable images) committed so far."""
         return int(self.progress["rows_done"])
 
     # -- writing ------------------------------------------------------------------------------
     def write_chunk(self, *, source_index: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
                     probabilities: np.ndarray, activations: dict[str, np.ndarray],
                     thumbnails: np.ndarray | None = None, skipped: list[dict] = ()) -> None:
-        """Append one chunk's rows, then mark the chunk done (the commit point for resume)."""
+        """Append one chunk's rows, then mark the chunk done (the commit point for resume).
+
+        Parameters
+        ----------
+        source_index : ndarray of int64, shape (k,)
+            Data set positions of the chunk's readable images.
+        labels, predictions : ndarray of int64, shape (k,)
+        probabilities : ndarray of float32, shape (k, C)
+        activations : dict of str to ndarray of float32, shape (k, D_layer)
+        thumbnails : ndarray of uint8, shape (k, h, w, 3), optional
+        skipped : list of dict
+            The chunk's unreadable images (``source_index``, ``id``, ``path``, ``reason``).
+        """
         start = self.rows_done
         n = len(source_index)
         if n:
@@ -268,7 +315,16 @@ class RunWriter:
         write_json(self.path / PROGRESS, self.progress)
 
     def finish(self, *, index: dict, attributes: dict[str, np.ndarray], report: dict) -> None:
-        """Cut arrays to the rows written, write the tables and mark the run complete."""
+        """Cut arrays to the rows written, write the tables and mark the run complete.
+
+        Parameters
+        ----------
+        index : dict
+            ``{"ids": [...], "paths": [...]}``, one entry per row.
+        attributes : dict of str to ndarray, shape (N,)
+        report : dict
+            Counts and timing written to ``report.json`` (with the skipped images).
+        """
         rows = self.rows_done
         if rows < self.n_rows:
             for array in self.arrays.values():
@@ -291,7 +347,7 @@ class Run:
         its spec (models given to ``collect`` as Python objects)
     """
 
-    def __init__(self, path, *, model=None):
+    def __init__(self, path: str | os.PathLike, *, model: Any = None):
         self.path = Path(path)
         if not (self.path / META).is_file():
             raise FileNotFoundError(f"{self.path} is not a topoact run directory (no {META}); "
@@ -324,10 +380,12 @@ class Run:
     # -- tables -------------------------------------------------------------------------------
     @property
     def layers(self) -> list[str]:
+        """The collected layers, in collection order."""
         return list(self.meta["layers"])
 
     @property
     def n(self) -> int:
+        """Number of rows (readable images)."""
         return int(self.meta["n_rows"])
 
     @property
@@ -373,6 +431,15 @@ class Run:
         Size and a content digest (column sums over all rows, in float64, plus 64 evenly spaced
         rows): a truncated or rewritten file, or NaN rows written into it, changes it. Computed
         once per (size, mtime) in this process: one pass over the file (~0.1 s per 200 MB).
+
+        Parameters
+        ----------
+        layer : str
+
+        Returns
+        -------
+        str
+            16 hex digits.
         """
         self._check_layer(layer)
         path = self.path / ACTIVATIONS / (layer_filename(layer) + ".npy")
@@ -393,24 +460,45 @@ class Run:
         return memo[memo_key]
 
     def activations(self, layer: str) -> np.ndarray:
-        """(N, D) float32 read-only memory map of one layer's activation vectors."""
+        """One layer's activation vectors.
+
+        Parameters
+        ----------
+        layer : str
+
+        Returns
+        -------
+        ndarray of float32, shape (N, D)
+            Read-only memory map.
+
+        Raises
+        ------
+        topoact.errors.UnknownLayerError
+            ``layer`` was not collected (the message lists the run's layers).
+        topoact.errors.DamagedRunError
+            The file is missing or truncated (named, with the repair).
+        """
         self._check_layer(layer)
         return load_npy(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap=True)
 
     @cached_property
     def labels(self) -> np.ndarray:
+        """(N,) int64 labels, -1 where unknown; their names are :attr:`label_names`."""
         return load_npy(self.path / "labels.npy")
 
     @cached_property
     def predictions(self) -> np.ndarray:
+        """(N,) int64 predicted classes (indices into :attr:`class_names`)."""
         return load_npy(self.path / "predictions.npy")
 
     @property
     def probabilities(self) -> np.ndarray:
+        """(N, C) float32 class probabilities (memory map)."""
         return load_npy(self.path / "probabilities.npy", mmap=True)
 
     @cached_property
     def source_index(self) -> np.ndarray:
+        """(N,) int64 position of each row's image in the data set."""
         return load_npy(self.path / "source_index.npy")
 
     @cached_property
@@ -419,19 +507,23 @@ class Run:
 
     @property
     def ids(self) -> list[str]:
+        """Stable id of each row's image (relative path for folders)."""
         return self._index["ids"]
 
     @property
     def paths(self) -> list[str | None]:
+        """Absolute file of each row's image (None when not a file)."""
         return self._index["paths"]
 
     @cached_property
     def attributes(self) -> dict[str, np.ndarray]:
+        """Per-row generative attributes ``{name: (N,)}`` (empty when the data set has none)."""
         with np.load(self.path / ATTRIBUTES) as data:
             return {k: data[k] for k in data.files}
 
     @property
     def attribute_kinds(self) -> dict[str, str]:
+        """``{name: 'circular' | 'linear' | 'categorical'}``."""
         return dict(self.meta.get("attribute_kinds", {}))
 
     @property
@@ -441,12 +533,23 @@ class Run:
 
     @cached_property
     def report(self) -> dict:
+        """``report.json``: counts, timing and the skipped images with their reasons."""
         return read_json(self.path / REPORT) if (self.path / REPORT).exists() else {}
 
     # -- images and model ---------------------------------------------------------------------
-    def image(self, row: int):
-        """The original image of row ``row`` as a PIL RGB image (reopened from the dataset spec,
-        or from the stored thumbnails when the dataset could not be reopened)."""
+    def image(self, row: int) -> "Image.Image":
+        """The original image of a row (reopened from the data set spec, or from the stored
+        thumbnails when the data set could not be reopened).
+
+        Parameters
+        ----------
+        row : int
+
+        Returns
+        -------
+        PIL.Image.Image
+            RGB.
+        """
         from PIL import Image
 
         row = int(row)
@@ -460,8 +563,13 @@ class Run:
             self._dataset = open_dataset(self.meta["dataset"]["spec"])
         return self._dataset.load(int(self.source_index[row])).convert("RGB")
 
-    def model(self):
-        """The run's model as a ModelBundle (rebuilt from its spec and weights, or the attached one)."""
+    def model(self) -> "ModelBundle":
+        """The run's model as a ModelBundle (rebuilt from its spec and weights, or the attached one).
+
+        Returns
+        -------
+        ModelBundle
+        """
         from .models import load_model
 
         if self._model is None:
@@ -480,7 +588,18 @@ class Run:
 
     # -- results ------------------------------------------------------------------------------
     def results_dir(self, kind: str, create: bool = False) -> Path:
-        """Folder of cached results of one kind; made only when ``create`` (reading never writes)."""
+        """Folder of cached results of one kind; made only when ``create`` (reading never writes).
+
+        Parameters
+        ----------
+        kind : str
+            Lower-case letters and ``_`` (e.g. ``persistence``).
+        create : bool
+
+        Returns
+        -------
+        Path
+        """
         if not re.fullmatch(r"[a-z_]+", kind):
             raise ValueError(f"bad results kind {kind!r}")
         path = self.path / kind
@@ -615,8 +734,24 @@ class Run:
         return folder / f"{key}.json"
 
 
-def open_run(path, *, model=None) -> Run:
-    """Open a finished run directory for reading (``model`` attaches a Python-API model)."""
+def open_run(path: str | os.PathLike, *, model: Any = None) -> Run:
+    """Open a finished run directory for reading.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    model : ModelBundle or nn.Module, optional
+        Attach the model of a run collected from a Python object (it cannot be rebuilt).
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    FileNotFoundError, IncompleteRunError, DamagedRunError, DamagedFileError
+        Not a run; not finished (resume it); a file missing or truncated; a damaged JSON file.
+    """
     return Run(path, model=model)
 
 
@@ -634,17 +769,24 @@ class RunLike(Protocol):
     meta: dict
 
     @property
-    def layers(self) -> list[str]: ...
+    def layers(self) -> list[str]:
+        """See :attr:`Run.layers`."""
 
     @property
-    def n(self) -> int: ...
+    def n(self) -> int:
+        """See :attr:`Run.n`."""
 
-    def activations(self, layer: str) -> np.ndarray: ...
+    def activations(self, layer: str) -> np.ndarray:
+        """See :meth:`Run.activations`."""
 
-    def fingerprint(self, layer: str) -> str: ...
+    def fingerprint(self, layer: str) -> str:
+        """See :meth:`Run.fingerprint`."""
 
-    def results_dir(self, kind: str, create: bool = False) -> Path: ...
+    def results_dir(self, kind: str, create: bool = False) -> Path:
+        """See :meth:`Run.results_dir`."""
 
-    def image(self, row: int): ...
+    def image(self, row: int) -> "Image.Image":
+        """See :meth:`Run.image`."""
 
-    def model(self): ...
+    def model(self) -> "ModelBundle":
+        """See :meth:`Run.model`."""

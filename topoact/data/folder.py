@@ -67,7 +67,17 @@ def _scan(directory: str, extensions: tuple[str, ...], seen: set[str]) -> list[s
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image -> 8-bit RGB (first frame; 16-bit / float rescaled; alpha dropped)."""
+    """Any PIL image -> 8-bit RGB (first frame; 16-bit / float rescaled; alpha dropped).
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+
+    Returns
+    -------
+    PIL.Image.Image
+        Mode ``RGB``.
+    """
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(image, dtype=np.float64)
         lo, hi = (0.0, 65535.0) if image.mode.startswith("I;16") else (arr.min(), arr.max())

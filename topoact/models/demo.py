@@ -68,6 +68,7 @@ class DemoConfig:
     widths: tuple[int, int, int] = (32, 64, 128)
 
     def version_hash(self) -> str:
+        """12-hex digest of ``DEMO_VERSION`` and this recipe: the cache file's name."""
         return stable_hash({"version": DEMO_VERSION, "config": dataclasses.asdict(self)}, 12)
 
 
@@ -96,6 +97,7 @@ class DemoCNN(nn.Module):
         self.linear = nn.Linear(w3, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 32, 32) normalised images -> (B, num_classes) logits."""
         x = self.block3(self.block2(self.block1(x)))
         return self.linear(torch.flatten(self.avgpool(x), 1))
 
@@ -126,7 +128,19 @@ def _tensors(ds, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
-    """Top-1 accuracy of ``module`` on normalised inputs ``x`` (N, 3, 32, 32)."""
+    """Top-1 accuracy of ``module`` on normalised inputs.
+
+    Parameters
+    ----------
+    module : nn.Module
+    x : torch.Tensor, shape (N, 3, 32, 32)
+    y : torch.Tensor of int64, shape (N,)
+    batch : int
+
+    Returns
+    -------
+    float
+    """
     module.eval()
     correct = 0
     with torch.no_grad():
@@ -136,7 +150,18 @@ def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5
 
 
 def train_demo(config: DemoConfig | None = None) -> tuple[DemoCNN, dict]:
-    """Train the demo CNN from scratch; returns the model (eval mode) and a metadata dict."""
+    """Train the demo CNN from scratch (one thread, seeded: bit-reproducible on a machine).
+
+    Parameters
+    ----------
+    config : DemoConfig, optional
+        Default ``DEFAULT_CONFIG``.
+
+    Returns
+    -------
+    (DemoCNN, dict)
+        The model in eval mode and its metadata (accuracies, seconds, final loss, config).
+    """
     from ..data.synthetic import SHAPE_CLASSES, ShapesDataset
 
     config = DEFAULT_CONFIG if config is None else config

@@ -38,12 +38,30 @@ def _module(obj: ModelBundle | nn.Module) -> nn.Module:
 
 
 def hooks_supported(obj: ModelBundle | nn.Module) -> bool:
-    """False for TorchScript modules (Python forward hooks never fire inside them)."""
+    """False for TorchScript modules (Python forward hooks never fire inside them).
+
+    Parameters
+    ----------
+    obj : ModelBundle or nn.Module
+
+    Returns
+    -------
+    bool
+    """
     return not isinstance(_module(obj), torch.jit.ScriptModule)
 
 
 def layer_names(obj: ModelBundle | nn.Module) -> list[str]:
-    """All named submodules (dot paths, root excluded) in registration order."""
+    """All named submodules (dot paths, root excluded) in registration order.
+
+    Parameters
+    ----------
+    obj : ModelBundle or nn.Module
+
+    Returns
+    -------
+    list of str
+    """
     return [name for name, _ in _module(obj).named_modules() if name]
 
 

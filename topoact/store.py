@@ -102,11 +102,8 @@ def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
 def _check_npy_size(path: Path) -> None:
     """DamagedRunError when an .npy file is shorter than its header says (read: header only)."""
     try:
-        with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _fortran, dtype = read(handle)
-            expected = handle.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        shape, dtype, offset = _npy_header(path)
+        expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     except (ValueError, OSError, EOFError) as exc:
         raise DamagedRunError(f"{path} is not a readable .npy file ({exc}); {REPAIR}") from None
     size = path.stat().st_size
@@ -130,12 +127,17 @@ def layer_filename(layer: str) -> str:
     return safe_name(layer, prefix="layer-")
 
 
-def _npy_data_offset(path: Path) -> int:
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of an .npy file, from its header alone."""
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        read(handle)
-        return handle.tell()
+        shape, _fortran, dtype = read(handle)
+        return tuple(shape), dtype, handle.tell()
+
+
+def _npy_data_offset(path: Path) -> int:
+    return _npy_header(path)[2]
 
 
 def _shrink_npy(path: Path, n_rows: int) -> None:

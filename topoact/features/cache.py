@@ -37,7 +37,7 @@ def make_key(model_hash: str, layer: str, target: Any, method: str, params: dict
                         "method": method, "params": params, "seed": seed})
 
 
-def to_uint8(images) -> np.ndarray:
+def to_uint8(images: Any) -> np.ndarray:
     """(B, 3, H, W) float in [0, 1] (tensor or array) -> (B, H, W, 3) uint8."""
     a = np.asarray(images.detach().cpu().numpy() if hasattr(images, "detach") else images)
     return (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)

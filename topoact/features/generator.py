@@ -21,6 +21,7 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from ..progress import CancelFn, ProgressFn, check_cancelled, report
 from .hooks import frozen, recording
 from .objectives import reduce as reduce_output, resolve_reduce
 from .render import thread_limit
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["CodeGenerator", "GeneratorFit", "train_generator", "save_generator", "load_generator",
            "codes_of", "GeneratorFormatError", "FORMAT_VERSION"]
@@ -118,7 +122,7 @@ class GeneratorFit:
 
 
 @torch.no_grad()
-def codes_of(bundle, images: torch.Tensor, layer: str, reduce: str = "gap",
+def codes_of(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
              batch_size: int = 256) -> torch.Tensor:
     """Stored-vector codes of images at ``layer`` (the run's reduction, as collection stores).
 
@@ -144,7 +148,7 @@ def codes_of(bundle, images: torch.Tensor, layer: str, reduce: str = "gap",
     return torch.cat(out)
 
 
-def train_generator(bundle, images: torch.Tensor, layer: str, reduce: str = "gap",
+def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
                     epochs: int = 20, batch_size: int = 64, lr: float = 2e-3,
                     feature_weight: float = 0.5, width: int = 64, holdout: float = 0.1,
                     max_seconds: float | None = 180.0, seed: int = 0,

@@ -18,10 +18,13 @@ from __future__ import annotations
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["SPECIAL_LAYERS", "resolve_module", "valid_layer_names", "recording", "frozen"]
 
@@ -34,7 +37,7 @@ def valid_layer_names(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
 
 
-def resolve_module(model: nn.Module, name: str, bundle=None) -> nn.Module:
+def resolve_module(model: nn.Module, name: str, bundle: Optional[ModelBundle] = None) -> nn.Module:
     """The submodule called ``name``.
 
     Parameters
@@ -67,7 +70,8 @@ def resolve_module(model: nn.Module, name: str, bundle=None) -> nn.Module:
 
 
 @contextmanager
-def recording(model: nn.Module, layers: Iterable[str], bundle=None) -> Iterator[dict]:
+def recording(model: nn.Module, layers: Iterable[str],
+              bundle: Optional[ModelBundle] = None) -> Iterator[dict]:
     """Record the outputs of ``layers`` into the yielded dict on every forward pass.
 
     Parameters

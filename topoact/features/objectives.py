@@ -31,6 +31,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 
 from ..reduce import REDUCTIONS, check_reduce
 from ..reduce import reduce as reduce_positions
@@ -60,9 +61,11 @@ class Objective:
         self.name = name
 
     def values(self, acts: dict) -> torch.Tensor:
+        """Per-sample values (B,) or a batch-level scalar () for recorded ``acts``."""
         return self.fn(acts)
 
     def __call__(self, acts: dict) -> torch.Tensor:
+        """The mean of :meth:`values`: the scalar the render loop maximises."""
         return self.values(acts).mean()
 
     def __repr__(self) -> str:
@@ -213,7 +216,7 @@ def channel(layer: str, index: int, reduce: str = "gap", *,
     return Objective(fn, [layer], f"channel({layer}:{index})")
 
 
-def direction(layer: str, vector, reduce: str = "gap", cossim_pow: float = 0.0, *,
+def direction(layer: str, vector: ArrayLike, reduce: str = "gap", cossim_pow: float = 0.0, *,
               reduction: str | None = None) -> Objective:
     """Projection of the stored (reduced) vector of ``layer`` on a direction. Per-sample.
 

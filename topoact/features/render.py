@@ -31,7 +31,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
 
@@ -39,6 +39,9 @@ from ..progress import Cancelled, CancelFn, ProgressFn, check_cancelled, report
 from .hooks import SPECIAL_LAYERS, frozen, recording
 from .objectives import Objective
 from .transforms import Transform, compose
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["optimize", "evaluate", "thread_limit", "Cancelled", "NormalizedGradient", "default_device"]
 
@@ -101,6 +104,7 @@ def _normalizer(bundle, device):
 
 
 def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -111,7 +115,8 @@ class NormalizedGradient(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "eps": eps})
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> None:
+        """One normalised-gradient step on every parameter with a gradient."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -125,11 +130,11 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transform] = (),
-             steps: int = 256, lr: float = 0.05, seed: int = 0,
-             progress: ProgressFn | None = None,
+def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., tuple],
+             transforms: Sequence[Transform] = (), steps: int = 256, lr: float = 0.05,
+             seed: int = 0, progress: ProgressFn | None = None,
              should_cancel: CancelFn | None = None, *, optimizer: str = "adam",
-             after_step: Callable[[], None] | None = None, device=None,
+             after_step: Callable[[], None] | None = None, device: torch.device | str | None = None,
              threads: int | str | None = "auto", transform_until: float = 1.0,
              early_stop: bool = True) -> torch.Tensor:
     """Optimise images to maximise ``objective`` on ``bundle.module``.
@@ -248,7 +253,8 @@ _THREAD_STATE = {"depth": 0, "saved": None}
 
 
 @contextmanager
-def thread_limit(bundle, threads: int | str | None = "auto", device="cpu"):
+def thread_limit(bundle: ModelBundle, threads: int | str | None = "auto",
+                 device: torch.device | str = "cpu") -> Iterator[None]:
     """Set torch's CPU threads for a block (see ``optimize``'s ``threads``), then restore.
 
     torch's thread count is process-wide, so nested or concurrent blocks (the app runs jobs
@@ -274,7 +280,8 @@ def thread_limit(bundle, threads: int | str | None = "auto", device="cpu"):
 
 
 @torch.no_grad()
-def evaluate(bundle, images: torch.Tensor, layers: Sequence[str], device=None) -> dict:
+def evaluate(bundle: ModelBundle, images: torch.Tensor, layers: Sequence[str],
+             device: torch.device | str | None = None) -> dict:
     """One plain forward pass of (B, 3, H, W) images in [0, 1]: returns ``{layer: tensor}``
     plus ``"logits"`` and ``"input"`` (all on the CPU), model left as found."""
     model = bundle.module

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -46,6 +47,9 @@ from .cache import FeatureCache, make_key
 from .generator import load_generator, save_generator, train_generator
 from .methods import DGNAM, ClassAgnostic, InverseSet, LevelTarget, NodeVisualization
 from .methods.node import projection
+
+if TYPE_CHECKING:
+    from topoact.store import RunLike
 
 __all__ = ["visualize_node", "visualize_exemplar", "visualize_units", "train_generator_for_run",
            "generator_path", "generator_available", "METHODS", "layer_reduce", "layer_reduction"]
@@ -76,7 +80,7 @@ def _check_run_layer(run, layer: str) -> None:
         raise UnknownLayerError(layer, run.layers)
 
 
-def layer_reduce(run, layer: str) -> str:
+def layer_reduce(run: RunLike, layer: str) -> str:
     """The reduction ``layer`` was stored with (``'gap'`` for flat layers, where it is moot).
 
     Parameters
@@ -191,8 +195,9 @@ def _require_vector(vector):
     return vector
 
 
-def visualize_node(run, layer: str, graph_key: str | None, node_id: int, method: str = "node",
-                   params: dict | None = None, *, progress: ProgressFn | None = None,
+def visualize_node(run: RunLike, layer: str, graph_key: str | None, node_id: int,
+                   method: str = "node", params: dict | None = None, *,
+                   progress: ProgressFn | None = None,
                    should_cancel: CancelFn | None = None) -> dict:
     """Synthesize images for Mapper node ``node_id`` of graph ``graph_key`` on ``layer``.
 
@@ -233,8 +238,8 @@ def visualize_node(run, layer: str, graph_key: str | None, node_id: int, method:
                      progress, should_cancel)
 
 
-def visualize_units(run, layer: str, channel, method: str = "inverse", params: dict | None = None,
-                    *, progress: ProgressFn | None = None,
+def visualize_units(run: RunLike, layer: str, channel: int | Sequence[int], method: str = "inverse",
+                    params: dict | None = None, *, progress: ProgressFn | None = None,
                     should_cancel: CancelFn | None = None) -> dict:
     """Channel-level requests without a node.
 
@@ -334,7 +339,7 @@ def _dispatch(run, layer, name, params, target, acts, vector, members, member_pr
     return _run_cached(run, layer, target, name, method, compute)
 
 
-def visualize_exemplar(run, layer: str, row_index: int, method: str = "class_agnostic",
+def visualize_exemplar(run: RunLike, layer: str, row_index: int, method: str = "class_agnostic",
                        params: dict | None = None, *, progress: ProgressFn | None = None,
                        should_cancel: CancelFn | None = None) -> dict:
     """Class-agnostic feature visualization of one image (row ``row_index``) of the run.
@@ -378,7 +383,7 @@ def visualize_exemplar(run, layer: str, row_index: int, method: str = "class_agn
     return _run_cached(run, layer, target, name, method, compute)
 
 
-def generator_path(run, layer: str, *, create: bool = False) -> Path:
+def generator_path(run: RunLike, layer: str, *, create: bool = False) -> Path:
     """Where the DGN-AM generator of ``layer`` is (or would be) saved (``.pt``; ``.json`` beside).
 
     Parameters
@@ -391,13 +396,13 @@ def generator_path(run, layer: str, *, create: bool = False) -> Path:
     return Path(run.results_dir("generators", create=create)) / f"{safe_name(layer)}.pt"
 
 
-def generator_available(run, layer: str) -> bool:
+def generator_available(run: RunLike, layer: str) -> bool:
     """True when a generator of ``layer`` in the current (safe) format is saved in the run."""
     path = generator_path(run, layer)
     return path.exists() and path.with_suffix(".json").exists()
 
 
-def train_generator_for_run(run, layer: str, n_images: int | None = 2000, epochs: int = 20,
+def train_generator_for_run(run: RunLike, layer: str, n_images: int | None = 2000, epochs: int = 20,
                             max_seconds: float | None = 180.0, seed: int = 0,
                             progress: ProgressFn | None = None,
                             should_cancel: CancelFn | None = None, **kwargs) -> dict:

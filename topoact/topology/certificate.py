@@ -21,13 +21,22 @@ vectorised); the few edges left are checked against all ``n`` vertices.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+from ..progress import CancelFn
 from ._validation import check_cancel
 from .pairwise import iter_blocks, prepare
 
+__all__ = ["EdgeList", "dense_distances", "cone_free_edges"]
 
-def dense_distances(X, metric, block=1024, should_cancel=None) -> np.ndarray:
+#: an edge list ``(i, j, w)``: int arrays (m,) and float64 lengths (m,)
+EdgeList = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def dense_distances(X: np.ndarray, metric: str, block: int = 1024,
+                    should_cancel: Optional[CancelFn] = None) -> np.ndarray:
     """The full (n, n) float32 distance matrix (zero diagonal), computed in float64 row blocks
     and rounded once, as ripser does (so the diagrams agree to float32 rounding)."""
     Y, sq = prepare(np.asarray(X, np.float64), metric, dtype=np.float64)
@@ -41,7 +50,9 @@ def dense_distances(X, metric, block=1024, should_cancel=None) -> np.ndarray:
     return D
 
 
-def cone_free_edges(D, T, mst=None, *, k=16, block=64, should_cancel=None):
+def cone_free_edges(D: np.ndarray, T: float, mst: Optional[np.ndarray] = None, *, k: int = 16,
+                    block: int = 64,
+                    should_cancel: Optional[CancelFn] = None) -> EdgeList:
     """Edges longer than ``T`` that have no apex (see the module docstring).
 
     Parameters

@@ -16,6 +16,7 @@ from typing import Optional, Sequence, Union
 import gudhi
 import gudhi.hera
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .summaries import as_diagram
 
@@ -37,7 +38,7 @@ def _prep(dgm, clip: Clip) -> np.ndarray:
     return d
 
 
-def bottleneck(a, b, *, clip: Clip = None) -> float:
+def bottleneck(a: ArrayLike, b: ArrayLike, *, clip: Clip = None) -> float:
     """Bottleneck distance between two diagrams.
 
     Parameters
@@ -54,7 +55,7 @@ def bottleneck(a, b, *, clip: Clip = None) -> float:
     return float(gudhi.bottleneck_distance(_prep(a, clip), _prep(b, clip)))
 
 
-def wasserstein(a, b, *, order: float = 1.0, internal_p: float = np.inf,
+def wasserstein(a: ArrayLike, b: ArrayLike, *, order: float = 1.0, internal_p: float = np.inf,
                 clip: Clip = None) -> float:
     """p-Wasserstein distance between two diagrams (Hera).
 

@@ -44,7 +44,8 @@ def _check_n(n_landmarks: int, n_points: int) -> int:
 
 
 def maxmin_landmarks(X: np.ndarray, n_landmarks: int, *, metric: str = "euclidean",
-                     seed: int = 0, chunk: int = 65536, return_radius: bool = False):
+                     seed: int = 0, chunk: int = 65536,
+                     return_radius: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
     """Farthest-point landmarks.
 
     Parameters
@@ -152,7 +153,7 @@ class Landmarks:
         self.pca = pca
         self.seed = seed
 
-    def fit(self, X: np.ndarray, y=None) -> "Landmarks":
+    def fit(self, X: np.ndarray, y: None = None) -> "Landmarks":
         """Select the landmarks of ``X`` (n_points, n_features); returns self."""
         X = check_points(X)
         check_metric(self.metric)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ._validation import check_metric
 
 
-def prepare(X: np.ndarray, metric: str, dtype=np.float32,
+def prepare(X: np.ndarray, metric: str, dtype: DTypeLike = np.float32,
             chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The transformed points and their squared norms, built in row chunks.
 
@@ -62,7 +63,7 @@ def prepare(X: np.ndarray, metric: str, dtype=np.float32,
     return Y, sq
 
 
-def distances_to(Y: np.ndarray, sq: np.ndarray, rows, metric: str) -> np.ndarray:
+def distances_to(Y: np.ndarray, sq: np.ndarray, rows: ArrayLike, metric: str) -> np.ndarray:
     """Distances from ``Y[rows]`` to all points, float32 array of shape (len(rows), n)."""
     rows = np.atleast_1d(rows)
     G = Y[rows] @ Y.T
@@ -83,7 +84,7 @@ def iter_blocks(Y: np.ndarray, sq: np.ndarray, metric: str,
         yield start, distances_to(Y, sq, np.arange(start, min(n, start + block)), metric)
 
 
-def enclosing_radius(Y, sq, metric: str, block: int = 1024) -> float:
+def enclosing_radius(Y: np.ndarray, sq: np.ndarray, metric: str, block: int = 1024) -> float:
     """min_i max_j d(i, j): beyond it the Rips complex is a cone (contractible)."""
     best = np.inf
     for _, D in iter_blocks(Y, sq, metric, block):

@@ -23,7 +23,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from .landmarks import Landmarks
 from .results import GraphPersistenceResult, LayerDistances, PersistenceResult
 from .rips import sparse_rips
 from .summaries import barcode, diagram_to_json, landscape, scalar_summaries, significant_mask
+
+if TYPE_CHECKING:
+    from ..store import RunLike
 
 __all__ = ["compute_persistence", "layer_persistence", "persistence_key", "load_persistence",
            "cached_persistence", "layer_distance_matrix", "mapper_rebuild",
@@ -70,7 +73,7 @@ def _cache(run) -> ResultCache:
     return ResultCache(run, PersistenceResult.kind, VERSION)
 
 
-def persistence_key(run, layer: str, config: ConfigLike = None, **params) -> str:
+def persistence_key(run: RunLike, layer: str, config: ConfigLike = None, **params) -> str:
     """Cache key of :func:`layer_persistence` for ``(layer, config)`` in ``run``.
 
     Parameters
@@ -184,7 +187,7 @@ def compute_persistence(X: np.ndarray, config: ConfigLike = None, *,
     return out
 
 
-def layer_persistence(run, layer: str, config: ConfigLike = None, *,
+def layer_persistence(run: RunLike, layer: str, config: ConfigLike = None, *,
                       progress: Optional[ProgressFn] = None,
                       should_cancel: Optional[CancelFn] = None, recompute: bool = False,
                       **params) -> PersistenceResult:
@@ -225,7 +228,8 @@ def layer_persistence(run, layer: str, config: ConfigLike = None, *,
     return out
 
 
-def layer_distance_matrix(runs, layers: Optional[Sequence[str]] = None, *, dim: int = 1,
+def layer_distance_matrix(runs: Union[RunLike, Sequence[RunLike]],
+                          layers: Optional[Sequence[str]] = None, *, dim: int = 1,
                           distance: Optional[str] = None, metric: Optional[str] = None,
                           config: ConfigLike = None, progress: Optional[ProgressFn] = None,
                           should_cancel: Optional[CancelFn] = None,
@@ -301,7 +305,7 @@ def layer_distance_matrix(runs, layers: Optional[Sequence[str]] = None, *, dim: 
                           metric=cfg.metric)
 
 
-def load_persistence(run, layer: str, key: str) -> PersistenceResult:
+def load_persistence(run: RunLike, layer: str, key: str) -> PersistenceResult:
     """A cached :func:`layer_persistence` result by its key.
 
     Raises
@@ -321,7 +325,7 @@ def load_persistence(run, layer: str, key: str) -> PersistenceResult:
     return dataclasses.replace(PersistenceResult.from_dict(data), cached=True)
 
 
-def cached_persistence(run, layer: Optional[str] = None) -> list[dict]:
+def cached_persistence(run: RunLike, layer: Optional[str] = None) -> list[dict]:
     """The persistence results cached in the run, newest first, without loading them.
 
     Parameters
@@ -359,7 +363,8 @@ def _graph_dict(graph: Any) -> dict:
     return graph.to_dict() if hasattr(graph, "to_dict") else dict(graph)
 
 
-def mapper_rebuild(run, layer: str, graph: Any, *, n_jobs: int = 1) -> Callable[[np.ndarray], dict]:
+def mapper_rebuild(run: RunLike, layer: str, graph: Any, *,
+                   n_jobs: int = 1) -> Callable[[np.ndarray], dict]:
     """``rebuild(indices) -> graph dict`` for :func:`graph_bootstrap`, from a saved graph's params.
 
     The resampled rows ``X[indices]`` (duplicates kept) go through the same Mapper
@@ -411,7 +416,7 @@ def _graph_cache(run) -> ResultCache:
     return ResultCache(run, GraphPersistenceResult.kind, VERSION)
 
 
-def graph_persistence_key(run, layer: str, graph_key: str,
+def graph_persistence_key(run: RunLike, layer: str, graph_key: str,
                           config: Union[GraphPersistenceConfig, Mapping, None] = None,
                           **params) -> str:
     """Cache key of :func:`mapper_graph_persistence` for a graph and its parameters."""
@@ -419,7 +424,7 @@ def graph_persistence_key(run, layer: str, graph_key: str,
     return _graph_cache(run).key(layer, {"graph": graph_key, **cfg.to_dict()})
 
 
-def mapper_graph_persistence(run, layer: str, key: Optional[str] = None,
+def mapper_graph_persistence(run: RunLike, layer: str, key: Optional[str] = None,
                              n_bootstrap: Optional[int] = None, *,
                              config: Union[GraphPersistenceConfig, Mapping, None] = None,
                              n_jobs: int = 1, progress: Optional[ProgressFn] = None,

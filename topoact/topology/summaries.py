@@ -13,10 +13,13 @@ bars: the infinite one plus one finite bar (the merge of the blobs).
 """
 from __future__ import annotations
 
+from typing import Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def as_diagram(dgm) -> np.ndarray:
+def as_diagram(dgm: ArrayLike) -> np.ndarray:
     """Coerce to float64 (k, 2); ``None`` in JSON becomes ``inf``."""
     if dgm is None or len(dgm) == 0:
         return np.zeros((0, 2))
@@ -24,11 +27,13 @@ def as_diagram(dgm) -> np.ndarray:
     return a.reshape(-1, 2)
 
 
-def diagram_to_json(dgm) -> list:
+def diagram_to_json(dgm: ArrayLike) -> list:
+    """JSON form of a diagram (k, 2): ``[[birth, death], ...]`` with ``None`` for ``inf``."""
     return [[float(b), None if not np.isfinite(d) else float(d)] for b, d in as_diagram(dgm)]
 
 
-def persistence(dgm, threshold: float | None = None) -> np.ndarray:
+def persistence(dgm: ArrayLike, threshold: float | None = None) -> np.ndarray:
+    """Bar lengths (k,); infinite deaths count as ``threshold`` when given (else ``inf``)."""
     dgm = as_diagram(dgm)
     death = dgm[:, 1].copy()
     if threshold is not None:
@@ -36,7 +41,7 @@ def persistence(dgm, threshold: float | None = None) -> np.ndarray:
     return death - dgm[:, 0]
 
 
-def significant_mask(dgm, band: float | None) -> np.ndarray:
+def significant_mask(dgm: ArrayLike, band: float | None) -> np.ndarray:
     """True for bars with persistence > band (band = 2c) and for infinite bars."""
     dgm = as_diagram(dgm)
     if band is None:
@@ -44,7 +49,7 @@ def significant_mask(dgm, band: float | None) -> np.ndarray:
     return np.isinf(dgm[:, 1]) | (dgm[:, 1] - dgm[:, 0] > band)
 
 
-def barcode(dgm, band=None, dim=0) -> list[dict]:
+def barcode(dgm: ArrayLike, band: Optional[float] = None, dim: int = 0) -> list[dict]:
     """Bars sorted by decreasing persistence: [{dim, birth, death (None=inf), persistence,
     significant, index}] where ``index`` is the row in the diagram."""
     dgm = as_diagram(dgm)
@@ -59,7 +64,9 @@ def barcode(dgm, band=None, dim=0) -> list[dict]:
     return out
 
 
-def scalar_summaries(diagrams, band=None, threshold=None) -> dict:
+def scalar_summaries(diagrams: Sequence[ArrayLike],
+                     band: Union[None, float, Sequence[Optional[float]]] = None,
+                     threshold: Optional[float] = None) -> dict:
     """Per dimension: number of bars, significant bars, total and max finite persistence,
     infinite bars; plus ``longest_h1`` (the longest H1 bar's persistence, or 0)."""
     out = {}
@@ -89,7 +96,9 @@ def _finite(dgm, threshold):
     return dgm
 
 
-def landscape(dgm, *, num_landscapes=5, resolution=100, sample_range=None, threshold=None):
+def landscape(dgm: ArrayLike, *, num_landscapes: int = 5, resolution: int = 100,
+              sample_range: Optional[Sequence[float]] = None,
+              threshold: Optional[float] = None) -> np.ndarray:
     """gudhi.representations.Landscape vector of shape (num_landscapes * resolution,)."""
     from gudhi.representations import Landscape
     d = _finite(dgm, threshold)
@@ -99,8 +108,10 @@ def landscape(dgm, *, num_landscapes=5, resolution=100, sample_range=None, thres
     return Landscape(num_landscapes=num_landscapes, resolution=resolution, **kw).fit_transform([d])[0]
 
 
-def persistence_image(dgm, *, bandwidth=None, resolution=(20, 20), im_range=None,
-                      threshold=None):
+def persistence_image(dgm: ArrayLike, *, bandwidth: Optional[float] = None,
+                      resolution: tuple[int, int] = (20, 20),
+                      im_range: Optional[Sequence[float]] = None,
+                      threshold: Optional[float] = None) -> np.ndarray:
     """gudhi.representations.PersistenceImage vector of shape (prod(resolution),).
 
     ``bandwidth`` defaults to 1/20 of the largest finite death (scale-free across layers).

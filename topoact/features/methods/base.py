@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import param as param_mod
-from ..hooks import resolve_module
 from ...reduce import check_reduce
+from ..hooks import resolve_module
 from ..objectives import reduce as reduce_output
 from ..render import evaluate
 from ..transforms import standard_transforms
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["FeatureMethod", "FeatureResult", "pixel_diversity", "feature_diversity",
            "layer_features", "check_layer", "check_reduce"]
@@ -32,7 +36,7 @@ class FeatureResult:
     metrics: dict = field(default_factory=dict)
 
 
-def check_layer(bundle, layer: str) -> None:
+def check_layer(bundle: ModelBundle, layer: str) -> None:
     """Raise ``ValueError`` listing valid layers when ``layer`` is not in the model.
 
     Parameters
@@ -43,7 +47,7 @@ def check_layer(bundle, layer: str) -> None:
     resolve_module(bundle.module, layer, bundle)
 
 
-def layer_features(bundle, images: torch.Tensor, layer: str, reduce: str = "gap",
+def layer_features(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
                    batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Stored-vector features and class probabilities of images.
 
@@ -105,6 +109,7 @@ class FeatureMethod:
         self.transforms = transforms
 
     def get_params(self) -> dict:
+        """The constructor's parameters by name (JSON-able; they enter the cache key)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {n: getattr(self, n) for n in names}
 

@@ -14,12 +14,18 @@ and RMS pixel distance to the source.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
+from ...progress import CancelFn, ProgressFn
 from ..objectives import Objective, layer_activation, reference_distance
 from ..render import evaluate, optimize
 from .base import FeatureMethod, FeatureResult, check_layer
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["ClassAgnostic"]
 
@@ -36,8 +42,9 @@ class ClassAgnostic(FeatureMethod):
         self.weight = weight
         self.mode = mode
 
-    def visualize(self, bundle, layer: str, images: torch.Tensor, progress=None,
-                  should_cancel=None) -> FeatureResult:
+    def visualize(self, bundle: ModelBundle, layer: str, images: torch.Tensor,
+                  progress: ProgressFn | None = None,
+                  should_cancel: CancelFn | None = None) -> FeatureResult:
         """``images``: (B, 3, H, W) sources in [0, 1] at the model's input size."""
         self._validate_common()
         check_layer(bundle, layer)

@@ -9,8 +9,11 @@ transforms by default: the generator is the prior.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ...progress import CancelFn, ProgressFn
 from ..objectives import Objective, direction, diversity as diversity_obj, resolve_reduce
@@ -18,6 +21,11 @@ from ..render import optimize
 from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
     pixel_diversity
 from .node import projection
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
+
+    from ..generator import GeneratorFit
 
 __all__ = ["DGNAM"]
 
@@ -35,7 +43,8 @@ class DGNAM(FeatureMethod):
         self.cossim_pow = cossim_pow
         self.diversity = diversity
 
-    def synthesize(self, bundle, fit, objective: Objective, progress: ProgressFn | None = None,
+    def synthesize(self, bundle: ModelBundle, fit: GeneratorFit, objective: Objective,
+                   progress: ProgressFn | None = None,
                    should_cancel: CancelFn | None = None) -> torch.Tensor:
         """Images maximising any ``objective`` through the generator.
 
@@ -86,8 +95,9 @@ class DGNAM(FeatureMethod):
         G.to("cpu")
         return images
 
-    def visualize(self, bundle, fit, layer: str, vector, reduce: str = "gap",
-                  progress: ProgressFn | None = None, should_cancel: CancelFn | None = None, *,
+    def visualize(self, bundle: ModelBundle, fit: GeneratorFit, layer: str, vector: ArrayLike,
+                  reduce: str = "gap", progress: ProgressFn | None = None,
+                  should_cancel: CancelFn | None = None, *,
                   reduction: str | None = None) -> FeatureResult:
         """Maximise a direction (e.g. a node's mean activation) in ``layer`` through ``fit``.
 

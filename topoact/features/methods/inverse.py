@@ -22,9 +22,11 @@ term pushes samples out of that dead zone, independent restarts from such starts
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ...progress import CancelFn, ProgressFn
 from .. import param
@@ -34,6 +36,9 @@ from ..objectives import reduce as reduce_output
 from ..render import evaluate, optimize
 from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
     pixel_diversity
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["LevelTarget", "InverseSet"]
 
@@ -53,7 +58,7 @@ class LevelTarget:
     position: tuple | None = None
 
     @classmethod
-    def from_values(cls, kind: str, values, fraction: float, **kwargs) -> "LevelTarget":
+    def from_values(cls, kind: str, values: ArrayLike, fraction: float, **kwargs) -> "LevelTarget":
         """Target whose range is that of ``values`` (N,), the measure on real exemplars."""
         values = np.asarray(values, dtype=np.float64)
         if values.size == 0 or not np.all(np.isfinite(values)):
@@ -117,8 +122,9 @@ class InverseSet(FeatureMethod):
         self.diversity = diversity
         self.anneal = anneal
 
-    def visualize(self, bundle, layer: str, targets: list[LevelTarget], reduce: str = "gap",
-                  progress: ProgressFn | None = None, should_cancel: CancelFn | None = None, *,
+    def visualize(self, bundle: ModelBundle, layer: str, targets: list[LevelTarget],
+                  reduce: str = "gap", progress: ProgressFn | None = None,
+                  should_cancel: CancelFn | None = None, *,
                   reduction: str | None = None) -> FeatureResult:
         """A batch of images whose measures sit at the targets' levels.
 

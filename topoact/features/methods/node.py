@@ -8,14 +8,19 @@ so that a batch shows several facets of the node. Metrics report the plain proje
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...progress import CancelFn, ProgressFn
-
-from ..objectives import direction, diversity as diversity_obj, resolve_reduce
+from ..objectives import Objective, direction, diversity as diversity_obj, resolve_reduce
 from ..render import optimize
 from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
     pixel_diversity
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["NodeVisualization", "projection"]
 
@@ -38,7 +43,7 @@ class NodeVisualization(FeatureMethod):
         self.cossim_pow = cossim_pow
         self.diversity = diversity
 
-    def objective(self, layer: str, vector, reduce: str = "gap"):
+    def objective(self, layer: str, vector: ArrayLike, reduce: str = "gap") -> Objective:
         """The objective maximised (see the module docstring).
 
         Parameters
@@ -59,7 +64,7 @@ class NodeVisualization(FeatureMethod):
             obj = obj + self.diversity * diversity_obj(layer)
         return obj
 
-    def visualize(self, bundle, layer: str, vector, reduce: str = "gap",
+    def visualize(self, bundle: ModelBundle, layer: str, vector: ArrayLike, reduce: str = "gap",
                   progress: ProgressFn | None = None, should_cancel: CancelFn | None = None, *,
                   reduction: str | None = None) -> FeatureResult:
         """Images maximising ``vector`` in ``layer``.

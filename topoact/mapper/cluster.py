@@ -37,8 +37,10 @@ one cluster of identical points).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
@@ -162,8 +164,9 @@ def kth_neighbor_distance(Q: np.ndarray, R: np.ndarray, k: int, metric: str = "e
     return np.sort(best_d, axis=1)[:, k - 1].astype(np.float64)
 
 
-def knee_value(values) -> float:
-    """Knee of the sorted (ascending) curve: the point farthest below its chord."""
+def knee_value(values: ArrayLike) -> float:
+    """Knee of the sorted (ascending) curve of ``values`` (n,): the point farthest below its
+    chord (Kneedle on a convex increasing curve)."""
     y = np.sort(np.asarray(values, dtype=np.float64))
     if len(y) == 0:
         raise ValueError("cannot find a knee of an empty curve")
@@ -210,8 +213,9 @@ def kdistance_sample(X: np.ndarray, min_samples: int = 3, metric: str = "euclide
     return kd[np.isfinite(kd)]
 
 
-def eps_from_kdistances(kd, scale=1.0) -> float:
-    """eps = knee of the k-distance curve x scale, 4 significant digits (module docstring)."""
+def eps_from_kdistances(kd: ArrayLike, scale: float = 1.0) -> float:
+    """eps = knee of the k-distance curve ``kd`` (n,) x ``scale``, rounded to 4 significant
+    digits (module docstring)."""
     kd = np.asarray(kd, np.float64)
     knee = knee_value(kd) if len(kd) else 0.0
     if knee <= 0:
@@ -239,8 +243,21 @@ def auto_eps(X: np.ndarray, min_samples: int = 3, metric: str = "euclidean", sca
 
 
 # ----------------------------------------------------------------------------- exact DBSCAN
-def labels_from_pairs(n, a, b, self_ok, min_samples) -> np.ndarray:
-    """sklearn DBSCAN labels from neighbour pairs (a < b) on n points (see module docstring)."""
+def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
+                      min_samples: int) -> np.ndarray:
+    """sklearn DBSCAN labels from neighbour pairs on n points (see module docstring).
+
+    Parameters
+    ----------
+    n : number of points
+    a, b : (E,) int arrays, the neighbour pairs (a < b, local positions)
+    self_ok : (n,) bool, whether a point counts as its own neighbour
+    min_samples : DBSCAN's
+
+    Returns
+    -------
+    (n,) int64 labels, -1 for noise.
+    """
     counts = self_ok.astype(np.int64)
     counts += np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     core = counts >= min_samples
@@ -269,8 +286,19 @@ def labels_from_pairs(n, a, b, self_ok, min_samples) -> np.ndarray:
     return labels
 
 
-def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray:
-    """Exact sklearn DBSCAN labels of ``X[rows]`` without an n x n matrix."""
+def dbscan_labels(X: ArrayLike, rows: np.ndarray | None, eps: float, min_samples: int = 3,
+                  metric: str = "euclidean") -> np.ndarray:
+    """Exact sklearn DBSCAN labels of ``X[rows]`` without an n x n matrix.
+
+    Parameters
+    ----------
+    X : (N, D) array; rows : (n,) row indices (None: all rows)
+    eps, min_samples, metric : DBSCAN's
+
+    Returns
+    -------
+    (n,) int64 labels, -1 for noise.
+    """
     try:
         a, b, self_ok = neighbor_pairs(X, rows, eps, metric)
     except NeedsFallback:
@@ -284,7 +312,7 @@ def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray
 class _Clusterer(Params):
     min_points = 2
 
-    def prepare(self, X):
+    def prepare(self, X: ArrayLike) -> "_Clusterer":
         """Global, once-per-dataset work (e.g. auto eps). Returns self."""
         return self
 
@@ -313,10 +341,12 @@ class DBSCAN(_Clusterer):
         self.random_state = random_state
 
     @property
-    def min_points(self):
+    def min_points(self) -> int:
+        """Smallest cover element clustered (``min_samples``, as KeplerMapper)."""
         return int(self.min_samples)
 
-    def prepare(self, X):
+    def prepare(self, X: ArrayLike) -> "DBSCAN":
+        """Validate and resolve ``eps_`` (the k-distance knee of X (N, D) when 'auto'). Returns self."""
         if self.metric not in ("euclidean", "cosine"):
             raise ValueError(f"DBSCAN metric must be 'euclidean' or 'cosine', got {self.metric!r}")
         if int(self.min_samples) < 1:
@@ -334,7 +364,8 @@ class DBSCAN(_Clusterer):
             self.eps_ = float(self.eps)
         return self
 
-    def labels(self, X, rows) -> np.ndarray:
+    def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
+        """Cluster labels (n,) int64 of ``X[rows]`` (-1 = noise), numbered from 0. Equal to sklearn's DBSCAN."""
         return dbscan_labels(X, rows, self.eps_, int(self.min_samples), self.metric)
 
 
@@ -356,18 +387,20 @@ def _mst_heights(Z: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
 class SingleLinkage(_Clusterer):
     """Single linkage with an automatic cut (largest gap in merge heights) or a threshold."""
 
-    def __init__(self, threshold=None, metric="euclidean"):
+    def __init__(self, threshold: float | None = None, metric: str = "euclidean"):
         self.threshold = threshold
         self.metric = metric
 
-    def prepare(self, X):
+    def prepare(self, X: ArrayLike) -> "SingleLinkage":
+        """Validate the parameters. Returns self."""
         if self.metric not in ("euclidean", "cosine"):
             raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
         if self.threshold is not None and not float(self.threshold) > 0:
             raise ValueError(f"threshold must be > 0 or None, got {self.threshold}")
         return self
 
-    def labels(self, X, rows) -> np.ndarray:
+    def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
+        """Cluster labels (n,) int64 of ``X[rows]`` (-1 = noise), numbered from 0. Numbered by smallest row."""
         Z = np.asarray(X[rows])
         n = len(Z)
         if n < 2:
@@ -395,18 +428,18 @@ class SingleLinkage(_Clusterer):
 class SklearnClusterer(_Clusterer):
     """Any scikit-learn clusterer object, cloned and ``fit_predict`` on each element's rows."""
 
-    def __init__(self, estimator=None):
+    def __init__(self, estimator: Any = None):
         self.estimator = estimator
 
-    def prepare(self, X):
+    def prepare(self, X: ArrayLike) -> "SklearnClusterer":
         """Check that ``estimator`` is a scikit-learn clusterer. Returns self."""
         if not hasattr(self.estimator, "fit_predict"):
             raise TypeError(f"{self.estimator!r} has no fit_predict; not a scikit-learn clusterer")
         return self
 
     @property
-    def min_points(self):
-        # KeplerMapper's rule: n_clusters / min_cluster_size / min_samples, else 2
+    def min_points(self) -> int:
+        """KeplerMapper's rule: n_clusters / min_cluster_size / min_samples, else 2."""
         params = self.estimator.get_params()
         for name in ("n_clusters", "min_cluster_size", "min_samples"):
             value = params.get(name)
@@ -414,12 +447,13 @@ class SklearnClusterer(_Clusterer):
                 return value
         return 2
 
-    def labels(self, X, rows) -> np.ndarray:
+    def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
+        """Cluster labels (n,) int64 of ``X[rows]`` (-1 = noise), numbered from 0. (a clone of the estimator, fit_predict on float64 rows)."""
         from sklearn.base import clone
         return np.asarray(clone(self.estimator).fit_predict(np.asarray(X[rows], np.float64)))
 
 
-def make_clusterer(obj=None, **kwargs):
+def make_clusterer(obj: Any = None, **kwargs: Any) -> "_Clusterer":
     """'dbscan' | 'single' | one of ours | any sklearn clusterer -> clusterer object."""
     if obj is None or obj == "dbscan":
         return DBSCAN(**kwargs)

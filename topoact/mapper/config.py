@@ -35,10 +35,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from ..config import Config, check_choice, check_range
 from ..errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from .cluster import DBSCAN, SingleLinkage
+    from .cover import Cover
+    from .lens import Lens
+    from .pipeline import Mapper
 
 __all__ = ["MapperConfig", "LENSES", "COVERS", "CLUSTERERS", "METRICS", "BACKENDS"]
 
@@ -122,7 +128,7 @@ class MapperConfig(Config):
         """1, or 2 for the 2-D lenses (pca2)."""
         return 2 if self.lens == "pca2" else 1
 
-    def make_lens(self):
+    def make_lens(self) -> "Lens":
         """The lens object of this configuration (a fresh, unfitted estimator)."""
         from .lens import KNNDistance, L1Norm, L2Norm, PCALens, PredictionLens, UMAPLens
 
@@ -143,13 +149,13 @@ class MapperConfig(Config):
             return PredictionLens("entropy")
         return PredictionLens("class", class_index=self.class_index)
 
-    def make_cover(self):
+    def make_cover(self) -> "Cover":
         """The cover object (uniform or balanced; a product of two for 2-D lenses)."""
         from .cover import make_cover
 
         return make_cover(self.cover, self.n_intervals, self.overlap, self.n_lens_dims)
 
-    def make_clusterer(self, eps: float | str | None = None):
+    def make_clusterer(self, eps: float | str | None = None) -> "DBSCAN | SingleLinkage":
         """The clusterer object (``eps`` overrides the configured one, e.g. a resolved eps)."""
         from .cluster import DBSCAN, SingleLinkage
 
@@ -160,7 +166,7 @@ class MapperConfig(Config):
             return DBSCAN(eps=eps, metric=self.metric, min_samples=self.min_samples)
         return SingleLinkage(threshold=self.threshold, metric=self.metric)
 
-    def mapper(self, n_jobs: int = 2, compute_node_means: bool = True):
+    def mapper(self, n_jobs: int = 2, compute_node_means: bool = True) -> "Mapper":
         """A :class:`~topoact.mapper.Mapper` configured by this object."""
         from .pipeline import Mapper
 

@@ -14,11 +14,14 @@ cycles = E - V + C (the first Betti number of the graph).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+
+if TYPE_CHECKING:
+    from .config import MapperConfig
 
 __all__ = ["MapperGraph", "membership_matrix", "graph_edges", "SCHEMA_VERSION"]
 
@@ -117,14 +120,17 @@ class MapperGraph:
     # -- topology ---------------------------------------------------------------------------
     @property
     def n_nodes(self) -> int:
+        """Number of nodes K."""
         return len(self.members)
 
     @property
     def n_edges(self) -> int:
+        """Number of edges E."""
         return len(self.sources)
 
     @property
     def sizes(self) -> np.ndarray:
+        """(K,) int64 number of member rows of each node."""
         return np.array([len(m) for m in self.members], np.int64)
 
     def _adjacency(self):
@@ -139,6 +145,7 @@ class MapperGraph:
 
     @property
     def n_components(self) -> int:
+        """Number of connected components of the graph."""
         return int(len(np.unique(self.component_labels()))) if self.n_nodes else 0
 
     @property
@@ -156,7 +163,7 @@ class MapperGraph:
         return [frozenset(m.tolist()) for m in self.members]
 
     @property
-    def config(self):
+    def config(self) -> "MapperConfig | None":
         """The :class:`~topoact.mapper.config.MapperConfig` the graph was built with (None
         when its params are not a Mapper configuration, e.g. a graph built from objects)."""
         from .config import MapperConfig

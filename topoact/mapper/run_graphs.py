@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..progress import CancelFn, ProgressFn
+from ..store import RunLike
 from .config import MapperConfig
 from .graph import MapperGraph
 from .lens import ArrayLens, KNNDistance, PredictionLens, UMAPLens
@@ -63,7 +64,7 @@ def mapper_from_params(params: ConfigLike, n_jobs: int = 2) -> Mapper:
     return MapperConfig.coerce(params).mapper(n_jobs=n_jobs)
 
 
-def run_context(run) -> dict:
+def run_context(run: RunLike) -> dict:
     """What a Mapper fit reads from a run besides the activations.
 
     Returns
@@ -85,7 +86,7 @@ def run_context(run) -> dict:
             "probabilities": get("probabilities")}
 
 
-def build_run_graph(run, layer: str, config: ConfigLike | None = None, *,
+def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, *,
                     progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
                     n_jobs: int = 2, default: bool | None = False) -> MapperGraph:
     """The Mapper graph of ``layer`` for ``config`` (cached in the run under ``config.key``).
@@ -131,7 +132,7 @@ def build_run_graph(run, layer: str, config: ConfigLike | None = None, *,
     return run.graph(layer, key)
 
 
-def sweep_run(run, layer: str, grid: Mapping[str, Any] | None = None, *,
+def sweep_run(run: RunLike, layer: str, grid: Mapping[str, Any] | None = None, *,
               progress: ProgressFn | None = None, n_jobs: int = 2) -> list[dict]:
     """Sweep summaries (list of dicts, see ``sweep.sweep``) on a run's layer.
 
@@ -178,7 +179,7 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def locate_points(run, layer: str, graph: MapperGraph | Mapping[str, Any], vectors: np.ndarray,
+def locate_points(run: RunLike, layer: str, graph: MapperGraph | Mapping[str, Any], vectors: np.ndarray,
                   probabilities: np.ndarray | None = None) -> list[list[int]]:
     """Node ids each new activation vector falls into (module docstring rule).
 

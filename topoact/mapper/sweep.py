@@ -70,8 +70,9 @@ def _exact_values(X, pa, pb, metric, chunk=65536):
     return out
 
 
-def band_pairs(X, lens, width, eps_max, metric="euclidean", block=512, chunk=16384,
-               n_jobs=2):
+def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: str = "euclidean",
+               block: int = 512, chunk: int = 16384,
+               n_jobs: int = 2) -> tuple[np.ndarray, "_Pairs", np.ndarray]:
     """Neighbour pairs within eps_max among rows whose 1-D lens values differ by <= width.
 
     Returns

@@ -285,7 +285,7 @@ def _committed(out: Path) -> bool:
 def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path, *, reduce: str = "gap",
             limit: int | None = None, batch_size: int = 128, chunk_size: int = 2048, seed: int = 0,
             num_workers: int | None = None, weights: str | None = None,
-            progress: bool | ProgressFn | None = True, should_cancel: Callable[[], bool] | None = None,
+            progress: bool | ProgressFn | None = None, should_cancel: Callable[[], bool] | None = None,
             overwrite: bool = False) -> Run:
     """Collect activations of ``layers`` of ``model`` on ``data`` into the run directory ``out``.
 
@@ -317,8 +317,8 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
     weights : str, optional
         Local state dict for the model.
     progress : bool or callable, optional
-        True: a tqdm bar on stderr; a callable ``progress(done, total, message)``
-        (:mod:`topoact.progress`); False / None: silent.
+        A callable ``progress(done, total, message)`` (:mod:`topoact.progress`); True: a tqdm bar
+        on stderr (what the CLI shows); None / False (default): silent, as library code should be.
     should_cancel : callable, optional
         Polled between batches; when it answers True, :class:`topoact.progress.Cancelled` is
         raised and the committed chunks stay resumable.

@@ -33,7 +33,7 @@ def demo_run_dir() -> Path:
     return cache_dir("demo-run")
 
 
-def prepare_demo(out: str | Path | None = None, *, progress: bool = True) -> "Run":
+def prepare_demo(out: str | Path | None = None, *, progress: bool = False) -> "Run":
     """Train (or load) the demo model, collect the demo run and build its Mapper graphs.
 
     Parameters
@@ -41,7 +41,7 @@ def prepare_demo(out: str | Path | None = None, *, progress: bool = True) -> "Ru
     out : str or Path, optional
         Run directory (default :func:`demo_run_dir`).
     progress : bool
-        Show a progress bar while collecting.
+        Show a progress bar on stderr while collecting (the CLI does).
 
     Returns
     -------

@@ -415,3 +415,25 @@ def test_mapper_graph_persistence_noisy_circle_loop_significant(tmp_path):
     assert not [f for f in out2.features if f["family"] == "loops" and f["significant"]]
     with pytest.raises(ValueError, match="unknown layer"):
         mapper_graph_persistence(run, "zzz")
+
+
+def test_persistence_cli_layers_list_and_deprecated_layer(tmp_path, monkeypatch):
+    import argparse
+    import io
+
+    import topoact.store
+    from topoact.topology.cli import add_persistence_arguments, run_persistence_command
+    rng = np.random.default_rng(24)
+    run = FakeRun(tmp_path, {"a": circle(rng, 80).astype(np.float32),
+                             "b": rng.normal(size=(80, 3)).astype(np.float32)})
+    monkeypatch.setattr(topoact.store, "open_run", lambda path: run)
+    parser = add_persistence_arguments(argparse.ArgumentParser())
+    out = io.StringIO()
+    args = parser.parse_args([str(tmp_path), "--layers", "a,b", "--landmarks", "50",
+                              "--bootstrap", "0"])
+    assert run_persistence_command(args, out) == 0
+    rows = [line.split() for line in out.getvalue().splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [("a", "0"), ("a", "1"), ("b", "0"), ("b", "1")]
+    with pytest.warns(DeprecationWarning, match="--layers"):
+        run_persistence_command(parser.parse_args([str(tmp_path), "--layer", "b", "--landmarks",
+                                                   "50", "--bootstrap", "0"]), io.StringIO())

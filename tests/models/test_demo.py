@@ -71,24 +71,28 @@ def test_corrupt_cache_is_retrained(tmp_path, monkeypatch):
     assert bundle.info["trained_now"] is True
 
 
-def test_cache_goes_to_the_user_cache_never_the_source_tree(tmp_path, monkeypatch):
+def test_cache_goes_to_the_user_cache_never_the_source_tree(tmp_path, monkeypatch, capsys):
     """With no TOPOACT_CACHE_DIR the user's cache directory is used, even inside a writable
     checkout (the demo model used to land in <checkout>/data/cache)."""
+    from topoact.cli import main
+
     repo = Path(demo_mod.__file__).resolve().parents[2]
 
-    def tree():
+    def tree():  # what is in data/ (with times) and the names at the top (other work may touch .git)
         return {p: p.stat().st_mtime_ns for p in (repo / "data").rglob("*")} | \
-            {p: p.stat().st_mtime_ns for p in repo.iterdir()}
+            {p: None for p in repo.iterdir() if p.name != ".git"}
 
     before = tree()
     monkeypatch.delenv("TOPOACT_CACHE_DIR", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(demo_mod, "DEFAULT_CONFIG", TINY)
-    bundle = load_model("demo")
+    monkeypatch.chdir(repo)
+    assert main(["layers", "--model", "demo"]) == 0  # trains the (tiny) demo model and caches it
+    assert "block3" in capsys.readouterr().out
     expected = tmp_path / ".cache" / "topoact" / f"demo-model-{TINY.version_hash()}.pt"
-    assert Path(bundle.info["cache_path"]) == expected and expected.is_file()
-    assert tree() == before, "loading the demo model wrote into the source tree"
+    assert expected.is_file() and Path(load_model("demo").info["cache_path"]) == expected
+    assert tree() == before, "`topoact layers --model demo` wrote into the source tree"
 
     monkeypatch.setenv("TOPOACT_CACHE_DIR", str(tmp_path / "elsewhere"))
     assert demo_mod.demo_model_path(TINY) == tmp_path / "elsewhere" / expected.name

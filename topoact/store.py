@@ -763,8 +763,9 @@ class RunLike(Protocol):
 
     Attributes: ``path``, ``meta`` (dict), ``layers`` (list of names), ``n`` (rows),
     ``labels`` / ``predictions`` ((N,) int64), ``probabilities`` ((N, C) float32),
-    ``class_names``, ``ids``, ``paths``, ``attributes`` ({name: (N,)}), ``attribute_kinds``,
-    ``attributes_meta``.
+    ``class_names`` (of predictions), ``label_names`` (of labels: they differ when the data set's
+    classes do not match the model's, see ``labels_match_model``), ``ids``, ``paths``,
+    ``attributes`` ({name: (N,)}), ``attribute_kinds``, ``attributes_meta``.
     """
 
     path: Path

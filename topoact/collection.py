@@ -396,10 +396,9 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
                 return open_run(out, model=attach)
         created = not out.exists()
         try:
-            _write(bundle, dataset, out, layers, hooked, layer_info, classes, description, model_info,
-                            config, n=n, reduce=reduce, seed=seed, batch_size=batch_size, chunk_size=chunk_size,
-                            num_workers=num_workers, progress=progress, should_cancel=should_cancel,
-                            bar_factory=tqdm)
+            _write(bundle, dataset, out, layers, hooked, layer_info, classes, description, model_info, config,
+                   n=n, reduce=reduce, seed=seed, batch_size=batch_size, chunk_size=chunk_size,
+                   num_workers=num_workers, progress=progress, should_cancel=should_cancel, bar_factory=tqdm)
         except BaseException:
             if created and out.is_dir() and not _committed(out):
                 # nothing to resume: leave no partial directory behind

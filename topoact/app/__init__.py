@@ -7,6 +7,7 @@ processes) and :mod:`topoact.app.ids` for the shared stores.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,5 +73,9 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug:
     debug : bool
         Dash debug mode (reloader, error overlay).
     """
+    import signal
+
     app = create_app(run_dir)
+    # SIGTERM exits through the interpreter's exit handlers, which stop running jobs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     app.run(host=host, port=port, debug=debug)

@@ -22,6 +22,11 @@ shared server with several web workers, pass a ``dash.CeleryManager`` (Celery + 
 
 Results that matter across restarts (graphs, persistence, feature images) are saved in the run
 by the engines themselves; the job returns only keys and small JSON.
+
+Shutdown: job processes are children of the server. :func:`make_manager` registers
+:func:`stop_jobs` at exit, so stopping the server (Ctrl-C, or SIGTERM through
+:func:`topoact.app.serve`) stops the jobs at once instead of waiting for them (the
+``multiprocess`` exit handler would join every running job) or leaving them orphaned.
 """
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["make_manager", "BarProgress", "progress_text", "JOB_INTERVAL_MS", "PROGRESS_DEFAULT"]
+__all__ = ["make_manager", "stop_jobs", "BarProgress", "progress_text", "JOB_INTERVAL_MS", "PROGRESS_DEFAULT"]
 
 #: how often the browser asks for a running job's progress and result (ms)
 JOB_INTERVAL_MS = 300
@@ -57,12 +62,52 @@ def make_manager(folder: str | None = None) -> Any:
         Runs each background callback in its own process (``multiprocess``, forked from the server).
     """
     import diskcache
+    import multiprocess.util  # noqa: F401 - registers its exit handler (which joins running jobs)
+    #                           first, so that ours, registered after it, runs before it (LIFO)
     from dash import DiskcacheManager
 
+    global _STOP_REGISTERED
+    if not _STOP_REGISTERED:
+        atexit.register(stop_jobs)
+        _STOP_REGISTERED = True
     if folder is None:
         folder = tempfile.mkdtemp(prefix="topoact-jobs-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return DiskcacheManager(diskcache.Cache(folder))
+
+
+_STOP_REGISTERED = False
+
+
+def stop_jobs(timeout: float = 5.0) -> int:
+    """Kill the job processes (and their children) this process started and still runs.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for them to go.
+
+    Returns
+    -------
+    int
+        How many job processes were stopped.
+    """
+    import multiprocess
+    import psutil
+
+    jobs = multiprocess.active_children()
+    for job in jobs:
+        try:
+            for proc in psutil.Process(job.pid).children(recursive=True):
+                proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+        job.kill()
+    for job in jobs:
+        job.join(timeout)
+    if jobs:
+        logger.info("stopped %d running job(s)", len(jobs))
+    return len(jobs)
 
 
 def progress_text(done: float, total: float, message: str = "", elapsed: float | None = None) -> str:

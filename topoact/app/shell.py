@@ -31,7 +31,7 @@ def run_summary(run: Any) -> list:
     n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
     reduction = meta.get("reduce") or meta.get("reduction")
 
-    def item(label, value, title=None):
+    def item(label: str, value: Any, title: str | None = None) -> html.Span:
         return html.Span([html.B(f"{label} "), str(value)], title=title, style={"marginRight": "1.5em"})
 
     skipped_title = "\n".join(f"{s.get('path') or s.get('id')}: {s.get('reason')}" for s in skipped[:20]

@@ -42,6 +42,7 @@ FADED_OPACITY = 0.12
 
 
 def class_color(label: int) -> str:
+    """The colour of class ``label`` (a fixed palette, cycling after 20 classes)."""
     return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
 
 
@@ -273,6 +274,7 @@ def sweep_figure(summaries: Sequence[dict], *, x: str = "intervals", y: str = "o
 
 
 def empty_figure(message: str, height: int = 400) -> go.Figure:
+    """A blank figure with ``message`` in its middle (no data yet, or an error)."""
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
                        font=dict(size=15, color="#666"))

@@ -45,6 +45,7 @@ from types import ModuleType
 
 from topoact.app.context import AppContext
 
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["AppContext", "MAIN_PANELS", "TAB_PANELS", "OPTIONAL_PANELS", "load_panels"]

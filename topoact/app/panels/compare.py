@@ -10,6 +10,8 @@ clusterer on every layer, as TopoAct compares them) through the graph panel's ba
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 
 from dash import Input, Output, State, dcc, html, no_update
@@ -18,6 +20,12 @@ from dash.exceptions import PreventUpdate
 from topoact.app import ids
 from topoact.app.panels.graph import build_figure, graph_request
 from topoact.figures.graph import empty_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +41,7 @@ def neighbours(layers: list[str], layer: str) -> list[str]:
     return layers[start:start + 3]
 
 
-def layout(ctx) -> html.Div:
+def layout(ctx: AppContext) -> html.Div:
     """Three graphs side by side and the "compute neighbours" button."""
     cells = [html.Div(dcc.Graph(id=ids.compare_graph(k), figure=empty_figure("", height=420),
                                 config={"scrollZoom": True, "displayModeBar": False}),
@@ -48,7 +56,7 @@ def layout(ctx) -> html.Div:
     ])
 
 
-def register(app, ctx) -> None:
+def register(app: Dash, ctx: AppContext) -> None:
     """Draw the three graphs; ask the graph panel's job for the missing ones."""
     @app.callback(
         [Output(ids.compare_graph(k), "figure") for k in range(3)],

@@ -29,6 +29,8 @@ sent as data URIs and drawn pixelated next to the request's metrics.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import base64
 import logging
 import time
@@ -40,6 +42,13 @@ from topoact.app import ids
 from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
 from topoact.app.panels.node import EXEMPLAR_CLICK
 from topoact.progress import ProgressFn
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.store import Run
+
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +88,8 @@ def _number(id_, value, **kw):
                      style={"width": "5em", "marginRight": "0.8em"}, **kw)
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Method choice, parameters, channel picker, run / cancel / train buttons, progress, results."""
     label = {"fontSize": "0.85em", "color": "#555", "marginRight": "0.3em"}
     return html.Div([
         html.Div("Select a node in the graph tab, or give an exemplar row.", id=TARGET,
@@ -131,12 +141,12 @@ def _parse_list(text, convert, what: str) -> list | None:
     return out or None
 
 
-def parse_channels(text) -> list[int] | None:
+def parse_channels(text: str | None) -> list[int] | None:
     """'3, 7' -> [3, 7]; empty -> None; raises ValueError naming the bad entry."""
     return _parse_list(text, int, "channel")
 
 
-def parse_levels(text) -> list[float] | None:
+def parse_levels(text: str | None) -> list[float] | None:
     """'0.2, 0.8' -> [0.2, 0.8]; empty -> None; raises ValueError naming the bad entry."""
     return _parse_list(text, float, "level")
 
@@ -201,7 +211,7 @@ def build_request(node_store, method, steps, batch, seed, level, channels, weigh
     raise ValueError("select a node (or give an exemplar row, or pick channels for an inverse set) first")
 
 
-def run_request(run, request: dict, layer: str | None, progress: ProgressFn | None = None) -> dict:
+def run_request(run: Run, request: dict, layer: str | None, progress: ProgressFn | None = None) -> dict:
     """Background-job body: call :mod:`topoact.features.service` for a request.
 
     Parameters
@@ -263,7 +273,7 @@ def _metric_text(metrics: dict) -> list:
     return [html.Table(rows, style={"fontSize": "0.85em"})]
 
 
-def result_children(run, result: dict) -> list:
+def result_children(run: Run, result: dict) -> list:
     """Images (data URIs, pixelated) and a metrics table for a service result."""
     images = [html.Img(src=_data_uri(run.path / rel), className="topoact-feature-image",
                        title=f"{result['method']} · {rel}",
@@ -280,7 +290,7 @@ def result_children(run, result: dict) -> list:
 COMPARE_TITLES = ("Pixel space (no prior)", "DGN-AM (generator prior)")
 
 
-def comparison_children(run, results: list) -> list:
+def comparison_children(run: Run, results: list) -> list:
     """Pixel-space and DGN-AM results of one node in two labelled columns."""
     columns = []
     for title, result in zip(COMPARE_TITLES, results):
@@ -292,7 +302,7 @@ def comparison_children(run, results: list) -> list:
                      style={"display": "flex", "flexWrap": "wrap", "alignItems": "flex-start"})]
 
 
-def job_children(run, result):
+def job_children(run: Run, result: Any) -> list | None:
     """Children for a finished job's result (one result or a DGN-vs-pixel comparison)."""
     if isinstance(result, dict) and "comparison" in result:
         return comparison_children(run, result["comparison"])
@@ -301,7 +311,7 @@ def job_children(run, result):
     return None
 
 
-def channel_count(run, layer) -> int | None:
+def channel_count(run: Run, layer: str | None) -> int | None:
     """Number of channels (units) of a collected layer, or None."""
     if not layer or layer not in run.layers:
         return None
@@ -310,12 +320,13 @@ def channel_count(run, layer) -> int | None:
 
 
 def placeholders(n: int) -> list:
+    """``n`` grey boxes shown where the synthesized images will appear."""
     return [html.Div(style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "background": "#eee",
                             "display": "inline-block", "marginRight": "3px"},
                      className="topoact-feature-placeholder") for _ in range(max(1, n))]
 
 
-def register(app, ctx) -> None:
+def register(app: Dash, ctx: AppContext) -> None:
     """Target display, requests (button or exemplar click), the background jobs, cancel."""
 
     @app.callback(Output(TARGET, "children"), Output(METHOD, "options"),

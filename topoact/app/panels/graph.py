@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -35,6 +35,15 @@ from topoact.app import ids
 from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
 from topoact.fileio import safe_name
 from topoact.figures.graph import empty_figure, graph_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.mapper import MapperConfig
+    from topoact.progress import ProgressFn
+    from topoact.store import Run
+
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +74,7 @@ def _options(pairs):
 
 # -- parameters -----------------------------------------------------------------------------------
 def form_config(lens: str, cover: str, n_intervals: Any, overlap: Any, clusterer: str, eps: Any, metric: str,
-                min_samples: Any):
+                min_samples: Any) -> MapperConfig:
     """The form's values as a :class:`topoact.mapper.MapperConfig` (the library validates them).
 
     Text fields are parsed here (with the field named when one is not a number); every range is
@@ -108,7 +117,7 @@ def form_values(params: dict | None) -> list:
     return values
 
 
-def graph_request(ctx, layers: list[str], config, select: str | None) -> tuple[dict | None, dict | None]:
+def graph_request(ctx: AppContext, layers: list[str], config: MapperConfig, select: str | None) -> tuple[dict | None, dict | None]:
     """What to do to show ``config``'s graph of ``layers``: ``(result, request)``.
 
     ``result`` (``{"layer", "key", "select"}``) when every graph is saved already (nothing to
@@ -123,7 +132,7 @@ def graph_request(ctx, layers: list[str], config, select: str | None) -> tuple[d
     return None, {"layers": missing, "params": config.to_dict(), "select": select, "at": time.time()}
 
 
-def build_graphs(run, request: dict, progress=None) -> dict:
+def build_graphs(run: Run, request: dict, progress: ProgressFn | None = None) -> dict:
     """Background-job body: build (and save) the requested graph on each layer; returns the result.
 
     Parameters
@@ -147,7 +156,7 @@ def build_graphs(run, request: dict, progress=None) -> dict:
             "layers": layers}
 
 
-def key_options(ctx, layer: str) -> list[dict]:
+def key_options(ctx: AppContext, layer: str) -> list[dict]:
     """Dropdown options of a layer's saved graphs, labelled by node count and parameters.
 
     The layer's default graph is marked ``*``. Labels are cached per (layer, key) (graph files
@@ -163,7 +172,7 @@ def key_options(ctx, layer: str) -> list[dict]:
     return options
 
 
-def default_text(ctx, selection: dict | None) -> str:
+def default_text(ctx: AppContext, selection: dict | None) -> str:
     """Whether the shown graph is its layer's saved default (next to "Set as default")."""
     if not selection:
         return ""
@@ -173,7 +182,7 @@ def default_text(ctx, selection: dict | None) -> str:
 
 
 # -- layout ---------------------------------------------------------------------------------------
-def initial_layer(ctx) -> str | None:
+def initial_layer(ctx: AppContext) -> str | None:
     """The first layer with a saved graph (else the first layer): what the app opens on."""
     for layer in ctx.run.layers:
         if ctx.graph_keys(layer):
@@ -181,7 +190,7 @@ def initial_layer(ctx) -> str | None:
     return ctx.run.layers[0] if ctx.run.layers else None
 
 
-def layout(ctx) -> html.Div:
+def layout(ctx: AppContext) -> html.Div:
     """The panel's components (cheap: the figure is drawn by a callback)."""
     from topoact.mapper import MapperConfig
 
@@ -253,7 +262,7 @@ def layout(ctx) -> html.Div:
 
 
 # -- figure ---------------------------------------------------------------------------------------
-def build_figure(ctx, selection: dict, color_by: str | None, highlight_class: int | None, edge_threshold: float | None,
+def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlight_class: int | None, edge_threshold: float | None,
                  node_store: dict | None, upload: dict | None, height: int = 600, title: str | None = None,
                  show_legend: bool = True, cycle: dict | None = None):
     """The figure and its caption for a ``{"layer", "key"}`` selection (shared with compare).
@@ -292,7 +301,7 @@ def build_figure(ctx, selection: dict, color_by: str | None, highlight_class: in
 
 
 # -- callbacks ------------------------------------------------------------------------------------
-def register(app, ctx) -> None:
+def register(app: Dash, ctx: AppContext) -> None:
     """The panel's callbacks (see the module docstring for the request / result flow)."""
 
     @app.callback(
@@ -486,7 +495,7 @@ def register(app, ctx) -> None:
         return export_payload(ctx, selection, "json" if callback_context.triggered_id == ids.EXPORT_JSON else "html")
 
 
-def export_payload(ctx, selection: dict, fmt: str) -> dict:
+def export_payload(ctx: AppContext, selection: dict, fmt: str) -> dict:
     """The ``dcc.Download`` payload of the shown graph: ``fmt`` = "json" or "html" (KeplerMapper)."""
     layer, key = selection["layer"], selection["key"]
     stem = f"{safe_name(layer)}-{key}"
@@ -495,7 +504,7 @@ def export_payload(ctx, selection: dict, fmt: str) -> dict:
     return dict(content=kepler_html(ctx, layer, key), filename=f"{stem}.html", type="text/html")
 
 
-def kepler_html(ctx, layer: str, key: str) -> str:
+def kepler_html(ctx: AppContext, layer: str, key: str) -> str:
     """KeplerMapper's standalone HTML of a saved graph (via ``topoact.mapper.export``)."""
     import tempfile
     from pathlib import Path

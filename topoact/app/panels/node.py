@@ -11,7 +11,7 @@ feature-visualization panel, which is optional, so this panel does not depend on
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -21,6 +21,12 @@ from topoact.fileio import safe_name
 from topoact.app.routes import image_url
 from topoact.figures.graph import composition_figure, empty_figure
 
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+
+
 logger = logging.getLogger(__name__)
 
 PAGE = 24
@@ -29,7 +35,8 @@ THUMB_PX = 64
 EXEMPLAR_CLICK = "topoact-node-exemplar"
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Title, statistics table, composition chart, CSV button, exemplar images and "more"."""
     return html.Div([
         html.H4("Click a node", id=ids.NODE_TITLE, style={"margin": "0.3em 0"}),
         html.Div(id=ids.NODE_STATS, style={"fontSize": "0.85em"}),
@@ -100,7 +107,8 @@ def stats_table(stats: dict, class_names: list[str]) -> html.Table:
                        for k, v in stats_rows(stats, class_names)])
 
 
-def exemplar_images(ctx, node_store: dict, limit: int):
+def exemplar_images(ctx: AppContext, node_store: dict, limit: int) -> tuple[list, int]:
+    """The first ``limit`` exemplar ``<img>`` elements of a node (most typical first) and its size."""
     rows = ctx.exemplar_rows(node_store["layer"], node_store["graph_key"], node_store["node"])
     names = ctx.run.class_names
     labels, preds = ctx.run.labels, ctx.run.predictions
@@ -117,7 +125,8 @@ def exemplar_images(ctx, node_store: dict, limit: int):
     return images, len(rows)
 
 
-def register(app, ctx):
+def register(app: Dash, ctx: AppContext) -> None:
+    """Node statistics, exemplars (paged) and the CSV download."""
     @app.callback(
         Output(ids.NODE_TITLE, "children"),
         Output(ids.NODE_STATS, "children"),
@@ -168,7 +177,7 @@ def register(app, ctx):
         return csv_download(ctx, node_store)
 
 
-def csv_download(ctx, node_store: dict) -> dict:
+def csv_download(ctx: AppContext, node_store: dict) -> dict:
     """The ``dcc.Download`` payload with a node's members as CSV."""
     text = ctx.members_csv(node_store["layer"], node_store["graph_key"], node_store["node"])
     layer = safe_name(node_store["layer"])

@@ -40,7 +40,7 @@ highlighted node ids. Results are read through the library (the app's one LRU he
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -50,6 +50,14 @@ from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgres
 from topoact.app.context import cached
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.store import Run
+    from topoact.topology.config import PersistenceConfig
+
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.8em", "alignItems": "fl
 
 
 # -- pure helpers (tested without a browser) ------------------------------------------------------
-def persistence_form(n_landmarks: Any, metric: str, max_dim: Any, n_bootstrap: Any):
+def persistence_form(n_landmarks: Any, metric: str, max_dim: Any, n_bootstrap: Any) -> PersistenceConfig:
     """The form as the library's :class:`~topoact.topology.config.PersistenceConfig`.
 
     Fields the form does not show keep the library's defaults.
@@ -120,7 +128,7 @@ def persistence_form(n_landmarks: Any, metric: str, max_dim: Any, n_bootstrap: A
                              max_dim=whole("max dim", max_dim), n_bootstrap=whole("bootstrap", n_bootstrap))
 
 
-def bar_from_click(click) -> tuple[int, int] | None:
+def bar_from_click(click: dict | None) -> tuple[int, int] | None:
     """``(dim, index in the diagram)`` of a clicked barcode bar / diagram point, else None."""
     points = (click or {}).get("points") or []
     for point in points:
@@ -158,7 +166,7 @@ def cycle_for_bar(result: dict, dim: int, index: int) -> dict | None:
     return None
 
 
-def nodes_on_cycle(graph: dict, rows) -> list[int]:
+def nodes_on_cycle(graph: dict, rows: Iterable[int] | None) -> list[int]:
     """Ids of the Mapper nodes with at least one member among ``rows``, sorted."""
     rows = {int(r) for r in rows or ()}
     return sorted(int(n["id"]) for n in graph.get("nodes", []) if rows.intersection(map(int, n["members"])))
@@ -208,7 +216,7 @@ def graph_feature_rows(graph: dict, *, lens_index: int = 0, limit: int = 40) -> 
             for f in features[:limit]]
 
 
-def choose_cached(run, layer: str, config=None) -> dict | None:
+def choose_cached(run: Run, layer: str, config: PersistenceConfig | None = None) -> dict | None:
     """``{"layer", "key"}`` of the cached result to show: the one for ``config``, else the newest.
 
     The key of ``config``'s result is the library's own
@@ -240,7 +248,7 @@ def _labelled(label, component, width="9em"):
                     style={"width": width})
 
 
-def layout(ctx) -> html.Div:
+def layout(ctx: AppContext) -> html.Div:
     """Form, progress, barcode and diagram, cycle, layer distances, extended persistence."""
     form = html.Div([
         _labelled("landmarks", dcc.Input(id=LANDMARKS, type="number", min=2, step=1,
@@ -312,7 +320,7 @@ def _table(rows):
 
 
 # -- callbacks ------------------------------------------------------------------------------------
-def register(app, ctx) -> None:
+def register(app: Dash, ctx: AppContext) -> None:
     """The panel's callbacks; the two computations are background callbacks."""
     from topoact.figures.graph import graph_figure
     from topoact.figures.persistence import barcode_figure, diagram_figure, distance_heatmap

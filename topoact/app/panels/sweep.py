@@ -10,7 +10,7 @@ it the layer's default.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dash import Input, Output, State, callback_context, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -19,6 +19,15 @@ from topoact.app import ids
 from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
 from topoact.app.panels.graph import FORM_IDS, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.mapper import MapperConfig
+    from topoact.progress import ProgressFn
+    from topoact.store import Run
+
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +53,7 @@ def parse_list(text: str | None, cast: Callable[[str], Any], name: str) -> list:
     return sorted(set(values))
 
 
-def sweep_grid(base, n_intervals: list[int], overlaps: list[float], scales: list[float] = (1.0,)) -> dict:
+def sweep_grid(base: MapperConfig, n_intervals: list[int], overlaps: list[float], scales: list[float] = (1.0,)) -> dict:
     """The ``sweep_run`` grid: the swept lists plus ``base``'s other fields (a MapperConfig).
 
     Raises
@@ -58,7 +67,7 @@ def sweep_grid(base, n_intervals: list[int], overlaps: list[float], scales: list
     return {**fixed, "n_intervals": list(n_intervals), "overlaps": list(overlaps), "eps_scales": list(scales)}
 
 
-def run_sweep(run, layer: str, grid: dict, progress=None) -> list[dict]:
+def run_sweep(run: Run, layer: str, grid: dict, progress: ProgressFn | None = None) -> list[dict]:
     """Background-job body: :func:`topoact.mapper.run_graphs.sweep_run`, as JSON-able summaries."""
     from topoact.mapper import run_graphs
 
@@ -70,7 +79,7 @@ def summary_rows(summaries: list[dict]) -> list[dict]:
     return [{"row": k, **{c: _round(s.get(c)) for c in COLUMNS}} for k, s in enumerate(summaries)]
 
 
-def layout(ctx) -> html.Div:
+def layout(ctx: AppContext) -> html.Div:
     """The sweep form, progress, heat map and table."""
     return html.Div([
         html.P("Mapper over a grid of cover settings; lens, clusterer, eps and metric come from the "
@@ -100,7 +109,7 @@ def layout(ctx) -> html.Div:
     ])
 
 
-def register(app, ctx) -> None:
+def register(app: Dash, ctx: AppContext) -> None:
     """The sweep job (background) and the cell / row -> graph callback."""
 
     @app.callback(

@@ -12,7 +12,7 @@ those nodes in red. The model's prediction for the image is shown too.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -21,13 +21,19 @@ from topoact.app import ids
 from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
 from topoact.progress import ProgressFn, report
 
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+
+
 logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Upload an image"
 UPLOAD_PROGRESS_TEXT = "topoact-upload-progress-text"
 
 
-def locate_image(ctx, image: Any, selection: dict | None, progress: ProgressFn | None = None) -> dict:
+def locate_image(ctx: AppContext, image: Any, selection: dict | None, progress: ProgressFn | None = None) -> dict:
     """Where ``image`` falls in every layer's graph.
 
     Parameters
@@ -88,7 +94,7 @@ def result_lines(result: dict, class_names: list[str], name: str | None) -> list
     return lines
 
 
-def layout(ctx) -> html.Div:
+def layout(ctx: AppContext) -> html.Div:
     """The drop zone, progress, status and preview."""
     return html.Div([
         html.P("Drop an image to run it through the run's model and see which nodes of each layer it "
@@ -105,7 +111,7 @@ def layout(ctx) -> html.Div:
     ])
 
 
-def register(app, ctx) -> None:
+def register(app: Dash, ctx: AppContext) -> None:
     """Locate an upload (background job), preview it, clear it."""
 
     @app.callback(

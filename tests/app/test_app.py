@@ -248,6 +248,27 @@ def test_graph_figure_draws_each_node_where_its_size_and_colour_say():
     assert hue.data[1].marker.colorscale[0][1] == hue.data[1].marker.colorscale[-1][1]  # cyclic scale
 
 
+def test_a_click_patches_only_the_rings_and_they_equal_a_full_redraw(ctx):
+    from topoact.app.panels.graph import build_figure, ring_patch
+
+    key = _key(ctx)
+    selection = {"layer": GRAPH_LAYER, "key": key}
+    nodes = ctx.graph(GRAPH_LAYER, key)["nodes"]
+    clicked = {"layer": GRAPH_LAYER, "graph_key": key, "node": nodes[-1]["id"]}
+    upload = {"layers": {GRAPH_LAYER: {"graph_key": key, "nodes": [nodes[0]["id"]]}}}
+    for color_by in ("majority", "purity"):
+        full, _ = build_figure(ctx, selection, color_by, None, 0.0, clicked, upload)
+        operations = ring_patch(ctx, selection, color_by, clicked, upload, None).to_plotly_json()["operations"]
+        assigned = {tuple(op["location"]): op["params"]["value"] for op in operations}
+        assert {loc[-1] for loc in assigned} == {"color", "width"}  # nothing else is sent
+        assert {loc[1] for loc in assigned} == set(range(1, len(full.data)))  # every marker trace
+        for t, trace in enumerate(full.data[1:], start=1):
+            assert list(trace.marker.line.color) == assigned[("data", t, "marker", "line", "color")]
+            assert list(trace.marker.line.width) == assigned[("data", t, "marker", "line", "width")]
+        colors = [c for t in range(1, len(full.data)) for c in assigned[("data", t, "marker", "line", "color")]]
+        assert colors.count("#000000") == 1 and colors.count("#e00000") == 1
+
+
 def test_composition_and_sweep_figures_hold_the_numbers():
     from topoact.figures.graph import CLASS_COLORS, composition_figure, sweep_figure
 
@@ -278,6 +299,21 @@ def test_bar_progress_maps_the_library_protocol_onto_the_bar():
         slow(k, 100, "same step")
     slow(100, 100, "same step")
     assert [v for v, _ in throttled] == ["0", "0.01", "1"]  # start, first step, end; nothing between
+
+
+def test_stop_jobs_kills_running_job_processes_at_once():
+    """What the server's exit handler does, instead of waiting for every running job."""
+    import time
+
+    import multiprocess
+
+    from topoact.app.background import stop_jobs
+
+    job = multiprocess.Process(target=time.sleep, args=(120,))
+    job.start()
+    started = time.monotonic()
+    assert stop_jobs() >= 1
+    assert not job.is_alive() and time.monotonic() - started < 10
 
 
 # -- recompute, sweep, upload (the functions behind the callbacks) --------------------------------

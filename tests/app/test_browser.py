@@ -64,6 +64,21 @@ def _marker_opacities(dash_duo):
         return out;""")
 
 
+def _black_rings(dash_duo) -> list[int]:
+    """Node ids drawn with the black (selected) outline in the page's figure."""
+    return dash_duo.driver.execute_script(f"""
+        const gd = document.querySelector('#{ids.GRAPH} .js-plotly-plot');
+        if (!gd || !gd._fullData) return null;
+        let out = [];
+        for (const t of gd._fullData) {{
+            if (t.mode !== 'markers') continue;
+            const c = t.marker.line.color;
+            for (let i = 0; i < t._length; i++)
+                if ((Array.isArray(c) ? c[i] : c) === '#000000') out.push(t.customdata[i][0]);
+        }}
+        return out;""")
+
+
 def _running_states(records) -> list[tuple[float, str]]:
     """``(fraction, text)`` of every recorded state while a job ran (non-empty progress text)."""
     return [(float(value), text) for value, text, _ in records if text]
@@ -97,6 +112,9 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
     dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=10)
     title = dash_duo.find_element(f"#{ids.NODE_TITLE}").text
     size = int(re.search(r"· (\d+) images", title).group(1))
+    clicked = int(re.match(r"Node (\d+)", title).group(1))
+    # the click moved the black ring (a patch of the drawn figure) onto that node, and only there
+    until(lambda: _black_rings(dash_duo) == [clicked], 10, msg="the black ring on the clicked node")
     until(lambda: len(dash_duo.find_elements(f"#{ids.EXEMPLARS} img")) == min(size, 24), 10,
           msg="exemplar images")
     images = dash_duo.find_elements(f"#{ids.EXEMPLARS} img")

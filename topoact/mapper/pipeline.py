@@ -13,7 +13,7 @@ A parameter set whose graph has no nodes raises :class:`EmptyGraphError` (an
 
 Caching (giotto-tda style): the lens values and the clusterer's global preparation (auto eps)
 are cached on the estimator, keyed by *content*: a fingerprint of X (``array_fingerprint``:
-shape, dtype and the bytes of the whole array up to 16 MB, of 4096 evenly spaced rows above),
+shape, dtype and the bytes of the whole array up to 16 MB, of 2048 evenly spaced rows above),
 the step's class and ``get_params(deep=True)`` with arrays fingerprinted the same way (an
 ``ArrayLens``'s values, a ``PredictionLens``'s probabilities) and the probabilities given to
 ``fit``. So ``mapper.set_params(cover=...)`` followed by ``fit(X)`` recomputes only the cover,
@@ -60,7 +60,7 @@ __all__ = ["Mapper", "Cancelled", "EmptyGraphError", "describe", "array_fingerpr
 
 #: arrays up to this many bytes are hashed whole by ``array_fingerprint``
 FULL_HASH_BYTES = 16 << 20
-_SAMPLE_ROWS = 4096
+_SAMPLE_ROWS = 2048
 
 
 class EmptyGraphError(InvalidParameterError):
@@ -91,10 +91,10 @@ def array_fingerprint(a: Any) -> str | None:
     n = a.shape[0] if len(a.shape) else 0
     nbytes = int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize
     if nbytes <= FULL_HASH_BYTES or n <= _SAMPLE_ROWS:
-        digest.update(np.ascontiguousarray(a).tobytes())
+        digest.update(memoryview(np.ascontiguousarray(a)).cast("B"))
     else:
         rows = np.linspace(0, n - 1, _SAMPLE_ROWS).astype(np.int64)
-        digest.update(np.ascontiguousarray(a[rows]).tobytes())
+        digest.update(memoryview(np.ascontiguousarray(a[rows])).cast("B"))
     return digest.hexdigest()
 
 

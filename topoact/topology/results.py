@@ -22,17 +22,19 @@ from .summaries import as_diagram
 
 __all__ = ["PersistenceResult", "GraphPersistenceResult", "LayerDistances", "as_result_dict"]
 
-_RUNTIME = ("cached",)          # fields that describe the call, not the result
+@dataclasses.dataclass
+class _CallResult(Result):
+    """A result whose ``cached`` field describes the call that returned it; not written."""
 
-
-def _drop_runtime(out: dict) -> dict:
-    for name in _RUNTIME:
-        out.pop(name, None)
-    return out
+    def to_dict(self) -> dict:
+        """JSON form (without ``cached``)."""
+        out = super().to_dict()
+        out.pop("cached", None)
+        return out
 
 
 @dataclasses.dataclass
-class PersistenceResult(Result):
+class PersistenceResult(_CallResult):
     """Persistence of one point cloud (a layer's landmarks): diagrams, band, summaries, cycles.
 
     Attributes
@@ -100,17 +102,13 @@ class PersistenceResult(Result):
     key: Optional[str] = None
     cached: bool = False
 
-    def to_dict(self) -> dict:
-        """JSON form (without ``cached``)."""
-        return _drop_runtime(super().to_dict())
-
     def diagram(self, dim: int) -> np.ndarray:
         """The dimension-``dim`` diagram as a float array (k, 2), ``inf`` for infinite deaths."""
         return as_diagram(self.diagrams[dim]) if dim < len(self.diagrams) else np.zeros((0, 2))
 
 
 @dataclasses.dataclass
-class GraphPersistenceResult(Result):
+class GraphPersistenceResult(_CallResult):
     """Extended persistence of a Mapper graph with bootstrap significance.
 
     Attributes
@@ -154,10 +152,6 @@ class GraphPersistenceResult(Result):
     params: Optional[dict] = None
     key: Optional[str] = None
     cached: bool = False
-
-    def to_dict(self) -> dict:
-        """JSON form (without ``cached``)."""
-        return _drop_runtime(super().to_dict())
 
 
 @dataclasses.dataclass

@@ -437,3 +437,18 @@ def test_persistence_cli_layers_list_and_deprecated_layer(tmp_path, monkeypatch)
     with pytest.warns(DeprecationWarning, match="--layers"):
         run_persistence_command(parser.parse_args([str(tmp_path), "--layer", "b", "--landmarks",
                                                    "50", "--bootstrap", "0"]), io.StringIO())
+
+
+def test_result_files_of_older_releases_are_recomputed_not_served(tmp_path):
+    from topoact.topology import load_persistence, persistence_key
+    run = FakeRun(tmp_path, {"a": circle(np.random.default_rng(25), 60).astype(np.float32)})
+    fresh = layer_persistence(run, "a", n_landmarks=40, n_bootstrap=0)
+    path = tmp_path / "persistence" / f"a-{fresh.key}.json"
+    old = json.loads(path.read_text())
+    for name in ("inputs", "kind", "schema_version", "key"):      # the dict of topoact <= 0.1
+        old.pop(name)
+    path.write_text(json.dumps(dict(old, version=1, cached=False)))
+    with pytest.raises(FileNotFoundError, match="older topoact"):
+        load_persistence(run, "a", persistence_key(run, "a", n_landmarks=40, n_bootstrap=0))
+    again = layer_persistence(run, "a", n_landmarks=40, n_bootstrap=0)
+    assert not again.cached and again.diagrams == fresh.diagrams

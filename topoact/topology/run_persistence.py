@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Un
 import numpy as np
 
 from ..errors import UnknownLayerError
-from ..fileio import safe_name
+from ..fileio import read_json, safe_name
 from ..progress import CancelFn, ProgressFn, Stage, report
 from ..results import ResultCache
 from ._validation import Cancelled, check_cancel, check_points  # noqa: F401 (re-export)
@@ -320,8 +320,11 @@ def load_persistence(run: RunLike, layer: str, key: str) -> PersistenceResult:
         raise FileNotFoundError(f"no cached persistence result {key!r} for layer {layer!r}")
     data = cache.load(layer, key)
     if data is None:
-        raise FileNotFoundError(f"cached persistence result {key!r} of layer {layer!r} was "
-                                "computed from other data than the layer holds now; recompute it")
+        why = ("was written by an older topoact without input fingerprints"
+               if "inputs" not in read_json(cache.path(layer, key)) else
+               "was computed from other data than the layer holds now")
+        raise FileNotFoundError(f"cached persistence result {key!r} of layer {layer!r} {why}; "
+                                "recompute it")
     return dataclasses.replace(PersistenceResult.from_dict(data), cached=True)
 
 

@@ -57,6 +57,15 @@ BACKENDS = ("topoact", "kmapper")
 #: keys of a graph's ``params`` that record the result, not the configuration
 RESULT_KEYS = ("eps_resolved", "timings")
 
+#: nested params of older graph files: part -> (default name, {nested key: MapperConfig field})
+_NESTED = {
+    "lens": ("l2", {"k": "knn_k", "class_index": "class_index"}),
+    "cover": ("uniform", {"n_intervals": "n_intervals", "intervals": "n_intervals",
+                          "overlap": "overlap"}),
+    "clusterer": ("dbscan", {name: name for name in ("metric", "eps", "eps_scale", "min_samples",
+                                                     "threshold")}),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class MapperConfig(Config):
@@ -193,33 +202,16 @@ class MapperConfig(Config):
         if not any(isinstance(params.get(k), Mapping) for k in ("lens", "cover", "clusterer")):
             return cls.from_dict(params)
         flat: dict = {}
-        lens = params.get("lens") or {}
-        if isinstance(lens, Mapping):
-            flat["lens"] = lens.get("name", "l2")
-            if "k" in lens:
-                flat["knn_k"] = lens["k"]
-            if lens.get("class_index") is not None:
-                flat["class_index"] = lens["class_index"]
-        else:
-            flat["lens"] = lens
-        cover = params.get("cover") or {}
-        if isinstance(cover, Mapping):
-            flat["cover"] = cover.get("name", "uniform")
-            n = cover.get("n_intervals", cover.get("intervals"))
-            if n is not None:
-                flat["n_intervals"] = n
-            if cover.get("overlap") is not None:
-                flat["overlap"] = cover["overlap"]
-        else:
-            flat["cover"] = cover
-        cl = params.get("clusterer") or {}
-        if isinstance(cl, Mapping):
-            flat["clusterer"] = cl.get("name", "dbscan")
-            for name in ("metric", "eps", "eps_scale", "min_samples", "threshold"):
-                if cl.get(name) is not None:
-                    flat[name] = cl[name]
-        else:
-            flat["clusterer"] = cl
+        for part, (default, names) in _NESTED.items():
+            value = params.get(part)
+            if not isinstance(value, Mapping):
+                if value is not None:
+                    flat[part] = value
+                continue
+            flat[part] = value.get("name", default)
+            for old, new in names.items():
+                if value.get(old) is not None:
+                    flat.setdefault(new, value[old])
         if params.get("backend") is not None:
             flat["backend"] = params["backend"]
         return cls.from_dict(flat)

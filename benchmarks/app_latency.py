@@ -39,10 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TOPOACT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 CLICK_JS = """
-const [nodeIndex, done] = [arguments[0], arguments[arguments.length - 1]];
+const [curve, nodeIndex, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
 const gd = document.querySelector('#topoact-graph .js-plotly-plot');
-let curve = -1;
-gd.data.forEach((t, k) => { if (curve < 0 && t.mode === 'markers' && t.customdata) curve = k; });
 const trace = gd.data[curve];
 const custom = trace.customdata[nodeIndex];
 const node = Array.isArray(custom) ? custom[0] : custom;
@@ -138,19 +136,27 @@ def wait(predicate, timeout=120.0, what="condition"):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def n_markers(driver) -> int:
+def markers(driver) -> list[list[int]]:
+    """``[curve, point]`` of every node marker of the drawn graph (all traces)."""
     return driver.execute_script("""
         const gd = document.querySelector('#topoact-graph .js-plotly-plot');
-        if (!gd || !gd.data) return 0;
-        const t = gd.data.find(t => t.mode === 'markers' && t.customdata);
-        return t ? t.customdata.length : 0;""") or 0
+        if (!gd || !gd.data) return [];
+        const out = [];
+        gd.data.forEach((t, k) => {
+            if (t.mode === 'markers' && t.customdata) t.customdata.forEach((_, i) => out.push([k, i]));
+        });
+        return out;""") or []
 
 
-def click_series(driver, n_clicks: int, start: int, n_nodes: int, busy_until=None) -> list[tuple[float, bool]]:
+def n_markers(driver) -> int:
+    return len(markers(driver))
+
+
+def click_series(driver, n_clicks: int, start: int, points: list, busy_until=None) -> list[tuple[float, bool]]:
     out = []
     for k in range(n_clicks):
-        index = (start + k) % n_nodes
-        res = driver.execute_async_script(CLICK_JS, index)
+        curve, index = points[(start + k) % len(points)]
+        res = driver.execute_async_script(CLICK_JS, curve, index)
         if res["ms"] is None:
             raise RuntimeError(f"node {res['node']} was not shown within 30 s")
         out.append((res["ms"], busy_until() if busy_until else False))
@@ -210,9 +216,10 @@ def main(argv=None) -> None:
             driver.find_element(By.XPATH, f"//div[contains(@class,'option') and text()='{args.layer}']").click()
         wait(lambda: n_markers(driver) > 0 and args.layer in driver.find_element(By.ID, "topoact-node-count").text
              or n_markers(driver) > 0, what="the graph")
-        n_nodes = n_markers(driver)
-        click_series(driver, 2, 0, n_nodes)  # warm-up (first image loads, JIT)
-        idle = click_series(driver, args.clicks, 2, n_nodes)
+        points = markers(driver)
+        n_nodes = len(points)
+        click_series(driver, 2, 0, points)  # warm-up (first image loads, JIT)
+        idle = click_series(driver, args.clicks, 2, points)
 
         select_tab(driver, "Persistence")
         set_input(driver, "topoact-persistence-landmarks", args.landmarks)
@@ -243,7 +250,8 @@ def main(argv=None) -> None:
             return not (now - before_files)
 
         cpu0, wall0 = tree_cpu(), time.monotonic()
-        busy_all = click_series(driver, args.clicks, 2 + args.clicks, n_nodes, busy_until=job_running)
+        points = markers(driver)
+        busy_all = click_series(driver, args.clicks, 2 + args.clicks, points, busy_until=job_running)
         busy_cpu = (tree_cpu() - cpu0) / (time.monotonic() - wall0)
         busy = [ms for ms, running in busy_all if running]
         job_seconds = time.monotonic() - job_started

@@ -49,34 +49,29 @@ def _wait_for_graph(dash_duo, timeout: float = 30) -> None:
     until(lambda: _node_count(dash_duo) > 0, timeout, msg="the graph to be drawn")
 
 
-def _marker_opacities(dash_duo):
-    """Per-node marker opacities of the drawn figure, read from plotly's data in the page."""
+def _per_node(dash_duo, expression: str) -> list | None:
+    """``expression`` (JS of the trace ``t`` and point ``i``) for every node marker of the drawn figure."""
     return dash_duo.driver.execute_script(f"""
         const gd = document.querySelector('#{ids.GRAPH} .js-plotly-plot');
         if (!gd || !gd._fullData) return null;
+        const at = (v, i) => (Array.isArray(v) || ArrayBuffer.isView(v)) ? v[i] : v;
         let out = [];
         for (const t of gd._fullData) {{
             if (t.mode !== 'markers') continue;
-            const o = t.marker.opacity;
-            const many = Array.isArray(o) || ArrayBuffer.isView(o);
-            for (let i = 0; i < t._length; i++) out.push(many ? Number(o[i]) : (o === undefined ? 1 : o));
+            for (let i = 0; i < t._length; i++) out.push({expression});
         }}
         return out;""")
+
+
+def _marker_opacities(dash_duo):
+    """Per-node marker opacities of the drawn figure."""
+    return _per_node(dash_duo, "t.marker.opacity === undefined ? 1 : Number(at(t.marker.opacity, i))")
 
 
 def _black_rings(dash_duo) -> list[int]:
     """Node ids drawn with the black (selected) outline in the page's figure."""
-    return dash_duo.driver.execute_script(f"""
-        const gd = document.querySelector('#{ids.GRAPH} .js-plotly-plot');
-        if (!gd || !gd._fullData) return null;
-        let out = [];
-        for (const t of gd._fullData) {{
-            if (t.mode !== 'markers') continue;
-            const c = t.marker.line.color;
-            for (let i = 0; i < t._length; i++)
-                if ((Array.isArray(c) ? c[i] : c) === '#000000') out.push(t.customdata[i][0]);
-        }}
-        return out;""")
+    rings = _per_node(dash_duo, "at(t.marker.line.color, i) === '#000000' ? t.customdata[i][0] : null") or []
+    return [r for r in rings if r is not None]
 
 
 def _running_states(records) -> list[tuple[float, str]]:

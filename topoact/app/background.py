@@ -35,11 +35,12 @@ import logging
 import shutil
 import tempfile
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["make_manager", "stop_jobs", "BarProgress", "progress_text", "JOB_INTERVAL_MS", "PROGRESS_DEFAULT"]
+__all__ = ["make_manager", "stop_jobs", "job_options", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
+           "PROGRESS_DEFAULT"]
 
 #: how often the browser asks for a running job's progress and result (ms)
 JOB_INTERVAL_MS = 300
@@ -108,6 +109,38 @@ def stop_jobs(timeout: float = 5.0) -> int:
     if jobs:
         logger.info("stopped %d running job(s)", len(jobs))
     return len(jobs)
+
+
+def job_options(bar: str, text: str, *, cancel: str | None = None, buttons: Sequence[str] = ()) -> dict:
+    """The ``app.callback`` keyword arguments that make a callback a background job.
+
+    Parameters
+    ----------
+    bar, text : str
+        Ids of the job's ``html.Progress`` (its ``value``) and progress-text element.
+    cancel : str, optional
+        Id of the job's cancel button (enabled only while the job runs).
+    buttons : sequence of str
+        Ids of buttons disabled while the job runs (the one that starts it).
+
+    Returns
+    -------
+    dict
+        ``background``, ``progress``, ``progress_default``, ``cancel``, ``running``, ``interval``
+        and ``prevent_initial_call``; the callback then takes ``set_progress`` first, to be
+        wrapped in :class:`BarProgress`.
+    """
+    from dash import Input, Output
+
+    running = [(Output(button, "disabled"), True, False) for button in buttons]
+    options = dict(background=True, progress=[Output(bar, "value"), Output(text, "children")],
+                   progress_default=list(PROGRESS_DEFAULT), interval=JOB_INTERVAL_MS, prevent_initial_call=True)
+    if cancel is not None:
+        options["cancel"] = [Input(cancel, "n_clicks")]
+        running.append((Output(cancel, "disabled"), False, True))
+    if running:
+        options["running"] = running
+    return options
 
 
 def progress_text(done: float, total: float, message: str = "", elapsed: float | None = None) -> str:

@@ -39,7 +39,7 @@ from dash import ALL, Input, Output, State, callback_context, dcc, html, no_upda
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.app.panels.node import EXEMPLAR_CLICK
 from topoact.progress import ProgressFn
 
@@ -397,13 +397,7 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(RESULTS, "children", allow_duplicate=True),
                   Input(REQUEST, "data"),
-                  background=True,
-                  progress=[Output(PROGRESS, "value"), Output(PROGRESS_TEXT, "children")],
-                  progress_default=list(PROGRESS_DEFAULT),
-                  cancel=[Input(CANCEL, "n_clicks")],
-                  running=[(Output(RUN_BUTTON, "disabled"), True, False), (Output(CANCEL, "disabled"), False, True)],
-                  interval=JOB_INTERVAL_MS,
-                  prevent_initial_call=True)
+                  **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[RUN_BUTTON]))
     def visualize(set_progress, stored):
         """Runs in a worker process."""
         if not stored:
@@ -427,14 +421,7 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True),
                   Input(TRAIN_BUTTON, "n_clicks"), State(ids.NODE, "data"), State(ids.LAYER, "data"),
-                  background=True,
-                  progress=[Output(PROGRESS, "value"), Output(PROGRESS_TEXT, "children")],
-                  progress_default=list(PROGRESS_DEFAULT),
-                  cancel=[Input(CANCEL, "n_clicks")],
-                  running=[(Output(TRAIN_BUTTON, "disabled"), True, False),
-                           (Output(CANCEL, "disabled"), False, True)],
-                  interval=JOB_INTERVAL_MS,
-                  prevent_initial_call=True)
+                  **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[TRAIN_BUTTON]))
     def train(set_progress, n_clicks, node_store, layer):
         """Runs in a worker process: train a DGN-AM generator for the layer."""
         from topoact.features import service

@@ -32,7 +32,7 @@ from dash import Input, Output, Patch, State, callback_context, dcc, html, no_up
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.fileio import safe_name
 from topoact.figures.graph import empty_figure, graph_figure
 
@@ -400,31 +400,36 @@ def register(app: Dash, ctx: AppContext) -> None:
             raise PreventUpdate  # no node, or a new graph: ``draw`` draws it whole
         return ring_patch(ctx, selection, color_by, node_store, upload, cycle)
 
-    @app.callback(
+    # a click on a node selects it in the browser (no server round trip before the node panel's
+    # callbacks start): the marker's customdata is the node id of the graph it was drawn from
+    app.clientside_callback(
+        """function(click, selection) {
+            const points = (click && click.points) || [];
+            const custom = points.length ? points[0].customdata : undefined;
+            if (!selection || custom === undefined || custom === null) return window.dash_clientside.no_update;
+            return {layer: selection.layer, graph_key: selection.key, node: Array.isArray(custom) ? custom[0] : custom};
+        }""",
         Output(ids.NODE, "data", allow_duplicate=True),
         Input(ids.GRAPH, "clickData"),
+        State(ids.GRAPH_KEY, "data"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(ids.NODE, "data", allow_duplicate=True),
         Input(ids.NODE_INPUT, "value"),
         State(ids.GRAPH_KEY, "data"),
         prevent_initial_call=True,
     )
-    def choose_node(click, typed, selection):
-        if not selection:
+    def type_node(typed, selection):
+        """A node id typed in the box selects that node (when the graph has it)."""
+        if not selection or typed is None:
             raise PreventUpdate
-        if callback_context.triggered_id == ids.NODE_INPUT:
-            if typed is None:
-                raise PreventUpdate
-            node = int(typed)
-        else:
-            points = (click or {}).get("points") or []
-            if not points or points[0].get("customdata") is None:
-                raise PreventUpdate
-            custom = points[0]["customdata"]
-            node = int(custom[0] if isinstance(custom, list) else custom)
         try:
-            ctx.node(selection["layer"], selection["key"], node)
+            ctx.node(selection["layer"], selection["key"], int(typed))
         except KeyError:
             raise PreventUpdate from None
-        return {"layer": selection["layer"], "graph_key": selection["key"], "node": node}
+        return {"layer": selection["layer"], "graph_key": selection["key"], "node": int(typed)}
 
     @app.callback(
         [Output(component, "value") for component in FORM_IDS],
@@ -462,14 +467,8 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(ids.MAPPER_RESULT, "data", allow_duplicate=True),
         Output(ids.JOB_STATUS, "children", allow_duplicate=True),
         Input(ids.MAPPER_REQUEST, "data"),
-        background=True,
-        progress=[Output(ids.JOB_PROGRESS, "value"), Output(ids.JOB_PROGRESS_TEXT, "children")],
-        progress_default=list(PROGRESS_DEFAULT),
-        cancel=[Input(ids.CANCEL_BUTTON, "n_clicks")],
-        running=[(Output(ids.COMPUTE_BUTTON, "disabled"), True, False),
-                 (Output(ids.CANCEL_BUTTON, "disabled"), False, True)],
-        interval=JOB_INTERVAL_MS,
-        prevent_initial_call=True,
+        **job_options(ids.JOB_PROGRESS, ids.JOB_PROGRESS_TEXT, cancel=ids.CANCEL_BUTTON,
+                      buttons=[ids.COMPUTE_BUTTON]),
     )
     def build(set_progress, request):
         """Runs in a worker process (the background-callback manager's)."""

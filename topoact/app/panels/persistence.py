@@ -46,7 +46,7 @@ from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.app.context import cached
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
@@ -360,13 +360,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(DONE, "data"), Output(STATUS, "children"),
         Input(COMPUTE, "n_clicks"), State(ids.LAYER, "data"),
         State(LANDMARKS, "value"), State(METRIC, "value"), State(MAX_DIM, "value"), State(BOOTSTRAP, "value"),
-        background=True,
-        progress=[Output(PROGRESS, "value"), Output(PROGRESS_TEXT, "children")],
-        progress_default=list(PROGRESS_DEFAULT),
-        cancel=[Input(CANCEL, "n_clicks")],
-        running=[(Output(COMPUTE, "disabled"), True, False), (Output(CANCEL, "disabled"), False, True)],
-        interval=JOB_INTERVAL_MS,
-        prevent_initial_call=True,
+        **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[COMPUTE]),
     )
     def compute(set_progress, n_clicks, layer, *values):
         """Runs in a worker process; Cancel kills it."""
@@ -473,13 +467,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(DIST_HEATMAP, "figure"), Output(DIST_STATUS, "children"),
         Input(DIST_BUTTON, "n_clicks"), State(DIMS, "value"),
         State(LANDMARKS, "value"), State(METRIC, "value"), State(MAX_DIM, "value"), State(BOOTSTRAP, "value"),
-        background=True,
-        progress=[Output(DIST_PROGRESS, "value"), Output(DIST_PROGRESS_TEXT, "children")],
-        progress_default=list(PROGRESS_DEFAULT),
-        cancel=[Input(DIST_CANCEL, "n_clicks")],
-        running=[(Output(DIST_BUTTON, "disabled"), True, False), (Output(DIST_CANCEL, "disabled"), False, True)],
-        interval=JOB_INTERVAL_MS,
-        prevent_initial_call=True,
+        **job_options(DIST_PROGRESS, DIST_PROGRESS_TEXT, cancel=DIST_CANCEL, buttons=[DIST_BUTTON]),
     )
     def compute_distances(set_progress, n_clicks, choice, *values):
         """Runs in a worker process."""

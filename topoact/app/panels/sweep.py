@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback_context, dash_table, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.app.panels.graph import FORM_IDS, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
 
@@ -117,14 +117,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(ids.SWEEP_BUTTON, "n_clicks"),
         State(ids.LAYER, "data"), State(ids.SWEEP_INTERVALS, "value"), State(ids.SWEEP_OVERLAPS, "value"),
         State(ids.SWEEP_SCALES, "value"), [State(component, "value") for component in FORM_IDS],
-        background=True,
-        progress=[Output(ids.SWEEP_PROGRESS, "value"), Output(SWEEP_PROGRESS_TEXT, "children")],
-        progress_default=list(PROGRESS_DEFAULT),
-        cancel=[Input(ids.CANCEL_SWEEP, "n_clicks")],
-        running=[(Output(ids.SWEEP_BUTTON, "disabled"), True, False),
-                 (Output(ids.CANCEL_SWEEP, "disabled"), False, True)],
-        interval=JOB_INTERVAL_MS,
-        prevent_initial_call=True,
+        **job_options(ids.SWEEP_PROGRESS, SWEEP_PROGRESS_TEXT, cancel=ids.CANCEL_SWEEP, buttons=[ids.SWEEP_BUTTON]),
     )
     def start(set_progress, n_clicks, layer, intervals_text, overlaps_text, scales_text, *form):
         """Runs in a worker process."""

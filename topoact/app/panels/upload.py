@@ -18,7 +18,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import JOB_INTERVAL_MS, PROGRESS_DEFAULT, BarProgress
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.progress import ProgressFn, report
 
 if TYPE_CHECKING:
@@ -117,11 +117,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     @app.callback(
         Output(ids.UPLOAD, "data"), Output(ids.UPLOAD_STATUS, "children"),
         Input(ids.UPLOAD_INPUT, "contents"), State(ids.UPLOAD_INPUT, "filename"), State(ids.GRAPH_KEY, "data"),
-        background=True,
-        progress=[Output(ids.UPLOAD_PROGRESS, "value"), Output(UPLOAD_PROGRESS_TEXT, "children")],
-        progress_default=list(PROGRESS_DEFAULT),
-        interval=JOB_INTERVAL_MS,
-        prevent_initial_call=True,
+        **job_options(ids.UPLOAD_PROGRESS, UPLOAD_PROGRESS_TEXT),
     )
     def upload(set_progress, contents, filename, selection):
         """Runs in a worker process."""

@@ -82,6 +82,15 @@ def test_config_is_the_one_validator_with_ranges_in_messages():
     messages = " ".join(str(w.message) for w in seen)
     assert "mapper_params" in messages and "'intervals' is deprecated" in messages
     assert old == MapperConfig(n_intervals=12, overlap=0.25)
+    # the estimators apply the same rules (one validator, same messages)
+    for cover in (UniformCover(5, 1.0), BalancedCover(5, 0.0), UniformCover([4, 3], [0.3, 1.0])):
+        with pytest.raises(InvalidParameterError, match=r"overlap must be in \(0, 1\)"):
+            cover.fit(np.c_[np.arange(10.0), np.arange(10.0)] if isinstance(cover.n_intervals, list)
+                      else np.arange(10.0))
+    with pytest.raises(InvalidParameterError, match=r"min_samples must be in \[1, inf\]"):
+        DBSCAN(min_samples=0).prepare(_data())
+    with pytest.raises(InvalidParameterError, match="finite number > 0"):
+        DBSCAN(eps=float("inf")).prepare(_data())
     c = MapperConfig(lens="pca2", cover="balanced", n_intervals=4, eps=0.7)
     assert MapperConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     m = c.mapper(n_jobs=1)

@@ -46,6 +46,8 @@ from scipy.sparse.csgraph import connected_components
 
 from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs
+from ..config import check_choice, check_range
+from .config import METRICS, check_eps
 from .params import Params, resolve_seed
 
 logger = logging.getLogger(__name__)
@@ -350,21 +352,16 @@ class DBSCAN(_Clusterer):
 
     def prepare(self, X: ArrayLike) -> "DBSCAN":
         """Validate and resolve ``eps_`` (the k-distance knee of X (N, D) when 'auto'). Returns self."""
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"DBSCAN metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-        if int(self.min_samples) < 1:
-            raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
-        if isinstance(self.eps, str):
-            if self.eps != "auto":
-                raise ValueError(f"eps must be a positive number or 'auto', got {self.eps!r}")
-            self.kdistances_ = kdistance_sample(X, self.min_samples, self.metric,
-                                                self.sample_size,
+        check_choice("metric", self.metric, METRICS)
+        min_samples = check_range("min_samples", self.min_samples, 1, integer=True)
+        eps = check_eps(self.eps)
+        if eps == "auto":
+            scale = check_range("eps_scale", self.eps_scale, 0, lo_open=True)
+            self.kdistances_ = kdistance_sample(X, min_samples, self.metric, self.sample_size,
                                                 resolve_seed(self.seed, self.random_state, "DBSCAN"))
-            self.eps_ = eps_from_kdistances(self.kdistances_, self.eps_scale)
+            self.eps_ = eps_from_kdistances(self.kdistances_, scale)
         else:
-            if not float(self.eps) > 0:
-                raise ValueError(f"eps must be > 0, got {self.eps}")
-            self.eps_ = float(self.eps)
+            self.eps_ = eps
         return self
 
     def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
@@ -396,10 +393,9 @@ class SingleLinkage(_Clusterer):
 
     def prepare(self, X: ArrayLike) -> "SingleLinkage":
         """Validate the parameters. Returns self."""
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-        if self.threshold is not None and not float(self.threshold) > 0:
-            raise ValueError(f"threshold must be > 0 or None, got {self.threshold}")
+        check_choice("metric", self.metric, METRICS)
+        if self.threshold is not None:
+            check_range("threshold", self.threshold, 0, lo_open=True)
         return self
 
     def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:

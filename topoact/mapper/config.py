@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .lens import Lens
     from .pipeline import Mapper
 
-__all__ = ["MapperConfig", "LENSES", "COVERS", "CLUSTERERS", "METRICS", "BACKENDS"]
+__all__ = ["MapperConfig", "check_eps", "check_overlap", "LENSES", "COVERS", "CLUSTERERS", "METRICS", "BACKENDS"]
 
 LENSES = ("l2", "l1", "pca", "pca2", "knn", "umap", "maxprob", "entropy", "class")
 COVERS = ("uniform", "balanced")
@@ -105,10 +105,10 @@ class MapperConfig(Config):
         check_choice("metric", self.metric, METRICS)
         check_choice("backend", self.backend, BACKENDS)
         put("n_intervals", check_range("n_intervals", self.n_intervals, 1, integer=True))
-        put("overlap", check_range("overlap", self.overlap, 0, 1, lo_open=True, hi_open=True))
+        put("overlap", check_overlap(self.overlap))
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         if self.clusterer == "dbscan":
-            put("eps", _check_eps(self.eps))
+            put("eps", check_eps(self.eps))
             put("eps_scale", check_range("eps_scale", self.eps_scale, 0, lo_open=True))
             put("min_samples", check_range("min_samples", self.min_samples, 1, integer=True))
             put("threshold", None)
@@ -217,7 +217,8 @@ class MapperConfig(Config):
         return cls.from_dict(flat)
 
 
-def _check_eps(eps: Any) -> Any:
+def check_eps(eps: Any) -> Any:
+    """``'auto'`` or ``eps`` as a float when it is a finite number > 0, else a range error."""
     if isinstance(eps, str):
         text = eps.strip().lower()
         if text == "auto":
@@ -230,3 +231,8 @@ def _check_eps(eps: Any) -> Any:
             or not float(eps) > 0:
         raise InvalidParameterError(f"eps must be 'auto' or a finite number > 0 (0, inf), got {eps!r}")
     return float(eps)
+
+
+def check_overlap(overlap: Any) -> float:
+    """The one overlap rule (covers and ``MapperConfig``): a number in (0, 1)."""
+    return check_range("overlap", overlap, 0, 1, lo_open=True, hi_open=True)

@@ -30,6 +30,8 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..config import check_range
+from .config import check_overlap
 from .params import Params
 
 __all__ = ["Cover", "UniformCover", "BalancedCover", "ProductCover", "make_cover"]
@@ -115,12 +117,9 @@ class UniformCover(Cover):
         """Fit the cover elements on lens values (N,) or (N, k) float64. Returns self."""
         lens = _as_lens(lens)
         k = lens.shape[1]
-        n = np.broadcast_to(np.asarray(self.n_intervals), (k,)).astype(np.int64)
-        p = np.broadcast_to(np.asarray(self.overlap, dtype=np.float64), (k,))
-        if np.any(n < 1) or np.any(np.asarray(self.n_intervals) != n):
-            raise ValueError(f"n_intervals must be integers >= 1, got {self.n_intervals}")
-        if not np.all((p >= 0.0) & (p <= 1.0)):
-            raise ValueError(f"overlap must be in [0, 1], got {self.overlap}")
+        n = np.array([check_range("n_intervals", v, 1, integer=True)
+                      for v in np.broadcast_to(np.asarray(self.n_intervals), (k,))], np.int64)
+        p = np.array([check_overlap(v) for v in np.broadcast_to(np.asarray(self.overlap), (k,))])
         lo, hi = lens.min(axis=0), lens.max(axis=0)
         ranges = hi - lo
         inner_range = ((n - 1) / n) * ranges
@@ -157,11 +156,8 @@ class BalancedCover(Cover):
         lens = _as_lens(lens)
         if lens.shape[1] != 1:
             raise ValueError("BalancedCover needs a 1-D lens; use ProductCover for 2-D lenses")
-        n, p = int(self.n_intervals), float(self.overlap)
-        if n < 1:
-            raise ValueError(f"n_intervals must be >= 1, got {self.n_intervals}")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"BalancedCover overlap must be in [0, 1), got {self.overlap}")
+        n = check_range("n_intervals", self.n_intervals, 1, integer=True)
+        p = check_overlap(self.overlap)
         values = np.sort(lens[:, 0])
         N = len(values)
         # n runs of m points each, evenly spaced from first to last point: the stride is

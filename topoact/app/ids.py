@@ -3,7 +3,7 @@
 Shared stores (read by any panel, written by the graph panel unless noted):
 
 ``LAYER``        str: the selected layer.
-``GRAPH_KEY``    str | None: the selected Mapper graph key of that layer.
+``GRAPH_KEY``    {"layer", "key"} | None: the shown Mapper graph (of the selected layer).
 ``NODE``         {"layer", "graph_key", "node"} | None: the clicked node.
 ``CLASS``        int | None: the highlighted class (label index), or None.
 ``UPLOAD``       {"layers": {layer: {"graph_key", "nodes": [..]}}, "name"} | None: where an

@@ -5,13 +5,12 @@
 ``int`` converter: no sign, no path); rows outside ``[0, run.n)`` are 404. Nothing from the
 request is ever used as a file path. Responses carry ``Cache-Control: public, max-age=86400``
 and an ETag (the run identity plus the row), so the browser reuses exemplars, and recently
-served PNGs are kept in a small in-process LRU cache.
+served PNGs are kept in memory (the app's one LRU helper, keyed by row).
 """
 from __future__ import annotations
 
 import io
 import logging
-from functools import lru_cache
 
 from typing import TYPE_CHECKING
 
@@ -43,12 +42,13 @@ def register_routes(server: Flask, run: Run) -> None:
     run : topoact.store.Run
         The run whose images are served (``run.image(row)``).
     """
+    from topoact.app.context import cached
     from topoact.hashing import stable_hash
 
     # the ETag names the run by content (its collection settings), never by an object id
     identity = str(run.meta.get("config_hash") or stable_hash(run.meta))
 
-    @lru_cache(maxsize=512)
+    @cached(512)
     def png_bytes(row: int) -> bytes:
         image = run.image(row).convert("RGB")
         if max(image.size) > MAX_SIDE:

@@ -216,3 +216,34 @@ def test_sweep_bar_moves_through_the_settings_and_a_cell_opens_its_graph(dash_du
     dash_duo.find_elements(f"#{ids.SWEEP_TABLE} td")[0].click()
     until(lambda: _node_count(dash_duo) > 0 and _shown_key(dash_duo) != default, 60, msg="the sweep cell's graph")
     assert open_run(fresh_run_dir).default_graph_key(GRAPH_LAYER) == default
+
+
+def test_upload_runs_the_model_in_a_worker_and_rings_the_nodes(dash_duo, small_run, tmp_path):
+    """An uploaded copy of a row that is in the graph: decoded, run through the model and located by a
+    background job; the status names its prediction and nodes, and the graph rings exactly those nodes."""
+    from selenium.webdriver.common.by import By
+
+    from topoact.store import open_run
+
+    path, bundle = small_run
+    run = open_run(path, model=bundle)
+    row = int(max(run.graph(GRAPH_LAYER).to_dict()["nodes"], key=lambda n: n["size"])["members"][0])
+    image = tmp_path / "row.png"
+    run.image(row).save(image)
+    app = create_app(run)
+    dash_duo.start_server(app)
+    _wait_for_graph(dash_duo)
+    key = _shown_key(dash_duo)
+    dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Upload an image']").click()
+    dash_duo.wait_for_element(f"#{ids.UPLOAD_INPUT} input[type=file]").send_keys(str(image))
+    dash_duo.wait_for_contains_text(f"#{ids.UPLOAD_STATUS}", f"{GRAPH_LAYER}: nodes", timeout=60)
+    status = dash_duo.find_element(f"#{ids.UPLOAD_STATUS}").text
+    assert f"predicted {run.class_names[run.predictions[row]]}" in status
+    nodes = [int(n) for n in re.search(rf"{GRAPH_LAYER}: nodes ([\d, ]+)", status).group(1).split(",")]
+    holding = {n["id"] for n in app.topoact_context.graph(GRAPH_LAYER, key)["nodes"] if row in n["members"]}
+    assert set(nodes) & holding  # its own image lands where the row is
+    dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Mapper graph']").click()
+    _wait_for_graph(dash_duo)
+    red = "at(t.marker.line.color, i) === '#e00000' ? t.customdata[i][0] : null"
+    until(lambda: sorted(r for r in (_per_node(dash_duo, red) or []) if r is not None) == sorted(nodes), 10,
+          msg="red rings on the uploaded image's nodes")

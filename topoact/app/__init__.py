@@ -76,6 +76,9 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug:
     import signal
 
     app = create_app(run_dir)
-    # SIGTERM exits through the interpreter's exit handlers, which stop running jobs
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM exits through the interpreter's exit handlers, which stop running jobs
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     app.run(host=host, port=port, debug=debug)

@@ -91,7 +91,7 @@ def grating_activations():
     acts = {layer: [] for layer in LAYERS}
     for start in range(0, len(rows), 200):
         images = [dataset.load(int(i)) for i in rows[start:start + 200]]
-        batch, _ = activations_for_images(bundle, images, list(LAYERS), reduction="gap",
+        batch, _ = activations_for_images(bundle, images, list(LAYERS), reduce="gap",
                                           source_index=rows[start:start + 200])
         for layer in LAYERS:
             acts[layer].append(batch[layer])

@@ -32,7 +32,22 @@ __all__ = ["FeatureCache", "make_key", "to_uint8", "from_uint8"]
 
 
 def make_key(model_hash: str, layer: str, target: Any, method: str, params: dict, seed: int) -> str:
-    """Cache key of a request: ``stable_hash`` of all its parts."""
+    """Cache key of a request: ``stable_hash`` of all its parts.
+
+    Parameters
+    ----------
+    model_hash, layer : str
+    target : JSON-able
+        What is visualized (node, channels, row ...).
+    method : str
+    params : dict
+        The method's parameters.
+    seed : int
+
+    Returns
+    -------
+    str
+    """
     return stable_hash({"model": model_hash, "layer": layer, "target": target,
                         "method": method, "params": params, "seed": seed})
 

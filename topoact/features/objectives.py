@@ -349,9 +349,22 @@ def total_variation(layer: str = "input") -> Objective:
 
 
 def level(objective: Objective, target: float, scale: float = 1.0) -> Objective:
-    """``-((objective - target) / scale) ** 2``: drive a per-sample value to a level (inverse
-    sets). ``scale`` (e.g. the observed activation range) makes levels of different units
-    comparable when several are summed (intersections)."""
+    """``-((objective - target) / scale) ** 2``: drive a per-sample value to a level.
+
+    Parameters
+    ----------
+    objective : Objective
+        A per-sample measure (inverse sets).
+    target : float
+        The level.
+    scale : float
+        Positive unit (e.g. the observed activation range), which makes levels of different
+        units comparable when several are summed (intersections).
+
+    Returns
+    -------
+    Objective
+    """
     if scale <= 0:
         raise ValueError("scale must be positive")
 

@@ -121,8 +121,25 @@ def image_param(size: tuple[int, int], batch: int = 1, fft: bool = True, decorre
                 sd: float = 0.01, init: torch.Tensor | None = None) -> ParamF:
     """``param_f(generator=..., device=...)`` for :func:`~topoact.features.render.optimize`.
 
-    ``size`` is ``(H, W)``, normally ``bundle.input_size``; with ``init`` (B, 3, H, W) the
-    batch size and image size follow the given images.
+    Parameters
+    ----------
+    size : (int, int)
+        ``(H, W)``, normally ``bundle.input_size``.
+    batch : int
+        Images optimised together.
+    fft : bool
+        Fourier parameterization (else pixels).
+    decorrelate : bool
+        Optimise in lucent's decorrelated colour space.
+    sd : float
+        Spread of the random start.
+    init : tensor of shape (B, 3, H, W), optional
+        Start from these images in [0, 1] (then batch and size follow them).
+
+    Returns
+    -------
+    callable
+        ``param_f(generator=None, device='cpu') -> (params, image_f)``.
     """
     if init is not None:
         shape = tuple(init.shape)

@@ -257,9 +257,18 @@ def thread_limit(bundle: ModelBundle, threads: int | str | None = "auto",
                  device: torch.device | str = "cpu") -> Iterator[None]:
     """Set torch's CPU threads for a block (see ``optimize``'s ``threads``), then restore.
 
-    torch's thread count is process-wide, so nested or concurrent blocks (the app runs jobs
-    in a thread pool) share one saved value: the first block to enter saves it and the last
-    one to leave restores it.
+    torch's thread count is process-wide, so nested or concurrent blocks (several threads of
+    one process) share one saved value: the first block to enter saves it and the last one to
+    leave restores it.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        Its ``input_size`` decides what counts as a small image.
+    threads : int, 'auto' or None
+        See :func:`optimize`.
+    device : torch device
+        Only CPU work is limited.
     """
     n = _threads(threads, device, bundle)
     if not n:
@@ -282,8 +291,23 @@ def thread_limit(bundle: ModelBundle, threads: int | str | None = "auto",
 @torch.no_grad()
 def evaluate(bundle: ModelBundle, images: torch.Tensor, layers: Sequence[str],
              device: torch.device | str | None = None) -> dict:
-    """One plain forward pass of (B, 3, H, W) images in [0, 1]: returns ``{layer: tensor}``
-    plus ``"logits"`` and ``"input"`` (all on the CPU), model left as found."""
+    """One plain forward pass, the model left as found.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    images : tensor of shape (B, 3, H, W)
+        Images in [0, 1].
+    layers : sequence of str
+        Layers to record.
+    device : torch device, optional
+        Default: where the model is.
+
+    Returns
+    -------
+    dict
+        ``{layer: raw output}`` plus ``"logits"`` (B, K) and ``"input"``, all on the CPU.
+    """
     model = bundle.module
     device = torch.device(device) if device is not None else _module_device(model)
     with thread_limit(bundle, "auto", device), frozen(model), \

@@ -33,15 +33,25 @@ def barcode_figure(res: Any, dims: Sequence[int] = (0, 1), *, max_bars: int = 20
                    selected: Optional[Sequence[int]] = None) -> go.Figure:
     """Horizontal barcode, longest first; red = significant (beyond the 2c band), grey = noise.
 
-    ``res`` is a ``PersistenceResult`` or its dict. At most ``max_bars`` bars per dimension are
-    drawn (the longest ones); dimensions are stacked top to bottom with a gap of two rows.
+    Parameters
+    ----------
+    res : PersistenceResult or its dict
+    dims : sequence of int
+        Dimensions drawn, stacked top to bottom with a gap of two rows.
+    max_bars : int
+        At most this many bars per dimension (the longest ones).
+    click_targets : bool
+        Add one marker at the middle of every bar (trace ``"bars"``, same ``customdata``) so a
+        bar can be clicked anywhere near its middle, not only at its ends.
+    selected : (dim, index), optional
+        Draw that bar again on top in blue, thicker (trace ``"selected"``).
 
-    Infinite / truncated bars are drawn to the right edge with an arrow marker. Each bar's
-    ``customdata`` is [dim, index in the diagram] (for click handling).
-
-    ``click_targets=True`` adds one marker at the middle of every bar (trace name ``"bars"``,
-    same ``customdata``) so a bar can be clicked anywhere near its middle, not only at its ends;
-    ``selected=(dim, index)`` draws that bar again on top in blue, thicker.
+    Returns
+    -------
+    plotly Figure
+        Traces ``"H<d> significant"`` / ``"H<d> noise"`` hold one line segment per bar; each
+        point's ``customdata`` is [dim, index in the diagram]. Infinite (truncated) bars end at
+        the right edge, 5 % beyond the largest finite death or the threshold.
     """
     res = as_result_dict(res)
     top = _top(res)
@@ -91,11 +101,20 @@ def barcode_figure(res: Any, dims: Sequence[int] = (0, 1), *, max_bars: int = 20
 
 
 def diagram_figure(res: Any, dims: Sequence[int] = (0, 1)) -> go.Figure:
-    """Persistence diagram with the diagonal and, per dimension, the significance band
-    (points below ``death = birth + 2c`` are not significant). Infinite deaths at the top.
+    """Persistence diagram with the diagonal and each dimension's significance band.
 
-    ``res`` is a ``PersistenceResult`` or its dict; each point's ``customdata`` is
-    [dim, index in the diagram]."""
+    Parameters
+    ----------
+    res : PersistenceResult or its dict
+    dims : sequence of int
+        Dimensions drawn (trace ``"H<d>"`` each, ``customdata`` [dim, index]).
+
+    Returns
+    -------
+    plotly Figure
+        Points below ``death = birth + 2c`` (the shaded band) are not significant; infinite
+        deaths are drawn at the top edge.
+    """
     res = as_result_dict(res)
     top = _top(res)
     fig = go.Figure()

@@ -37,8 +37,23 @@ EdgeList = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def dense_distances(X: np.ndarray, metric: str, block: int = 1024,
                     should_cancel: Optional[CancelFn] = None) -> np.ndarray:
-    """The full (n, n) float32 distance matrix (zero diagonal), computed in float64 row blocks
-    and rounded once, as ripser does (so the diagrams agree to float32 rounding)."""
+    """The full distance matrix, computed in float64 row blocks and rounded once to float32,
+    as ripser does (so the diagrams agree to float32 rounding).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    metric : {'euclidean', 'cosine'}
+    block : int
+        Rows per block.
+    should_cancel : callable, optional
+        Polled per block.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, n)
+        Exactly symmetric, zero diagonal.
+    """
     Y, sq = prepare(np.asarray(X, np.float64), metric, dtype=np.float64)
     n = Y.shape[0]
     D = np.empty((n, n), np.float32)

@@ -33,7 +33,20 @@ def _layers(args: argparse.Namespace) -> list[str]:
 
 
 def run_persistence_command(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    """Compute (or load) each layer's persistence and print one summary line per dimension."""
+    """Compute (or load) each layer's persistence and print one summary line per dimension.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed :func:`add_persistence_arguments` options.
+    out : text stream, optional
+        Where the table goes (default stdout).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from ..store import open_run
     from .config import PersistenceConfig
     from .run_persistence import layer_persistence

@@ -154,7 +154,18 @@ class Landmarks:
         self.seed = seed
 
     def fit(self, X: np.ndarray, y: None = None) -> "Landmarks":
-        """Select the landmarks of ``X`` (n_points, n_features); returns self."""
+        """Select the landmarks.
+
+        Parameters
+        ----------
+        X : array of shape (n_points, n_features)
+        y : ignored
+
+        Returns
+        -------
+        Landmarks
+            self, with ``indices_``, ``points_``, ``covering_radius_``, ``pca_``.
+        """
         X = check_points(X)
         check_metric(self.metric)
         if self.method not in ("maxmin", "random"):

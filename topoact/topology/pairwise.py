@@ -64,7 +64,21 @@ def prepare(X: np.ndarray, metric: str, dtype: DTypeLike = np.float32,
 
 
 def distances_to(Y: np.ndarray, sq: np.ndarray, rows: ArrayLike, metric: str) -> np.ndarray:
-    """Distances from ``Y[rows]`` to all points, float32 array of shape (len(rows), n)."""
+    """Distances from some points to all points.
+
+    Parameters
+    ----------
+    Y : ndarray (n, d) and sq : ndarray (n,)
+        Points and squared norms from :func:`prepare`.
+    rows : array-like of int, shape (r,)
+        The points whose distances are wanted.
+    metric : {'euclidean', 'cosine'}
+
+    Returns
+    -------
+    ndarray of shape (r, n)
+        float32 (float64 when ``Y`` is float64).
+    """
     rows = np.atleast_1d(rows)
     G = Y[rows] @ Y.T
     if metric == "cosine":
@@ -78,14 +92,41 @@ def distances_to(Y: np.ndarray, sq: np.ndarray, rows: ArrayLike, metric: str) ->
 
 def iter_blocks(Y: np.ndarray, sq: np.ndarray, metric: str,
                 block: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(start, D[start:start+block])`` over all rows."""
+    """Row blocks of the distance matrix, never the whole matrix.
+
+    Parameters
+    ----------
+    Y : ndarray (n, d) and sq : ndarray (n,)
+        Points and squared norms from :func:`prepare`.
+    metric : {'euclidean', 'cosine'}
+    block : int
+        Rows per block.
+
+    Yields
+    ------
+    (int, ndarray of shape (b, n))
+        ``(start, D[start:start + block])``.
+    """
     n = Y.shape[0]
     for start in range(0, n, block):
         yield start, distances_to(Y, sq, np.arange(start, min(n, start + block)), metric)
 
 
 def enclosing_radius(Y: np.ndarray, sq: np.ndarray, metric: str, block: int = 1024) -> float:
-    """min_i max_j d(i, j): beyond it the Rips complex is a cone (contractible)."""
+    """The enclosing radius ``min_i max_j d(i, j)``: beyond it the Rips complex is a cone.
+
+    Parameters
+    ----------
+    Y : ndarray (n, d) and sq : ndarray (n,)
+        Points and squared norms from :func:`prepare`.
+    metric : {'euclidean', 'cosine'}
+    block : int
+        Rows per block.
+
+    Returns
+    -------
+    float
+    """
     best = np.inf
     for _, D in iter_blocks(Y, sq, metric, block):
         best = min(best, float(D.max(axis=1).min()))

@@ -108,7 +108,24 @@ def _sample_threshold(Y, sq, metric, degree, seed, n_sample=256):
 def threshold_edges(Y: np.ndarray, sq: np.ndarray, metric: str, cap: float, block: int = 1024,
                     should_cancel: Optional[CancelFn] = None,
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """All edges (i < j) with distance <= cap, sorted by distance, plus the enclosing radius."""
+    """All edges below a cap, found blockwise (no n x n matrix), and the enclosing radius.
+
+    Parameters
+    ----------
+    Y : ndarray (n, d) and sq : ndarray (n,)
+        Points and squared norms from :func:`~topoact.topology.pairwise.prepare`.
+    metric : {'euclidean', 'cosine'}
+    cap : float
+        Longest edge kept.
+    block : int
+        Rows per distance block.
+    should_cancel : callable, optional
+        Polled per block (raises :class:`~topoact.progress.Cancelled`).
+
+    Returns
+    -------
+    i, j : int32 arrays (m,) with i < j; w : float64 (m,) sorted ascending; enclosing radius
+    """
     n = Y.shape[0]
     rows_i, rows_j, vals, enc = [], [], [], np.inf
     for s, D in iter_blocks(Y, sq, metric, block):

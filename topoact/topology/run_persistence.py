@@ -308,6 +308,18 @@ def layer_distance_matrix(runs: Union[RunLike, Sequence[RunLike]],
 def load_persistence(run: RunLike, layer: str, key: str) -> PersistenceResult:
     """A cached :func:`layer_persistence` result by its key.
 
+    Parameters
+    ----------
+    run : Run
+    layer : str
+    key : str
+        As :func:`persistence_key` or :func:`cached_persistence` give it.
+
+    Returns
+    -------
+    PersistenceResult
+        With ``cached=True``.
+
     Raises
     ------
     FileNotFoundError
@@ -422,7 +434,21 @@ def _graph_cache(run) -> ResultCache:
 def graph_persistence_key(run: RunLike, layer: str, graph_key: str,
                           config: Union[GraphPersistenceConfig, Mapping, None] = None,
                           **params) -> str:
-    """Cache key of :func:`mapper_graph_persistence` for a graph and its parameters."""
+    """Cache key of :func:`mapper_graph_persistence` for a graph and its parameters.
+
+    Parameters
+    ----------
+    run : Run
+    layer : str
+    graph_key : str
+        The saved graph's key.
+    config : GraphPersistenceConfig or dict, optional
+        Keyword arguments override its fields.
+
+    Returns
+    -------
+    str
+    """
     cfg = _config(config, params, GraphPersistenceConfig)
     return _graph_cache(run).key(layer, {"graph": graph_key, **cfg.to_dict()})
 

@@ -45,7 +45,22 @@ class ClassAgnostic(FeatureMethod):
     def visualize(self, bundle: ModelBundle, layer: str, images: torch.Tensor,
                   progress: ProgressFn | None = None,
                   should_cancel: CancelFn | None = None) -> FeatureResult:
-        """``images``: (B, 3, H, W) sources in [0, 1] at the model's input size."""
+        """Push each source image toward the layer's features, staying close to it.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+        layer : str
+        images : tensor of shape (B, 3, H, W)
+            Sources in [0, 1] at the model's input size.
+        progress, should_cancel : callable, optional
+            :mod:`topoact.progress` protocol.
+
+        Returns
+        -------
+        FeatureResult
+            The optimised images and per-image gain, pixel distance and predictions.
+        """
         self._validate_common()
         check_layer(bundle, layer)
         if self.weight < 0:

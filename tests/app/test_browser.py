@@ -247,3 +247,42 @@ def test_upload_runs_the_model_in_a_worker_and_rings_the_nodes(dash_duo, small_r
     red = "at(t.marker.line.color, i) === '#e00000' ? t.customdata[i][0] : null"
     until(lambda: sorted(r for r in (_per_node(dash_duo, red) or []) if r is not None) == sorted(nodes), 10,
           msg="red rings on the uploaded image's nodes")
+
+
+def _running(jobs) -> list[int]:
+    """Pids of the job processes still running (a killed, not yet reaped one is a zombie)."""
+    import psutil
+
+    out = []
+    for job in jobs:
+        try:
+            if psutil.Process(job.pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(job.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_cancel_kills_the_job_process_and_keeps_no_result(dash_duo, fresh_run_dir):
+    """Cancel during a sweep: the worker process is gone at once, no result is shown, buttons reset."""
+    import multiprocess
+    from selenium.webdriver.common.by import By
+
+    dash_duo.start_server(create_app(fresh_run_dir))
+    _wait_for_graph(dash_duo)
+    dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Parameter sweep']").click()
+    field = dash_duo.wait_for_element(f"#{ids.SWEEP_INTERVALS}")
+    field.clear()
+    field.send_keys(", ".join(str(n) for n in range(2, 400)))
+    dash_duo.find_element(f"#{ids.SWEEP_BUTTON}").click()
+    # running: the job's process exists (dash_duo serves from this process, so jobs are our children)
+    until(lambda: not dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").get_attribute("disabled"), 30,
+          msg="the cancel button to be enabled while the job runs")
+    jobs = until(lambda: multiprocess.active_children(), 30, msg="the job's worker process")
+    assert _running(jobs)
+    dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").click()
+    dash_duo.wait_for_text_to_equal(f"#{ids.SWEEP_STATUS}", "cancelled", timeout=10)
+    until(lambda: not _running(jobs), 15, msg="the worker process to be stopped")
+    until(lambda: dash_duo.find_element(f"#{ids.SWEEP_BUTTON}").is_enabled(), 10, msg="Run sweep enabled again")
+    assert dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").get_attribute("disabled")
+    assert dash_duo.find_elements(f"#{ids.SWEEP_TABLE} td") == []

@@ -53,6 +53,10 @@ class FakeRun:
     def activations(self, layer):
         return self._X
 
+    def fingerprint(self, layer):
+        from topoact.hashing import array_hash
+        return array_hash(self._X)
+
     def _dir(self, layer):
         return self.root / "graphs" / layer
 
@@ -110,6 +114,20 @@ def test_build_run_graph_is_cached_and_locate_points(tmp_path):
         assert containing <= set(ids)
     far = locate_points(run, "fc", g1, X[:1] * 100)
     assert far == [[]]
+
+
+def test_a_cached_graph_built_from_other_data_is_rebuilt(tmp_path):
+    # The graph cache is keyed by parameters; the data it was built from is recorded beside them,
+    # so rewritten activations (a damaged or re-collected layer) never get the old graph back.
+    X, y = _data(400)
+    run = FakeRun(tmp_path, X, y)
+    config = MapperConfig(n_intervals=6, overlap=0.3)
+    first = build_run_graph(run, "fc", config)
+    assert build_run_graph(run, "fc", config).to_dict() == first.to_dict() and run.saved == 1
+    run._X = X[::-1].copy()
+    second = build_run_graph(run, "fc", config)
+    assert run.saved == 2
+    assert second.params["inputs"] == {"fc": run.fingerprint("fc")} != first.params["inputs"]
 
 
 def test_empty_graph_is_an_error_and_never_saved(tmp_path):

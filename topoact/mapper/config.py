@@ -55,7 +55,7 @@ METRICS = ("euclidean", "cosine")
 BACKENDS = ("topoact", "kmapper")
 
 #: keys of a graph's ``params`` that record the result, not the configuration
-RESULT_KEYS = ("eps_resolved", "timings")
+RESULT_KEYS = ("eps_resolved", "timings", "inputs")
 
 #: nested params of older graph files: part -> (default name, {nested key: MapperConfig field})
 _NESTED = {
@@ -197,7 +197,7 @@ class MapperConfig(Config):
         """Read a graph's ``params``: the flat form, or the nested dicts of older releases
         (``{"lens": {"name", "k", "class_index"}, "cover": {"name", "intervals", "overlap"},
         "clusterer": {"name", "metric", "eps", ...}, "backend"}``). Result keys
-        (``eps_resolved``, ``timings``) are ignored."""
+        (``eps_resolved``, ``timings``, ``inputs``) are ignored."""
         params = {k: v for k, v in dict(params).items() if k not in RESULT_KEYS}
         if not any(isinstance(params.get(k), Mapping) for k in ("lens", "cover", "clusterer")):
             return cls.from_dict(params)

@@ -113,9 +113,18 @@ def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, 
     """
     config = MapperConfig.coerce(config)
     key = config.key
-    if key in run.graph_keys(layer):
-        logger.info("graph %s of layer %s found in cache", key, layer)
-    else:
+    inputs = {layer: run.fingerprint(layer)}
+    cached = key in run.graph_keys(layer)
+    if cached:
+        stored = run.graph(layer, key).params.get("inputs")
+        if stored is not None and stored != inputs:
+            # The layer was rewritten (or damaged) since this graph was built: never serve it.
+            logger.warning("graph %s of layer %s was built from other data (%s, now %s); rebuilding",
+                           key, layer, stored, inputs)
+            cached = False
+        else:
+            logger.info("graph %s of layer %s found in cache", key, layer)
+    if not cached:
         X = run.activations(layer)
         ctx = run_context(run)
         mapper = config.mapper(n_jobs=n_jobs)
@@ -124,7 +133,7 @@ def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, 
             attributes=ctx["attributes"], attribute_kinds=ctx["attribute_kinds"],
             attribute_periods=ctx["attribute_periods"], probabilities=ctx["probabilities"],
             progress=progress, should_cancel=should_cancel, layer=layer, key=key)
-        graph.params = dict(config.to_dict(), eps_resolved=mapper.eps_,
+        graph.params = dict(config.to_dict(), eps_resolved=mapper.eps_, inputs=inputs,
                             timings={k: round(v, 4) for k, v in mapper.timings_.items()})
         run.save_graph(layer, graph, key)
     if default or (default is None and run.default_graph_key(layer) is None):

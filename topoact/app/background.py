@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["make_manager", "stop_jobs", "job_options", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
+__all__ = ["make_manager", "stop_jobs", "job_options", "show_cancelled", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
            "PROGRESS_DEFAULT"]
 
 #: how often the browser asks for a running job's progress and result (ms)
@@ -141,6 +141,18 @@ def job_options(bar: str, text: str, *, cancel: str | None = None, buttons: Sequ
     if running:
         options["running"] = running
     return options
+
+
+def show_cancelled(app: Any, cancel: str, status: str) -> None:
+    """Register a browser-side callback: pressing ``cancel`` writes "cancelled" into ``status``.
+
+    (Dash itself stops the job; this only tells the user, without a server round trip.)
+    """
+    from dash import Input, Output
+
+    app.clientside_callback(
+        "function(n) { return n ? 'cancelled' : window.dash_clientside.no_update; }",
+        Output(status, "children", allow_duplicate=True), Input(cancel, "n_clicks"), prevent_initial_call=True)
 
 
 def progress_text(done: float, total: float, message: str = "", elapsed: float | None = None) -> str:

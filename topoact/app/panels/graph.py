@@ -32,7 +32,7 @@ from dash import Input, Output, Patch, State, callback_context, dcc, html, no_up
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
 from topoact.fileio import safe_name
 from topoact.figures.graph import empty_figure, graph_figure
 
@@ -482,12 +482,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             return no_update, f"error: {type(exc).__name__}: {exc}"
         return result, f"graph {result['key']} ready ({bar.elapsed():.1f} s)"
 
-    @app.callback(Output(ids.JOB_STATUS, "children", allow_duplicate=True),
-                  Input(ids.CANCEL_BUTTON, "n_clicks"), prevent_initial_call=True)
-    def cancelled(n_clicks):
-        if not n_clicks:
-            raise PreventUpdate
-        return "cancelled"
+    show_cancelled(app, ids.CANCEL_BUTTON, ids.JOB_STATUS)
 
     @app.callback(
         Output(ids.KEY_DROPDOWN, "options", allow_duplicate=True),

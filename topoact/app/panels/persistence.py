@@ -46,7 +46,7 @@ from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
 from topoact.app.context import cached
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
@@ -380,12 +380,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             raise PreventUpdate
         return done
 
-    @app.callback(Output(STATUS, "children", allow_duplicate=True), Input(CANCEL, "n_clicks"),
-                  prevent_initial_call=True)
-    def cancelled(n_clicks):
-        if not n_clicks:
-            raise PreventUpdate
-        return "cancelled"
+    show_cancelled(app, CANCEL, STATUS)
 
     @app.callback(
         Output(BARCODE, "figure"), Output(DIAGRAM, "figure"), Output(SUMMARY, "children"),

@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback_context, dash_table, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
 from topoact.app.panels.graph import FORM_IDS, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
 
@@ -133,12 +133,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         return ({"layer": layer, "summaries": summaries},
                 f"{len(summaries)} settings of layer {layer} ({bar.elapsed():.1f} s)")
 
-    @app.callback(Output(ids.SWEEP_STATUS, "children", allow_duplicate=True),
-                  Input(ids.CANCEL_SWEEP, "n_clicks"), prevent_initial_call=True)
-    def cancelled(n_clicks):
-        if not n_clicks:
-            raise PreventUpdate
-        return "cancelled"
+    show_cancelled(app, ids.CANCEL_SWEEP, ids.SWEEP_STATUS)
 
     @app.callback(Output(ids.SWEEP_HEATMAP, "figure"), Output(ids.SWEEP_TABLE, "data"),
                   Input(ids.SWEEP_RESULT, "data"), Input(ids.SWEEP_METRIC, "value"))

@@ -34,9 +34,9 @@ backward 5 %, ReLU 8 %, Python / transforms / Adam < 10 %. Hence:
 * ``channels_last`` (model and input): 0-5 %, within noise -> not used;
 * folding batch norm into the convolutions: ~5-15 % in a micro-benchmark, not used (a safe
   fold needs the module graph, and hooks on the folded modules would change meaning);
-* two intra-op threads while the machine is busy: 10-30x *slower* per step (OpenMP
-  oversubscription), so ``threads='auto'`` keeps one thread for images <= 64 px. An idle
-  machine was not available to measure the two-thread case.
+* threads: ``threads='auto'`` keeps torch's own setting at any load (an earlier heuristic that
+  dropped to one thread when the load average exceeded the cores halved the speed on a busy
+  machine and was removed; issue 13).
 """
 from __future__ import annotations
 

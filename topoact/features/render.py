@@ -21,14 +21,13 @@ overhead:
 * The normalisation is one precomputed ``x * a + b`` (no tensors built per step).
 * Measured and rejected (see benchmarks/featvis.py's docstring): ``channels_last`` (within
   noise, 0-5 %), flushing denormals (no gain). Threads: on an idle 2-core machine two intra-op
-  threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s), but on a machine already
-  running more work than it has cores they are 10-30x slower (OpenMP spinning), so
-  ``threads='auto'`` drops to one thread for small images only when the load exceeds the cores.
+  threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s). ``threads='auto'`` keeps
+  torch's own setting whatever the load: a heuristic that dropped to one thread when the load
+  average exceeded the cores halved the speed on a busy machine (issue 13) and was removed.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
@@ -159,10 +158,8 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
     transform_until : apply ``transforms`` only during this fraction of the steps (the rest
         optimises the image exactly as it will be evaluated; inverse sets use this to land on
         their level precisely).
-    threads : CPU threads for the call (restored afterwards). ``'auto'``: one thread for
-        images of at most 64 px on the CPU when the machine's load already exceeds its cores
-        (small kernels lose up to 10x to oversubscription there), else torch's setting.
-        ``None`` keeps torch's setting.
+    threads : CPU threads for the call (restored afterwards). ``'auto'`` or None: torch's own
+        setting, whatever the machine's load.
     early_stop : stop the forward pass after the last layer the objective reads (only when
         the objective does not read ``"logits"``; see the module docstring).
 
@@ -235,17 +232,8 @@ def _threads(threads, device, bundle) -> int | None:
     if threads is None:
         return None
     if threads == "auto":
-        small = max(bundle.input_size) <= 64
-        return 1 if (torch.device(device).type == "cpu" and small and _machine_busy()) else None
+        return None           # torch's own setting, never lowered because the machine is busy
     return int(threads)
-
-
-def _machine_busy() -> bool:
-    """True when the 1-minute load average exceeds the number of cores."""
-    try:
-        return os.getloadavg()[0] > (os.cpu_count() or 1)
-    except OSError:  # not available on this platform
-        return False
 
 
 _THREAD_LOCK = threading.Lock()

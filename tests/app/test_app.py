@@ -138,7 +138,8 @@ def test_members_csv_download(ctx):
 
     key = _key(ctx)
     node = ctx.graph(GRAPH_LAYER, key)["nodes"][0]
-    payload = csv_download(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]})
+    from topoact.app.validate import node_ref
+    payload = csv_download(ctx, node_ref(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]}))
     assert payload["filename"].endswith(f"node{node['id']}.csv")
     rows = list(csv.DictReader(io.StringIO(payload["content"])))
     assert sorted(int(r["row"]) for r in rows) == sorted(node["members"])
@@ -459,7 +460,8 @@ def test_exemplars_are_paged(ctx):
 
     key = _key(ctx)
     node = max(ctx.graph(GRAPH_LAYER, key)["nodes"], key=lambda n: n["size"])
-    store = {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]}
+    from topoact.app.validate import node_ref
+    store = node_ref(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]})
     rows = ctx.exemplar_rows(GRAPH_LAYER, key, node["id"])
     first, total = exemplar_images(ctx, store, 2)
     assert total == node["size"] and [img.src for img in first] == [image_url(r) for r in rows[:2]]

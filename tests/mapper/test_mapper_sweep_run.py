@@ -252,3 +252,21 @@ def test_sweep_threads_match_serial():
     for a, b in zip(r1, r2):
         assert (a["n_intervals"], a["eps_scale"]) == (b["n_intervals"], b["eps_scale"])
         assert [m.tolist() for m in a["graph"].members] == [m.tolist() for m in b["graph"].members]
+
+
+def test_labels_not_matching_the_model_name_labels_by_the_data_set_and_skip_accuracy(tmp_path):
+    # A folder of 'kitten'/'puppy' through a CIFAR model: labels index the folder's classes,
+    # predictions the model's; node accuracy would compare unrelated numbers.
+    from topoact.mapper.export import node_members_csv
+
+    X, y = _data(300)
+    run = FakeRun(tmp_path, X, y)
+    run.labels_match_model = False
+    graph = build_run_graph(run, "fc", MapperConfig(n_intervals=4))
+    assert all(node.get("accuracy") is None for node in graph.to_dict()["nodes"])
+    text = node_members_csv(graph, 0, labels=y, predictions=(y + 1) % 3, class_names=["plane", "car", "bird"],
+                            label_names=["kitten", "puppy", "cub"])
+    header, first = text.splitlines()[:2]
+    row = first.split(",")
+    assert header.endswith("label,label_name,prediction,prediction_name")
+    assert row[4] == ["kitten", "puppy", "cub"][int(row[3])] and row[6] == ["plane", "car", "bird"][int(row[5])]

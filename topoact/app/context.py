@@ -265,7 +265,8 @@ class AppContext:
 
         run = self.run
         return node_members_csv(self.graph(layer, key), int(node_id), ids=run.ids, paths=run.paths,
-                                labels=run.labels, predictions=run.predictions, class_names=run.class_names)
+                                labels=run.labels, predictions=run.predictions, class_names=run.class_names,
+                                label_names=run.label_names)
 
 
 def describe_params(params: dict | None) -> str:

@@ -54,7 +54,8 @@ def save_graph_json(graph: GraphLike, path: str | os.PathLike,
 def node_members_csv(graph: GraphLike, node_id: int, ids: Sequence[str] | None = None,
                      paths: Sequence[str | None] | None = None, labels: np.ndarray | None = None,
                      predictions: np.ndarray | None = None,
-                     class_names: Sequence[str] | None = None) -> str:
+                     class_names: Sequence[str] | None = None,
+                     label_names: Sequence[str] | None = None) -> str:
     """CSV text of one node's members (see module docstring).
 
     Parameters
@@ -63,15 +64,20 @@ def node_members_csv(graph: GraphLike, node_id: int, ids: Sequence[str] | None =
     node_id : node id
     ids, paths : (N,) per-row image ids / paths, optional
     labels, predictions : (N,) int arrays, optional
-    class_names : names of the classes, optional
+    class_names : names of the model's classes (names ``predictions``), optional
+    label_names : names of the label values, optional (default ``class_names``; they differ when
+        a data set's classes were not matched onto the model's, see ``Run.label_names``)
     """
     graph_dict = _as_dict(graph)
     nodes = {n["id"]: n for n in graph_dict["nodes"]}
     if node_id not in nodes:
         raise KeyError(f"node {node_id} not in graph (ids 0..{len(nodes) - 1})")
 
-    def name(c):
-        return class_names[c] if class_names is not None and 0 <= c < len(class_names) else ""
+    def name(c, names):
+        return names[c] if names is not None and 0 <= c < len(names) else ""
+
+    if label_names is None:
+        label_names = class_names
 
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -81,8 +87,8 @@ def node_members_csv(graph: GraphLike, node_id: int, ids: Sequence[str] | None =
         pred = int(predictions[r]) if predictions is not None else None
         w.writerow([r, ids[r] if ids is not None else "",
                     (paths[r] or "") if paths is not None else "",
-                    "" if lab is None else lab, "" if lab is None else name(lab),
-                    "" if pred is None else pred, "" if pred is None else name(pred)])
+                    "" if lab is None else lab, "" if lab is None else name(lab, label_names),
+                    "" if pred is None else pred, "" if pred is None else name(pred, class_names)])
     return buf.getvalue()
 
 

@@ -79,7 +79,10 @@ def run_context(run: RunLike) -> dict:
             return None
     kinds = get("attribute_kinds") or {}
     meta = get("attributes_meta") or {}
-    return {"labels": get("labels"), "predictions": get("predictions"),
+    # Node accuracy compares labels with predictions: meaningless when the data set's classes
+    # were not matched onto the model's (Run.labels_match_model), so it is left out then.
+    matched = getattr(run, "labels_match_model", True)
+    return {"labels": get("labels"), "predictions": get("predictions") if matched else None,
             "attributes": get("attributes") or {},
             "attribute_kinds": kinds,
             "attribute_periods": periods_from_meta(meta, kinds),

@@ -198,7 +198,7 @@ def layout(ctx: AppContext) -> html.Div:
     run = ctx.run
     layers = run.layers
     initial = initial_layer(ctx)
-    class_opts = [{"label": name, "value": i} for i, name in enumerate(run.class_names)]
+    class_opts = [{"label": name, "value": i} for i, name in enumerate(run.label_names)]
     controls = html.Div([
         _labelled("layer", dcc.Dropdown(id=ids.LAYER_DROPDOWN, options=layers, value=initial,
                                         clearable=False), "14em"),
@@ -279,7 +279,7 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
         values, kind, period = ctx.node_values(layer, key, color_by)
     selected, marked = ringed_nodes(selection, node_store, upload, cycle)
     fig = graph_figure(graph, positions, color_by=color_by or "majority", values=values,
-                       color_kind=kind or "linear", period=period, class_names=ctx.run.class_names,
+                       color_kind=kind or "linear", period=period, class_names=ctx.run.label_names,
                        highlight_class=highlight_class, edge_threshold=float(edge_threshold or 0.0),
                        selected_node=selected, marked_nodes=marked, height=height, title=title,
                        show_legend=show_legend)
@@ -287,7 +287,7 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
     text = f"{len(graph['nodes'])} nodes · {len(graph.get('edges', []))} edges ({n_shown} shown) · graph {key}"
     if highlight_class is not None:
         hit = sum(1 for n in graph["nodes"] if int(n.get("label_counts", {}).get(str(highlight_class), 0)) > 0)
-        text += f" · {hit} nodes contain {ctx.run.class_names[highlight_class]}"
+        text += f" · {hit} nodes contain {ctx.run.label_names[highlight_class]}"
     return fig, text
 
 

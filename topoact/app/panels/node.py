@@ -19,6 +19,7 @@ from dash.exceptions import PreventUpdate
 from topoact.app import ids
 from topoact.fileio import safe_name
 from topoact.app.routes import image_url
+from topoact.app.validate import BadInput, NodeRef, node_ref, whole_number
 from topoact.figures.graph import composition_figure, empty_figure
 
 if TYPE_CHECKING:
@@ -107,15 +108,15 @@ def stats_table(stats: dict, class_names: list[str]) -> html.Table:
                        for k, v in stats_rows(stats, class_names)])
 
 
-def exemplar_images(ctx: AppContext, node_store: dict, limit: int) -> tuple[list, int]:
+def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, int]:
     """The first ``limit`` exemplar ``<img>`` elements of a node (most typical first) and its size."""
-    rows = ctx.exemplar_rows(node_store["layer"], node_store["graph_key"], node_store["node"])
-    names = ctx.run.class_names
+    rows = ctx.exemplar_rows(ref.layer, ref.graph_key, ref.node)
+    label_names, names = ctx.run.label_names, ctx.run.class_names
     labels, preds = ctx.run.labels, ctx.run.predictions
     images = []
     for row in rows[:limit].tolist():
         lab, pred = int(labels[row]), int(preds[row])
-        title = f"row {row} · label {names[lab] if lab < len(names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
+        title = f"row {row} · label {label_names[lab] if lab < len(label_names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
         title += " · click: class-agnostic from this exemplar (Feature visualization tab)"
         images.append(html.Img(src=image_url(row), title=title, className="topoact-exemplar",
                                id={"type": EXEMPLAR_CLICK, "row": int(row)}, n_clicks=0,
@@ -138,13 +139,16 @@ def register(app: Dash, ctx: AppContext) -> None:
         if not node_store:
             return "Click a node", "", empty_figure("no node selected", height=240), PAGE
         try:
-            stats = ctx.node_statistics(node_store["layer"], node_store["graph_key"], node_store["node"])
+            ref = node_ref(ctx, node_store)
+            stats = ctx.node_statistics(ref.layer, ref.graph_key, ref.node)
+        except BadInput as exc:
+            return "Node", str(exc), empty_figure(str(exc), height=240), PAGE
         except Exception as exc:  # noqa: BLE001
             logger.exception("node statistics failed")
             return "Node", f"error: {exc}", empty_figure(str(exc), height=240), PAGE
-        title = f"Node {node_store['node']} · {stats['size']} images · layer {node_store['layer']}"
-        fig = composition_figure(stats.get("label_counts", {}), ctx.run.class_names, height=240)
-        return title, stats_table(stats, ctx.run.class_names), fig, PAGE
+        title = f"Node {ref.node} · {stats['size']} images · layer {ref.layer}"
+        fig = composition_figure(stats.get("label_counts", {}), ctx.run.label_names, height=240)
+        return title, stats_table(stats, ctx.run.label_names), fig, PAGE
 
     @app.callback(
         Output(ids.EXEMPLARS, "children"),
@@ -156,7 +160,12 @@ def register(app: Dash, ctx: AppContext) -> None:
     def show_exemplars(limit, node_store):
         if not node_store:
             return [], {"display": "none"}, "more"
-        images, total = exemplar_images(ctx, node_store, int(limit or PAGE))
+        try:
+            ref = node_ref(ctx, node_store)
+            limit = whole_number(limit, "exemplar limit", low=1, high=100_000, default=PAGE)
+        except BadInput as exc:
+            return [html.Div(str(exc), className="topoact-error")], {"display": "none"}, "more"
+        images, total = exemplar_images(ctx, ref, limit)
         hidden = total <= len(images)
         label = f"more ({len(images)} of {total} shown)"
         return images, ({"display": "none"} if hidden else {"marginTop": "0.4em"}), label
@@ -167,19 +176,24 @@ def register(app: Dash, ctx: AppContext) -> None:
     def more(n_clicks, limit):
         if not n_clicks:
             raise PreventUpdate
-        return int(limit or PAGE) + PAGE
+        try:
+            return whole_number(limit, "exemplar limit", low=1, high=100_000, default=PAGE) + PAGE
+        except BadInput:
+            return PAGE
 
-    @app.callback(Output(ids.CSV_DOWNLOAD, "data"), Input(ids.CSV_BUTTON, "n_clicks"),
-                  State(ids.NODE, "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.CSV_DOWNLOAD, "data"), Output(ids.NODE_TITLE, "children", allow_duplicate=True),
+                  Input(ids.CSV_BUTTON, "n_clicks"), State(ids.NODE, "data"), prevent_initial_call=True)
     def download(n_clicks, node_store):
         if not n_clicks or not node_store:
             raise PreventUpdate
-        return csv_download(ctx, node_store)
+        try:
+            return csv_download(ctx, node_ref(ctx, node_store)), no_update
+        except BadInput as exc:
+            return no_update, f"CSV not made: {exc}"
 
 
-def csv_download(ctx: AppContext, node_store: dict) -> dict:
-    """The ``dcc.Download`` payload with a node's members as CSV."""
-    text = ctx.members_csv(node_store["layer"], node_store["graph_key"], node_store["node"])
-    layer = safe_name(node_store["layer"])
-    return dict(content=text, filename=f"{layer}-{node_store['graph_key']}-node{node_store['node']}.csv",
-                type="text/csv")
+def csv_download(ctx: AppContext, ref: NodeRef) -> dict:
+    """The ``dcc.Download`` payload with a node's members as CSV (``ref`` from :func:`node_ref`)."""
+    text = ctx.members_csv(ref.layer, ref.graph_key, ref.node)
+    layer = safe_name(ref.layer)
+    return dict(content=text, filename=f"{layer}-{ref.graph_key}-node{ref.node}.csv", type="text/csv")

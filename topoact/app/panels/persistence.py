@@ -440,7 +440,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         rows = [int(r) for r in cycle["rows"]]
         layer = selected["layer"]
         key = graph_sel["key"] if graph_sel and graph_sel.get("layer") == layer else ctx.default_key(layer)
-        names, labels = ctx.run.class_names, ctx.run.labels
+        names, labels = ctx.run.label_names, ctx.run.labels
         images = [html.Img(src=image_url(r), title=f"row {r} · {names[labels[r]]}",
                            style={"width": "56px", "height": "56px", "imageRendering": "pixelated"})
                   for r in rows[:MAX_THUMBS]]

@@ -170,7 +170,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .store import open_run
 
     open_run(args.run_dir)  # a missing, unfinished or damaged run fails here in one line
-    serve(args.run_dir, host=args.host, port=args.port, debug=args.debug)
+    serve(args.run_dir, host=args.host, port=args.port, debug=args.debug, server=args.server,
+          threads=args.threads)
     return 0
 
 
@@ -195,13 +196,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     from .app import serve
 
-    serve(run.path, host=args.host, port=args.port, debug=False)
+    serve(run.path, host=args.host, port=args.port, debug=False, server=args.server, threads=args.threads)
     return 0
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=port_number, default=8050, help="TCP port, 1..65535 (default 8050)")
+    parser.add_argument("--server", choices=["waitress", "flask"], default="waitress",
+                        help="waitress (default): a production WSGI server, fine for a team on a shared "
+                             "machine; flask: Flask's development server (what --debug uses)")
+    parser.add_argument("--threads", type=int, default=8, help="request threads of the waitress server (default 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:

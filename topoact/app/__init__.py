@@ -61,7 +61,8 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
     return app
 
 
-def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
+def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug: bool = False,
+          server: str = "waitress", threads: int = 8) -> None:
     """Start the app on ``host:port`` (127.0.0.1 by default: not reachable from other machines).
 
     Parameters
@@ -71,7 +72,13 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug:
     host, port : str, int
         Where to listen.
     debug : bool
-        Dash debug mode (reloader, error overlay).
+        Dash debug mode (reloader, error overlay); implies Flask's development server.
+    server : {'waitress', 'flask'}
+        ``waitress`` (default): a production WSGI server (pure Python, any OS) with ``threads``
+        request threads; long jobs still run in the background manager's worker processes.
+        ``flask``: Flask's development server.
+    threads : int
+        Request threads of the waitress server.
     """
     import signal
 
@@ -81,4 +88,14 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug:
     if threading.current_thread() is threading.main_thread():
         # SIGTERM exits through the interpreter's exit handlers, which stop running jobs
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    app.run(host=host, port=port, debug=debug)
+    if debug or server == "flask":
+        app.run(host=host, port=port, debug=debug)
+        return
+    if server != "waitress":
+        raise ValueError(f"unknown server {server!r}; choose waitress or flask")
+    import logging
+
+    from waitress import serve as waitress_serve
+
+    logging.getLogger(__name__).warning("topoact app on http://%s:%d/ (waitress, %d threads)", host, port, threads)
+    waitress_serve(app.server, host=host, port=port, threads=int(threads), ident="topoact")

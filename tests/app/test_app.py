@@ -273,7 +273,9 @@ def test_a_click_patches_only_the_rings_and_they_equal_a_full_redraw(ctx):
 def test_composition_and_sweep_figures_hold_the_numbers():
     from topoact.figures.graph import CLASS_COLORS, composition_figure, sweep_figure
 
-    bars = composition_figure({"2": 3, "0": 7}, ["cat", "dog", "fox"]).data[0]
+    import plotly.graph_objects as go
+
+    bars = go.Figure(composition_figure({"2": 3, "0": 7}, ["cat", "dog", "fox"])).data[0]   # a valid figure
     assert list(bars.x) == ["cat", "fox"] and list(bars.y) == [7, 3]
     assert list(bars.marker.color) == [CLASS_COLORS[0], CLASS_COLORS[2]]
     summaries = [{"params": {"n": n, "p": p}, "nodes": 10 * n + p * 10} for n in (3, 5) for p in (0.2, 0.4)]

@@ -287,19 +287,31 @@ def node_rings(node_ids: Sequence[int], selected_node: int | None = None,
 
 # -- small charts -------------------------------------------------------------------------------
 def composition_figure(label_counts: dict, class_names: Sequence[str], *, kind: str = "bar",
-                       height: int = 260) -> go.Figure:
-    """Class composition of a node: a bar (default) or pie chart of its label counts."""
+                       height: int = 260) -> dict:
+    """Class composition of a node: a bar (default) or pie chart of its label counts.
+
+    Returned as a plain plotly figure dict (``go.Figure(result)`` makes an object of it): it is
+    drawn on every node click, and building and serialising a validated ``go.Figure`` was 75 %
+    of that callback's server time (~6 of 8 ms).
+
+    Parameters
+    ----------
+    label_counts : {label: count}
+    class_names : names of the label values
+    kind : 'bar' or 'pie'
+    height : pixels
+    """
     items = sorted(((int(k), int(v)) for k, v in label_counts.items()), key=lambda kv: -kv[1])
     names = [class_names[k] if 0 <= k < len(class_names) else str(k) for k, _ in items]
     counts = [v for _, v in items]
     colors = [class_color(k) for k, _ in items]
+    layout: dict = {"height": height, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}}
     if kind == "pie":
-        fig = go.Figure(go.Pie(labels=names, values=counts, marker=dict(colors=colors), sort=False))
+        trace = {"type": "pie", "labels": names, "values": counts, "marker": {"colors": colors}, "sort": False}
     else:
-        fig = go.Figure(go.Bar(x=names, y=counts, marker_color=colors))
-        fig.update_layout(yaxis_title="members")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10))
-    return fig
+        trace = {"type": "bar", "x": names, "y": counts, "marker": {"color": colors}}
+        layout["yaxis"] = {"title": {"text": "members"}}
+    return {"data": [trace], "layout": layout}
 
 
 def sweep_figure(summaries: Sequence[dict], *, x: str = "intervals", y: str = "overlap",

@@ -1,0 +1,141 @@
+"""The automatic default graph: known answers on synthetic data, reasons stored with the graph,
+the CLI's no-flag default, the UMAP lens cached with the run and refused by locate_points."""
+import numpy as np
+import pytest
+import torch
+from tiny_models import TinyCNN
+
+from topoact.mapper import (ArrayLens, Mapper, MapperConfig, build_run_graph, choose_config,
+                            locate_points)
+from topoact.mapper.auto import Criterion, default_candidates, score_members, stability
+
+# UMAP is left out of the synthetic tests (its first call compiles numba code for ~20 s);
+# one run-level test below uses it.
+NO_UMAP = [c for c in default_candidates() if c.lens != "umap2"]
+
+
+def _blobs(n_blobs=5, per=160, dim=64, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (n_blobs, dim))
+    centres *= 12.0 / np.linalg.norm(centres, axis=1, keepdims=True)   # centres 12 apart-ish
+    X = np.concatenate([c + rng.normal(0, 1.0, (per, dim)) for c in centres]).astype(np.float32)
+    return X, np.repeat(np.arange(n_blobs), per)
+
+
+def _graph(X, choice):
+    config = choice.mapper_config
+    return config.mapper(n_jobs=1).fit(X).graph_
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, blob = _blobs()
+    return X, blob, choose_config(X, {}, candidates=NO_UMAP)
+
+
+def test_blobs_are_recovered_as_separate_components(blobs):
+    X, blob, choice = blobs
+    win = choice.candidates[choice.winner]
+    assert win["admissible"], choice.reason
+    assert win["coverage"] >= 0.85
+    graph = _graph(X, choice)
+    comp = graph.component_labels()
+    # every component holds one blob only, and each blob lives in one component
+    blob_of_comp = {}
+    for k, members in enumerate(graph.members):
+        ids = np.unique(blob[members])
+        assert len(ids) == 1, f"node {k} mixes blobs {ids}"
+        assert blob_of_comp.setdefault(comp[k], ids[0]) == ids[0], "a component mixes blobs"
+    comps_per_blob = [len({c for c, b in blob_of_comp.items() if b == i}) for i in range(5)]
+    assert comps_per_blob == [1] * 5, comps_per_blob
+    # the reasons: the rule in words and every candidate's numbers
+    assert "no labels" in choice.rule and win["label"] in choice.reason
+    for row in choice.candidates:
+        assert {"coverage", "nodes", "largest", "explained", "stability", "score",
+                "admissible", "failed", "params"} <= set(row)
+    # the winner has the best score among the admissible candidates
+    assert win["score"] == max(r["score"] for r in choice.candidates if r["admissible"])
+
+
+def test_structureless_noise_gives_no_hub_and_a_low_score(blobs):
+    X, _, blobs = blobs
+    noise = np.random.default_rng(1).normal(0, 1, X.shape).astype(np.float32)
+    flat = choose_config(noise, {}, candidates=NO_UMAP)
+    win = flat.candidates[flat.winner]
+    # no star of hubs: the winner has no node holding over 20 % of the rows, or says why not
+    assert win["largest"] <= 0.2 or "largest node" in flat.reason
+    # the criterion sees that there is little structure: explained variance and score are far
+    # below those of the blobs (what an honest user-facing number can say about noise)
+    assert win["explained"] < 0.5 * blobs.candidates[blobs.winner]["explained"]
+    assert win["score"] < 0.5 * blobs.candidates[blobs.winner]["score"]
+
+
+def test_no_admissible_candidate_is_reported():
+    X, _ = _blobs(per=60)
+    crit = Criterion(node_range=(2, 3))
+    choice = choose_config(X, {}, candidates=NO_UMAP[:3], criterion=crit)
+    assert not any(r["admissible"] for r in choice.candidates)
+    assert "no candidate met every condition" in choice.reason and "nodes outside" in choice.reason
+    with pytest.raises(ValueError, match="at least one"):
+        choose_config(X, {}, candidates=[])
+
+
+def test_score_and_stability_known_answers():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]], np.float32)
+    s = score_members(X, [np.array([0, 1]), np.array([2, 3])])
+    assert s["coverage"] == 1.0 and s["nodes"] == 2 and s["largest"] == 0.5
+    assert s["explained"] == pytest.approx(1 - 1.0 / (1.0 + 100.0))
+    assert score_members(X, [np.array([0])])["coverage"] == 0.25
+    # a fit that always returns the same two halves is perfectly stable; a random one is not
+    fixed = stability(lambda rows: [rows[rows < 50], rows[rows >= 50]], 100)
+    assert fixed == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    shuffled = stability(lambda rows: np.array_split(rng.permutation(rows), 10), 100)
+    assert shuffled < 0.3
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    import topoact
+    from topoact.data.synthetic import SHAPE_CLASSES
+    from topoact.models import load_model
+
+    torch.manual_seed(0)
+    bundle = load_model(TinyCNN(len(SHAPE_CLASSES)).eval(), class_names=list(SHAPE_CLASSES),
+                        input_size=(32, 32))
+    path = tmp_path_factory.mktemp("runs") / "tiny"
+    topoact.collect(bundle, "shapes:400", ["conv2"], out=path, num_workers=0, progress=False,
+                    chunk_size=200, batch_size=100)
+    return path
+
+
+def test_cli_default_is_the_automatic_choice_with_its_reasons(run_dir, capsys):
+    from topoact.cli import main
+    from topoact.store import open_run
+
+    assert main(["mapper", str(run_dir), "--layer", "conv2", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "automatic choice:" in out
+    run = open_run(run_dir)
+    graph = run.graph("conv2")                       # the layer's default
+    auto = graph.params["auto"]
+    assert auto["config"] == graph.config.to_dict()
+    assert len(auto["candidates"]) >= len(default_candidates())
+    assert auto["reason"] and auto["rule"]
+    assert graph.layout is not None and graph.layout.positions.shape == (graph.n_nodes, 2)
+    # the UMAP embedding is cached with the run, and a umap2 graph reuses it
+    npys = list((run.path / "embeddings").glob("conv2-*.npy"))
+    assert len(npys) == 2                            # umap and pca
+    umap_graph = build_run_graph(run, "conv2", MapperConfig(lens="umap2", n_intervals=6))
+    assert umap_graph.params["seed"] == 0 and "seed" not in MapperConfig().to_dict()
+    # a UMAP lens cannot place new images: a clear refusal
+    vectors = np.asarray(run.activations("conv2")[:2])
+    with pytest.raises(ValueError, match="cannot place new points.*umap2.*l2, l1, pca"):
+        locate_points(run, "conv2", umap_graph, vectors)
+    # a second call is served from the cache (same graph, same choice)
+    assert main(["mapper", str(run_dir), "--layer", "conv2", "--jobs", "1"]) == 0
+    assert run.graph("conv2").key == graph.key
+    # explicit flags still build exactly what they say, and never move the default
+    assert main(["mapper", str(run_dir), "--layer", "conv2", "--jobs", "1", "--n-intervals", "5"]) == 0
+    assert run.graph("conv2").key == graph.key
+    assert MapperConfig(n_intervals=5).key in run.graph_keys("conv2")

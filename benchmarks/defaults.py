@@ -105,7 +105,7 @@ def measure(name: str, source: Path, work: Path) -> list[dict]:
                 ("kmapper", km, {})):
             pur, cov = purity_coverage(members, labels, run.n)
             rows.append({"model": name, "accuracy": f"{acc:.3f}", "layer": layer, "method": method,
-                         "nodes": len(members), "coverage": f"{cov:.3f}", "purity": f"{pur:.3f}",
+                         "nodes": str(len(members)), "coverage": f"{cov:.3f}", "purity": f"{pur:.3f}",
                          "pur/acc": f"{pur / acc:.2f}", **{k: str(v) for k, v in extra.items()}})
         print(f"  {name} {layer}: auto {rows[-3]['purity']} / cov {rows[-3]['coverage']} "
               f"({win['label']}, {seconds:.0f} s)", flush=True)
@@ -113,7 +113,7 @@ def measure(name: str, source: Path, work: Path) -> list[dict]:
 
 
 def table(rows, cols) -> str:
-    widths = [max(len(c), *(len(r.get(c, "")) for r in rows)) for c in cols]
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
     out = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
     out += ["  ".join(r.get(c, "").ljust(w) for c, w in zip(cols, widths)) for r in rows]
     return "\n".join(out)

@@ -139,3 +139,19 @@ def test_cli_default_is_the_automatic_choice_with_its_reasons(run_dir, capsys):
     assert main(["mapper", str(run_dir), "--layer", "conv2", "--jobs", "1", "--n-intervals", "5"]) == 0
     assert run.graph("conv2").key == graph.key
     assert MapperConfig(n_intervals=5).key in run.graph_keys("conv2")
+
+
+def test_recompute_on_a_run_keeps_the_stored_layout(run_dir):
+    from topoact.mapper.layout import match_nodes
+    from topoact.store import open_run
+
+    run = open_run(run_dir)
+    old = build_run_graph(run, "conv2", MapperConfig(n_intervals=7))
+    assert old.layout is not None                    # computed once, saved with the graph
+    new = build_run_graph(run, "conv2", MapperConfig(n_intervals=7, eps_scale=1.05), previous=old)
+    matches = match_nodes(new, old)
+    assert len(matches) >= old.n_nodes // 2
+    for i, j in matches.items():
+        np.testing.assert_allclose(new.layout.positions[i], old.layout.positions[j], atol=1e-3)
+    # reopening gives the stored positions back (recolouring never moves anything)
+    np.testing.assert_array_equal(run.graph("conv2", new.key).layout.positions, new.layout.positions)

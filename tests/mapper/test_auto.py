@@ -5,8 +5,7 @@ import pytest
 import torch
 from tiny_models import TinyCNN
 
-from topoact.mapper import (ArrayLens, Mapper, MapperConfig, build_run_graph, choose_config,
-                            locate_points)
+from topoact.mapper import MapperConfig, build_run_graph, choose_config, locate_points
 from topoact.mapper.auto import Criterion, default_candidates, score_members, stability
 
 # UMAP is left out of the synthetic tests (its first call compiles numba code for ~20 s);

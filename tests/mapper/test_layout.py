@@ -102,7 +102,6 @@ def test_real_recompute_keeps_matched_nodes(blobs):
 
 def test_tiny_components_are_collapsed_into_one_glyph():
     # one path of 6 nodes, two singletons and a pair (nodes 0-5 path, 6, 7 alone, 8-9 pair)
-    members = [np.array([i, i + 1]) for i in range(0, 12, 2)]
     members = [np.array([0, 1, 2]), np.array([2, 3, 4]), np.array([4, 5, 6]), np.array([6, 7, 8]),
                np.array([8, 9, 10]), np.array([10, 11, 12]),
                np.array([20, 21]), np.array([22, 23]), np.array([30, 31]), np.array([31, 32])]

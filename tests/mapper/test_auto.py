@@ -154,3 +154,18 @@ def test_recompute_on_a_run_keeps_the_stored_layout(run_dir):
         np.testing.assert_allclose(new.layout.positions[i], old.layout.positions[j], atol=1e-3)
     # reopening gives the stored positions back (recolouring never moves anything)
     np.testing.assert_array_equal(run.graph("conv2", new.key).layout.positions, new.layout.positions)
+
+
+def test_graph_files_without_a_layout_get_one_once(run_dir):
+    from topoact.mapper import ensure_layout
+    from topoact.store import open_run
+
+    run = open_run(run_dir)
+    graph = build_run_graph(run, "conv2", MapperConfig(n_intervals=8))
+    graph.layout = None                                   # as written before layouts existed
+    run.save_graph("conv2", graph, graph.key)
+    assert run.graph("conv2", graph.key).layout is None
+    done = ensure_layout(run, "conv2", graph.key)
+    assert done.layout is not None
+    np.testing.assert_array_equal(run.graph("conv2", graph.key).layout.positions,
+                                  done.layout.positions)

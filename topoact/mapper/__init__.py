@@ -29,8 +29,8 @@ from .auto import AutoChoice, Criterion, auto_choice, build_default_graph, choos
 from .embedding import layer_embedding
 from .layout import GraphLayout, layout_graph
 from .pipeline import EmptyGraphError, Mapper
-from .run_graphs import (build_run_graph, graph_key, locate_points, mapper_from_params,
-                         mapper_params, run_context, sweep_run)
+from .run_graphs import (build_run_graph, ensure_layout, graph_key, locate_points,
+                         mapper_from_params, mapper_params, run_context, sweep_run)
 from .sweep import sweep
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "sweep", "save_graph_json", "node_members_csv", "save_kmapper_html",
     "mapper_params", "graph_key", "mapper_from_params", "build_run_graph", "sweep_run",
     "locate_points", "run_context", "choose_config", "auto_choice", "build_default_graph",
-    "AutoChoice", "Criterion", "layer_embedding", "GraphLayout", "layout_graph",
+    "AutoChoice", "Criterion", "layer_embedding", "GraphLayout", "layout_graph", "ensure_layout",
 ]
 
 

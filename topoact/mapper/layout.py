@@ -311,4 +311,5 @@ def layout_graph(graph: "MapperGraph", previous: "MapperGraph | None" = None, *,
         centre = (p.min(0) + p.max(0)) / 2
         summary = {"position": [round(float(centre[0]), 4), round(float(centre[1]), 4)],
                    "nodes": [int(v) for v in ordered], "n_components": int(tiny.sum())}
-    return GraphLayout(pos, comp_rank, summary, seed, len(matches))
+    # rounded as stored, so a layout in memory equals the one read back from the graph file
+    return GraphLayout(np.round(pos, 4), comp_rank, summary, seed, len(matches))

@@ -41,7 +41,7 @@ from .stats import periods_from_meta
 logger = logging.getLogger(__name__)
 
 __all__ = ["mapper_params", "graph_key", "mapper_from_params", "build_run_graph", "sweep_run",
-           "locate_points", "run_context"]
+           "locate_points", "run_context", "ensure_layout"]
 
 ConfigLike = MapperConfig | Mapping[str, Any]
 
@@ -153,15 +153,36 @@ def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, 
         run.save_graph(layer, graph, key)
     else:
         # graphs saved before layouts existed (or without this annotation) are completed once
-        graph = run.graph(layer, key)
-        if any(graph.params.get(k) != v for k, v in dict(annotate or {}).items()) or graph.layout is None:
+        graph = ensure_layout(run, layer, key, previous)
+        if any(graph.params.get(k) != v for k, v in dict(annotate or {}).items()):
             graph.params.update(annotate or {})
-            if graph.layout is None:
-                graph.layout = layout_graph(graph, previous=previous)
             run.save_graph(layer, graph, key)
     if default or (default is None and run.default_graph_key(layer) is None):
         run.set_default_graph(layer, key)
     return run.graph(layer, key)
+
+
+def ensure_layout(run: RunLike, layer: str, key: str | None = None,
+                  previous: MapperGraph | None = None) -> MapperGraph:
+    """A saved graph (the layer's default when ``key`` is None) with its layout: graphs saved
+    before layouts existed get one now, saved with them once (``layout.layout_graph``).
+
+    Parameters
+    ----------
+    run : Run
+    layer : layer name
+    key : graph key, optional
+    previous : graph whose node positions are kept for matching nodes, optional
+
+    Returns
+    -------
+    MapperGraph with ``layout`` set
+    """
+    graph = run.graph(layer, key)
+    if graph.layout is None:
+        graph.layout = layout_graph(graph, previous=previous)
+        run.save_graph(layer, graph, graph.key)
+    return graph
 
 
 def sweep_run(run: RunLike, layer: str, grid: Mapping[str, Any] | None = None, *,

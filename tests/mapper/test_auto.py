@@ -2,8 +2,6 @@
 the CLI's no-flag default, the UMAP lens cached with the run and refused by locate_points."""
 import numpy as np
 import pytest
-import torch
-from tiny_models import TinyCNN
 
 from topoact.mapper import MapperConfig, build_run_graph, choose_config, locate_points
 from topoact.mapper.auto import Criterion, default_candidates, score_members, stability
@@ -94,18 +92,8 @@ def test_score_and_stability_known_answers():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    import topoact
-    from topoact.data.synthetic import SHAPE_CLASSES
-    from topoact.models import load_model
-
-    torch.manual_seed(0)
-    bundle = load_model(TinyCNN(len(SHAPE_CLASSES)).eval(), class_names=list(SHAPE_CLASSES),
-                        input_size=(32, 32))
-    path = tmp_path_factory.mktemp("runs") / "tiny"
-    topoact.collect(bundle, "shapes:400", ["conv2"], out=path, num_workers=0, progress=False,
-                    chunk_size=200, batch_size=100)
-    return path
+def run_dir(tiny_run):
+    return tiny_run(400)
 
 
 def test_cli_default_is_the_automatic_choice_with_its_reasons(run_dir, capsys):

@@ -2,6 +2,7 @@
 the CLI's no-flag default, the UMAP lens cached with the run and refused by locate_points."""
 import numpy as np
 import pytest
+from tiny_runs import tiny_conv2_run
 
 from topoact.mapper import MapperConfig, build_run_graph, choose_config, locate_points
 from topoact.mapper.auto import Criterion, default_candidates, score_members, stability
@@ -92,8 +93,8 @@ def test_score_and_stability_known_answers():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_run):
-    return tiny_run(400)
+def run_dir(tmp_path_factory):
+    return tiny_conv2_run(tmp_path_factory, 400)
 
 
 def test_cli_default_is_the_automatic_choice_with_its_reasons(run_dir, capsys):

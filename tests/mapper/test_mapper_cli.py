@@ -5,6 +5,7 @@ import re
 import sys
 
 import pytest
+from tiny_runs import tiny_conv2_run
 
 from topoact.cli import main
 from topoact.mapper import MapperConfig, MapperGraph
@@ -14,8 +15,8 @@ LAYER = "conv2"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_run):
-    return tiny_run(240)
+def run_dir(tmp_path_factory):
+    return tiny_conv2_run(tmp_path_factory, 240)
 
 
 def _mapper(run_dir, *args):

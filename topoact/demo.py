@@ -3,7 +3,9 @@
 Everything is local and cached under :func:`topoact.cachedir.cache_dir` (the user's cache
 directory, or ``$TOPOACT_CACHE_DIR`` when set; never the source tree): the first start trains the demo CNN (about half a minute on one
 core), collects 4,000 images at four depths and builds one Mapper graph per layer; later starts
-find the finished run and only serve it.
+find the finished run and only serve it. Each layer's graph is the automatic choice of
+:mod:`topoact.mapper.auto` (a UMAP fit per layer: the first one in a process also compiles
+numba code).
 """
 from __future__ import annotations
 
@@ -49,11 +51,11 @@ def prepare_demo(out: str | Path | None = None, *, progress: bool = False) -> "R
         The opened demo run. Safe to call repeatedly: each step is cached.
     """
     from .collection import collect
-    from .mapper import MapperConfig, build_run_graph
+    from .mapper.auto import build_default_graph
 
     out = Path(out) if out is not None else demo_run_dir()
     run = collect("demo", DEMO_DATA, DEMO_LAYERS, out=out, reduce="gap", batch_size=200, chunk_size=1000,
                   progress=progress)
     for layer in run.layers:
-        build_run_graph(run, layer, MapperConfig(), default=None)   # default only if none yet
+        build_default_graph(run, layer, default=None)   # the automatic choice; default only if none yet
     return run

@@ -5,8 +5,7 @@ import re
 import sys
 
 import pytest
-import torch
-from tiny_models import TinyCNN
+from tiny_runs import tiny_conv2_run
 
 from topoact.cli import main
 from topoact.mapper import MapperConfig, MapperGraph
@@ -17,17 +16,7 @@ LAYER = "conv2"
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    import topoact
-    from topoact.data.synthetic import SHAPE_CLASSES
-    from topoact.models import load_model
-
-    torch.manual_seed(0)
-    bundle = load_model(TinyCNN(len(SHAPE_CLASSES)).eval(), class_names=list(SHAPE_CLASSES),
-                        input_size=(32, 32))
-    path = tmp_path_factory.mktemp("runs") / "tiny"
-    topoact.collect(bundle, "shapes:240", [LAYER], out=path, num_workers=0, progress=False,
-                    chunk_size=120, batch_size=60)
-    return path
+    return tiny_conv2_run(tmp_path_factory, 240)
 
 
 def _mapper(run_dir, *args):

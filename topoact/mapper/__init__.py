@@ -8,7 +8,9 @@ Quick use::
     graph.to_dict()   # the run's "Mapper graph JSON"
 
 or ``build_graph(X, labels=y, n_intervals=40, overlap=0.3) -> MapperGraph``. On a run:
-``build_run_graph(run, layer, MapperConfig(...))`` (cached under ``config.key``).
+``build_run_graph(run, layer, MapperConfig(...))`` (cached under ``config.key``); the run-level
+default is ``build_default_graph(run, layer)``: parameters chosen from the data by the
+unsupervised rule of :mod:`topoact.mapper.auto`.
 """
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ from .cover import BalancedCover, ProductCover, UniformCover, make_cover
 from .export import node_members_csv, save_graph_json, save_kmapper_html
 from .graph import MapperGraph
 from .lens import ArrayLens, KNNDistance, L1Norm, L2Norm, PCALens, PredictionLens, UMAPLens
+from .auto import AutoChoice, Criterion, auto_choice, build_default_graph, choose_config
+from .embedding import layer_embedding
+from .layout import GraphLayout, layout_graph
 from .pipeline import EmptyGraphError, Mapper
-from .run_graphs import (build_run_graph, graph_key, locate_points, mapper_from_params,
-                         mapper_params, run_context, sweep_run)
+from .run_graphs import (build_run_graph, ensure_layout, graph_key, locate_points,
+                         mapper_from_params, mapper_params, run_context, sweep_run)
 from .sweep import sweep
 
 __all__ = [
@@ -35,7 +40,8 @@ __all__ = [
     "DBSCAN", "SingleLinkage", "SklearnClusterer", "make_clusterer", "auto_eps",
     "sweep", "save_graph_json", "node_members_csv", "save_kmapper_html",
     "mapper_params", "graph_key", "mapper_from_params", "build_run_graph", "sweep_run",
-    "locate_points", "run_context",
+    "locate_points", "run_context", "choose_config", "auto_choice", "build_default_graph",
+    "AutoChoice", "Criterion", "layer_embedding", "GraphLayout", "layout_graph", "ensure_layout",
 ]
 
 

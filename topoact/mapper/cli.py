@@ -10,7 +10,7 @@ from .config import BACKENDS, CLUSTERERS, COVERS, LENSES, METRICS, MapperConfig
 logger = logging.getLogger(__name__)
 
 __all__ = ["add_mapper_arguments", "add_sweep_arguments", "run_mapper_command",
-           "run_sweep_command", "config_from_args"]
+           "run_sweep_command", "config_from_args", "uses_auto"]
 
 
 def _eps(text: str):
@@ -28,24 +28,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``mapper`` and ``sweep`` (ranges are checked by ``MapperConfig``)."""
     parser.add_argument("run_dir", help="run directory written by `topoact collect`")
     parser.add_argument("--layer", required=True, help="layer name (see meta.json)")
-    parser.add_argument("--lens", choices=list(LENSES[:-1]), default="l2")
-    parser.add_argument("--cover", choices=list(COVERS), default="uniform")
-    parser.add_argument("--clusterer", choices=list(CLUSTERERS), default="dbscan")
-    parser.add_argument("--eps", type=_eps, default="auto",
-                        help="DBSCAN eps: a finite number > 0, or 'auto' (k-distance knee)")
-    parser.add_argument("--min-samples", type=int, default=3, help="DBSCAN min_samples, >= 1")
-    parser.add_argument("--metric", choices=list(METRICS), default="euclidean")
+    parser.add_argument("--lens", choices=list(LENSES[:-1]), default=None, help="default l2")
+    parser.add_argument("--cover", choices=list(COVERS), default=None, help="default uniform")
+    parser.add_argument("--clusterer", choices=list(CLUSTERERS), default=None, help="default dbscan")
+    parser.add_argument("--eps", type=_eps, default=None,
+                        help="DBSCAN eps: a finite number > 0, or 'auto' (k-distance knee; default)")
+    parser.add_argument("--min-samples", type=int, default=None, help="DBSCAN min_samples, >= 1 (default 3)")
+    parser.add_argument("--metric", choices=list(METRICS), default=None, help="default euclidean")
     parser.add_argument("--jobs", type=int, default=2, help="threads (clustering, sweep pair pass)")
 
 
 def add_mapper_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of ``topoact mapper``."""
     _common(parser)
-    parser.add_argument("--n-intervals", "--intervals", dest="n_intervals", type=int, default=10,
-                        help="cover intervals, >= 1 (--intervals: deprecated spelling)")
-    parser.add_argument("--overlap", type=float, default=0.3, help="interval overlap in (0, 1)")
-    parser.add_argument("--eps-scale", type=float, default=1.0, help="factor on the automatic eps, > 0")
-    parser.add_argument("--backend", choices=list(BACKENDS), default="topoact")
+    parser.add_argument("--n-intervals", "--intervals", dest="n_intervals", type=int, default=None,
+                        help="cover intervals, >= 1 (default 10; --intervals: deprecated spelling)")
+    parser.add_argument("--overlap", type=float, default=None, help="interval overlap in (0, 1) (default 0.3)")
+    parser.add_argument("--eps-scale", type=float, default=None, help="factor on the automatic eps, > 0 (default 1)")
+    parser.add_argument("--backend", choices=list(BACKENDS), default=None, help="default topoact")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the UMAP lenses (default 0)")
     parser.add_argument("--set-default", action="store_true",
                         help="make this graph the layer's default (without it the default is set "
                         "only when the layer has none yet)")
@@ -78,15 +79,25 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
+#: ``topoact mapper`` options that set a MapperConfig field (none given: the automatic choice)
+CONFIG_OPTIONS = ("lens", "cover", "clusterer", "eps", "min_samples", "metric", "n_intervals",
+                  "overlap", "eps_scale", "backend", "seed")
+
+
 def config_from_args(args: argparse.Namespace, **overrides) -> MapperConfig:
-    """The MapperConfig of parsed ``mapper`` / ``sweep`` options (validated there)."""
-    fields = dict(lens=args.lens, cover=args.cover, clusterer=args.clusterer, eps=args.eps,
-                  min_samples=args.min_samples, metric=args.metric)
-    for name in ("n_intervals", "overlap", "eps_scale", "backend"):
+    """The MapperConfig of parsed ``mapper`` / ``sweep`` options (validated there); options
+    not given keep the ``MapperConfig`` defaults."""
+    fields = {}
+    for name in CONFIG_OPTIONS:
         if isinstance(getattr(args, name, None), (int, float, str)):
             fields[name] = getattr(args, name)
     fields.update(overrides)
     return MapperConfig(**fields)
+
+
+def uses_auto(args: argparse.Namespace) -> bool:
+    """True when no option of a Mapper parameter was given (``topoact mapper RUN --layer L``)."""
+    return all(getattr(args, name, None) is None for name in CONFIG_OPTIONS)
 
 
 def _table(rows, cols) -> str:
@@ -100,6 +111,9 @@ def _table(rows, cols) -> str:
 def run_mapper_command(args: argparse.Namespace) -> int:
     """``topoact mapper``: build (or open) the graph, print its summary, optionally export it.
 
+    With no Mapper parameter option the graph is the automatic choice
+    (:func:`topoact.mapper.auto.build_default_graph`), and why it was chosen is printed.
+
     The layer's default graph is set only when it has none yet, or with ``--set-default``.
     """
     from ..store import open_run
@@ -107,9 +121,15 @@ def run_mapper_command(args: argparse.Namespace) -> int:
     from .run_graphs import build_run_graph
 
     run = open_run(args.run_dir)
-    config = config_from_args(args)
-    graph = build_run_graph(run, args.layer, config, n_jobs=args.jobs,
-                            default=True if args.set_default else None)
+    default = True if args.set_default else None
+    if uses_auto(args):
+        from .auto import build_default_graph
+
+        graph = build_default_graph(run, args.layer, n_jobs=args.jobs, default=default)
+        print(f"automatic choice: {graph.params['auto']['reason']}")
+    else:
+        graph = build_run_graph(run, args.layer, config_from_args(args), n_jobs=args.jobs,
+                                default=default)
     s = graph.summary()
     s.update(layer=args.layer, key=graph.key, eps=graph.params.get("eps_resolved"),
              default="yes" if run.default_graph_key(args.layer) == graph.key else "no",
@@ -130,7 +150,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     from ..store import open_run
     from .run_graphs import sweep_run
 
-    if args.clusterer != "dbscan":
+    if args.clusterer not in (None, "dbscan"):
         raise SystemExit("topoact sweep: only --clusterer dbscan is swept")
     run = open_run(args.run_dir)
     base = config_from_args(args)                 # validates the fixed options

@@ -12,7 +12,8 @@ reset to their defaults, so two configs that build the same graph have the same 
 Validation happens once, here (``_validate``), with messages that state the allowed range:
 
 ===============  ==========================================================================
-``lens``         l2, l1, pca, pca2, knn, umap, maxprob, entropy, class
+``lens``         l2, l1, pca, pca2, knn, umap, umap2, maxprob, entropy, class
+``seed``         whole number >= 0 (UMAP lenses only; other lenses leave it out of the key)
 ``cover``        uniform, balanced
 ``n_intervals``  whole number >= 1
 ``overlap``      in (0, 1) (0 gives no edges; 1 makes every interval the whole range)
@@ -46,16 +47,20 @@ if TYPE_CHECKING:
     from .lens import Lens
     from .pipeline import Mapper
 
-__all__ = ["MapperConfig", "check_eps", "check_overlap", "LENSES", "COVERS", "CLUSTERERS", "METRICS", "BACKENDS"]
+__all__ = ["MapperConfig", "check_eps", "check_overlap", "LENSES", "LENSES_2D", "UMAP_LENSES", "COVERS", "CLUSTERERS", "METRICS", "BACKENDS"]
 
-LENSES = ("l2", "l1", "pca", "pca2", "knn", "umap", "maxprob", "entropy", "class")
+LENSES = ("l2", "l1", "pca", "pca2", "knn", "umap", "umap2", "maxprob", "entropy", "class")
+#: lenses with two components (a product cover of two 1-D covers)
+LENSES_2D = ("pca2", "umap2")
+#: lenses fitted by UMAP (seeded by ``seed``); they cannot place new points
+UMAP_LENSES = ("umap", "umap2")
 COVERS = ("uniform", "balanced")
 CLUSTERERS = ("dbscan", "single")
 METRICS = ("euclidean", "cosine")
 BACKENDS = ("topoact", "kmapper")
 
 #: keys of a graph's ``params`` that record the result, not the configuration
-RESULT_KEYS = ("eps_resolved", "timings", "inputs")
+RESULT_KEYS = ("eps_resolved", "timings", "inputs", "auto")
 
 #: nested params of older graph files: part -> (default name, {nested key: MapperConfig field})
 _NESTED = {
@@ -91,6 +96,7 @@ class MapperConfig(Config):
     knn_k: int = 5
     class_index: int | None = None
     threshold: float | None = None
+    seed: int = 0
 
     _aliases: ClassVar[Mapping[str, str]] = {"intervals": "n_intervals", "n_cubes": "n_intervals",
                                               "perc_overlap": "overlap"}
@@ -121,6 +127,10 @@ class MapperConfig(Config):
             put("knn_k", check_range("knn_k", self.knn_k, 1, integer=True))
         else:
             put("knn_k", defaults["knn_k"])
+        if self.lens in UMAP_LENSES:
+            put("seed", check_range("seed", self.seed, 0, integer=True))
+        else:
+            put("seed", defaults["seed"])
         if self.lens == "class":
             if self.class_index is None:
                 raise InvalidParameterError("lens 'class' needs class_index (a class number >= 0)")
@@ -131,11 +141,19 @@ class MapperConfig(Config):
             raise InvalidParameterError("backend 'kmapper' needs cover 'uniform' and clusterer "
                                         "'dbscan' (KeplerMapper's own cover and sklearn's DBSCAN)")
 
+    def to_dict(self) -> dict:
+        """The flat JSON form; ``seed`` only for UMAP lenses (the field came later: leaving it
+        out elsewhere keeps the keys of graphs built before it unchanged)."""
+        out = super().to_dict()
+        if self.lens not in UMAP_LENSES:
+            out.pop("seed")
+        return out
+
     # -- building ---------------------------------------------------------------------------
     @property
     def n_lens_dims(self) -> int:
-        """1, or 2 for the 2-D lenses (pca2)."""
-        return 2 if self.lens == "pca2" else 1
+        """1, or 2 for the 2-D lenses (pca2, umap2)."""
+        return 2 if self.lens in LENSES_2D else 1
 
     def make_lens(self) -> "Lens":
         """The lens object of this configuration (a fresh, unfitted estimator)."""
@@ -150,8 +168,8 @@ class MapperConfig(Config):
             return PCALens(self.n_lens_dims)
         if name == "knn":
             return KNNDistance(self.knn_k)
-        if name == "umap":
-            return UMAPLens()
+        if name in UMAP_LENSES:
+            return UMAPLens(n_components=self.n_lens_dims, seed=self.seed)
         if name == "maxprob":
             return PredictionLens("max")
         if name == "entropy":

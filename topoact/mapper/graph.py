@@ -9,7 +9,8 @@ Jaccard index ``shared / (|A| + |B| - shared)``.
 in (cover element, cluster number) order -- KeplerMapper's node order -- and members are sorted
 row indices. The JSON carries ``kind: "mapper_graph"`` and ``schema_version``
 (:data:`SCHEMA_VERSION`); files without one (written before the field existed) are version 0
-and read the same way. ``Run.graph()`` returns this same class. Topology without networkx: components by scipy's connected_components, independent
+and read the same way; ``layout`` (node positions, :mod:`topoact.mapper.layout`) is an optional
+field, absent (None) in older files. ``Run.graph()`` returns this same class. Topology without networkx: components by scipy's connected_components, independent
 cycles = E - V + C (the first Betti number of the graph).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 if TYPE_CHECKING:
     from .config import MapperConfig
+    from .layout import GraphLayout
 
 __all__ = ["MapperGraph", "membership_matrix", "graph_edges", "SCHEMA_VERSION"]
 
@@ -92,6 +94,8 @@ class MapperGraph:
     layer, key : metadata copied into the JSON
     edges : (source, target, shared, weight) arrays, optional (computed when None)
     node_means_file : name of the saved node means file (kept by ``from_dict``), optional
+    layout : :class:`~topoact.mapper.layout.GraphLayout`, optional: node positions computed once
+        (``layout_graph``) and stored in the JSON's ``"layout"`` (None in files without one)
     """
 
     kind = "mapper_graph"
@@ -100,7 +104,8 @@ class MapperGraph:
     def __init__(self, members: Sequence[Any], n_points: int, intervals: Sequence[Any] | None = None,
                  stats: Sequence[dict] | None = None, node_means: np.ndarray | None = None,
                  params: Mapping[str, Any] | None = None, layer: str = "", key: str = "",
-                 edges: tuple | None = None, node_means_file: str | None = None):
+                 edges: tuple | None = None, node_means_file: str | None = None,
+                 layout: "GraphLayout | None" = None):
         self.members = [np.asarray(m, dtype=np.int64) for m in members]
         self.n_points = int(n_points)
         self.intervals = list(intervals) if intervals is not None else [0] * len(self.members)
@@ -110,6 +115,10 @@ class MapperGraph:
         self.layer = layer
         self.key = key
         self.node_means_file = node_means_file
+        self.layout = layout
+        if layout is not None and len(layout.positions) != len(self.members):
+            raise ValueError(f"layout has {len(layout.positions)} positions, graph has "
+                             f"{len(self.members)} nodes")
         for m in self.members:
             if len(m) and (m.min() < 0 or m.max() >= self.n_points):
                 raise ValueError("node members must be row indices in [0, n_points)")
@@ -186,6 +195,7 @@ class MapperGraph:
     def to_dict(self, node_means_file: str | None = None) -> dict:
         """The "Mapper graph JSON" (docs/design.md) with ``kind`` and ``schema_version``.
 
+        ``layout`` (:meth:`GraphLayout.to_dict`) is there only when the graph has one.
         ``node_means`` names the file of the (K, D) node means: ``node_means_file`` when given,
         else ``<key>.node_means.npy`` when the graph has node means and a key, else None.
         """
@@ -201,10 +211,13 @@ class MapperGraph:
             node_means_file = self.node_means_file
         if node_means_file is None and self.key and self.node_means is not None:
             node_means_file = f"{self.key}.node_means.npy"
-        return {"kind": self.kind, "schema_version": SCHEMA_VERSION,
-                "layer": self.layer, "key": self.key, "params": self.params,
-                "n_points": self.n_points, "nodes": nodes, "edges": edges,
-                "node_means": node_means_file}
+        out = {"kind": self.kind, "schema_version": SCHEMA_VERSION,
+               "layer": self.layer, "key": self.key, "params": self.params,
+               "n_points": self.n_points, "nodes": nodes, "edges": edges,
+               "node_means": node_means_file}
+        if self.layout is not None:
+            out["layout"] = self.layout.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], node_means: np.ndarray | None = None) -> "MapperGraph":
@@ -233,11 +246,15 @@ class MapperGraph:
                            np.array([e["target"] for e in edges], np.int64),
                            np.array([e["shared"] for e in edges], np.int64),
                            np.array([e["weight"] for e in edges], np.float64))
+        from .layout import GraphLayout
+
+        layout = GraphLayout.from_dict(data["layout"]) if data.get("layout") else None
         return cls([n["members"] for n in nodes], data["n_points"],
                    intervals=[n.get("interval", 0) for n in nodes], stats=stats,
                    node_means=node_means, params=data.get("params"), layer=data.get("layer", ""),
                    key=data.get("key", ""), edges=edge_arrays,
-                   node_means_file=data.get("node_means") if isinstance(data.get("node_means"), str) else None)
+                   node_means_file=data.get("node_means") if isinstance(data.get("node_means"), str) else None,
+                   layout=layout)
 
     def __repr__(self):
         return (f"MapperGraph(nodes={self.n_nodes}, edges={self.n_edges}, "

@@ -182,7 +182,7 @@ class KNNDistance(Lens):
 
 
 class UMAPLens(Lens):
-    """UMAP embedding (optional dependency ``umap-learn``) with 1 or 2 components."""
+    """UMAP embedding (umap-learn, seeded: one thread, deterministic) with 1 or 2 components."""
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
                  metric: str = "euclidean", seed: int = 0, random_state: int | None = None):
@@ -203,7 +203,7 @@ class UMAPLens(Lens):
                 "UMAPLens needs the optional dependency umap-learn: pip install umap-learn"
             ) from exc
         self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
-                                min_dist=self.min_dist, metric=self.metric,
+                                min_dist=self.min_dist, metric=self.metric, n_jobs=1,
                                 random_state=resolve_seed(self.seed, self.random_state, "UMAPLens"))
         self.embedding_ = self.model_.fit_transform(np.asarray(X, dtype=np.float32))
         self._fit_shape = X.shape

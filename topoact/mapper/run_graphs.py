@@ -33,6 +33,7 @@ from ..progress import CancelFn, ProgressFn
 from ..store import RunLike
 from .config import MapperConfig
 from .graph import MapperGraph
+from .layout import layout_graph
 from .lens import ArrayLens, KNNDistance, PredictionLens, UMAPLens
 from .pipeline import Mapper
 from .stats import periods_from_meta
@@ -40,7 +41,7 @@ from .stats import periods_from_meta
 logger = logging.getLogger(__name__)
 
 __all__ = ["mapper_params", "graph_key", "mapper_from_params", "build_run_graph", "sweep_run",
-           "locate_points", "run_context"]
+           "locate_points", "run_context", "ensure_layout"]
 
 ConfigLike = MapperConfig | Mapping[str, Any]
 
@@ -91,7 +92,9 @@ def run_context(run: RunLike) -> dict:
 
 def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, *,
                     progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
-                    n_jobs: int = 2, default: bool | None = False) -> MapperGraph:
+                    n_jobs: int = 2, default: bool | None = False,
+                    annotate: Mapping[str, Any] | None = None,
+                    previous: MapperGraph | None = None) -> MapperGraph:
     """The Mapper graph of ``layer`` for ``config`` (cached in the run under ``config.key``).
 
     Parameters
@@ -103,6 +106,10 @@ def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, 
     n_jobs : threads clustering cover elements
     default : make the graph the layer's default: True always, None only when the layer has no
         default yet, False never (the default; exploring never moves the default)
+    annotate : extra entries of ``graph.params`` saved with the graph (e.g. ``{"auto": ...}``,
+        the automatic choice); a cached graph without them is saved again with them
+    previous : a graph of the same layer with a layout (e.g. the one on screen): the new graph's
+        layout keeps the positions of the nodes it shares with it (``layout.layout_graph``)
 
     Returns
     -------
@@ -131,17 +138,54 @@ def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, 
         X = run.activations(layer)
         ctx = run_context(run)
         mapper = config.mapper(n_jobs=n_jobs)
+        lens_values = None
+        if config.lens in ("umap2", "pca2"):
+            from .embedding import layer_embedding    # cached with the run, shared with the app
+            lens_values = layer_embedding(run, layer, "umap" if config.lens == "umap2" else "pca",
+                                          seed=config.seed)
         graph = mapper.fit_transform(
             X, labels=ctx["labels"], predictions=ctx["predictions"],
             attributes=ctx["attributes"], attribute_kinds=ctx["attribute_kinds"],
             attribute_periods=ctx["attribute_periods"], probabilities=ctx["probabilities"],
-            progress=progress, should_cancel=should_cancel, layer=layer, key=key)
+            lens_values=lens_values, progress=progress, should_cancel=should_cancel, layer=layer,
+            key=key)
         graph.params = dict(config.to_dict(), eps_resolved=mapper.eps_, inputs=inputs,
-                            timings={k: round(v, 4) for k, v in mapper.timings_.items()})
+                            timings={k: round(v, 4) for k, v in mapper.timings_.items()},
+                            **dict(annotate or {}))
+        graph.layout = layout_graph(graph, previous=previous)
         run.save_graph(layer, graph, key)
+    else:
+        # graphs saved before layouts existed (or without this annotation) are completed once
+        graph = ensure_layout(run, layer, key, previous)
+        if any(graph.params.get(k) != v for k, v in dict(annotate or {}).items()):
+            graph.params.update(annotate or {})
+            run.save_graph(layer, graph, key)
     if default or (default is None and run.default_graph_key(layer) is None):
         run.set_default_graph(layer, key)
     return run.graph(layer, key)
+
+
+def ensure_layout(run: RunLike, layer: str, key: str | None = None,
+                  previous: MapperGraph | None = None) -> MapperGraph:
+    """A saved graph (the layer's default when ``key`` is None) with its layout: graphs saved
+    before layouts existed get one now, saved with them once (``layout.layout_graph``).
+
+    Parameters
+    ----------
+    run : Run
+    layer : layer name
+    key : graph key, optional
+    previous : graph whose node positions are kept for matching nodes, optional
+
+    Returns
+    -------
+    MapperGraph with ``layout`` set
+    """
+    graph = run.graph(layer, key)
+    if graph.layout is None:
+        graph.layout = layout_graph(graph, previous=previous)
+        run.save_graph(layer, graph, graph.key)
+    return graph
 
 
 def sweep_run(run: RunLike, layer: str, grid: Mapping[str, Any] | None = None, *,
@@ -216,7 +260,10 @@ def locate_points(run: RunLike, layer: str, graph: MapperGraph | Mapping[str, An
         raise ValueError(f"vectors have dimension {V.shape[1]}, layer {layer!r} has {X.shape[1]}")
     lens = config.make_lens()
     if isinstance(lens, (UMAPLens, ArrayLens)):
-        raise ValueError(f"cannot place new points with a {lens.name} lens")
+        raise ValueError(f"cannot place new points with a {lens.name} lens (lens {config.lens!r}): "
+                         "its values are fitted on the run's own rows and a new image has no "
+                         "exact position in them; locate new images in a graph built with lens "
+                         "l2, l1, pca, pca2 or knn")
     ctx = run_context(run)
     run_lens = lens.fit_transform(X, probabilities=ctx["probabilities"])
     if isinstance(lens, PredictionLens):

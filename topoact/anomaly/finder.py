@@ -178,7 +178,7 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     method = config.outlier_method
     if method == "combined":
         logit_score = cols["outlier_energy"] if logits_layer else cols["outlier_max_softmax"]
-        score = out.combine_max([cols["outlier_mahalanobis"], logit_score])
+        score = out.combine_max_z(maha_scores, np.asarray(logit_score, np.float64))
     else:
         score = out.rank01(np.asarray(cols[f"outlier_{method}"], np.float64))
         if np.isnan(score).all():

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["mapper_evidence", "topology_reasons"]
+__all__ = ["mapper_evidence", "topology_reasons", "node_shares", "node_of_row"]
 
 
 def mapper_evidence(graph: dict, labels: np.ndarray, predictions: np.ndarray, n_classes: int, *,
@@ -110,3 +110,27 @@ def topology_reasons(evidence: dict, labels: np.ndarray, class_names, layer: str
                          "below the run's")
         out[row] = "; ".join(parts)
     return out
+
+
+def node_shares(graph: dict, flags: np.ndarray) -> np.ndarray:
+    """Share of each node's members that are flagged: (n_nodes,) in [0, 1] (nodes in graph order).
+
+    Parameters
+    ----------
+    graph : Mapper graph dict (or an object with ``to_dict()``)
+    flags : (N,) bool, one per run row
+    """
+    graph = graph.to_dict() if hasattr(graph, "to_dict") else graph
+    flags = np.asarray(flags, bool)
+    return np.array([flags[np.asarray(node["members"], np.int64)].mean() if len(node["members"]) else 0.0
+                     for node in graph.get("nodes", [])], np.float64)
+
+
+def node_of_row(graph: dict, row: int) -> int | None:
+    """Id of the first node holding ``row`` (the one with the most members of the row's nodes
+    would be arbitrary too; the first is stable), or None when the row is in no node."""
+    graph = graph.to_dict() if hasattr(graph, "to_dict") else graph
+    for node in graph.get("nodes", []):
+        if int(row) in set(int(m) for m in node["members"]):
+            return int(node["id"])
+    return None

@@ -153,6 +153,8 @@ class AppContext:
         for name in sorted(self.run.attributes):
             kind = kinds.get(name, "linear")
             options.append({"label": f"attribute: {name} ({kind})", "value": f"attr:{name}"})
+        for kind, label in (("label_issue", "label issues"), ("outlier", "outliers"), ("duplicate", "duplicates")):
+            options.append({"label": f"anomaly share: {label}", "value": f"anomaly:{kind}"})
         return options
 
     def attribute_kinds(self) -> dict[str, str]:
@@ -199,6 +201,12 @@ class AppContext:
             values = np.array([_member_summary(attr[np.asarray(n["members"], dtype=np.int64)], kind, period)
                                for n in nodes])
             return values, ("circular" if kind == "circular" else "linear"), period
+        if color_by.startswith("anomaly:"):  # share of members flagged at the default thresholds
+            from topoact.anomaly import anomalies
+            from topoact.anomaly.topology import node_shares
+
+            table = anomalies(self.run).sort_values("row")  # cached in the run after the first time
+            return node_shares(graph, table[f"is_{color_by[8:]}"].to_numpy()), "linear", None
         if color_by == "size":
             return np.array([float(n["size"]) for n in nodes]), "linear", None
         if color_by == "mean_lens":

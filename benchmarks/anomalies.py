@@ -37,6 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED = Path(os.environ.get("TOPOACT_SHARED_DATA", REPO.parent / "shared" / "data"))
+sys.path.insert(0, str(REPO))  # this checkout's topoact, not whichever one is installed
 LAYERS = "layer1,layer2,layer3,linear"
 DEMO_LAYERS = "block1,block2,block3,linear"
 
@@ -48,7 +49,7 @@ def collect(out: Path, model: str, data: str, layers: str, weights: str | None =
            "--layers", layers, "--out", str(out)]
     if weights:
         cmd += ["--weights", weights]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=REPO)
     return out
 
 
@@ -197,7 +198,7 @@ def ood_rows(cifar, ood, model_name: str) -> list[dict]:
         "max-softmax": table["outlier_max_softmax"],
         "energy (linear-layer logits)": table["outlier_energy"],
         "Mahalanobis layer3": table["outlier_mahalanobis_layer3"],
-        "deep k-NN layer3 (k=10)": table["outlier_knn_layer3"],
+        "deep k-NN layer3 (k=10)": table["outlier_knn"],
     }
     rows = []
     for name in ("shapes", "digits", "photo-tiles"):
@@ -234,7 +235,7 @@ def speed_rows(run_dir: Path, n: int) -> list[dict]:
     out = {}
     for which in ("topoact", "cleanlab"):
         proc = subprocess.run([sys.executable, __file__, "--speed-worker", which, str(run_dir)],
-                              check=True, capture_output=True, text=True)
+                              check=True, capture_output=True, text=True, cwd=REPO)
         out[which] = json.loads(proc.stdout.strip().splitlines()[-1])
     ratio = out["cleanlab"]["seconds"] / out["topoact"]["seconds"]
     return [{"task": "speed+memory", "model": "demo", "data": f"shapes:{n}", "method": f"topoact all scores",

@@ -62,6 +62,16 @@ def test_exact_duplicate_is_grouped(run, table):
     assert "exact copy of row" in by_row.loc[copy, "reason"]
 
 
+def test_reference_sample_path_keeps_the_known_answers(run):
+    """Above exact_max images, neighbours come from a reference sample and duplicates from
+    sorted projections: the planted answers must not change."""
+    table = topoact.anomalies(run, cache=False, exact_max=60)
+    assert table.iloc[0]["row"] == row_of(run, "planted-mislabel.png")
+    assert table.sort_values("outlier").iloc[-1]["row"] == row_of(run, "planted-far.png")
+    by_row = table.set_index("row")
+    assert by_row.loc[row_of(run, "planted-copy.png"), "duplicate_of"] == row_of(run, "red/img-003.png")
+
+
 def test_scores_stay_in_unit_interval(table):
     for column in ["label_issue", "outlier", "duplicate", "label_issue_model", "label_issue_probe",
                    "label_issue_knn", "outlier_knn", "outlier_mahalanobis", "outlier_max_softmax"]:

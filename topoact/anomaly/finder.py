@@ -23,7 +23,7 @@ from . import duplicates as dup
 from . import labels as lab
 from . import outliers as out
 from . import topology as topo
-from .neighbors import knn, unit_rows
+from .neighbors import knn, projection_neighbours, unit_rows
 from .combine import build_table, duplicate_reasons, outlier_reasons
 from .params import KINDS, AnomalyConfig
 
@@ -106,25 +106,28 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     cols: dict[str, object] = {}
     label_layers = [late] + ([logits_layer] if logits_layer else [])
     k_search = max(k, config.label_k)
-    knn_shares, maha_ranks, knn_scores, maha_scores = {}, {}, [], []
+    reference = None
+    if n > config.exact_max:
+        reference = np.sort(np.random.default_rng(config.seed).choice(n, config.exact_max, replace=False))
+    knn_shares, maha_ranks, maha_scores = {}, {}, []
     late_neighbours = None
     for i, name in enumerate(layers):
         check_cancelled(should_cancel, "anomaly scores")
-        report(progress, i, steps, f"neighbours in {name}")
+        report(progress, i, steps, f"{name}")
         X = arrays[name]
-        sims, index = knn(unit_rows(X), k_search, should_cancel=should_cancel)
         if name in label_layers:
+            U = unit_rows(X)
+            sims, index = knn(U, k_search, reference=reference, should_cancel=should_cancel)
             knn_shares[name] = lab.knn_label_distribution(index[:, :config.label_k], fit_labels, n_classes)
+            if name == late:
+                cols["outlier_knn"] = out.rank01(out.knn_distance(sims[:, :k]))
+                late_neighbours = (sims, index) if reference is None else projection_neighbours(U, seed=config.seed)
+            del U
         if name in space_layers:
-            distance = out.knn_distance(sims[:, :k])
-            knn_scores.append(distance)
-            cols[f"outlier_knn_{name}"] = distance
             maha = out.mahalanobis_distance(X, fit_labels)
             maha_scores.append(maha)
             maha_ranks[name] = out.rank01(maha)
             cols[f"outlier_mahalanobis_{name}"] = maha
-        if name == late:
-            late_neighbours = (sims, index)
     report(progress, len(layers), steps, "label probes")
     # -- labels -----------------------------------------------------------------------------
     knn_p = lab.smooth_shares(np.mean([knn_shares[name] for name in label_layers], axis=0), config.label_k)
@@ -173,7 +176,6 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     if logits_layer is None:
         log.info("energy score left out: no stored layer holds the logits (stored probabilities "
                  "fix the logits only up to a per-row constant, which is the energy itself)")
-    cols["outlier_knn"] = out.combine_ranks(knn_scores)
     cols["outlier_mahalanobis"] = out.combine_ranks(maha_scores)
     method = config.outlier_method
     if method == "combined":
@@ -275,8 +277,7 @@ def anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[st
     ``duplicate_group``, ``exact_duplicate``, ``node`` / ``node_layer`` (Mapper node of the image),
     and the single scores (``label_issue_model|probe|knn|topology``, ``outlier_knn``,
     ``outlier_mahalanobis``, ``outlier_max_softmax``, ``outlier_energy``). Scores are in [0, 1]
-    (higher = more suspicious) except the raw per-layer distances ``outlier_knn_<layer>`` and
-    ``outlier_mahalanobis_<layer>``.
+    (higher = more suspicious) except the raw per-layer distances ``outlier_mahalanobis_<layer>``.
 
     Examples
     --------

@@ -87,6 +87,7 @@ def probe_probabilities(blocks: Sequence[np.ndarray], labels: np.ndarray, n_clas
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold, StratifiedKFold
+    from threadpoolctl import threadpool_limits
 
     X = _standardise(blocks)
     n = len(X)
@@ -103,8 +104,9 @@ def probe_probabilities(blocks: Sequence[np.ndarray], labels: np.ndarray, n_clas
         if len(present) < 2:
             out[np.ix_(test, present)] = 1.0
             continue
-        probe = LogisticRegression(C=1.0, max_iter=300, tol=1e-3)
-        probe.fit(X[train], labels[train])
+        probe = LogisticRegression(C=1.0, max_iter=200, tol=1e-3)
+        with threadpool_limits(1):  # small products: BLAS threads only spin (measured 8 s vs 140 s under load)
+            probe.fit(X[train], labels[train])
         out[np.ix_(test, probe.classes_)] = probe.predict_proba(X[test])
         report(progress, fold + 1, folds, "label probes")
     return out

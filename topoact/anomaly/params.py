@@ -41,6 +41,8 @@ class AnomalyConfig(Config):
         or one of the single scores
     folds : folds of the cross-validated linear probes
     probe_max_rows : probes are fitted on at most this many rows per fold (speed on big runs)
+    exact_max : up to this many images neighbours are searched among all of them; above, among a
+        seeded random reference sample of this size (see :mod:`topoact.anomaly.neighbors`)
     duplicate_similarity : cosine similarity from which two images count as near-duplicates
     exact_duplicates : also hash the pixels of near-duplicate candidates to mark exact copies
     topology_weight : weight of the Mapper-node label disagreement in the label score
@@ -53,7 +55,8 @@ class AnomalyConfig(Config):
     label_method: str = "ensemble"
     outlier_method: str = "combined"
     folds: int = 5
-    probe_max_rows: int = 20000
+    probe_max_rows: int = 8000
+    exact_max: int = 10000
     duplicate_similarity: float = 0.995
     exact_duplicates: bool = True
     topology_weight: float = 0.0
@@ -69,6 +72,7 @@ class AnomalyConfig(Config):
         object.__setattr__(self, "folds", check_range("folds", self.folds, 2, 50, integer=True))
         object.__setattr__(self, "probe_max_rows",
                            check_range("probe_max_rows", self.probe_max_rows, 100, None, integer=True))
+        object.__setattr__(self, "exact_max", check_range("exact_max", self.exact_max, 50, None, integer=True))
         object.__setattr__(self, "duplicate_similarity",
                            check_range("duplicate_similarity", self.duplicate_similarity, 0, 1))
         object.__setattr__(self, "topology_weight",

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
 
 from app_fixtures import GRAPH_LAYER, small_run, small_run_dir  # noqa: F401 - fixtures
+from test_browser import _wait
 
 import topoact
 from topoact.anomaly.topology import node_of_row
@@ -15,16 +15,6 @@ from topoact.app import create_app, ids
 from topoact.app.context import AppContext
 from topoact.app.jobs import JobManager
 from topoact.app.panels import anomalies as panel
-
-
-def _wait(predicate, timeout=60.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def test_nodes_can_be_coloured_by_anomaly_share(small_run_dir):
@@ -50,7 +40,7 @@ def test_tab_threshold_and_click_to_node(dash_duo, small_run_dir):
 
     app = create_app(small_run_dir)
     dash_duo.start_server(app)
-    _wait(lambda: re.match(r"\d+ nodes", dash_duo.find_element(f"#{ids.NODE_COUNT}").text), message="graph")
+    _wait(lambda: re.match(r"\d+ nodes", dash_duo.find_element(f"#{ids.NODE_COUNT}").text), timeout=60, message="graph")
     dash_duo.find_element(f"#{ids.TABS}").find_element("xpath", ".//*[text()='Anomalies']").click()
     dash_duo.wait_for_contains_text(f"#{panel.STATUS}", "scores ready", timeout=60)
     before = int(re.match(r"(\d+) of", dash_duo.find_element(f"#{panel.COUNT}").text).group(1))

@@ -291,8 +291,9 @@ def main(argv=None) -> int:
         cifar = topoact.open_run(collect(work / f"cifar-r{depth}", model, str(SHARED / "cifar10" / "images"),
                                          LAYERS, weights))
         ood = topoact.open_run(collect(work / f"ood-r{depth}", model, str(folder), LAYERS, weights))
-        rows += label_rows(cifar, f"ResNet-{depth}")
-        rows += ood_rows(cifar, ood, f"ResNet-{depth}")
+        for part in (label_rows(cifar, f"ResNet-{depth}"), ood_rows(cifar, ood, f"ResNet-{depth}")):
+            rows += part
+            print(json.dumps(part), file=sys.stderr, flush=True)  # partial results survive a later failure
     if args.speed_n:
         run_dir = collect(work / f"shapes{args.speed_n}", "demo", f"shapes:{args.speed_n}", DEMO_LAYERS)
         rows += speed_rows(run_dir, args.speed_n)

@@ -180,14 +180,15 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     method = config.outlier_method
     if method == "combined":
         logit_score = cols["outlier_energy"] if logits_layer else cols["outlier_max_softmax"]
-        score = out.combine_max_z(maha_scores, np.asarray(logit_score, np.float64))
+        score = out.combine_max_z(maha_scores, np.asarray(logit_score, np.float64))  # see outliers.py
     else:
         score = out.rank01(np.asarray(cols[f"outlier_{method}"], np.float64))
         if np.isnan(score).all():
             raise InvalidParameterError(f"outlier_method={method!r} needs a stored logits layer; this run has none")
     cols["outlier"] = score
-    cols["reason_outlier"] = (outlier_reasons(maha_ranks, score, cols["outlier_energy" if logits_layer else "outlier_max_softmax"],
-                                              "energy" if logits_layer else "max-softmax")
+    logit_name = "energy" if logits_layer else "max-softmax"
+    logit_column = cols["outlier_energy" if logits_layer else "outlier_max_softmax"]
+    cols["reason_outlier"] = (outlier_reasons(maha_ranks, score, logit_column, logit_name)
                               if "outlier" in kinds else [""] * n)
     if "outlier" not in kinds:
         cols["outlier"] = np.full(n, np.nan)

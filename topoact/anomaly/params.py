@@ -35,8 +35,8 @@ class AnomalyConfig(Config):
     k : neighbours per image for the deep k-NN outlier distance (distance to the k-th)
     label_k : neighbours whose labels are counted for the label score (late layers)
     label_method : ``ensemble`` (default: geometric mean of the probabilities the model, the
-        out-of-sample probe and the late-layer neighbours give the label), ``knn``, ``probe`` (confident-learning self-confidence on
-        cross-validated probe probabilities) or ``model``
+        out-of-sample probe and the late-layer neighbours give the label), ``knn``, ``probe``
+        (confident-learning self-confidence on cross-validated probe probabilities) or ``model``
     outlier_method : ``combined`` (default: rank-mean of deep k-NN and Mahalanobis over the layers)
         or one of the single scores
     folds : folds of the cross-validated linear probes

@@ -130,7 +130,8 @@ def register(app, ctx):
         layer, key = graph_selection["layer"], graph_selection["key"]
         node = node_of_row(ctx.graph(layer, key), row)
         if node is None:
-            return no_update, no_update, f"row {row} is in no node of the {layer} graph {key} (left out by the clusterer)"
+            return no_update, no_update, (f"row {row} is in no node of the {layer} graph {key} "
+                                          "(left out by the clusterer)")
         return {"layer": layer, "graph_key": key, "node": node}, "main", ""
 
     @app.callback(Output(CSV_DOWNLOAD, "data"), Input(CSV_BUTTON, "n_clicks"), State(JOB, "data"),

@@ -37,8 +37,8 @@ class AnomalyConfig(Config):
     label_method : ``ensemble`` (default: geometric mean of the probabilities the model, the
         out-of-sample probe and the late-layer neighbours give the label), ``knn``, ``probe``
         (confident-learning self-confidence on cross-validated probe probabilities) or ``model``
-    outlier_method : ``combined`` (default: rank-mean of deep k-NN and Mahalanobis over the layers)
-        or one of the single scores
+    outlier_method : ``combined`` (default: the larger robust z-score of log Mahalanobis over the
+        layers and energy, see :mod:`topoact.anomaly.outliers`) or one of the single scores
     folds : folds of the cross-validated linear probes
     probe_max_rows : probes are fitted on at most this many rows per fold (speed on big runs)
     exact_max : up to this many images neighbours are searched among all of them; above, among a

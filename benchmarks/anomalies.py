@@ -193,7 +193,7 @@ def ood_rows(cifar, ood, model_name: str) -> list[dict]:
                                               for p in ood.paths], dtype=object)
     topo_variant = 0.5 * table["outlier"].to_numpy() + 0.5 * table["isolated"].to_numpy()
     methods = {
-        "topoact outlier (kNN+Mahalanobis, all layers)": table["outlier"],
+        "topoact outlier (max z: log Mahalanobis layers, energy)": table["outlier"],
         "  + Mapper isolated components (0.5/0.5)": topo_variant,
         "max-softmax": table["outlier_max_softmax"],
         "energy (linear-layer logits)": table["outlier_energy"],

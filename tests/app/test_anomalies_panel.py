@@ -64,3 +64,16 @@ def test_tab_threshold_and_click_to_node(dash_duo, small_run_dir):
     target.click()
     dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", f"Node {node} ", timeout=20)
     assert dash_duo.find_element(f"#{ids.TABS} .tab--selected").text == "Mapper graph"
+
+
+def test_selection_is_what_the_csv_holds(small_run_dir, tmp_path):
+    table = topoact.anomalies(topoact.open_run(small_run_dir))
+    chosen = panel.selection(table, "outlier", 0.9)
+    assert (chosen["outlier"] >= 0.9).all() and len(chosen) == int((table["outlier"] >= 0.9).sum())
+    assert chosen["outlier"].is_monotonic_decreasing
+    from dash import dcc
+
+    payload = dcc.send_data_frame(chosen.to_csv, "anomalies-outlier.csv", index=False)
+    assert payload["filename"] == "anomalies-outlier.csv"
+    assert payload["content"].splitlines()[0].startswith("row,id,path,label,prediction,label_issue")
+    assert len(payload["content"].splitlines()) == len(chosen) + 1

@@ -29,6 +29,7 @@ KIND_LABELS = {"label_issue": "label issues", "outlier": "outliers", "duplicate"
 KIND = "topoact-anomalies-kind"
 THRESHOLD = "topoact-anomalies-threshold"
 JOB = "topoact-anomalies-job"
+READY = "topoact-anomalies-ready"
 STATUS = "topoact-anomalies-status"
 GRID = "topoact-anomalies-grid"
 COUNT = "topoact-anomalies-count"
@@ -58,6 +59,7 @@ def layout(ctx):
         html.Div(id=JUMP_STATUS, style={"fontSize": "0.85em", "color": "#a33"}),
         html.Div(id=GRID, style={"display": "flex", "flexWrap": "wrap", "gap": "6px"}),
         dcc.Store(id=JOB, data=None),
+        dcc.Store(id=READY, data=None),
     ], style={"padding": "0.5em"})
 
 
@@ -95,26 +97,32 @@ def register(app, ctx):
     def default_threshold(kind):
         return DEFAULT_THRESHOLDS[kind]
 
-    @app.callback(Output(STATUS, "children"), Output(GRID, "children"), Output(COUNT, "children"),
-                  Input(ids.JOB_POLL, "n_intervals"), Input(JOB, "data"), Input(KIND, "value"),
-                  Input(THRESHOLD, "value"))
-    def show(_tick, job, kind, threshold):
+    @app.callback(Output(STATUS, "children"), Output(READY, "data"),
+                  Input(ids.JOB_POLL, "n_intervals"), Input(JOB, "data"), State(READY, "data"))
+    def poll(_tick, job, ready):
         if not job:
-            return "open this tab to compute the scores", [], ""
+            return "open this tab to compute the scores", no_update
         status = ctx.jobs.status(job) or {}
-        if status.get("state") != "done":
-            if status.get("state") == "error":
-                return f"error: {status.get('error')}", [], ""
-            return f"computing anomaly scores… {100 * float(status.get('progress') or 0):.0f}% " \
-                   f"{status.get('message') or ''}", no_update, no_update
-        if threshold is None:
-            raise PreventUpdate
+        state = status.get("state")
+        if state == "done":
+            return "scores ready", (job if ready != job else no_update)
+        if state == "error":
+            return f"error: {status.get('error')}", no_update
+        return (f"computing anomaly scores… {100 * float(status.get('progress') or 0):.0f}% "
+                f"{status.get('message') or ''}"), no_update
+
+    @app.callback(Output(GRID, "children"), Output(COUNT, "children"),
+                  Input(READY, "data"), Input(KIND, "value"), Input(THRESHOLD, "value"))
+    def show(job, kind, threshold):
+        """Redrawn only when the scores arrive or the user changes kind / threshold (not per poll)."""
+        if not job or threshold is None:
+            return [], ""
         table = ctx.jobs.result(job)
         chosen = selection(table, kind, threshold)
         tiles = [tile(row) for _, row in chosen.head(PAGE).iterrows()]
         count = f"{len(chosen)} of {len(table)} images have {kind.replace('_', ' ')} ≥ {float(threshold):g}" + \
             (f" (first {PAGE} shown)" if len(chosen) > PAGE else "")
-        return "scores ready", tiles, count
+        return tiles, count
 
     @app.callback(Output(ids.NODE, "data", allow_duplicate=True), Output(ids.TABS, "value", allow_duplicate=True),
                   Output(JUMP_STATUS, "children"),

@@ -151,3 +151,33 @@ def test_cli_writes_the_csv_contract_and_exports(planted_run_dir, tmp_path, caps
     assert {"filepath", "ground_truth", "mistakenness", "uniqueness"} <= set(pd.read_csv(fo))
     assert main(["anomalies", str(planted_run_dir), "--layers", "nope", "--out", str(fo)]) == 2
     assert "unknown layer 'nope'" in capsys.readouterr().err
+
+
+def test_folder_classes_not_the_models_leave_label_issues_out(tmp_path, capsys):
+    """A data set whose classes are not the model's: labels are named with the folder's classes,
+    predictions with the model's; label issues are refused with the reason, the rest works."""
+    from anomaly_fixtures import planted_bundle, write_planted_folder
+
+    from topoact.anomaly import cached_anomalies, run_kinds
+    from topoact.cli import main
+
+    folder = write_planted_folder(tmp_path / "images")
+    for old, new in (("blue", "sky"), ("green", "grass"), ("red", "fire")):
+        (folder / old).rename(folder / new)
+    run = topoact.collect(planted_bundle(), str(folder), LAYERS, out=tmp_path / "run", num_workers=0,
+                          progress=False)
+    assert not run.labels_match_model and run.label_names == ["fire", "grass", "sky"]
+    assert run_kinds(run) == ("outlier", "duplicate")
+    with pytest.raises(InvalidParameterError, match="not matched onto the model's.*leave 'label_issue' out"):
+        topoact.anomalies(run)
+    assert cached_anomalies(run, kinds=run_kinds(run)) is None
+    table = topoact.anomalies(run, kinds=run_kinds(run))
+    pd.testing.assert_frame_equal(cached_anomalies(run, kinds=run_kinds(run)), table)
+    by_row = table.set_index("row")
+    far = row_of(run, "planted-far.png")
+    assert by_row.loc[far, "label"] == "sky" and table.iloc[table["outlier"].argmax()]["row"] == far
+    assert set(table["prediction"]) <= {"blue", "green", "red"} and set(table["label"]) == {"fire", "grass", "sky"}
+    assert table["label_issue"].isna().all()
+    out = tmp_path / "a.csv"
+    assert main(["anomalies", str(tmp_path / "run"), "--out", str(out)]) == 0
+    assert "label issues left out" in capsys.readouterr().out and len(pd.read_csv(out)) == run.n

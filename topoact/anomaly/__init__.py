@@ -14,8 +14,8 @@ any of its submodules.
 from __future__ import annotations
 
 from .export import FORMATS, to_cleanlab, to_fiftyone
-from .finder import anomalies
-from .params import DEFAULT_THRESHOLDS, KINDS, AnomalyConfig
+from .finder import anomalies, cached_anomalies, run_kinds
+from .params import DEFAULT_THRESHOLDS, KIND_NAMES, KINDS, AnomalyConfig
 
-__all__ = ["anomalies", "AnomalyConfig", "DEFAULT_THRESHOLDS", "KINDS", "to_cleanlab", "to_fiftyone",
-           "FORMATS"]
+__all__ = ["anomalies", "cached_anomalies", "run_kinds", "AnomalyConfig", "DEFAULT_THRESHOLDS", "KINDS",
+           "KIND_NAMES", "to_cleanlab", "to_fiftyone", "FORMATS"]

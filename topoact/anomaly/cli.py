@@ -23,7 +23,7 @@ def add_anomalies_arguments(parser: argparse.ArgumentParser) -> None:
 def run_anomalies_command(args) -> int:
     from ..store import open_run
     from .export import FORMATS
-    from .finder import anomalies
+    from .finder import anomalies, run_kinds
 
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
@@ -31,7 +31,10 @@ def run_anomalies_command(args) -> int:
                                                   ("outlier", args.outlier_threshold),
                                                   ("duplicate", args.duplicate_threshold)) if value is not None}
     run = open_run(args.run_dir)
-    table = anomalies(run, args.layers, k=args.k, thresholds=thresholds)
+    kinds = run_kinds(run)
+    if "label_issue" not in kinds:
+        print("label issues left out: the data set's classes were not matched onto the model's")
+    table = anomalies(run, args.layers, kinds=kinds, k=args.k, thresholds=thresholds)
     if args.top is not None:
         table = table.head(args.top)
     FORMATS[args.format](table).to_csv(args.out, index=False)

@@ -60,7 +60,7 @@ def duplicate_reasons(duplicate_of: np.ndarray, exact: np.ndarray, score: np.nda
     return out
 
 
-def build_table(columns: Mapping[str, Sequence], class_names: Sequence[str],
+def build_table(columns: Mapping[str, Sequence], class_names: Sequence[str] | Mapping[str, Sequence[str]],
                 thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The anomaly table from the cached column dict.
 
@@ -69,7 +69,8 @@ def build_table(columns: Mapping[str, Sequence], class_names: Sequence[str],
     columns : {name: (N,) sequence} with at least ``row, id, path, label_index,
         prediction_index, label_issue, outlier, duplicate, duplicate_of`` and the per-kind
         reasons ``reason_label, reason_outlier, reason_duplicate, reason_topology``
-    class_names : names of the label indices
+    class_names : names of the class indices, or ``{"label": names, "prediction": names}`` when
+        labels and predictions index different classes (a data set not matched onto the model)
     thresholds : per-kind overrides of :data:`~topoact.anomaly.params.DEFAULT_THRESHOLDS`
 
     Returns
@@ -80,11 +81,13 @@ def build_table(columns: Mapping[str, Sequence], class_names: Sequence[str],
     limits = resolve_thresholds(thresholds)
     df = pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
 
-    def name(c):
-        return class_names[c] if 0 <= c < len(class_names) else (str(c) if c >= 0 else "")
+    names = class_names if isinstance(class_names, Mapping) else {"label": class_names, "prediction": class_names}
 
-    df["label"] = [name(int(c)) for c in df["label_index"]]
-    df["prediction"] = [name(int(c)) for c in df["prediction_index"]]
+    def name(c, which):
+        return names[which][c] if 0 <= c < len(names[which]) else (str(c) if c >= 0 else "")
+
+    df["label"] = [name(int(c), "label") for c in df["label_index"]]
+    df["prediction"] = [name(int(c), "prediction") for c in df["prediction_index"]]
     df["duplicate_of"] = pd.array(np.where(df["duplicate_of"] >= 0, df["duplicate_of"], 0), dtype="Int64")
     df.loc[np.asarray(columns["duplicate_of"]) < 0, "duplicate_of"] = pd.NA
     df["is_label_issue"] = df["label_issue"] >= limits["label_issue"]

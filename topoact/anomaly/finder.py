@@ -27,7 +27,7 @@ from .neighbors import knn, projection_neighbours, unit_rows
 from .combine import build_table, duplicate_reasons, outlier_reasons
 from .params import KINDS, AnomalyConfig
 
-__all__ = ["anomalies", "compute_columns", "VERSION"]
+__all__ = ["anomalies", "cached_anomalies", "anomaly_key", "run_kinds", "compute_columns", "VERSION"]
 
 log = logging.getLogger(__name__)
 VERSION = 1
@@ -76,7 +76,7 @@ def _check_k(config: AnomalyConfig, n: int) -> None:
 def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: AnomalyConfig,
                     kinds: Sequence[str] = KINDS, *, graph_layer: Optional[str] = None,
                     progress: ProgressFn | None = None,
-                    should_cancel: CancelFn | None = None) -> dict:
+                    should_cancel: CancelFn | None = None, labels_match_model: bool = True) -> dict:
     """Every per-image score and per-kind reason of a run, as JSON-able columns.
 
     Parameters
@@ -85,6 +85,8 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     layers : layers to use (validated)
     labels : (N,) given labels (validated)
     kinds : subset of ``label_issue, outlier, duplicate``
+    labels_match_model : False when ``labels`` index other classes than the model's (the
+        class-conditional scores then use the predictions)
 
     Returns
     -------
@@ -97,7 +99,8 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     n_classes = P.shape[1]
     predictions = np.asarray(run.predictions, np.int64)
     class_names = list(run.class_names) or [str(c) for c in range(n_classes)]
-    fit_labels = labels if (labels >= 0).all() and (labels < n_classes).all() else predictions
+    in_range = labels_match_model and (labels >= 0).all() and (labels < n_classes).all()
+    fit_labels = labels if in_range else predictions
     arrays = {name: run.activations(name) for name in layers}
     logits_layer = out.find_logits_layer(arrays, predictions, n_classes)
     space_layers = [name for name in layers if name != logits_layer] or list(layers)
@@ -113,7 +116,7 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     late_neighbours = None
     for i, name in enumerate(layers):
         check_cancelled(should_cancel, "anomaly scores")
-        report(progress, i, steps, f"{name}")
+        report(progress, i, steps, f"neighbours and distances in {name}")
         X = arrays[name]
         if name in label_layers:
             U = unit_rows(X)
@@ -285,6 +288,65 @@ def anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[st
     >>> table = topoact.anomalies(topoact.open_run("runs/r20"), layers=["layer3"])  # doctest: +SKIP
     >>> table.head(20)[["row", "label", "prediction", "label_issue", "reason"]]    # doctest: +SKIP
     """
+    run, config, kinds, chosen, given, store, key = _prepare(run, layers, kinds, labels, config, graph_layer,
+                                                             cache, params)
+    names = _names(run, labels is None)
+    if store is not None:
+        hit = store.load(chosen, key)
+        if hit is not None:
+            report(progress, 1, 1, "cached")
+            return build_table(_from_json(hit["columns"]), names, thresholds)
+    columns = compute_columns(run, chosen, given, config, kinds, graph_layer=graph_layer,
+                              progress=progress, should_cancel=should_cancel,
+                              labels_match_model=labels is not None or getattr(run, "labels_match_model", True))
+    if store is not None:
+        store.save(chosen, key, {"params": config.to_dict(), "layers": chosen, "columns": columns})
+    return build_table(_from_json(columns), names, thresholds)
+
+
+def cached_anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[str] = KINDS,
+                     labels: Optional[np.ndarray] = None, config: Optional[AnomalyConfig] = None,
+                     thresholds: Optional[dict] = None, graph_layer: Optional[str] = None,
+                     **params) -> Optional[pd.DataFrame]:
+    """The table :func:`anomalies` would return, read from the run's cache; None when not cached.
+
+    Never computes (so it is safe where a long computation must not run, e.g. an app's server
+    process). Parameters as in :func:`anomalies`.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+    """
+    run, config, kinds, chosen, given, store, key = _prepare(run, layers, kinds, labels, config, graph_layer,
+                                                             True, params)
+    hit = store.load(chosen, key)
+    if hit is None:
+        return None
+    return build_table(_from_json(hit["columns"]), _names(run, labels is None), thresholds)
+
+
+def anomaly_key(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[str] = KINDS,
+                labels: Optional[np.ndarray] = None, config: Optional[AnomalyConfig] = None,
+                graph_layer: Optional[str] = None, **params) -> str:
+    """Cache key of the table :func:`anomalies` computes with these arguments (16 hex digits).
+
+    It changes when the parameters, the labels, the model or the Mapper graph giving the
+    topological evidence change.
+    """
+    return _prepare(run, layers, kinds, labels, config, graph_layer, True, params)[-1]
+
+
+def run_kinds(run) -> tuple[str, ...]:
+    """The score kinds a run supports without extra input: all of :data:`KINDS`, less
+    ``label_issue`` when its labels index other classes than the model's (``labels_match_model``)."""
+    if getattr(run, "labels_match_model", True):
+        return tuple(KINDS)
+    return tuple(kind for kind in KINDS if kind != "label_issue")
+
+
+def _prepare(run, layers, kinds, labels, config, graph_layer, cache: bool, params: dict) -> tuple:
+    """Validated ``(run, config, kinds, layers, labels, store, key)`` of a call (store/key None
+    without cache)."""
     if isinstance(run, (str, bytes)) or hasattr(run, "__fspath__"):
         from ..store import open_run
         run = open_run(run)
@@ -296,29 +358,32 @@ def anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[st
     for kind in kinds:
         if kind not in KINDS:
             raise InvalidParameterError(f"unknown anomaly kind {kind!r}; choose from {', '.join(KINDS)}")
+    if labels is None and "label_issue" in kinds and not getattr(run, "labels_match_model", True):
+        raise InvalidParameterError(
+            f"run {getattr(run, 'path', '')}: the data set's classes were not matched onto the model's "
+            "(labels and predictions index different classes), so label issues cannot be judged; pass "
+            "labels=... in the model's classes or leave 'label_issue' out of kinds")
     chosen = _check_layers(run, layers)
     n_classes = np.asarray(run.probabilities).shape[1]
     given = _check_labels(run, labels, n_classes, kinds)
     _check_k(config, run.n)
-    store = ResultCache(run, KIND, VERSION) if cache else None
-    key = None
-    if store is not None:
+    store = key = None
+    if cache:
+        store = ResultCache(run, KIND, VERSION)
         key = store.key(chosen, {"config": config.to_dict(), "kinds": sorted(kinds),
                                  "labels": array_hash(given), "graph_layer": graph_layer,
                                  "graph": _graph_key(run, graph_layer or chosen[-1])})
-        hit = store.load(chosen, key)
-        if hit is not None:
-            report(progress, 1, 1, "cached")
-            return build_table(_from_json(hit["columns"]), _names(run, n_classes), thresholds)
-    columns = compute_columns(run, chosen, given, config, kinds, graph_layer=graph_layer,
-                              progress=progress, should_cancel=should_cancel)
-    if store is not None:
-        store.save(chosen, key, {"params": config.to_dict(), "layers": chosen, "columns": columns})
-    return build_table(_from_json(columns), _names(run, n_classes), thresholds)
+    return run, config, kinds, chosen, given, store, key
 
 
-def _names(run, n_classes: int) -> list[str]:
-    return list(run.class_names) or [str(c) for c in range(n_classes)]
+def _names(run, stored_labels: bool) -> dict[str, list[str]]:
+    """Names of the label and prediction indices: the run's ``label_names`` for its stored labels
+    (the data set's own names when its classes were not matched onto the model's), the model's
+    ``class_names`` for predictions and for labels the caller gave."""
+    n_classes = np.asarray(run.probabilities).shape[1]
+    classes = list(run.class_names) or [str(c) for c in range(n_classes)]
+    label_names = list(getattr(run, "label_names", None) or []) if stored_labels else []
+    return {"label": label_names or classes, "prediction": classes}
 
 
 def _graph_key(run, layer: str):

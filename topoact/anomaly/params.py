@@ -18,9 +18,11 @@ from typing import ClassVar, Optional
 
 from ..config import Config, check_choice, check_range
 
-__all__ = ["AnomalyConfig", "DEFAULT_THRESHOLDS", "KINDS", "LABEL_METHODS", "OUTLIER_METHODS"]
+__all__ = ["AnomalyConfig", "DEFAULT_THRESHOLDS", "KINDS", "KIND_NAMES", "LABEL_METHODS", "OUTLIER_METHODS"]
 
 KINDS = ("label_issue", "outlier", "duplicate")
+#: plural names of the kinds in words (app options, messages)
+KIND_NAMES = {"label_issue": "label issues", "outlier": "outliers", "duplicate": "duplicates"}
 DEFAULT_THRESHOLDS = {"label_issue": 0.5, "outlier": 0.95, "duplicate": 0.995}
 LABEL_METHODS = ("ensemble", "knn", "probe", "model")
 OUTLIER_METHODS = ("combined", "knn", "mahalanobis", "max_softmax", "energy")

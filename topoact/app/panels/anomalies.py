@@ -1,75 +1,153 @@
 """Anomalies tab: ranked image grids of label issues, outliers and duplicates.
 
-The scores come from :func:`topoact.anomalies` (computed in a background job the first time the
-tab is opened, then read from the run's cache). The user picks a kind and sets its threshold;
-the grid shows the images at or above it, most suspicious first, each with its score and the
-reason. Clicking an image selects the Mapper node holding it in the graph shown in the first
-tab and switches there. The shown selection downloads as CSV. The graph tab can colour nodes by
-the share of flagged members (colour option "anomaly share: ...", default thresholds).
+The scores come from :func:`topoact.anomalies`. Opening the tab shows the run's cached table
+at once; when there is none, the tab starts a background callback (a worker process, see
+:mod:`topoact.app.background`) that computes it with a progress bar and a Cancel button (the
+finder caches the table in the run, the job returns only its cache key; Cancel kills the worker
+and nothing is written). "Compute scores" starts it by hand. The server process only ever
+*reads* the cache (:func:`topoact.anomaly.cached_anomalies`).
+
+The user picks a kind and sets its threshold; the grid shows the images at or above it, most
+suspicious first, each with its score and the reason. Clicking an image selects the Mapper node
+holding it in the graph shown in the first tab and switches there. The shown selection
+downloads as CSV. The graph tab can colour nodes by the share of flagged members (colour option
+"anomaly share: ...", default thresholds; available once the scores are computed).
+
+Label issues need labels in the model's classes: for a run whose data set classes were not
+matched onto the model's (``Run.labels_match_model`` False) the tab offers outliers and
+duplicates only (:func:`topoact.anomaly.run_kinds`).
 """
 from __future__ import annotations
 
 import logging
+import math
+from typing import TYPE_CHECKING, Any
 
 from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from topoact.anomaly.params import DEFAULT_THRESHOLDS
+from topoact.anomaly.params import DEFAULT_THRESHOLDS, KIND_NAMES
 from topoact.anomaly.topology import node_of_row
-from topoact.app import ids
+from topoact.app import ids, validate
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
+from topoact.app.context import cached
 from topoact.app.routes import image_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from dash import Dash
+
+    from topoact.app.context import AppContext
 
 logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Anomalies"
+TAB_VALUE = "tab-anomalies"
 PAGE = 48
 THUMB_PX = 72
-KIND_LABELS = {"label_issue": "label issues", "outlier": "outliers", "duplicate": "duplicates"}
 
-KIND = "topoact-anomalies-kind"
-THRESHOLD = "topoact-anomalies-threshold"
-JOB = "topoact-anomalies-job"
-READY = "topoact-anomalies-ready"
-STATUS = "topoact-anomalies-status"
-GRID = "topoact-anomalies-grid"
-COUNT = "topoact-anomalies-count"
-CSV_BUTTON = "topoact-anomalies-csv"
-CSV_DOWNLOAD = "topoact-anomalies-csv-download"
-JUMP_STATUS = "topoact-anomalies-jump-status"
+A = "topoact-anomalies-"
+KIND = A + "kind"
+THRESHOLD = A + "threshold"
+COMPUTE = A + "compute"
+CANCEL = A + "cancel"
+PROGRESS = A + "progress"
+PROGRESS_TEXT = A + "progress-text"
+#: a number bumped when opening the tab finds no cached table (starts the job)
+REQUEST = A + "request"
+#: cache key (str) of the table shown, set when the cached table is found or the job finishes
+READY = A + "ready"
+STATUS = A + "status"
+GRID = A + "grid"
+COUNT = A + "count"
+CSV_BUTTON = A + "csv"
+CSV_DOWNLOAD = A + "csv-download"
+JUMP_STATUS = A + "jump-status"
 #: pattern-matching id type of grid images ({"type": IMAGE, "row": row})
-IMAGE = "topoact-anomalies-image"
+IMAGE = A + "image"
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Kind, threshold, compute / cancel with progress, status, the grid and the CSV download."""
+    from topoact.anomaly import run_kinds
+
+    kinds = run_kinds(ctx.run)
+    note = "" if "label_issue" in kinds else (
+        " Label issues are left out: this run's data set classes were not matched onto the model's.")
     return html.Div([
         html.Div([
-            dcc.RadioItems(id=KIND, options=[{"label": v, "value": k} for k, v in KIND_LABELS.items()],
-                           value="label_issue", inline=True, style={"marginRight": "2em"}),
+            dcc.RadioItems(id=KIND, options=[{"label": KIND_NAMES[k], "value": k} for k in kinds],
+                           value=kinds[0], inline=True, style={"marginRight": "2em"}),
             html.Label("threshold ", style={"fontSize": "0.85em"}),
             dcc.Input(id=THRESHOLD, type="number", min=0, max=1, step=0.01, debounce=True,
-                      value=DEFAULT_THRESHOLDS["label_issue"], style={"width": "6em"}),
+                      value=DEFAULT_THRESHOLDS[kinds[0]], style={"width": "6em"}),
             html.Button("Download selection (CSV)", id=CSV_BUTTON, n_clicks=0, style={"marginLeft": "2em"}),
             dcc.Download(id=CSV_DOWNLOAD),
         ], style={"display": "flex", "alignItems": "center", "gap": "0.5em", "margin": "0.5em 0"}),
         html.Div("Scores in [0, 1], higher = more suspicious. Defaults: label issue 0.5, outlier 0.95 (the "
-                 "5 % most unusual), duplicate 0.995. Click an image to see its Mapper node.",
+                 "5 % most unusual), duplicate 0.995. Click an image to see its Mapper node." + note,
                  style={"fontSize": "0.8em", "color": "#666"}),
-        html.Div(id=STATUS, style={"fontSize": "0.85em", "margin": "0.3em 0"}),
+        html.Div([
+            html.Button("Compute scores", id=COMPUTE, n_clicks=0),
+            html.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True),
+            html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
+            html.Span(id=PROGRESS_TEXT, style={"fontSize": "0.85em"}),
+            html.Span(id=STATUS, style={"fontSize": "0.85em"}),
+        ], style={"display": "flex", "alignItems": "center", "gap": "0.8em", "margin": "0.3em 0"}),
         html.Div(id=COUNT, style={"fontSize": "0.9em", "margin": "0.3em 0"}),
         html.Div(id=JUMP_STATUS, style={"fontSize": "0.85em", "color": "#a33"}),
         html.Div(id=GRID, style={"display": "flex", "flexWrap": "wrap", "gap": "6px"}),
-        dcc.Store(id=JOB, data=None),
+        dcc.Store(id=REQUEST, data=0),
         dcc.Store(id=READY, data=None),
     ], style={"padding": "0.5em"})
 
 
-def selection(table, kind: str, threshold: float):
-    """Rows of ``table`` at or above ``threshold`` for ``kind``, most suspicious first."""
+def kind_choice(ctx: AppContext, value: Any) -> str:
+    """``value`` when it is a score kind this run offers, else :class:`~topoact.app.validate.BadInput`."""
+    from topoact.anomaly import run_kinds
+
+    kinds = run_kinds(ctx.run)
+    if not isinstance(value, str) or value not in kinds:
+        raise validate.BadInput(f"unknown anomaly kind {value!r}; choose from {', '.join(kinds)}")
+    return value
+
+
+def threshold_value(value: Any) -> float:
+    """``value`` as a threshold in [0, 1], else :class:`~topoact.app.validate.BadInput`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise validate.BadInput(f"threshold must be a number in [0, 1], got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise validate.BadInput(f"threshold must be a number in [0, 1], got {value!r}") from None
+    if not (math.isfinite(number) and 0.0 <= number <= 1.0):
+        raise validate.BadInput(f"threshold must be in [0, 1], got {value!r}")
+    return number
+
+
+def selection(table: pd.DataFrame, kind: str, threshold: float) -> pd.DataFrame:
+    """Rows of ``table`` at or above ``threshold`` for ``kind``, most suspicious first.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table of :func:`topoact.anomalies` (one row per image).
+    kind : str
+        ``label_issue``, ``outlier`` or ``duplicate``.
+    threshold : float
+        In [0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen rows, by score descending then run row (what the CSV download holds).
+    """
     chosen = table[table[kind] >= float(threshold)]
     return chosen.sort_values([kind, "row"], ascending=[False, True])
 
 
-def tile(row) -> html.Div:
+def tile(row: pd.Series) -> html.Div:
+    """One grid cell: thumbnail (click = jump to its node), label → prediction, scores, reason."""
     score_name = {"label_issue": "label issue", "outlier": "outlier", "duplicate": "duplicate"}
     scores = " · ".join(f"{score_name[k]} {row[k]:.2f}" for k in score_name if row[k] == row[k])
     return html.Div([
@@ -85,42 +163,90 @@ def tile(row) -> html.Div:
     ], style={"width": "190px", "fontSize": "0.7em", "border": "1px solid #ddd", "padding": "3px"})
 
 
-def register(app, ctx):
-    @app.callback(Output(JOB, "data"), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
-                  Input(ids.TABS, "value"), State(JOB, "data"), prevent_initial_call=True)
-    def start(tab, job):
-        if tab != "tab-anomalies" or job:
+def register(app: Dash, ctx: AppContext) -> None:
+    """The tab's callbacks; computing the scores is a background callback."""
+    from topoact.anomaly import anomalies, cached_anomalies, run_kinds
+    from topoact.anomaly.finder import anomaly_key
+
+    kinds = run_kinds(ctx.run)
+
+    @cached(4)
+    def load(key: str) -> pd.DataFrame:
+        table = cached_anomalies(ctx.run, kinds=kinds)
+        if table is None:
+            raise LookupError(key)  # not remembered: an exception is not cached
+        return table
+
+    def table_for(key: str) -> pd.DataFrame | None:
+        """The cached table whose cache key is ``key`` (None when not cached or ``key`` is stale)."""
+        if key != anomaly_key(ctx.run, kinds=kinds):  # e.g. another default graph since
+            return None
+        try:
+            return load(key)
+        except LookupError:
+            return None
+
+    def ready_table(ready: Any) -> pd.DataFrame:
+        if not isinstance(ready, str) or not ready.isalnum() or len(ready) > 64:
+            raise validate.BadInput("no anomaly scores yet")
+        table = table_for(ready)
+        if table is None:
+            raise validate.BadInput("the anomaly scores are no longer in the run's cache: press Compute scores")
+        return table
+
+    @app.callback(Output(READY, "data"), Output(REQUEST, "data"), Output(STATUS, "children"),
+                  Input(ids.TABS, "value"), State(READY, "data"), State(REQUEST, "data"),
+                  prevent_initial_call=True)
+    def open_tab(tab, ready, request):
+        """Opening the tab shows the cached table, or asks the job for one (once per page)."""
+        if tab != TAB_VALUE or ready or request:
             raise PreventUpdate
-        return submit(ctx), False
+        try:
+            key = anomaly_key(ctx.run, kinds=kinds)
+            if table_for(key) is not None:
+                return key, no_update, "scores ready (from the run's cache)"
+        except Exception as exc:  # noqa: BLE001 - a run the finder refuses: say why
+            return no_update, no_update, f"error: {exc}"
+        return no_update, 1, "computing anomaly scores…"
+
+    @app.callback(
+        Output(READY, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
+        Input(REQUEST, "data"), Input(COMPUTE, "n_clicks"),
+        **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[COMPUTE]),
+    )
+    def compute(set_progress, request, n_clicks):
+        """Runs in a worker process; the finder caches the table in the run; Cancel kills it."""
+        if not request and not n_clicks:
+            raise PreventUpdate
+        bar = BarProgress(set_progress)
+        try:
+            anomalies(ctx.run, kinds=kinds, progress=bar)
+            key = anomaly_key(ctx.run, kinds=kinds)
+        except Exception as exc:  # noqa: BLE001 - bad run or a failed computation, shown
+            logger.exception("anomaly scores failed")
+            return no_update, f"error: {exc}"
+        return key, f"scores ready ({bar.elapsed():.1f} s)"
+
+    show_cancelled(app, CANCEL, STATUS)
 
     @app.callback(Output(THRESHOLD, "value"), Input(KIND, "value"), prevent_initial_call=True)
     def default_threshold(kind):
-        return DEFAULT_THRESHOLDS[kind]
-
-    @app.callback(Output(STATUS, "children"), Output(READY, "data"),
-                  Input(ids.JOB_POLL, "n_intervals"), Input(JOB, "data"), State(READY, "data"))
-    def poll(_tick, job, ready):
-        if not job:
-            return "open this tab to compute the scores", no_update
-        status = ctx.jobs.status(job) or {}
-        state = status.get("state")
-        if state == "done":
-            return "scores ready", (job if ready != job else no_update)
-        if state == "error":
-            return f"error: {status.get('error')}", no_update
-        return (f"computing anomaly scores… {100 * float(status.get('progress') or 0):.0f}% "
-                f"{status.get('message') or ''}"), no_update
+        return DEFAULT_THRESHOLDS.get(kind, no_update)
 
     @app.callback(Output(GRID, "children"), Output(COUNT, "children"),
                   Input(READY, "data"), Input(KIND, "value"), Input(THRESHOLD, "value"))
-    def show(job, kind, threshold):
-        """Redrawn only when the scores arrive or the user changes kind / threshold (not per poll)."""
-        if not job or threshold is None:
+    def show(ready, kind, threshold):
+        """Redrawn only when the scores arrive or the user changes kind / threshold."""
+        if not ready or threshold is None:
             return [], ""
-        table = ctx.jobs.result(job)
+        try:
+            table = ready_table(ready)
+            kind, threshold = kind_choice(ctx, kind), threshold_value(threshold)
+        except validate.BadInput as exc:
+            return [], str(exc)
         chosen = selection(table, kind, threshold)
         tiles = [tile(row) for _, row in chosen.head(PAGE).iterrows()]
-        count = f"{len(chosen)} of {len(table)} images have {kind.replace('_', ' ')} ≥ {float(threshold):g}" + \
+        count = f"{len(chosen)} of {len(table)} images have {kind.replace('_', ' ')} ≥ {threshold:g}" + \
             (f" (first {PAGE} shown)" if len(chosen) > PAGE else "")
         return tiles, count
 
@@ -132,31 +258,33 @@ def register(app, ctx):
         trigger = callback_context.triggered_id
         if not trigger or not any(clicks or []):
             raise PreventUpdate
-        row = int(trigger["row"])
         if not graph_selection:
             return no_update, no_update, "no Mapper graph is shown yet: open the Mapper graph tab first"
-        layer, key = graph_selection["layer"], graph_selection["key"]
+        try:
+            row = validate.whole_number(trigger.get("row"), "row", low=0, high=max(ctx.run.n - 1, 0))
+            if not isinstance(graph_selection, dict):
+                raise validate.BadInput("no Mapper graph is selected")
+            layer = validate.layer_name(ctx, graph_selection.get("layer"))
+            key = validate.graph_key(ctx, layer, graph_selection.get("key"))
+        except validate.BadInput as exc:
+            return no_update, no_update, str(exc)
         node = node_of_row(ctx.graph(layer, key), row)
         if node is None:
             return no_update, no_update, (f"row {row} is in no node of the {layer} graph {key} "
                                           "(left out by the clusterer)")
         return {"layer": layer, "graph_key": key, "node": node}, "main", ""
 
-    @app.callback(Output(CSV_DOWNLOAD, "data"), Input(CSV_BUTTON, "n_clicks"), State(JOB, "data"),
+    @app.callback(Output(CSV_DOWNLOAD, "data"), Output(JUMP_STATUS, "children", allow_duplicate=True),
+                  Input(CSV_BUTTON, "n_clicks"), State(READY, "data"),
                   State(KIND, "value"), State(THRESHOLD, "value"), prevent_initial_call=True)
-    def download(n_clicks, job, kind, threshold):
-        if not n_clicks or not job or (ctx.jobs.status(job) or {}).get("state") != "done":
+    def download(n_clicks, ready, kind, threshold):
+        if not n_clicks or not ready:
             raise PreventUpdate
-        chosen = selection(ctx.jobs.result(job), kind, threshold if threshold is not None else 0.0)
-        return dcc.send_data_frame(chosen.to_csv, f"anomalies-{kind}.csv", index=False)
-
-
-def submit(ctx) -> str:
-    """Start (or join) the background job computing the run's anomaly table."""
-    from topoact.anomaly import anomalies
-
-    def work(progress, should_cancel):
-        return anomalies(ctx.run, progress=lambda done, total, message="": progress(done / total, message),
-                         should_cancel=should_cancel)
-
-    return ctx.jobs.submit("anomalies", {"run": str(ctx.run.path)}, work)
+        try:
+            table = ready_table(ready)
+            kind = kind_choice(ctx, kind)
+            threshold = 0.0 if threshold is None else threshold_value(threshold)
+        except validate.BadInput as exc:
+            return no_update, str(exc)
+        chosen = selection(table, kind, threshold)
+        return dcc.send_data_frame(chosen.to_csv, f"anomalies-{kind}.csv", index=False), ""

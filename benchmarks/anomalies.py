@@ -173,11 +173,11 @@ class StackedRun:
 
     def graph(self, layer):
         if layer not in self._graphs:
-            from topoact.mapper.run_graphs import mapper_from_params, mapper_params
+            from topoact.mapper import MapperConfig
 
-            graph = mapper_from_params(mapper_params()).fit(self.activations(layer), labels=self.labels,
-                                                            predictions=self.predictions)
-            self._graphs[layer] = graph.to_dict() if hasattr(graph, "to_dict") else graph
+            graph = MapperConfig().mapper().fit_transform(self.activations(layer), labels=self.labels,
+                                                          predictions=self.predictions)
+            self._graphs[layer] = graph.to_dict()
         return self._graphs[layer]
 
 

@@ -27,6 +27,7 @@ _EXPORTS = {
     "list_layers": "topoact.models.layers",
     "open_dataset": "topoact.data",
     "ImageSet": "topoact.data.base",
+    "anomalies": "topoact.anomaly",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

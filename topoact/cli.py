@@ -266,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_visualize_arguments(p)
     p.set_defaults(func=run_visualize_command)
 
+    from .anomaly.cli import add_anomalies_arguments, run_anomalies_command
+
+    p = sub.add_parser("anomalies", help="score every image for label issues, outliers and duplicates (CSV)")
+    add_anomalies_arguments(p)
+    p.set_defaults(func=run_anomalies_command)
+
     p = sub.add_parser("serve", help="start the Dash app on a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
     _add_serve_arguments(p)

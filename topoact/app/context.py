@@ -156,6 +156,10 @@ class AppContext:
         for name in sorted(self.run.attributes):
             kind = kinds.get(name, "linear")
             options.append({"label": f"attribute: {name} ({kind})", "value": f"attr:{name}"})
+        from topoact.anomaly import KIND_NAMES, run_kinds
+
+        options += [{"label": f"anomaly share: {KIND_NAMES[kind]}", "value": f"anomaly:{kind}"}
+                    for kind in run_kinds(self.run)]
         return options
 
     def attribute_kinds(self) -> dict[str, str]:
@@ -194,6 +198,16 @@ class AppContext:
             summaries = [self.node_statistics(layer, key, n["id"])["attributes"].get(name, {}) for n in nodes]
             values = np.array([_finite(s.get("mean")) for s in summaries])
             return values, ("circular" if kind == "circular" else "linear"), period
+        if color_by.startswith("anomaly:"):  # share of members flagged at the default thresholds
+            from topoact.anomaly import cached_anomalies, run_kinds
+            from topoact.anomaly.topology import node_shares
+
+            # read, never computed here (the server process): computing is the Anomalies tab's job
+            table = cached_anomalies(self.run, kinds=run_kinds(self.run))
+            if table is None:
+                raise ValueError("no anomaly scores yet: open the Anomalies tab to compute them")
+            table = table.sort_values("row")
+            return node_shares({"nodes": nodes}, table[f"is_{color_by[8:]}"].to_numpy()), "linear", None
         if color_by == "size":
             return np.array([float(n["size"]) for n in nodes]), "linear", None
         if color_by == "mean_lens":

@@ -59,6 +59,7 @@ TAB_PANELS = (
     ("upload", "Upload an image"),
     ("persistence", "Persistence"),
     ("features", "Feature visualization"),
+    ("anomalies", "Anomalies"),
 )
 OPTIONAL_PANELS = frozenset({"persistence", "features"})
 

@@ -75,9 +75,12 @@ def register(app: Dash, ctx: AppContext) -> None:
                 figures.append(empty_figure(f"{layer}: no graph yet", height=420))
                 continue
             color = color_by
-            fig, text = build_figure(ctx, {"layer": layer, "key": key}, color, highlight, 0.0, None, upload,
-                                     height=420, title=f"{layer}{' (selected)' if layer == selection['layer'] else ''}"
-                                     f" · {len(ctx.graph(layer, key)['nodes'])} nodes", show_legend=False)
+            try:
+                fig, text = build_figure(ctx, {"layer": layer, "key": key}, color, highlight, 0.0, None, upload,
+                                         height=420, title=f"{layer}{' (selected)' if layer == selection['layer'] else ''}"
+                                         f" · {len(ctx.graph(layer, key)['nodes'])} nodes", show_legend=False)
+            except ValueError as exc:  # e.g. colour by anomaly share before the scores exist
+                fig = empty_figure(f"{layer}: {exc}", height=420)
             figures.append(fig)
         figures += [empty_figure("", height=420)] * (3 - len(figures))
         return figures

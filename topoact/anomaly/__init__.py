@@ -1,0 +1,21 @@
+"""Anomaly finder: mislabelled, out-of-distribution and duplicate images, scored and ranked.
+
+``topoact.anomalies(run, ...)`` (:func:`.finder.anomalies`) returns a pandas DataFrame, one row
+per image, each score in [0, 1] (higher = more suspicious) with a plain-words reason.
+
+One module per score kind: :mod:`.labels` (label issues), :mod:`.outliers` (out of
+distribution), :mod:`.duplicates`, :mod:`.topology` (Mapper evidence); :mod:`.combine` builds
+the table, :mod:`.export` renames it for cleanlab / FiftyOne users.
+
+The package is named ``anomaly`` (singular) on purpose: ``topoact.anomalies`` is the *function*,
+and a subpackage of that name would replace the attribute with the module on first import of
+any of its submodules.
+"""
+from __future__ import annotations
+
+from .export import FORMATS, to_cleanlab, to_fiftyone
+from .finder import anomalies, cached_anomalies, run_kinds
+from .params import DEFAULT_THRESHOLDS, KIND_NAMES, KINDS, AnomalyConfig
+
+__all__ = ["anomalies", "cached_anomalies", "run_kinds", "AnomalyConfig", "DEFAULT_THRESHOLDS", "KINDS",
+           "KIND_NAMES", "to_cleanlab", "to_fiftyone", "FORMATS"]

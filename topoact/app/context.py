@@ -72,10 +72,12 @@ class AppContext:
     ----------
     run : topoact.store.Run
     jobs : JobManager
+    compare_run : a second Run on the same images (``topoact serve RUN_A RUN_B``), or None
     """
 
     run: Any
     jobs: JobManager
+    compare_run: Any = None
     _graphs: _LRU = field(default_factory=lambda: _LRU(16), repr=False)
     _positions: _LRU = field(default_factory=lambda: _LRU(32), repr=False)
     _values: _LRU = field(default_factory=lambda: _LRU(64), repr=False)

@@ -56,6 +56,7 @@ TAB_PANELS = (
     ("upload", "Upload an image"),
     ("persistence", "Persistence"),
     ("features", "Feature visualization"),
+    ("layers", "Layers"),
 )
 OPTIONAL_PANELS = frozenset({"persistence", "features"})
 

@@ -87,7 +87,7 @@ def summarize(names: list, cka: dict | None, curves: list, *, same: bool = False
         else:
             best = values.max(axis=1)
             parts.append(f"best CKA per layer of {a}: " + ", ".join(f"{r} {v:.2f}" for r, v in zip(rows, best)) + ".")
-    pa, pb = (c["probes"].get("label") or next(iter(c["probes"].values()), {}) for c in curves + curves[:1])
+    pa, pb = (c["probes"].get("label") or next(iter(c["probes"].values()), {}) for c in (curves + curves)[:2])
     shared = [layer for layer in pa if layer in pb] if not same else []
     if shared:
         gaps = [(pb[l]["accuracy"] - pa[l]["accuracy"], l) for l in shared]

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import Config, check_choice, check_range
-from ..progress import CancelFn, ProgressFn, Stage, check_cancelled, report
+from ..progress import CancelFn, ProgressFn, check_cancelled, report
 from ..results import Result, ResultCache
 from .targets import Target, make_target
 
@@ -316,7 +316,3 @@ def probe_layers(run, layers: Sequence[str] | None = None, config: ProbeConfig |
     return ProbeReport(target=target.name, target_kind=target.kind, metric=metric,
                        config=config.to_dict(), layers=out)
 
-
-def stage(progress, i: int, n: int, label: str = "") -> Stage:
-    """The slice ``[i/n, (i+1)/n]`` of ``progress`` (helper for multi-step observers)."""
-    return Stage(progress, i / n, (i + 1) / n, label)

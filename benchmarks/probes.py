@@ -110,10 +110,10 @@ def resnets(r20, r32) -> None:
     for run in (r20, r32):
         accuracy = float((run.predictions == run.labels).mean())
         t0 = time.perf_counter()
-        report = probe_layers(run, target="label")
+        report = probe_layers(run, target="label", cache=False)
         seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        units = unit_report(run, targets=("label",))
+        units = unit_report(run, targets=("label",), cache=False)
         unit_seconds = time.perf_counter() - t0
         print(f"\n== {run.meta['model']['spec']} on {run.n} CIFAR-10 images: model accuracy {accuracy:.3f} ==")
         print(f"{'layer':<10} {'dim':>4} {'probe acc':>9} {'95% CI':>16} {'chance':>7} {'shuffled':>8}"

@@ -92,3 +92,19 @@ def test_cli_probe_and_compare_contracts(demo_run, tmp_path, capsys):
     assert data["summary"]
     assert main(["probe", str(demo_run.path), "--target", "nope"]) == 2
     assert "unknown target" in capsys.readouterr().err
+
+
+def test_progress_and_cancel_follow_the_shared_protocol(demo_run):
+    from topoact.observers.cka import cka_matrix
+    from topoact.progress import Cancelled
+
+    seen = []
+    probe_layers(demo_run, ["block1", "block2"], target="hue", cache=False,
+                 progress=lambda done, total, message="": seen.append((done, total, message)))
+    assert seen[0][:2] == (0.0, 2.0) and seen[-1][:2] == (2.0, 2.0) and "hue" in seen[0][2]
+    before = set(demo_run.path.glob("*/*.json"))
+    with pytest.raises(Cancelled):
+        probe_layers(demo_run, target="rotation", should_cancel=lambda: True)
+    with pytest.raises(Cancelled):
+        cka_matrix(demo_run, ["block1", "linear"], should_cancel=lambda: True)
+    assert set(demo_run.path.glob("*/*.json")) == before  # a cancelled computation caches nothing

@@ -71,6 +71,12 @@ def _graph(figure_id: str, height: int):
     return dcc.Graph(id=figure_id, figure=empty_figure("", height=height), config={"displayModeBar": False})
 
 
+def _row(*cells: tuple[str, int, int]):
+    """Figures side by side: ``(figure id, height, flex weight)`` each."""
+    return html.Div([html.Div(_graph(figure_id, height), style={"flex": f"{weight} 1 0", "minWidth": 0})
+                     for figure_id, height, weight in cells], style={"display": "flex", "gap": "1em"})
+
+
 def layout(ctx):
     run = ctx.run
     targets = _targets(run)
@@ -80,9 +86,7 @@ def layout(ctx):
         compare = [html.H4(f"Compare: {run.path.name} (solid) vs {ctx.compare_run.path.name} (dashed)"),
                    html.Span(id=COMPARE_STATUS, style={"fontSize": "0.85em"}),
                    html.P(id=COMPARE_SUMMARY, style={"fontSize": "0.9em"}),
-                   html.Div([html.Div(_graph(COMPARE_DEPTH, 720), style={"flex": "3 1 0", "minWidth": 0}),
-                             html.Div(_graph(COMPARE_CKA, 460), style={"flex": "2 1 0", "minWidth": 0})],
-                            style={"display": "flex", "gap": "1em"}),
+                   _row((COMPARE_DEPTH, 720, 3), (COMPARE_CKA, 460, 2)),
                    dcc.Store(id=COMPARE_JOB, data=None)]
     return html.Div([
         html.Div([html.Span("probe targets "),
@@ -90,9 +94,7 @@ def layout(ctx):
                                style={"minWidth": "24em", "display": "inline-block", "verticalAlign": "middle"}),
                   html.Span(id=STATUS, style={"marginLeft": "1em", "fontSize": "0.85em"})]),
         dcc.Store(id=JOB, data=None),
-        html.Div([html.Div(_graph(DEPTH, 720), style={"flex": "3 1 0", "minWidth": 0}),
-                  html.Div(_graph(CKA, 460), style={"flex": "2 1 0", "minWidth": 0})],
-                 style={"display": "flex", "gap": "1em"}),
+        _row((DEPTH, 720, 3), (CKA, 460, 2)),
         html.H4("Single units"),
         html.Div([html.Span("layer "),
                   dcc.Dropdown(id=UNIT_LAYER, options=run.layers, value=run.layers[-1], clearable=False,
@@ -103,12 +105,8 @@ def layout(ctx):
                                style={"width": "14em", "display": "inline-block", "verticalAlign": "middle"}),
                   html.Span(id=UNITS_STATUS, style={"marginLeft": "1em", "fontSize": "0.85em"})]),
         dcc.Store(id=UNITS_JOB, data=None),
-        html.Div([html.Div(_graph(UNIT_SCORES, 300), style={"flex": "1 1 0", "minWidth": 0}),
-                  html.Div(_graph(LABEL_PROPORTION, 300), style={"flex": "1 1 0", "minWidth": 0})],
-                 style={"display": "flex", "gap": "1em"}),
-        html.Div([html.Div(_graph(UNIT_SHARE, 320), style={"flex": "1 1 0", "minWidth": 0}),
-                  html.Div(_graph(RELEVANCE, 320), style={"flex": "1 1 0", "minWidth": 0})],
-                 style={"display": "flex", "gap": "1em"}),
+        _row((UNIT_SCORES, 300, 1), (LABEL_PROPORTION, 300, 1)),
+        _row((UNIT_SHARE, 320, 1), (RELEVANCE, 320, 1)),
         html.Div([html.Span("spatial relevance of image row "),
                   dcc.Input(id=ROW_INPUT, type="number", min=0, max=run.n - 1, value=0, style={"width": "7em"}),
                   html.Button("Show", id=SPATIAL_BUTTON, n_clicks=0, style={"marginLeft": "0.5em"}),

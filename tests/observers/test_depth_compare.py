@@ -52,6 +52,12 @@ def test_compare_two_runs_on_the_same_images(demo_run, tmp_path):
     assert len(result["curves"]) == 2 and result["curves"][1]["layers"] == ["block1", "block3"]
     assert "CKA of matching layers" in result["summary"] and "probe-accuracy gap" in result["summary"]
     assert result["diagram_distances"] == {}              # no persistence cached in the second run
+    from topoact.topology.run_persistence import layer_persistence
+
+    layer_persistence(demo_run, "block3", n_landmarks=80, n_bootstrap=0)
+    layer_persistence(other, "block3", n_landmarks=80, n_bootstrap=0)
+    distances = compare_runs(demo_run, other).diagram_distances
+    assert set(distances) == {"block3"} and distances["block3"]["bottleneck_h0"] > 0
     # different images: no CKA, curves still compared
     small = topoact.collect("demo", "shapes:120", ["block3"], out=tmp_path / "small", num_workers=0, progress=False)
     assert compare_runs(demo_run, small).cka is None

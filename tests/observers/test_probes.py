@@ -106,5 +106,5 @@ def test_progress_and_cancel_follow_the_shared_protocol(demo_run):
     with pytest.raises(Cancelled):
         probe_layers(demo_run, target="rotation", should_cancel=lambda: True)
     with pytest.raises(Cancelled):
-        cka_matrix(demo_run, ["block1", "linear"], should_cancel=lambda: True)
+        cka_matrix(demo_run, layers_a=["block1", "linear"], should_cancel=lambda: True)
     assert set(demo_run.path.glob("*/*.json")) == before  # a cancelled computation caches nothing

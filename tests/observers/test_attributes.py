@@ -83,3 +83,18 @@ def test_import_by_id_through_the_cli_and_errors(folder_run, tmp_path, capsys):
     assert main(["attributes", str(run.path), str(nothing)]) == 2
     assert "matches an image" in capsys.readouterr().err
     assert not math.isnan(topoact.open_run(run.path).attributes["score"][0])
+
+
+def test_collect_takes_attributes_at_collect_time(tmp_path, capsys):
+    from topoact.data import open_dataset
+
+    ids = [open_dataset("shapes:40").item_id(i) for i in range(40)]
+    csv_path = _write(tmp_path / "a.csv", ["id", "rating"], [[i, k % 3] for k, i in enumerate(ids)])
+    out = tmp_path / "run"
+    assert main(["collect", "--model", "demo", "--data", "shapes:40", "--layers", "block3", "--out", str(out),
+                 "--workers", "0", "--attributes", str(csv_path)]) == 0
+    assert "attributes rating stored" in capsys.readouterr().out
+    run = topoact.open_run(out)
+    assert run.attribute_kinds["rating"] == "categorical"
+    assert run.attributes["rating"].tolist() == [k % 3 for k in range(40)]
+    assert "orientation" in run.attributes          # the built-in attributes are kept

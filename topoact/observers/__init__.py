@@ -11,11 +11,16 @@
 from __future__ import annotations
 
 from .cka import CKAMatrix, StreamingCKA, cka_matrix, effective_rank, linear_cka, minibatch_cka
+from .compare import RunComparison, compare_runs
+from .depth import DepthCurves, depth_curves, find_tunnel
+from .heatmaps import SpatialRelevance, spatial_relevance, unit_relevance
 from .probes import LayerProbe, ProbeConfig, ProbeReport, fit_probe, probe_layers
 from .targets import Target, available_targets, make_target
 from .units import UnitsConfig, UnitsReport, unit_report, unit_scores
 
 __all__ = ["CKAMatrix", "StreamingCKA", "cka_matrix", "effective_rank", "linear_cka", "minibatch_cka",
+           "RunComparison", "compare_runs", "DepthCurves", "depth_curves", "find_tunnel",
+           "SpatialRelevance", "spatial_relevance", "unit_relevance",
            "LayerProbe", "ProbeConfig", "ProbeReport", "fit_probe", "probe_layers",
            "Target", "available_targets", "make_target", "UnitsConfig", "UnitsReport", "unit_report",
            "unit_scores"]

@@ -108,3 +108,11 @@ def test_progress_and_cancel_follow_the_shared_protocol(demo_run):
     with pytest.raises(Cancelled):
         cka_matrix(demo_run, layers_a=["block1", "linear"], should_cancel=lambda: True)
     assert set(demo_run.path.glob("*/*.json")) == before  # a cancelled computation caches nothing
+
+
+def test_serve_takes_a_second_run():
+    from topoact.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "runs/a", "runs/b", "--port", "8051"])
+    assert (args.run_dir, args.compare_dir, args.port) == ("runs/a", "runs/b", 8051)
+    assert build_parser().parse_args(["serve", "runs/a"]).compare_dir is None

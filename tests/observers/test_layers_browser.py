@@ -13,7 +13,9 @@ from topoact.app.panels import layers as panel
 pytest.importorskip("selenium")
 
 
-def _wait(predicate, timeout=60.0, message="condition"):
+def _wait(predicate, timeout=180.0, message="condition"):
+    """Poll ``predicate`` (the jobs behind the figures run in the app's thread pool; on a loaded
+    2-core machine the first depth + units jobs took over a minute)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -47,7 +47,13 @@ def test_layers_tab_shows_depth_curves_and_cka_heatmap(dash_duo, demo_run):
     dash_duo.start_server(app)
     _open_layers_tab(dash_duo)
     layers = list(demo_run.layers)
-    curves = _wait(lambda: _plot_data(dash_duo, panel.DEPTH), message="the depth curves")
+    try:
+        curves = _wait(lambda: _plot_data(dash_duo, panel.DEPTH), message="the depth curves")
+    except AssertionError as exc:
+        status = dash_duo.find_element(f"#{panel.STATUS}").text
+        jobs = app.topoact_context.jobs
+        raise AssertionError(f"{exc}; status line: {status!r}; jobs: "
+                             f"{[jobs.status(k) for k in jobs.active()]}") from None
     label = [t for t in curves if t["name"] == "label"]
     assert label and label[0]["x"] == layers and all(0 <= y <= 1 for y in label[0]["y"])
     assert any(t["name"] == "effective rank" and len(t["y"]) == len(layers) for t in curves)
@@ -67,7 +73,13 @@ def test_compare_view_with_two_runs(dash_duo, demo_run, tmp_path):
     app = create_app(demo_run.path, compare=other.path)
     dash_duo.start_server(app)
     _open_layers_tab(dash_duo)
-    heat = _wait(lambda: _plot_data(dash_duo, panel.COMPARE_CKA), message="the cross-run CKA")
+    try:
+        heat = _wait(lambda: _plot_data(dash_duo, panel.COMPARE_CKA), message="the cross-run CKA")
+    except AssertionError as exc:
+        status = dash_duo.find_element(f"#{panel.COMPARE_STATUS}").text
+        jobs = app.topoact_context.jobs
+        raise AssertionError(f"{exc}; status line: {status!r}; jobs: "
+                             f"{[jobs.status(k) for k in jobs.active()]}") from None
     assert heat[0]["y"] == list(demo_run.layers) and heat[0]["x"] == ["block2", "block3"]
     dash_duo.wait_for_contains_text(f"#{panel.COMPARE_SUMMARY}", "CKA", timeout=30)
     assert ids.TABS  # the shell's tabs exist

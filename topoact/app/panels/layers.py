@@ -52,6 +52,11 @@ COMPARE_STATUS = "topoact-layers-compare-status"
 COMPARE_DEPTH = "topoact-layers-compare-depth"
 COMPARE_CKA = "topoact-layers-compare-cka"
 COMPARE_SUMMARY = "topoact-layers-compare-summary"
+#: what each poller last drew (job key, or [job key, layer, target] for the unit views)
+DRAWN_DEPTH = "topoact-store-layers-drawn-depth"
+DRAWN_UNITS = "topoact-store-layers-drawn-units"
+DRAWN_SPATIAL = "topoact-store-layers-drawn-spatial"
+DRAWN_COMPARE = "topoact-store-layers-drawn-compare"
 
 
 def _adapt(progress):
@@ -87,13 +92,14 @@ def layout(ctx):
                    html.Span(id=COMPARE_STATUS, style={"fontSize": "0.85em"}),
                    html.P(id=COMPARE_SUMMARY, style={"fontSize": "0.9em"}),
                    _row((COMPARE_DEPTH, 720, 3), (COMPARE_CKA, 460, 2)),
-                   dcc.Store(id=COMPARE_JOB, data=None)]
+                   dcc.Store(id=COMPARE_JOB, data=None), dcc.Store(id=DRAWN_COMPARE, data=None)]
     return html.Div([
         html.Div([html.Span("probe targets "),
                   dcc.Dropdown(id=TARGETS, options=targets, value=default, multi=True,
                                style={"minWidth": "24em", "display": "inline-block", "verticalAlign": "middle"}),
                   html.Span(id=STATUS, style={"marginLeft": "1em", "fontSize": "0.85em"})]),
-        dcc.Store(id=JOB, data=None),
+        dcc.Store(id=JOB, data=None), dcc.Store(id=DRAWN_DEPTH, data=None),
+        dcc.Store(id=DRAWN_UNITS, data=None), dcc.Store(id=DRAWN_SPATIAL, data=None),
         _row((DEPTH, 720, 3), (CKA, 460, 2)),
         html.H4("Single units"),
         html.Div([html.Span("layer "),
@@ -158,23 +164,7 @@ def _relevance_matrix(ctx, layer: str, target: str):
     return [names[c] if c < len(names) else c for c in outputs], matrix, probe
 
 
-def _once(drawn: dict, name: str, state) -> bool:
-    """Whether to draw: always when the callback was triggered by a store or a control, and on a
-    poll tick only the first time ``state`` is seen for ``name`` (finished jobs are not redrawn
-    every tick; a reloaded page draws again because its store is written again)."""
-    from dash import callback_context
-
-    if callback_context.triggered_id != ids.JOB_POLL:
-        drawn[name] = state
-        return True
-    if drawn.get(name) == state:
-        return False
-    drawn[name] = state
-    return True
-
-
 def register(app, ctx):
-    drawn: dict = {}  # what each figure last showed, per app (poll ticks after "done" redraw nothing)
     from topoact.figures.observers import (cka_figure, compare_depth_figure, depth_figure, label_proportion_figure,
                                            spatial_relevance_figure, unit_relevance_figure, unit_scores_figure,
                                            unit_share_figure)
@@ -187,16 +177,19 @@ def register(app, ctx):
             raise PreventUpdate
         return {"key": _depth_job(ctx, list(targets))}, "computing probes and CKA…", False
 
+    # Each poller also writes what it drew into a store of its own (in the same response as the
+    # figure), so a finished job is drawn once per page and a dropped response is simply redrawn.
     @app.callback(Output(DEPTH, "figure"), Output(CKA, "figure"), Output(STATUS, "children"),
-                  Input(ids.JOB_POLL, "n_intervals"), Input(JOB, "data"), prevent_initial_call=True)
-    def poll(_n, job):
+                  Output(DRAWN_DEPTH, "data"),
+                  Input(ids.JOB_POLL, "n_intervals"), Input(JOB, "data"), State(DRAWN_DEPTH, "data"),
+                  prevent_initial_call=True)
+    def poll(_n, job, drawn):
         phase, text, _status = describe_job(ctx.jobs, job)
-        if phase == "running":
-            return no_update, no_update, text
-        if phase != "done" or not _once(drawn, "depth", job["key"]):
-            return no_update, no_update, text
+        if phase != "done" or drawn == job["key"]:
+            return no_update, no_update, text, no_update
         result = ctx.jobs.result(job["key"])
-        return depth_figure(result["curves"]), cka_figure(result["cka"], title=f"linear CKA, {ctx.run.path.name}"), text
+        return (depth_figure(result["curves"]), cka_figure(result["cka"], title=f"linear CKA, {ctx.run.path.name}"),
+                text, job["key"])
 
     @app.callback(Output(UNITS_JOB, "data"), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
                   Input(ids.TABS, "value"), prevent_initial_call=True)
@@ -206,13 +199,14 @@ def register(app, ctx):
         return {"key": _units_job(ctx)}, False
 
     @app.callback(Output(UNIT_SCORES, "figure"), Output(LABEL_PROPORTION, "figure"), Output(UNIT_SHARE, "figure"),
-                  Output(RELEVANCE, "figure"), Output(UNITS_STATUS, "children"),
+                  Output(RELEVANCE, "figure"), Output(UNITS_STATUS, "children"), Output(DRAWN_UNITS, "data"),
                   Input(ids.JOB_POLL, "n_intervals"), Input(UNITS_JOB, "data"), Input(UNIT_LAYER, "value"),
-                  Input(UNIT_TARGET, "value"), prevent_initial_call=True)
-    def draw_units(_n, job, layer, target):
+                  Input(UNIT_TARGET, "value"), State(DRAWN_UNITS, "data"), prevent_initial_call=True)
+    def draw_units(_n, job, layer, target, drawn):
         phase, text, _status = describe_job(ctx.jobs, job)
-        if phase != "done" or not layer or not target or not _once(drawn, "units", (job["key"], layer, target)):
-            return no_update, no_update, no_update, no_update, text
+        state = [job["key"], layer, target] if job else None
+        if phase != "done" or not layer or not target or drawn == state:
+            return no_update, no_update, no_update, no_update, text, no_update
         units = ctx.jobs.result(job["key"])
         try:
             outputs, matrix, _probe = _relevance_matrix(ctx, layer, target)
@@ -220,7 +214,7 @@ def register(app, ctx):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             relevance = empty_figure(f"no relevance: {exc}", height=320)
         return (unit_scores_figure(units, layer, target), label_proportion_figure(units, target),
-                unit_share_figure(units), relevance, text)
+                unit_share_figure(units), relevance, text, state)
 
     @app.callback(Output(SPATIAL_JOB, "data"), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
                   Output(SPATIAL_STATUS, "children", allow_duplicate=True),
@@ -248,13 +242,14 @@ def register(app, ctx):
                                                     "row": int(row)}, work)
         return {"key": key}, False, "computing…"
 
-    @app.callback(Output(SPATIAL, "figure"), Output(SPATIAL_STATUS, "children"),
-                  Input(ids.JOB_POLL, "n_intervals"), Input(SPATIAL_JOB, "data"), prevent_initial_call=True)
-    def draw_spatial(_n, job):
+    @app.callback(Output(SPATIAL, "figure"), Output(SPATIAL_STATUS, "children"), Output(DRAWN_SPATIAL, "data"),
+                  Input(ids.JOB_POLL, "n_intervals"), Input(SPATIAL_JOB, "data"), State(DRAWN_SPATIAL, "data"),
+                  prevent_initial_call=True)
+    def draw_spatial(_n, job, drawn):
         phase, text, _status = describe_job(ctx.jobs, job)
-        if phase != "done" or not _once(drawn, "spatial", job["key"]):
-            return no_update, text
-        return spatial_relevance_figure(ctx.jobs.result(job["key"])), text
+        if phase != "done" or drawn == job["key"]:
+            return no_update, text, no_update
+        return spatial_relevance_figure(ctx.jobs.result(job["key"])), text, job["key"]
 
     if getattr(ctx, "compare_run", None) is None:
         return
@@ -275,14 +270,16 @@ def register(app, ctx):
         return {"key": key}, False
 
     @app.callback(Output(COMPARE_DEPTH, "figure"), Output(COMPARE_CKA, "figure"), Output(COMPARE_SUMMARY, "children"),
-                  Output(COMPARE_STATUS, "children"),
-                  Input(ids.JOB_POLL, "n_intervals"), Input(COMPARE_JOB, "data"), prevent_initial_call=True)
-    def draw_compare(_n, job):
+                  Output(COMPARE_STATUS, "children"), Output(DRAWN_COMPARE, "data"),
+                  Input(ids.JOB_POLL, "n_intervals"), Input(COMPARE_JOB, "data"), State(DRAWN_COMPARE, "data"),
+                  prevent_initial_call=True)
+    def draw_compare(_n, job, drawn):
         phase, text, _status = describe_job(ctx.jobs, job)
-        if phase != "done" or not _once(drawn, "compare", job["key"]):
-            return no_update, no_update, no_update, text
+        if phase != "done" or drawn == job["key"]:
+            return no_update, no_update, no_update, text, no_update
         result = ctx.jobs.result(job["key"])
         names = [ctx.run.path.name, ctx.compare_run.path.name]
         cka = (cka_figure(result["cka"], title=f"CKA: {names[0]} (rows) vs {names[1]} (cols)")
                if result["cka"] else empty_figure("different images: no CKA", height=460))
-        return (compare_depth_figure(result["curves"][0], result["curves"][1], names), cka, result["summary"], text)
+        return (compare_depth_figure(result["curves"][0], result["curves"][1], names), cka, result["summary"], text,
+                job["key"])

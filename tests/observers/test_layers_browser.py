@@ -36,6 +36,17 @@ def _plot_data(dash_duo, figure_id):
             x: Array.from((full[i] && full[i].x) || t.x || []), y: Array.from((full[i] && full[i].y) || t.y || [])}}));""")
 
 
+def _wait_figure(dash_duo, app, figure_id, status_id):
+    """The drawn figure's traces; on timeout, the panel's status line and the running jobs."""
+    try:
+        return _wait(lambda: _plot_data(dash_duo, figure_id), message=figure_id)
+    except AssertionError as exc:
+        status = dash_duo.find_element(f"#{status_id}").text
+        jobs = app.topoact_context.jobs
+        raise AssertionError(f"{exc}; status line: {status!r}; jobs: "
+                             f"{[jobs.status(k) for k in jobs.active()]}") from None
+
+
 def _open_layers_tab(dash_duo):
     tab = _wait(lambda: [t for t in dash_duo.find_elements(".tab") if t.text.strip() == "Layers"],
                 message="the Layers tab")[0]
@@ -47,13 +58,7 @@ def test_layers_tab_shows_depth_curves_and_cka_heatmap(dash_duo, demo_run):
     dash_duo.start_server(app)
     _open_layers_tab(dash_duo)
     layers = list(demo_run.layers)
-    try:
-        curves = _wait(lambda: _plot_data(dash_duo, panel.DEPTH), message="the depth curves")
-    except AssertionError as exc:
-        status = dash_duo.find_element(f"#{panel.STATUS}").text
-        jobs = app.topoact_context.jobs
-        raise AssertionError(f"{exc}; status line: {status!r}; jobs: "
-                             f"{[jobs.status(k) for k in jobs.active()]}") from None
+    curves = _wait_figure(dash_duo, app, panel.DEPTH, panel.STATUS)
     label = [t for t in curves if t["name"] == "label"]
     assert label and label[0]["x"] == layers and all(0 <= y <= 1 for y in label[0]["y"])
     assert any(t["name"] == "effective rank" and len(t["y"]) == len(layers) for t in curves)
@@ -73,13 +78,7 @@ def test_compare_view_with_two_runs(dash_duo, demo_run, tmp_path):
     app = create_app(demo_run.path, compare=other.path)
     dash_duo.start_server(app)
     _open_layers_tab(dash_duo)
-    try:
-        heat = _wait(lambda: _plot_data(dash_duo, panel.COMPARE_CKA), message="the cross-run CKA")
-    except AssertionError as exc:
-        status = dash_duo.find_element(f"#{panel.COMPARE_STATUS}").text
-        jobs = app.topoact_context.jobs
-        raise AssertionError(f"{exc}; status line: {status!r}; jobs: "
-                             f"{[jobs.status(k) for k in jobs.active()]}") from None
+    heat = _wait_figure(dash_duo, app, panel.COMPARE_CKA, panel.COMPARE_STATUS)
     assert heat[0]["y"] == list(demo_run.layers) and heat[0]["x"] == ["block2", "block3"]
     dash_duo.wait_for_contains_text(f"#{panel.COMPARE_SUMMARY}", "CKA", timeout=30)
     assert ids.TABS  # the shell's tabs exist

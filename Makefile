@@ -38,5 +38,8 @@ bench: install
 	$(PY) benchmarks/persistence.py
 	$(PY) benchmarks/featvis.py
 
+# The user cache (demo model, demo run): $TOPOACT_CACHE_DIR or platformdirs' cache dir (data/README.md);
+# data/cache is where topoact 0.1 cached inside the checkout.
 clean-cache:
+	$(PY) -c "import shutil; from topoact.cachedir import cache_dir; print('removing', cache_dir()); shutil.rmtree(cache_dir(), ignore_errors=True)"
 	rm -rf data/cache

@@ -6,6 +6,7 @@ import logging
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve the app (see ``--help``)."""
     parser = argparse.ArgumentParser(description="Explore a topoact run directory in the browser.")
     parser.add_argument("run_dir", help="run directory written by `topoact collect`")
     parser.add_argument("--host", default="127.0.0.1",

@@ -34,9 +34,9 @@ backward 5 %, ReLU 8 %, Python / transforms / Adam < 10 %. Hence:
 * ``channels_last`` (model and input): 0-5 %, within noise -> not used;
 * folding batch norm into the convolutions: ~5-15 % in a micro-benchmark, not used (a safe
   fold needs the module graph, and hooks on the folded modules would change meaning);
-* two intra-op threads while the machine is busy: 10-30x *slower* per step (OpenMP
-  oversubscription), so ``threads='auto'`` keeps one thread for images <= 64 px. An idle
-  machine was not available to measure the two-thread case.
+* threads: ``threads='auto'`` keeps torch's own setting at any load (an earlier heuristic that
+  dropped to one thread when the load average exceeded the cores halved the speed on a busy
+  machine and was removed; issue 13).
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def make_nodes(feats, labels, n_nodes=3):
     try:
         from topoact.mapper import build_graph
 
-        graph = build_graph(feats, labels=labels, n_jobs=1)
+        graph = build_graph(feats, labels=labels, n_jobs=1).to_dict()
         nodes = sorted(graph["nodes"], key=lambda n: -n["size"])[:n_nodes]
         if len(nodes) < n_nodes or nodes[-1]["size"] < 5:
             raise ValueError("graph too small")
@@ -99,21 +99,32 @@ def make_nodes(feats, labels, n_nodes=3):
 
 
 class BenchRun:
-    """In-memory stand-in for a run directory (the docs/design.md Run contract) so the
+    """In-memory stand-in for a run directory satisfying ``topoact.store.RunLike``, so the
     benchmark can time the service's cache path on exactly these images."""
 
     def __init__(self, path, bundle, layer, feats, pixels, graph):
         self.path, self._bundle, self._pixels, self._graph = Path(path), bundle, pixels, graph
         self._acts = {layer: feats.astype(np.float32)}
-        self.meta = {"model": {"hash": bundle.hash or bundle.spec}, "reduction": "gap",
-                     "layers": {layer: {"reduction": "gap"}}}
+        self.meta = {"model": {"hash": bundle.hash or bundle.spec}, "reduce": "gap",
+                     "layers": {layer: {"reduce": "gap"}}}
         self.layers, self.n = [layer], len(pixels)
 
     def activations(self, layer):
         return self._acts[layer]
 
+    def fingerprint(self, layer):
+        from topoact.hashing import array_hash
+        return array_hash(self._acts[layer])
+
+    def reduce_of(self, layer):
+        return self.meta["layers"][layer]["reduce"]
+
     def graph(self, layer, key=None):
         return self._graph
+
+    def node_means(self, layer, key=None):
+        acts = self._acts[layer]
+        return np.stack([acts[nd["members"]].mean(0) for nd in self._graph["nodes"]])
 
     def image(self, i):
         from PIL import Image
@@ -122,9 +133,10 @@ class BenchRun:
     def model(self):
         return self._bundle
 
-    def results_dir(self, kind):
+    def results_dir(self, kind, create=False):
         p = self.path / kind
-        p.mkdir(parents=True, exist_ok=True)
+        if create:
+            p.mkdir(parents=True, exist_ok=True)
         return p
 
 

@@ -12,6 +12,8 @@ from a memory-mapped .npy written once, chunk by chunk. Synthetic data: ReLU-lik
 relu(Gaussian mixture (16 components in 32-D) @ random 32 x D projection) in float32.
 "seconds" covers the L2 lens, cover, clustering and graph (topoact: no node means).
 "identical" compares node member multisets; "diff nodes" counts nodes present in only one.
+"seconds" starts before the worker imports topoact (import included, as a user's first fit);
+"load1" is the 1-minute load average when the measurement ended (other jobs on the machine).
 The sweep row times topoact's 12-setting sweep (intervals 20,40,60 x overlap 0.2,0.3 x eps
 scale 1,1.25) against 12 KeplerMapper runs with the same settings (--sweep-size rows).
 """
@@ -91,7 +93,7 @@ def worker(spec):
             m = Mapper(L2Norm(), UniformCover(spec["intervals"], spec["overlap"]),
                        DBSCAN(spec["eps"], spec["metric"], 3), n_jobs=2,
                        compute_node_means=False)
-            members = m.fit(X, lens_values=lens).members
+            members = m.fit_transform(X, lens_values=lens).members
         _members_file(spec["members"], members)
         out["nodes"] = len(members)
     else:  # sweep
@@ -109,6 +111,7 @@ def worker(spec):
         out["nodes"] = nodes
     out["seconds"] = time.perf_counter() - t0
     out["peak_mb"] = _peak_rss_mb()
+    out["load1"] = round(os.getloadavg()[0], 1)
     print(json.dumps(out))
 
 
@@ -165,7 +168,7 @@ def main(argv=None):
     engines = args.engines.split(",")
     rows = []
     cols = ["data", "N", "D", "metric", "eps", "eps_s", "engine", "seconds", "peak_MB", "nodes",
-            "speedup", "identical", "diff_nodes"]
+            "speedup", "identical", "diff_nodes", "load1"]
     for name, path, n, d in datasets:
         X = np.load(path, mmap_mode="r")
         for metric in args.metrics.split(","):
@@ -180,7 +183,7 @@ def main(argv=None):
                 res[eng] = _run(spec)
             for eng in engines:
                 r = dict(data=name, N=n, D=d, metric=metric, eps=eps, eps_s=t_eps, engine=eng,
-                         seconds=round(res[eng]["seconds"], 2),
+                         seconds=round(res[eng]["seconds"], 2), load1=res[eng]["load1"],
                          peak_MB=round(res[eng]["peak_mb"]), nodes=res[eng]["nodes"])
                 if eng == "topoact" and "kmapper" in res:
                     a, b = _multiset(tmp / "m_topoact.npz"), _multiset(tmp / "m_kmapper.npz")
@@ -199,7 +202,7 @@ def main(argv=None):
                    for eng in ("kmapper", "topoact")}
             for eng in ("kmapper", "topoact"):
                 r = dict(data="sweep x12", N=args.sweep_size, D=args.dim, metric=metric, eps=eps,
-                         engine=eng, seconds=round(res[eng]["seconds"], 2),
+                         engine=eng, seconds=round(res[eng]["seconds"], 2), load1=res[eng]["load1"],
                          peak_MB=round(res[eng]["peak_mb"]), nodes=sum(res[eng]["nodes"]))
                 if eng == "topoact":
                     r["speedup"] = f"{res['kmapper']['seconds'] / res['topoact']['seconds']:.2f}x"
@@ -208,6 +211,8 @@ def main(argv=None):
             _table(rows[-2:], cols)
     print()
     _table(rows, cols)
+    print("load average (1, 5, 15 min) at the end: %.1f %.1f %.1f on %d CPUs"
+          % (*os.getloadavg(), os.cpu_count() or 0))
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()

@@ -124,7 +124,7 @@ def main(argv=None):
         src = f"run {a.run} layer {a.layer} ({A.shape[0]} x {A.shape[1]}, max-min landmarks)"
     else:
         src = f"synthetic {a.data}, {a.dim}-D"
-    print(f"data: {src}; cores: {os.cpu_count()}")
+    print(f"data: {src}; cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
     print(f"{'n':>6} {'method':<13} {'status':<24} {'time s':>8} {'peak GB':>8} "
           f"{'bottl. H0':>10} {'bottl. H1':>10}  notes")
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,6 +155,7 @@ def main(argv=None):
                 t = f"{r['seconds']:.1f}" if "seconds" in r else "-"
                 print(f"{n:>6} {m:<13} {r['status']:<24} {t:>8} {r['peak_gb']:>8.2f} "
                       f"{b0:>10} {b1:>10}  {notes}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

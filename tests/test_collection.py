@@ -1,6 +1,7 @@
 """Activation collection: hooks, reductions, corrupt images, resume after kill -9, bounded memory."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,6 @@ from PIL import Image
 from torch import nn
 
 import topoact
-from topoact.collection import reduce_output
 from topoact.data.base import CorruptImageError, ImageSet
 from topoact.store import IncompleteRunError
 
@@ -104,27 +104,13 @@ def test_collect_matches_a_manual_forward_and_skips_corrupt_images(tmp_path):
     np.testing.assert_allclose(run.activations("fc"), logits.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(run.predictions, logits.argmax(1).numpy())
     np.testing.assert_allclose(run.probabilities.sum(1), 1.0, rtol=1e-5)
-    assert run.meta["layers"]["conv"] == {"shape": [4, 8, 8], "dim": 4, "reduction": "gap"}
-    assert run.meta["layers"]["fc"]["reduction"] == "none"
+    assert run.meta["layers"]["conv"] == {"shape": [4, 8, 8], "dim": 4, "reduce": "gap"}
+    assert run.meta["layers"]["fc"]["reduce"] == "none"
+    assert run.reduce_of("conv") == "gap" and run.reduce_of("fc") == "none"
     # Not reopenable: the images shown by the app come from stored thumbnails.
     assert np.array_equal(np.asarray(run.image(0)), np.asarray(data.load(0)))
     with pytest.raises(IndexError):
         run.image(21)
-
-
-def test_reductions():
-    maps = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
-    assert torch.equal(reduce_output(maps, "gap"), maps.mean(dim=(2, 3)))
-    assert torch.equal(reduce_output(maps, "center"), maps[:, :, 2, 2])
-    first = reduce_output(maps, "random", seed=3, source_index=np.array([10, 11]))
-    again = reduce_output(maps[1:], "random", seed=3, source_index=np.array([11]))
-    assert torch.equal(first[1:], again), "a random position depends on the image, not its batch"
-    flat = maps.flatten(2)
-    assert all(any(torch.equal(first[b], flat[b, :, p]) for p in range(20)) for b in range(2))
-    tokens = torch.randn(2, 7, 6)
-    assert torch.equal(reduce_output(tokens, "gap"), tokens.mean(dim=1))
-    with pytest.raises(ValueError, match="unknown reduction"):
-        reduce_output(maps, "max")
 
 
 def test_random_reduction_is_independent_of_batching(tmp_path):
@@ -244,3 +230,112 @@ def test_torchscript_models_collect_their_output(tmp_path):
     run = topoact.collect(f"torchscript:{path}", ColourSet(5), ["output"], out=tmp_path / "run", progress=False)
     assert run.activations("output").shape == (5, 3)
     np.testing.assert_array_equal(run.activations("output").argmax(1), run.predictions)
+
+
+# -- the run directory is guarded ----------------------------------------------------------------
+def test_overwrite_never_deletes_a_folder_that_is_not_a_run(tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("months of work")
+    for overwrite in (True, False):
+        with pytest.raises(FileExistsError, match="not empty and holds no topoact run"):
+            topoact.collect(tiny_bundle(), ColourSet(4), ["conv"], out=precious, overwrite=overwrite,
+                            progress=False)
+    assert (precious / "chapter1.tex").read_text() == "months of work"
+    assert sorted(p.name for p in precious.iterdir()) == ["chapter1.tex"]
+
+
+def test_overwrite_replaces_a_previous_run(tmp_path):
+    topoact.collect(tiny_bundle(), ColourSet(6), ["conv"], out=tmp_path / "r", progress=False)
+    run = topoact.collect(tiny_bundle(), ColourSet(5), ["fc"], out=tmp_path / "r", reduce="center",
+                          overwrite=True, progress=False)
+    assert run.layers == ["fc"] and run.n == 5 and run.meta["reduce"] == "center"
+    assert not (tmp_path / "r" / "activations" / "conv.npy").exists()
+
+
+def test_bad_out_and_limit_leave_nothing_behind(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    with pytest.raises(FileExistsError, match="is a file, not a directory"):
+        topoact.collect(tiny_bundle(), ColourSet(4), ["conv"], out=a_file, progress=False)
+    for limit in (-5, 0):
+        with pytest.raises(ValueError, match=r"limit must be in \[1, "):
+            topoact.collect(tiny_bundle(), ColourSet(4), ["conv"], out=tmp_path / "neg", limit=limit,
+                            progress=False)
+    # the model has 3 outputs but only 2 names: fails in the first chunk, before anything is committed
+    two_names = topoact.load_model(TinyNet(), input_size=(8, 8), class_names=["a", "b"])
+    with pytest.raises(ValueError, match="outputs 3 classes"):
+        topoact.collect(two_names, ColourSet(4), ["conv"], out=tmp_path / "fails", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_progress_callback_and_cancel_keep_the_run_resumable(tmp_path):
+    from topoact.progress import Cancelled
+
+    seen = []
+
+    def cancel_after_first_chunk():
+        return len(seen) > 3
+
+    with pytest.raises(Cancelled):
+        topoact.collect(tiny_bundle(), ColourSet(20), ["conv"], out=tmp_path / "r", batch_size=2, chunk_size=4,
+                        progress=lambda done, total, message="": seen.append((done, total, message)),
+                        should_cancel=cancel_after_first_chunk)
+    assert seen[0] == (0.0, 20.0, "collect") and seen[-1][0] < 20
+    assert json.loads((tmp_path / "r" / "progress.json").read_text())["chunks_done"] >= 1
+    run = topoact.collect(tiny_bundle(), ColourSet(20), ["conv"], out=tmp_path / "r", batch_size=2, chunk_size=4,
+                          progress=False)
+    fresh = topoact.collect(tiny_bundle(), ColourSet(20), ["conv"], out=tmp_path / "f", progress=False)
+    np.testing.assert_array_equal(run.activations("conv"), fresh.activations("conv"))
+
+
+LOCK_SCRIPT = textwrap.dedent("""
+    import sys, time, topoact
+    from topoact.data import open_dataset
+    data = open_dataset("shapes:40")
+    original = data.load
+    def load(i):
+        time.sleep(0.1)
+        return original(i)
+    data.load = load
+    topoact.collect("cifar-resnet20", data, ["layer1"], out=sys.argv[1], batch_size=4, chunk_size=8,
+                    progress=False)
+""")
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
+    from topoact.runlock import RunLockedError, lock_path
+
+    out = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-c", LOCK_SCRIPT, str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (out / "progress.json").exists():
+        if first.poll() is not None or time.time() > deadline:
+            pytest.fail(f"first writer did not start: {first.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)
+    # this test process is the second writer: refused at once, with the holder named
+    with pytest.raises(RunLockedError, match=rf"being written by another process \(pid {first.pid} on "):
+        topoact.collect(tiny_bundle(), ColourSet(6), ["fc"], out=out, reduce="center", overwrite=True,
+                        progress=False)
+    assert first.poll() is None, "the refusal must not disturb the first writer"
+    assert first.wait(timeout=300) == 0, first.stderr.read().decode()[-2000:]
+    run = topoact.open_run(out)  # the first writer's run, whole
+    assert run.n == 40 and run.layers == ["layer1"] and run.meta["reduce"] == "gap"
+    assert not lock_path(out).exists()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, caplog):
+    import socket
+
+    from topoact.runlock import lock_path
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "run"
+    lock_path(out).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(),
+                                          "started": time.time() - 60, "command": "killed -9"}))
+    with caplog.at_level("WARNING", logger="topoact.runlock"):
+        run = topoact.collect(tiny_bundle(), ColourSet(6), ["conv"], out=out, progress=False)
+    assert run.n == 6 and "taking over the stale lock" in caplog.text
+    assert not lock_path(out).exists()

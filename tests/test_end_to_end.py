@@ -51,7 +51,7 @@ def test_mapper_purity_grows_with_depth(cifar_run):
     for layer in ("layer1", "layer3"):
         result = topoact_cli("mapper", run.path, "--layer", layer)
         assert layer in result.stdout
-        graph = run.graph(layer)
+        graph = run.graph(layer).to_dict()
         sizes = np.array([node["size"] for node in graph["nodes"]])
         assert len(sizes) >= 3
         for node in graph["nodes"]:
@@ -75,7 +75,7 @@ def test_cli_layers_and_bad_layer_error(tmp_path):
 def test_cli_help_for_every_command(capsys):
     from topoact.cli import main
 
-    for command in ("layers", "collect", "mapper", "sweep", "persistence", "visualize", "serve", "demo"):
+    for command in ("layers", "collect", "check", "mapper", "sweep", "persistence", "visualize", "serve", "demo"):
         with pytest.raises(SystemExit) as done:
             main([command, "--help"])
         assert done.value.code == 0
@@ -88,9 +88,52 @@ def test_demo_prepares_a_mapped_run(tmp_path, monkeypatch):
     run = prepare_demo(tmp_path / "demo", progress=False)
     assert run.layers == DEMO_LAYERS
     for layer in DEMO_LAYERS:
-        assert run.graph(layer)["nodes"], layer
+        assert run.graph(layer).n_nodes, layer
     accuracy = float((run.predictions == run.labels).mean())
     assert accuracy > 0.6, accuracy
     # A second call finds everything cached (same run, same graphs).
     again = prepare_demo(tmp_path / "demo", progress=False)
-    assert again.graph(DEMO_LAYERS[-1])["key"] == run.graph(DEMO_LAYERS[-1])["key"]
+    assert again.graph(DEMO_LAYERS[-1]).key == run.graph(DEMO_LAYERS[-1]).key
+
+
+def test_cli_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    from topoact.cli import main
+
+    def fails(*args):
+        code = main([str(a) for a in args])
+        err = capsys.readouterr().err
+        assert code == 2 and "Traceback" not in err, err
+        lines = [line for line in err.splitlines() if line.startswith(f"topoact {args[0]}: error: ")]
+        assert len(lines) == 1, err
+        return lines[0]
+
+    collect = ["collect", "--model", "cifar-resnet20", "--data", "shapes:12", "--layers", "layer1,layer2"]
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert "is a file, not a directory" in fails(*collect, "--out", a_file)
+    assert "limit must be in [1, " in fails(*collect, "--out", tmp_path / "neg", "--limit", -5)
+    assert not (tmp_path / "neg").exists()
+    assert "unknown layer 'layer9'" in fails("collect", "--model", "cifar-resnet20", "--data", "shapes:12",
+                                             "--layers", "layer9", "--out", tmp_path / "bad")
+
+    run_dir = tmp_path / "run"
+    assert main([*collect, "--out", str(run_dir)]) == 0
+    assert "images collected" in capsys.readouterr().out
+
+    activations = run_dir / "activations" / "layer1.npy"
+    whole = activations.read_bytes()
+    activations.write_bytes(whole[: len(whole) // 2])
+    line = fails("serve", run_dir)
+    assert str(activations) in line and "truncated" in line and "--overwrite" in line
+    activations.write_bytes(whole)
+
+    meta = run_dir / "meta.json"
+    good = meta.read_text()
+    meta.write_text(good[:-40])
+    line = fails("serve", run_dir)
+    assert str(meta) in line and "not valid JSON" in line
+    meta.write_text(good)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", str(run_dir), "--port", "99999"])
+    assert exit_info.value.code == 2 and "must be in 1..65535" in capsys.readouterr().err

@@ -70,13 +70,16 @@ def test_graphs_are_saved_by_key_with_a_default(tmp_path):
     run = open_run(tmp_path / "run")
     with pytest.raises(FileNotFoundError, match="topoact mapper"):
         run.graph("l1")
-    graph = {"nodes": [{"id": 0, "members": [0, 1]}], "edges": []}
-    run.save_graph("l1", graph, "k1", node_means=np.ones((1, 3)))
-    run.save_graph("l1", {"nodes": [], "edges": []}, "k2", default=False)
-    assert run.graph("l1")["key"] == "k1"
+    graph = {"nodes": [{"id": 0, "members": [0, 1]}], "edges": [], "n_points": 4}
+    run.save_graph("l1", graph, "k1", node_means=np.ones((1, 3)), default=True)
+    run.save_graph("l1", {"nodes": [], "edges": [], "n_points": 4}, "k2")
+    assert run.graph("l1").key == "k1" and run.default_graph_key("l1") == "k1"
     assert run.graph_keys("l1") == ["k1", "k2"]
     assert run.node_means("l1").shape == (1, 3)
-    assert run.graph("l1", "k2")["nodes"] == []
+    assert run.graph("l1", "k2").n_nodes == 0
+    with pytest.raises(ValueError, match="no nodes"):     # an empty graph is never the default
+        run.set_default_graph("l1", "k2")
+    assert run.default_graph_key("l1") == "k1"
     for bad in ("../x", "a/b", "default"):
         with pytest.raises(ValueError):
             run.save_graph("l1", graph, bad)
@@ -119,3 +122,15 @@ def test_a_run_missing_a_required_file_is_reported_as_damaged(tmp_path):
     (tmp_path / "run" / "labels.npy").unlink()
     with pytest.raises(DamagedRunError, match="missing labels.npy.*collect"):
         open_run(tmp_path / "run")
+
+
+def test_a_truncated_file_is_named_with_its_repair(tmp_path):
+    from topoact.errors import DamagedRunError
+    from topoact.store import load_npy
+
+    path = tmp_path / "layer.npy"
+    np.save(path, np.ones((100, 8), np.float32))
+    path.write_bytes(path.read_bytes()[:-400])
+    for mmap in (True, False):
+        with pytest.raises(DamagedRunError, match=rf"{path} is truncated or damaged .*--overwrite"):
+            load_npy(path, mmap=mmap)

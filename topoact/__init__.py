@@ -6,10 +6,14 @@ Public API (imported lazily so ``import topoact`` stays cheap)::
                           weights="resnet20.th")
     run = topoact.open_run("runs/r20")
     X = run.activations("layer3")          # (N, D) float32 memory map
+
+Conv maps (B, C, H, W) and token sequences (B, L, C) are stored reduced over positions by
+``topoact.reduce.reduce`` (``reduce="gap" | "center" | "random"``).
 """
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -28,7 +32,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
+    """Import the public names lazily (``import topoact`` does not import torch)."""
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value

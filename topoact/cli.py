@@ -1,11 +1,58 @@
-"""The ``topoact`` command line: thin argparse wrappers over the Python API."""
+"""The ``topoact`` command line: thin argparse wrappers over the Python API.
+
+Every expected mistake (bad arguments, unknown layers, damaged or locked runs, files in the way)
+ends with ONE line ``topoact COMMAND: error: ...`` on stderr and exit code 2; ``-v`` shows the
+traceback instead. Argument names follow the library's vocabulary: ``--layers a,b``,
+``--reduce``, ``--seed``.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-DEMO_LAYERS = None  # the demo model names its own default layers (topoact.demo.DEMO_LAYERS)
+if TYPE_CHECKING:
+    from .store import Run
+
+__all__ = ["build_parser", "main", "port_number", "layer_list"]
+
+
+def port_number(text: str) -> int:
+    """argparse type of a TCP port: an integer in 1..65535.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    int
+    """
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number in 1..65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in 1..65535, got {port}")
+    return port
+
+
+def layer_list(text: str) -> list[str]:
+    """argparse type of ``--layers``: comma-separated module paths, blanks dropped.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+    """
+    layers = [name.strip() for name in text.split(",") if name.strip()]
+    if not layers:
+        raise argparse.ArgumentTypeError("give at least one layer (see `topoact layers --model SPEC`)")
+    return layers
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +62,19 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                                           "'module.' prefixes are handled)")
 
 
-def cmd_layers(args) -> int:
+def cmd_layers(args: argparse.Namespace) -> int:
+    """``topoact layers``: print a model's hookable layers with their output shapes.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .models import load_model
     from .models.layers import list_layers
 
@@ -28,7 +87,38 @@ def cmd_layers(args) -> int:
     return 0
 
 
-def cmd_collect(args) -> int:
+def accuracy_line(run: "Run") -> str:
+    """``model accuracy 81.0%``, or why accuracy means nothing for this run.
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    str
+    """
+    if not run.labels_match_model:
+        return "accuracy n/a: dataset classes do not match the model's"
+    labels = run.labels
+    if len(labels) == 0 or not (labels >= 0).all():
+        return "accuracy n/a: the images are unlabelled"
+    return f"model accuracy {float((run.predictions == labels).mean()):.1%}"
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    """``topoact collect``: collect layer activations into a run directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .collection import collect
 
     run = collect(args.model, args.data, args.layers, args.out, reduce=args.reduce, limit=args.limit,
@@ -41,20 +131,72 @@ def cmd_collect(args) -> int:
         done = import_attributes(run, args.attributes)
         print(f"attributes {', '.join(done.attributes)} stored; {done.unmatched} CSV rows matched no image")
         run = open_run(run.path)
-    accuracy = float((run.predictions == run.labels).mean()) if (run.labels >= 0).all() else float("nan")
     print(f"{run.n} images collected into {run.path} (layers: {', '.join(run.layers)}); "
-          f"skipped {run.report.get('n_skipped', 0)}; model accuracy {accuracy:.1%}")
+          f"skipped {run.report.get('n_skipped', 0)}; {accuracy_line(run)}")
     return 0
 
 
-def cmd_serve(args) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
+    """``topoact check``: list what is wrong with a run directory; exit 1 when it has errors.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
+    from .check import check_run
+
+    problems = check_run(args.run_dir)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    if not problems:
+        print(f"{args.run_dir}: no problems found")
+    return 1 if errors else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``topoact serve``: start the Dash app on a run directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .app import serve
+    from .store import open_run
 
-    serve(args.run_dir, host=args.host, port=args.port, debug=args.debug, compare=args.compare_dir)
+    open_run(args.run_dir)  # a missing, unfinished or damaged run fails here in one line
+    if args.compare_dir is not None:
+        open_run(args.compare_dir)
+    serve(args.run_dir, host=args.host, port=args.port, debug=args.debug, server=args.server,
+          threads=args.threads, compare=args.compare_dir)
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``topoact demo``: prepare the demo run (cached) and serve it.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
     from .demo import prepare_demo
 
     run = prepare_demo(progress=True)
@@ -63,18 +205,28 @@ def cmd_demo(args) -> int:
         return 0
     from .app import serve
 
-    serve(run.path, host=args.host, port=args.port, debug=False)
+    serve(run.path, host=args.host, port=args.port, debug=False, server=args.server, threads=args.threads)
     return 0
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8050)
+    parser.add_argument("--port", type=port_number, default=8050, help="TCP port, 1..65535 (default 8050)")
+    parser.add_argument("--server", choices=["waitress", "flask"], default="waitress",
+                        help="waitress (default): a production WSGI server, fine for a team on a shared "
+                             "machine; flask: Flask's development server (what --debug uses)")
+    parser.add_argument("--threads", type=int, default=8, help="request threads of the waitress server (default 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``topoact`` argument parser with every sub-command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(prog="topoact", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages (and show tracebacks)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("layers", help="list a model's hookable layers with their output shapes")
@@ -84,18 +236,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="collect layer activations of a model on an image set")
     _add_model_arguments(p)
     p.add_argument("--data", required=True, help="shapes | shapes:N | digits | an ImageFolder directory")
-    p.add_argument("--layers", required=True, help="comma-separated module paths (see `topoact layers`)")
+    p.add_argument("--layers", required=True, type=layer_list,
+                   help="comma-separated module paths, e.g. layer1,layer3 (see `topoact layers`)")
     p.add_argument("--out", required=True, help="run directory (an interrupted run there is resumed)")
     p.add_argument("--reduce", choices=["gap", "random", "center"], default="gap",
-                   help="spatial reduction of conv maps (default gap: global average pooling)")
-    p.add_argument("--limit", type=int, help="use only the first N images")
+                   help="reduction of conv maps and token sequences over positions (default gap: average)")
+    p.add_argument("--limit", type=int, help="use only the first N images (N >= 1)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--chunk-size", type=int, default=2048, help="images per resumable chunk")
     p.add_argument("--seed", type=int, default=0, help="seed of the random spatial positions")
     p.add_argument("--workers", type=int, help="image-loading processes (default: by core count)")
-    p.add_argument("--overwrite", action="store_true", help="delete an existing different run in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete a previous, different topoact run in --out (never anything else)")
     p.add_argument("--attributes", metavar="FILE.csv", help="per-image attributes ('path' or 'id' column)")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("check", help="verify a run directory and say how to repair what is wrong")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(func=cmd_check)
 
     from .mapper.cli import add_mapper_arguments, add_sweep_arguments, run_mapper_command, run_sweep_command
 
@@ -145,19 +303,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_message(error: BaseException) -> str:
+    """One line saying what went wrong (KeyError's quoting removed, an OSError's file named)."""
+    if isinstance(error, KeyError) and type(error).__str__ is KeyError.__str__ and error.args:
+        text = str(error.args[0])
+    else:
+        text = str(error)
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
+        text = f"{text}: {error.filename}"
+    return " ".join(text.split()) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for a user error, printed in one line).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+    """
+    from .progress import Cancelled
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, RuntimeError) as error:
-        # Expected user errors: one clear line, no traceback (use -v for details).
+    except KeyboardInterrupt:
+        print(f"topoact {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError, RuntimeError, Cancelled) as error:
+        # Expected user errors (bad input, damaged/locked runs, files in the way): one line, no
+        # traceback (use -v for details). DamagedFileError, DamagedRunError, UnknownLayerError and
+        # RunLockedError are among these and name the file, the layer or the other process.
         if args.verbose:
             raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"topoact {args.command}: error: {message}", file=sys.stderr)
+        print(f"topoact {args.command}: error: {_error_message(error)}", file=sys.stderr)
         return 2
 
 

@@ -1,35 +1,48 @@
 """Collect layer activations of a model on an image set into a run directory.
 
 One forward pass per batch feeds every chosen layer through forward hooks (under
-``torch.inference_mode``); each hook reduces its output at once so full feature maps never pile
-up: ``gap`` (global average pooling), ``random`` (one spatial position per image, as TopoAct,
-drawn from a generator seeded by ``(seed, source index)`` so chunking and resume cannot change
-it) or ``center``. Non-spatial outputs keep their full vector; token sequences (B, L, C) are
-reduced over L the same way.
+``torch.inference_mode``); each hook reduces its output at once with :func:`topoact.reduce.reduce`
+so full feature maps never pile up: ``gap`` (global average pooling), ``random`` (one position
+per image, as TopoAct, drawn from a generator seeded by ``(seed, source index)`` so chunking and
+resume cannot change it) or ``center``. Flat outputs keep their full vector; token sequences
+(B, L, C) are reduced over L the same way (the feature-visualization objectives use the same
+function, so they optimise exactly the stored vector).
 
 Images are processed in chunks of ``chunk_size``; a chunk's rows are written and then committed in
 ``progress.json``. Re-running the same call after an interruption (even ``kill -9``) resumes at the
 first uncommitted chunk and produces files identical to an uninterrupted run.
+
+Safety: one writer at a time per run directory (:class:`topoact.runlock.RunLock`);
+``overwrite=True`` deletes only a directory that holds a topoact run; a call that fails before
+its first chunk is committed removes the directory it created; the data set's class names are
+matched onto the model's (:mod:`topoact.data.classes`) so labels mean what the model predicts.
 """
 from __future__ import annotations
 
 import logging
 import platform
+import shutil
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from .hashing import stable_hash
-from .store import FORMAT_VERSION, META, Run, RunWriter, open_run, read_json
+from .progress import ProgressFn, check_cancelled, report
+from .reduce import REDUCTIONS, check_reduce, reduced_dim, reduces
+from .reduce import reduce as reduce_tensor
+from .runlock import RunLock
+from .store import FORMAT_VERSION, META, PROGRESS, Run, RunWriter, is_run_dir, open_run, read_json
+
+__all__ = ["collect", "activations_for_images", "hooked_layers", "REDUCTIONS", "OUTPUT_LAYER"]
 
 log = logging.getLogger(__name__)
 
-REDUCTIONS = ("gap", "random", "center")
 #: pseudo-layer: the model's output (logits); the only layer of a TorchScript model, whose
 #: submodules cannot be hooked.
 OUTPUT_LAYER = "output"
@@ -37,47 +50,8 @@ THUMBNAIL_MAX = 64
 
 
 # ---------------------------------------------------------------------------------------------
-# Reductions and hooks
+# Hooks
 # ---------------------------------------------------------------------------------------------
-def _random_positions(seed: int, source_index: np.ndarray, n_positions: int) -> np.ndarray:
-    """One position per image, fixed by (seed, image) alone."""
-    return np.array([np.random.default_rng([int(seed), int(i)]).integers(n_positions) for i in source_index],
-                    dtype=np.int64)
-
-
-def reduce_output(output: torch.Tensor, reduction: str, seed: int = 0,
-                  source_index: np.ndarray | None = None) -> torch.Tensor:
-    """Reduce a layer output of shape (B, C, H, W), (B, L, C) or (B, D) to (B, D) vectors.
-
-    (B, C, H, W) conv maps are reduced over H x W; (B, L, C) token sequences over L; anything
-    of rank 2 is kept; other ranks are flattened.
-    """
-    if output.dim() == 2:
-        return output
-    if output.dim() == 4:
-        flat = output.flatten(2)  # (B, C, H*W)
-    elif output.dim() == 3:
-        flat = output.transpose(1, 2)  # (B, C, L)
-    else:
-        return output.flatten(1)
-    if reduction == "gap":
-        return flat.mean(dim=2)
-    positions = flat.shape[2]
-    if reduction == "center":
-        if output.dim() == 4:
-            h, w = output.shape[2], output.shape[3]
-            index = (h // 2) * w + w // 2
-        else:
-            index = positions // 2
-        return flat[:, :, index]
-    if reduction == "random":
-        if source_index is None:
-            raise ValueError("random reduction needs the images' source indices")
-        picks = torch.as_tensor(_random_positions(seed, source_index, positions), device=flat.device)
-        return flat[torch.arange(flat.shape[0], device=flat.device), :, picks]
-    raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
-
-
 def _first_tensor(output):
     if isinstance(output, torch.Tensor):
         return output
@@ -89,38 +63,77 @@ def _first_tensor(output):
 
 
 @contextmanager
-def hooked_layers(module: torch.nn.Module, layers: Sequence[str], reduction: str, seed: int = 0):
-    """Context manager yielding ``(captured, set_batch)``: forward hooks on ``layers`` that store
-    each layer's reduced output in ``captured[layer]``; call ``set_batch(source_index)`` before a
-    forward pass when the reduction is ``random``. Hooks are removed on exit, whatever happens."""
+def hooked_layers(module: torch.nn.Module, layers: Sequence[str], reduce: str = "gap", seed: int = 0,
+                  ) -> Iterator[tuple[dict[str, torch.Tensor], Callable[[np.ndarray], None]]]:
+    """Forward hooks that keep each layer's reduced output; removed on exit, whatever happens.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model.
+    layers : sequence of str
+        Module paths to hook (they must exist).
+    reduce : {"gap", "center", "random"}
+        Reduction over positions (:func:`topoact.reduce.reduce`).
+    seed : int
+        Seed of the ``random`` positions.
+
+    Yields
+    ------
+    (captured, set_batch)
+        ``captured[layer]`` is the (B, D) reduced output of the last forward pass;
+        ``set_batch(image_ids)`` gives the (B,) image ids of the next pass (``random`` needs them).
+    """
     modules = dict(module.named_modules())
     captured: dict[str, torch.Tensor] = {}
-    state = {"source_index": None}
+    state: dict[str, Any] = {"image_ids": None}
 
     def make_hook(name):
         def hook(_module, _inputs, output):
-            captured[name] = reduce_output(_first_tensor(output).detach(), reduction, seed, state["source_index"])
+            captured[name] = reduce_tensor(_first_tensor(output).detach(), reduce, seed=seed,
+                                           image_ids=state["image_ids"])
         return hook
 
     handles = []
     try:
         for name in layers:
             handles.append(modules[name].register_forward_hook(make_hook(name)))
-        yield captured, lambda source_index: state.__setitem__("source_index", source_index)
+        yield captured, lambda image_ids: state.__setitem__("image_ids", image_ids)
     finally:
         for handle in handles:
             handle.remove()
 
 
-def activations_for_images(bundle, images: Sequence, layers: Sequence[str], reduction: str = "gap",
-                           seed: int = 0, source_index: Iterable[int] | None = None):
-    """Activation vectors of a few PIL images (e.g. an upload in the app).
+def activations_for_images(bundle: Any, images: Sequence, layers: str | Sequence[str], reduce: str = "gap",
+                           seed: int = 0, source_index: Iterable[int] | None = None, *,
+                           reduction: str | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Activation vectors of a few PIL images (e.g. an upload in the app), reduced as in a run.
 
-    Returns ``({layer: (B, D) float32}, probabilities (B, C) float32)``. ``source_index`` fixes the
-    random positions of the ``random`` reduction (defaults to 0..B-1).
+    Parameters
+    ----------
+    bundle : ModelBundle, model spec or nn.Module
+    images : sequence of PIL images, length B
+    layers : list of str or comma-separated str
+    reduce : {"gap", "center", "random"}
+    seed : int
+        Seed of the ``random`` positions.
+    source_index : iterable of int, length B, optional
+        Image ids fixing the ``random`` positions (default ``0..B-1``).
+    reduction : str, optional
+        Deprecated alias of ``reduce``.
+
+    Returns
+    -------
+    (activations, probabilities)
+        ``{layer: (B, D) float32}`` and the (B, C) float32 class probabilities.
     """
     from .models import load_model
 
+    if reduction is not None:
+        warnings.warn("activations_for_images(reduction=...) is deprecated; use reduce=...",
+                      DeprecationWarning, stacklevel=2)
+        reduce = reduction
+    check_reduce(reduce)
     bundle = load_model(bundle)
     layers, hooked = _resolve(bundle, layers)
     batch = torch.stack([bundle.preprocess(image) for image in images])
@@ -128,7 +141,7 @@ def activations_for_images(bundle, images: Sequence, layers: Sequence[str], redu
     was_training = bundle.module.training
     bundle.module.eval()
     try:
-        with hooked_layers(bundle.module, hooked, reduction, seed) as (captured, set_batch), torch.inference_mode():
+        with hooked_layers(bundle.module, hooked, reduce, seed) as (captured, set_batch), torch.inference_mode():
             set_batch(index)
             logits = _first_tensor(bundle.module(batch)).float()
             captured.setdefault(OUTPUT_LAYER, logits)
@@ -244,36 +257,101 @@ def _model_description(bundle) -> dict:
     return description
 
 
-def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap", limit: int | None = None,
-            batch_size: int = 128, chunk_size: int = 2048, seed: int = 0, num_workers: int | None = None,
-            weights: str | None = None, progress: bool = True, overwrite: bool = False) -> Run:
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that is a file or a folder of other things; with ``overwrite``, delete
+    a previous topoact run there (and nothing else)."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a directory; give a new or a run directory")
+    if not out.is_dir():
+        return
+    is_run = is_run_dir(out)  # a damaged meta.json raises DamagedFileError naming it
+    if not is_run and any(out.iterdir()):
+        what = "delete" if overwrite else "write into"
+        raise FileExistsError(f"refusing to {what} {out}: it is not empty and holds no topoact run "
+                              f"(no {META} written by topoact); choose a new --out directory")
+    if overwrite and is_run:
+        log.info("overwrite: removing the previous run in %s", out)
+        shutil.rmtree(out)
+
+
+def _committed(out: Path) -> bool:
+    """Whether a run being written in ``out`` has committed at least one chunk (so can resume)."""
+    try:
+        return int(read_json(out / PROGRESS).get("chunks_done", 0)) > 0
+    except (OSError, ValueError):
+        return False
+
+
+def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path, *, reduce: str = "gap",
+            limit: int | None = None, batch_size: int = 128, chunk_size: int = 2048, seed: int = 0,
+            num_workers: int | None = None, weights: str | None = None,
+            progress: bool | ProgressFn | None = None, should_cancel: Callable[[], bool] | None = None,
+            overwrite: bool = False) -> Run:
     """Collect activations of ``layers`` of ``model`` on ``data`` into the run directory ``out``.
 
     Parameters
     ----------
-    model : model spec string (``demo``, ``cifar-resnet20``, ``torchvision:resnet18``,
-        ``torchscript:PATH``), a ModelBundle or any ``nn.Module``
-    data : data spec string (``shapes``, ``digits``, a folder), an ImageSet, or a torchvision dataset
-    layers : module paths (list or comma-separated string); ``topoact layers`` lists them
-    out : run directory; an unfinished run there with the same settings is resumed
-    reduce : ``gap`` | ``random`` | ``center`` spatial reduction of conv maps
-    limit : use only the first ``limit`` images
-    chunk_size : images per committed chunk (the unit of resume)
+    model : str, ModelBundle or torch.nn.Module
+        Model spec (``demo``, ``cifar-resnet20``, ``torchvision:resnet18``, ``torchscript:PATH``),
+        a ModelBundle or any ``nn.Module``.
+    data : str, ImageSet or dataset object
+        Data spec (``shapes``, ``digits``, a folder), an ImageSet, or a torchvision dataset.
+    layers : list of str or comma-separated str
+        Module paths (``topoact layers`` lists them); ``output`` is the model's output.
+    out : str or Path
+        Run directory; an unfinished run there with the same settings is resumed. It must be new,
+        empty or a topoact run.
+    reduce : {"gap", "center", "random"}
+        Reduction of conv maps (B, C, H, W) and token sequences (B, L, C) over positions
+        (:func:`topoact.reduce.reduce`); flat layers are kept whole.
+    limit : int, optional
+        Use only the first ``limit`` images (at least 1).
+    batch_size : int
+        Images per forward pass.
+    chunk_size : int
+        Images per committed chunk (the unit of resume).
+    seed : int
+        Seed of the ``random`` positions.
+    num_workers : int, optional
+        Image-loading processes (default: 0 on machines with two cores or fewer).
+    weights : str, optional
+        Local state dict for the model.
+    progress : bool or callable, optional
+        A callable ``progress(done, total, message)`` (:mod:`topoact.progress`); True: a tqdm bar
+        on stderr (what the CLI shows); None / False (default): silent, as library code should be.
+    should_cancel : callable, optional
+        Polled between batches; when it answers True, :class:`topoact.progress.Cancelled` is
+        raised and the committed chunks stay resumable.
+    overwrite : bool
+        Delete a previous (different) topoact run in ``out`` first; never deletes anything else.
 
     Returns
     -------
-    Run, the finished run opened for reading.
+    Run
+        The finished run opened for reading.
+
+    Raises
+    ------
+    ValueError
+        Bad parameters, unknown layers (:class:`topoact.errors.UnknownLayerError`), an empty data set.
+    FileExistsError
+        ``out`` is a file, a folder of other things, or holds a different run (without ``overwrite``).
+    topoact.runlock.RunLockedError
+        Another process is writing the same run directory.
     """
     from tqdm.auto import tqdm
 
+    from .config import check_range
     from .data import open_dataset
+    from .data.classes import match_classes
     from .models import load_model
     from .models.layers import list_layers
 
-    if reduce not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduce!r}; choose one of {', '.join(REDUCTIONS)}")
-    if batch_size < 1 or chunk_size < 1:
-        raise ValueError("batch_size and chunk_size must be positive")
+    check_reduce(reduce)
+    check_range("batch_size", batch_size, 1, integer=True)
+    check_range("chunk_size", chunk_size, 1, integer=True)
+    if limit is not None:
+        limit = check_range("limit", limit, 1, integer=True)
     bundle = load_model(model, weights=weights) if weights else load_model(model)
     attach = None if bundle.spec and not bundle.spec.startswith("module:") else bundle
     was_training = bundle.module.training  # restored at the end; collection runs in eval mode
@@ -283,19 +361,24 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
     if n == 0:
         raise ValueError("the dataset holds no images")
 
-    shapes = dict(list_layers(bundle)) if hooked else {}
-    if OUTPUT_LAYER not in shapes:
-        with torch.inference_mode():
-            probe = _first_tensor(bundle.module.eval()(torch.zeros(1, 3, *bundle.input_size)))
-        shapes[OUTPUT_LAYER] = tuple(probe.shape[1:])
+    try:
+        shapes = dict(list_layers(bundle)) if hooked else {}
+        if OUTPUT_LAYER not in shapes:
+            with torch.inference_mode():
+                probe = _first_tensor(bundle.module.eval()(torch.zeros(1, 3, *bundle.input_size)))
+            shapes[OUTPUT_LAYER] = tuple(probe.shape[1:])
+    finally:
+        bundle.module.train(was_training)
     layer_info = {}
     for name in layers:
         shape = shapes.get(name)
         if shape is None:
             raise ValueError(f"layer {name!r} does not output a tensor; pick another layer")
-        dim = shape[0] if len(shape) in (1, 3) else (shape[-1] if len(shape) == 2 else int(np.prod(shape)))
-        layer_info[name] = {"shape": list(shape), "dim": int(dim),
-                            "reduction": reduce if len(shape) in (2, 3) else "none"}
+        layer_info[name] = {"shape": list(shape), "dim": reduced_dim(shape),
+                            "reduce": reduce if reduces(shape) else "none"}
+    output_shape = shapes[OUTPUT_LAYER]
+    n_outputs = int(output_shape[-1]) if len(output_shape) == 1 else None
+    classes = match_classes(dataset.class_names, bundle.class_names, n_outputs)
 
     description = _dataset_description(dataset, n)
     model_info = _model_description(bundle)
@@ -304,15 +387,33 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
               "layers": layers, "reduce": reduce, "seed": seed, "n_images": n, "chunk_size": chunk_size,
               "format": FORMAT_VERSION}
     out = Path(out)
-    if overwrite and out.exists():
-        import shutil
+    with RunLock(out):
+        _prepare_out(out, overwrite)
+        if (out / META).exists():
+            meta = read_json(out / META)
+            if meta.get("status") == "complete" and meta.get("config_hash") == stable_hash(config):
+                log.info("%s is already complete", out)
+                return open_run(out, model=attach)
+        created = not out.exists()
+        try:
+            _write(bundle, dataset, out, layers, hooked, layer_info, classes, description, model_info, config,
+                   n=n, reduce=reduce, seed=seed, batch_size=batch_size, chunk_size=chunk_size,
+                   num_workers=num_workers, progress=progress, should_cancel=should_cancel, bar_factory=tqdm)
+        except BaseException:
+            if created and out.is_dir() and not _committed(out):
+                # nothing to resume: leave no partial directory behind
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+        finally:
+            bundle.module.train(was_training)
+    return open_run(out, model=attach)
 
-        shutil.rmtree(out)
-    if (out / META).exists():
-        meta = read_json(out / META)
-        if meta.get("status") == "complete" and meta.get("config_hash") == stable_hash(config):
-            log.info("%s is already complete", out)
-            return open_run(out, model=attach)
+
+def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, description, model_info, config, *,
+           n, reduce, seed, batch_size, chunk_size, num_workers, progress, should_cancel, bar_factory) -> RunWriter:
+    """The writing half of :func:`collect` (inside the run lock)."""
+    import PIL
+    import sklearn
 
     n_chunks = (n + chunk_size - 1) // chunk_size
     thumbnail = None
@@ -320,15 +421,11 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
         h, w = bundle.input_size
         scale = min(1.0, THUMBNAIL_MAX / max(h, w))
         thumbnail = (max(1, round(h * scale)), max(1, round(w * scale)))
-    import PIL
-    import sklearn
-
     meta = {
         "format": FORMAT_VERSION, "config_hash": stable_hash(config), "model": model_info,
         "dataset": description, "layers": layer_info, "reduce": reduce, "seed": seed,
         "n_images": n, "chunk_size": chunk_size, "n_chunks": n_chunks,
-        "class_names": list(bundle.class_names) or list(dataset.class_names),
-        "dataset_class_names": list(dataset.class_names),
+        **classes.to_meta(),
         "attribute_kinds": dataset.attribute_kinds(),
         "attributes_meta": dataset.attributes_meta(),
         "preprocessing": {"input_size": list(bundle.input_size), "mean": list(bundle.mean), "std": list(bundle.std)},
@@ -336,17 +433,20 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
                      "numpy": np.__version__, "pillow": PIL.__version__, "sklearn": sklearn.__version__,
                      "python": platform.python_version()},
     }
-    n_classes = len(meta["class_names"]) or 1
+    n_classes = len(classes.class_names) or 1
     writer = RunWriter(out, meta=meta, n_rows=n, layer_dims={k: v["dim"] for k, v in layer_info.items()},
                        n_classes=n_classes, thumbnail_shape=thumbnail)
-    labels_all = dataset.labels()
+    labels_all = classes.map_labels(dataset.labels())
     preprocess = _Preprocessor(tuple(bundle.input_size), tuple(bundle.mean), tuple(bundle.std))
     workers = _default_workers() if num_workers is None else num_workers
     module = bundle.module
     module.eval()
     started = time.perf_counter()
-    bar = tqdm(total=n, initial=min(writer.chunks_done * chunk_size, n), unit="img", desc="collect",
-               disable=not progress, dynamic_ncols=True, smoothing=0.1)
+    done = min(writer.chunks_done * chunk_size, n)
+    bar = bar_factory(total=n, initial=done, unit="img", desc="collect", disable=progress is not True,
+                      dynamic_ncols=True, smoothing=0.1)
+    callback = progress if callable(progress) else None
+    report(callback, done, n, "collect")
     try:
         with hooked_layers(module, hooked, reduce, seed) as (captured, set_batch), torch.inference_mode():
             for chunk in range(writer.chunks_done, n_chunks):
@@ -358,6 +458,7 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
                 acts: dict[str, list] = {name: [] for name in layers}
                 skipped = []
                 for index, batch, bad, thumbs in loader:
+                    check_cancelled(should_cancel, "collection")
                     skipped += [{"source_index": int(i), "id": dataset.item_id(int(i)), "path": dataset.path(int(i)),
                                  "reason": reason} for i, reason in bad]
                     for i, reason in bad:
@@ -375,6 +476,8 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
                         if thumbs is not None:
                             parts["thumb"].append(thumbs)
                     bar.update(len(index) + len(bad))
+                    done += len(index) + len(bad)
+                    report(callback, done, n, "collect")
                 if parts["index"]:
                     index = np.concatenate(parts["index"])
                     prob = np.concatenate(parts["prob"])
@@ -390,16 +493,15 @@ def collect(model, data, layers: str | Sequence[str], out, *, reduce: str = "gap
                                        probabilities=None, activations={}, skipped=skipped)
     finally:
         bar.close()
-        module.train(was_training)
 
     rows = np.array(np.load(out / "source_index.npy", mmap_mode="r")[: writer.rows_done])
     index = {"ids": [dataset.item_id(int(i)) for i in rows], "paths": [dataset.path(int(i)) for i in rows]}
     attributes = {k: np.asarray(v)[rows] for k, v in dataset.attributes().items()}
     seconds = time.perf_counter() - started
-    report = {"n_images": n, "n_rows": writer.rows_done, "n_skipped": n - writer.rows_done,
-              "seconds_last_session": round(seconds, 3)}
-    writer.finish(index=index, attributes=attributes, report=report)
-    if report["n_skipped"]:
-        log.warning("%d of %d images could not be read; they are listed in %s", report["n_skipped"], n,
+    summary = {"n_images": n, "n_rows": writer.rows_done, "n_skipped": n - writer.rows_done,
+               "seconds_last_session": round(seconds, 3)}
+    writer.finish(index=index, attributes=attributes, report=summary)
+    if summary["n_skipped"]:
+        log.warning("%d of %d images could not be read; they are listed in %s", summary["n_skipped"], n,
                     out / "report.json")
-    return open_run(out, model=attach)
+    return writer

@@ -15,12 +15,17 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import DamagedRunError, UnknownLayerError
 from .fileio import read_json, safe_name, save_npy, write_json
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .models.base import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +45,99 @@ class IncompleteRunError(RuntimeError):
     """The run directory holds a collection that has not finished (it can be resumed)."""
 
 
+#: how to repair a damaged run, quoted by every error that finds one
+REPAIR = ("re-run the collect command that made it with --overwrite to rebuild it "
+          "(`topoact check RUN` lists every problem)")
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a run written by topoact (finished or not).
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    bool
+        True when ``path/meta.json`` is a JSON object with topoact's ``format`` and
+        ``config_hash`` entries.
+
+    Raises
+    ------
+    topoact.fileio.DamagedFileError
+        ``meta.json`` exists but is not valid JSON (it names the file).
+    """
+    meta_path = Path(path) / META
+    if not meta_path.is_file():
+        return False
+    meta = read_json(meta_path)
+    return isinstance(meta, dict) and "format" in meta and "config_hash" in meta
+
+
+def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
+    """``np.load`` of a run file; a missing, truncated or damaged file raises DamagedRunError.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An ``.npy`` file of a run.
+    mmap : bool
+        Memory-map it read-only instead of reading it.
+
+    Returns
+    -------
+    ndarray
+    """
+    path = Path(path)
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise DamagedRunError(f"{path} is missing; {REPAIR}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        # e.g. "mmap length is greater than file size" for a truncated file
+        raise DamagedRunError(f"{path} is truncated or damaged ({exc}); {REPAIR}") from None
+
+
+def _check_npy_size(path: Path) -> None:
+    """DamagedRunError when an .npy file is shorter than its header says (read: header only)."""
+    try:
+        shape, dtype, offset = _npy_header(path)
+        expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    except (ValueError, OSError, EOFError) as exc:
+        raise DamagedRunError(f"{path} is not a readable .npy file ({exc}); {REPAIR}") from None
+    size = path.stat().st_size
+    if size < expected:
+        raise DamagedRunError(f"{path} is truncated ({size:,} bytes, its header needs {expected:,}); {REPAIR}")
+
+
 def layer_filename(layer: str) -> str:
-    """File-system-safe name for a module path (module paths are usually safe already)."""
+    """File-system-safe name for a module path (module paths are usually safe already).
+
+    Parameters
+    ----------
+    layer : str
+
+    Returns
+    -------
+    str
+        ``layer`` itself when made of ``[A-Za-z0-9_.-]``, else ``layer-<hash>``
+        (:func:`topoact.fileio.safe_name`).
+    """
     return safe_name(layer, prefix="layer-")
 
 
-def _npy_data_offset(path: Path) -> int:
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of an .npy file, from its header alone."""
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        read(handle)
-        return handle.tell()
+        shape, _fortran, dtype = read(handle)
+        return tuple(shape), dtype, handle.tell()
+
+
+def _npy_data_offset(path: Path) -> int:
+    return _npy_header(path)[2]
 
 
 def _shrink_npy(path: Path, n_rows: int) -> None:
@@ -79,9 +166,19 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
 
 
 class RowArray:
-    """A preallocated on-disk .npy array written row block by row block."""
+    """A preallocated on-disk .npy array written row block by row block.
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype, *, create: bool):
+    Parameters
+    ----------
+    path : Path
+    shape : tuple of int
+        Full shape, rows first (used when ``create``).
+    dtype : numpy dtype
+    create : bool
+        Create (sparse) the file; else open the existing one.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.typing.DTypeLike, *, create: bool):
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         if create:
@@ -92,6 +189,13 @@ class RowArray:
         self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
     def write(self, start_row: int, rows: np.ndarray) -> None:
+        """Write ``rows`` (k, ...) at rows ``start_row .. start_row + k`` and fsync.
+
+        Parameters
+        ----------
+        start_row : int
+        rows : ndarray, shape (k, *shape[1:])
+        """
         rows = np.ascontiguousarray(rows, dtype=self.dtype)
         if rows.shape[1:] != self.shape[1:]:
             raise ValueError(f"{self.path.name}: rows of shape {rows.shape[1:]}, expected {self.shape[1:]}")
@@ -117,7 +221,7 @@ class RunWriter:
     thumbnail_shape : (h, w) when the dataset cannot be reopened later, else None
     """
 
-    def __init__(self, path, *, meta: dict, n_rows: int, layer_dims: dict[str, int], n_classes: int,
+    def __init__(self, path: str | os.PathLike, *, meta: dict, n_rows: int, layer_dims: dict[str, int], n_classes: int,
                  thumbnail_shape: tuple[int, int] | None = None):
         self.path = Path(path)
         self.meta = dict(meta)
@@ -155,29 +259,44 @@ class RunWriter:
             progress = read_json(progress_path)
             log.info("resuming %s after chunk %d (%d rows done)", self.path, progress["chunks_done"], progress["rows_done"])
         else:
+            # meta.json first: a folder topoact started is recognisable as a run from then on
             (self.path / ACTIVATIONS).mkdir(parents=True, exist_ok=True)
+            self.meta["status"] = "running"
+            write_json(meta_path, self.meta)
             progress = {"config_hash": self.meta["config_hash"], "chunks_done": 0, "rows_done": 0, "skipped": []}
         self.arrays = {name: RowArray(p, shape, dtype, create=not resuming)
                        for name, (p, shape, dtype) in self._array_specs().items()}
         if not resuming:
-            self.meta["status"] = "running"
-            write_json(meta_path, self.meta)
             write_json(progress_path, progress)
         return progress
 
     @property
     def chunks_done(self) -> int:
+        """Chunks committed so far."""
         return int(self.progress["chunks_done"])
 
     @property
     def rows_done(self) -> int:
+        """Rows (readable images) committed so far."""
         return int(self.progress["rows_done"])
 
     # -- writing ------------------------------------------------------------------------------
     def write_chunk(self, *, source_index: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
                     probabilities: np.ndarray, activations: dict[str, np.ndarray],
                     thumbnails: np.ndarray | None = None, skipped: list[dict] = ()) -> None:
-        """Append one chunk's rows, then mark the chunk done (the commit point for resume)."""
+        """Append one chunk's rows, then mark the chunk done (the commit point for resume).
+
+        Parameters
+        ----------
+        source_index : ndarray of int64, shape (k,)
+            Data set positions of the chunk's readable images.
+        labels, predictions : ndarray of int64, shape (k,)
+        probabilities : ndarray of float32, shape (k, C)
+        activations : dict of str to ndarray of float32, shape (k, D_layer)
+        thumbnails : ndarray of uint8, shape (k, h, w, 3), optional
+        skipped : list of dict
+            The chunk's unreadable images (``source_index``, ``id``, ``path``, ``reason``).
+        """
         start = self.rows_done
         n = len(source_index)
         if n:
@@ -198,7 +317,16 @@ class RunWriter:
         write_json(self.path / PROGRESS, self.progress)
 
     def finish(self, *, index: dict, attributes: dict[str, np.ndarray], report: dict) -> None:
-        """Cut arrays to the rows written, write the tables and mark the run complete."""
+        """Cut arrays to the rows written, write the tables and mark the run complete.
+
+        Parameters
+        ----------
+        index : dict
+            ``{"ids": [...], "paths": [...]}``, one entry per row.
+        attributes : dict of str to ndarray, shape (N,)
+        report : dict
+            Counts and timing written to ``report.json`` (with the skipped images).
+        """
         rows = self.rows_done
         if rows < self.n_rows:
             for array in self.arrays.values():
@@ -221,7 +349,7 @@ class Run:
         its spec (models given to ``collect`` as Python objects)
     """
 
-    def __init__(self, path, *, model=None):
+    def __init__(self, path: str | os.PathLike, *, model: Any = None):
         self.path = Path(path)
         if not (self.path / META).is_file():
             raise FileNotFoundError(f"{self.path} is not a topoact run directory (no {META}); "
@@ -242,9 +370,11 @@ class Run:
         required += [f"{ACTIVATIONS}/{layer_filename(layer)}.npy" for layer in self.meta.get("layers", {})]
         missing = [name for name in required if not (self.path / name).is_file()]
         if missing:
-            raise DamagedRunError(
-                f"{self.path} is damaged: missing {', '.join(missing)}. Re-run the collect command "
-                "that made it with --overwrite to rebuild it (or copy the files back)")
+            raise DamagedRunError(f"{self.path} is damaged: missing {', '.join(missing)}; {REPAIR} "
+                                  "(or copy the files back)")
+        for name in required:
+            if name.endswith(".npy"):
+                _check_npy_size(self.path / name)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, n={self.n}, layers={self.layers})"
@@ -252,15 +382,46 @@ class Run:
     # -- tables -------------------------------------------------------------------------------
     @property
     def layers(self) -> list[str]:
+        """The collected layers, in collection order."""
         return list(self.meta["layers"])
 
     @property
     def n(self) -> int:
+        """Number of rows (readable images)."""
         return int(self.meta["n_rows"])
 
     @property
     def class_names(self) -> list[str]:
+        """Names of the model's classes: the columns of ``probabilities``, the values of ``predictions``."""
         return list(self.meta.get("class_names", []))
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names of the values of ``labels``: the model's class names when the data set's classes
+        were matched onto them, else the data set's own (see :mod:`topoact.data.classes`)."""
+        return list(self.meta.get("label_names", self.meta.get("class_names", [])))
+
+    @property
+    def labels_match_model(self) -> bool:
+        """Whether ``labels`` and ``predictions`` index the same classes (accuracy is meaningful)."""
+        return bool(self.meta.get("labels_match_model", True))
+
+    def reduce_of(self, layer: str) -> str:
+        """How ``layer`` was reduced over positions: ``gap``/``center``/``random``, or ``none``.
+
+        Parameters
+        ----------
+        layer : str
+
+        Returns
+        -------
+        str
+            Reads ``reduce`` (and the older key ``reduction``) of the layer, then of the run.
+        """
+        self._check_layer(layer)
+        info = self.meta["layers"][layer]
+        return str(info.get("reduce") or info.get("reduction") or self.meta.get("reduce")
+                   or self.meta.get("reduction") or "gap")
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self.meta["layers"]:
@@ -272,6 +433,15 @@ class Run:
         Size and a content digest (column sums over all rows, in float64, plus 64 evenly spaced
         rows): a truncated or rewritten file, or NaN rows written into it, changes it. Computed
         once per (size, mtime) in this process: one pass over the file (~0.1 s per 200 MB).
+
+        Parameters
+        ----------
+        layer : str
+
+        Returns
+        -------
+        str
+            16 hex digits.
         """
         self._check_layer(layer)
         path = self.path / ACTIVATIONS / (layer_filename(layer) + ".npy")
@@ -292,25 +462,46 @@ class Run:
         return memo[memo_key]
 
     def activations(self, layer: str) -> np.ndarray:
-        """(N, D) float32 read-only memory map of one layer's activation vectors."""
+        """One layer's activation vectors.
+
+        Parameters
+        ----------
+        layer : str
+
+        Returns
+        -------
+        ndarray of float32, shape (N, D)
+            Read-only memory map.
+
+        Raises
+        ------
+        topoact.errors.UnknownLayerError
+            ``layer`` was not collected (the message lists the run's layers).
+        topoact.errors.DamagedRunError
+            The file is missing or truncated (named, with the repair).
+        """
         self._check_layer(layer)
-        return np.load(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap_mode="r")
+        return load_npy(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap=True)
 
     @cached_property
     def labels(self) -> np.ndarray:
-        return np.load(self.path / "labels.npy")
+        """(N,) int64 labels, -1 where unknown; their names are :attr:`label_names`."""
+        return load_npy(self.path / "labels.npy")
 
     @cached_property
     def predictions(self) -> np.ndarray:
-        return np.load(self.path / "predictions.npy")
+        """(N,) int64 predicted classes (indices into :attr:`class_names`)."""
+        return load_npy(self.path / "predictions.npy")
 
     @property
     def probabilities(self) -> np.ndarray:
-        return np.load(self.path / "probabilities.npy", mmap_mode="r")
+        """(N, C) float32 class probabilities (memory map)."""
+        return load_npy(self.path / "probabilities.npy", mmap=True)
 
     @cached_property
     def source_index(self) -> np.ndarray:
-        return np.load(self.path / "source_index.npy")
+        """(N,) int64 position of each row's image in the data set."""
+        return load_npy(self.path / "source_index.npy")
 
     @cached_property
     def _index(self) -> dict:
@@ -318,19 +509,23 @@ class Run:
 
     @property
     def ids(self) -> list[str]:
+        """Stable id of each row's image (relative path for folders)."""
         return self._index["ids"]
 
     @property
     def paths(self) -> list[str | None]:
+        """Absolute file of each row's image (None when not a file)."""
         return self._index["paths"]
 
     @cached_property
     def attributes(self) -> dict[str, np.ndarray]:
+        """Per-row generative attributes ``{name: (N,)}`` (empty when the data set has none)."""
         with np.load(self.path / ATTRIBUTES) as data:
             return {k: data[k] for k in data.files}
 
     @property
     def attribute_kinds(self) -> dict[str, str]:
+        """``{name: 'circular' | 'linear' | 'categorical'}``."""
         return dict(self.meta.get("attribute_kinds", {}))
 
     @property
@@ -340,27 +535,43 @@ class Run:
 
     @cached_property
     def report(self) -> dict:
+        """``report.json``: counts, timing and the skipped images with their reasons."""
         return read_json(self.path / REPORT) if (self.path / REPORT).exists() else {}
 
     # -- images and model ---------------------------------------------------------------------
-    def image(self, row: int):
-        """The original image of row ``row`` as a PIL RGB image (reopened from the dataset spec,
-        or from the stored thumbnails when the dataset could not be reopened)."""
+    def image(self, row: int) -> "Image.Image":
+        """The original image of a row (reopened from the data set spec, or from the stored
+        thumbnails when the data set could not be reopened).
+
+        Parameters
+        ----------
+        row : int
+
+        Returns
+        -------
+        PIL.Image.Image
+            RGB.
+        """
         from PIL import Image
 
         row = int(row)
         if not 0 <= row < self.n:
             raise IndexError(f"row {row} out of range for a run of {self.n} images")
         if (self.path / THUMBNAILS).exists():
-            return Image.fromarray(np.load(self.path / THUMBNAILS, mmap_mode="r")[row])
+            return Image.fromarray(load_npy(self.path / THUMBNAILS, mmap=True)[row])
         if self._dataset is None:
             from .data import open_dataset
 
             self._dataset = open_dataset(self.meta["dataset"]["spec"])
         return self._dataset.load(int(self.source_index[row])).convert("RGB")
 
-    def model(self):
-        """The run's model as a ModelBundle (rebuilt from its spec and weights, or the attached one)."""
+    def model(self) -> "ModelBundle":
+        """The run's model as a ModelBundle (rebuilt from its spec and weights, or the attached one).
+
+        Returns
+        -------
+        ModelBundle
+        """
         from .models import load_model
 
         if self._model is None:
@@ -379,7 +590,18 @@ class Run:
 
     # -- results ------------------------------------------------------------------------------
     def results_dir(self, kind: str, create: bool = False) -> Path:
-        """Folder of cached results of one kind; made only when ``create`` (reading never writes)."""
+        """Folder of cached results of one kind; made only when ``create`` (reading never writes).
+
+        Parameters
+        ----------
+        kind : str
+            Lower-case letters and ``_`` (e.g. ``persistence``).
+        create : bool
+
+        Returns
+        -------
+        Path
+        """
         if not re.fullmatch(r"[a-z_]+", kind):
             raise ValueError(f"bad results kind {kind!r}")
         path = self.path / kind
@@ -390,56 +612,148 @@ class Run:
     def _graph_dir(self, layer: str) -> Path:
         return self.path / GRAPHS / layer_filename(layer)
 
+    @staticmethod
+    def _check_graph_key(key) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(key)) or key == DEFAULT_GRAPH:
+            raise ValueError(f"bad graph key {key!r} (letters, digits, '_' and '-' only)")
+        return str(key)
+
     def graph_keys(self, layer: str) -> list[str]:
+        """Keys of the Mapper graphs saved for ``layer`` (sorted)."""
         self._check_layer(layer)
         folder = self._graph_dir(layer)
         if not folder.is_dir():
             return []
         return sorted(p.stem for p in folder.glob("*.json") if p.stem != DEFAULT_GRAPH)
 
-    def graph(self, layer: str, key: str | None = None) -> dict:
-        """A saved Mapper graph of ``layer`` (the default one when ``key`` is None)."""
+    def default_graph_key(self, layer: str) -> str | None:
+        """Key of the layer's default graph (None when no default was set or its file is gone)."""
         self._check_layer(layer)
+        pointer = self._graph_dir(layer) / (DEFAULT_GRAPH + ".json")
+        if not pointer.exists():
+            return None
+        key = read_json(pointer).get("key")
+        return key if key in self.graph_keys(layer) else None
+
+    def set_default_graph(self, layer: str, key: str) -> None:
+        """Make the saved graph ``key`` the layer's default (what ``graph(layer)`` opens).
+
+        Raises FileNotFoundError when no such graph is saved and ValueError for a graph with
+        no nodes (an empty graph is never a default).
+        """
+        self._check_layer(layer)
+        key = self._check_graph_key(key)
         folder = self._graph_dir(layer)
-        if key is None:
-            pointer = folder / (DEFAULT_GRAPH + ".json")
-            if not pointer.exists():
-                raise FileNotFoundError(f"no Mapper graph saved for layer {layer!r}; build one with "
-                                        f"`topoact mapper {self.path} --layer {layer}`")
-            key = read_json(pointer)["key"]
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(key)):
-            raise ValueError(f"bad graph key {key!r}")
         path = folder / f"{key}.json"
         if not path.exists():
             raise FileNotFoundError(f"no graph {key!r} for layer {layer!r}; saved: {self.graph_keys(layer)}")
-        return read_json(path)
+        if not read_json(path).get("nodes"):
+            raise ValueError(f"graph {key!r} of layer {layer!r} has no nodes; it cannot be the default")
+        write_json(folder / (DEFAULT_GRAPH + ".json"), {"key": key})
+
+    def _resolve_graph_key(self, layer: str, key: str | None) -> str:
+        if key is None:
+            key = self.default_graph_key(layer)
+            if key is None:
+                raise FileNotFoundError(f"no Mapper graph saved for layer {layer!r}; build one with "
+                                        f"`topoact mapper {self.path} --layer {layer}`")
+        return self._check_graph_key(key)
+
+    def graph(self, layer: str, key: str | None = None):
+        """A saved Mapper graph of ``layer`` (the default one when ``key`` is None).
+
+        Returns
+        -------
+        :class:`topoact.mapper.MapperGraph` (with its (K, D) ``node_means`` memory-mapped when
+        they were saved). Graph files of every schema version (and without one) open.
+        """
+        from .mapper.graph import MapperGraph
+
+        self._check_layer(layer)
+        key = self._resolve_graph_key(layer, key)
+        path = self._graph_dir(layer) / f"{key}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no graph {key!r} for layer {layer!r}; saved: {self.graph_keys(layer)}")
+        data = read_json(path)
+        data.setdefault("key", key)
+        data.setdefault("layer", layer)
+        try:
+            return MapperGraph.from_dict(data, node_means=self._load_node_means(layer, data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DamagedRunError(f"graph file {path} cannot be read ({exc}); delete it and "
+                                  f"rebuild with `topoact mapper {self.path} --layer {layer}`") from exc
+
+    def _load_node_means(self, layer: str, data: dict) -> np.ndarray | None:
+        name = data.get("node_means")
+        if not name or not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(name)):
+            return None
+        path = self._graph_dir(layer) / name
+        return np.load(path, mmap_mode="r") if path.exists() else None
 
     def node_means(self, layer: str, key: str | None = None) -> np.ndarray | None:
-        graph = self.graph(layer, key)
-        name = graph.get("node_means")
-        return np.load(self._graph_dir(layer) / name) if name else None
-
-    def save_graph(self, layer: str, graph: dict, key: str, node_means: np.ndarray | None = None,
-                   *, default: bool = True) -> Path:
-        """Store a graph dict under ``key`` (and make it the layer's default unless told not to)."""
+        """(K, D) mean activation vectors of a saved graph's nodes (None when not saved)."""
         self._check_layer(layer)
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", key) or key == DEFAULT_GRAPH:
-            raise ValueError(f"bad graph key {key!r}")
+        key = self._resolve_graph_key(layer, key)
+        path = self._graph_dir(layer) / f"{key}.node_means.npy"
+        return np.load(path) if path.exists() else None
+
+    def save_graph(self, layer: str, graph, key: str | None = None,
+                   node_means: np.ndarray | None = None, *, default: bool = False) -> Path:
+        """Store a Mapper graph under ``key`` (default: ``graph.key``).
+
+        Parameters
+        ----------
+        layer : layer name
+        graph : MapperGraph (or its dict form)
+        key : graph key (letters, digits, '_' and '-')
+        node_means : (K, D) array, optional (default: ``graph.node_means``)
+        default : also make it the layer's default graph. Saving never moves the default
+            otherwise (exploring must not change what the next person opens).
+
+        Returns
+        -------
+        Path of the graph JSON.
+        """
+        from .mapper.graph import MapperGraph
+
+        self._check_layer(layer)
+        if not isinstance(graph, MapperGraph):
+            graph = MapperGraph.from_dict(graph, node_means=node_means)
+        key = self._check_graph_key(key if key is not None else graph.key)
+        if default and graph.n_nodes == 0:
+            raise ValueError(f"graph {key!r} of layer {layer!r} has no nodes; it cannot be the default")
         folder = self._graph_dir(layer)
         folder.mkdir(parents=True, exist_ok=True)
-        graph = dict(graph, layer=layer, key=key)
-        if node_means is not None:
+        graph.layer, graph.key = layer, key
+        means = node_means if node_means is not None else graph.node_means
+        name = None
+        if means is not None:
             name = f"{key}.node_means.npy"
-            save_npy(folder / name, np.asarray(node_means, dtype=np.float32))
-            graph["node_means"] = name
-        write_json(folder / f"{key}.json", graph)
+            save_npy(folder / name, np.asarray(means, dtype=np.float32))
+        write_json(folder / f"{key}.json", graph.to_dict(node_means_file=name), indent=None)
         if default:
             write_json(folder / (DEFAULT_GRAPH + ".json"), {"key": key})
         return folder / f"{key}.json"
 
 
-def open_run(path, *, model=None) -> Run:
-    """Open a finished run directory for reading (``model`` attaches a Python-API model)."""
+def open_run(path: str | os.PathLike, *, model: Any = None) -> Run:
+    """Open a finished run directory for reading.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    model : ModelBundle or nn.Module, optional
+        Attach the model of a run collected from a Python object (it cannot be rebuilt).
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    FileNotFoundError, IncompleteRunError, DamagedRunError, DamagedFileError
+        Not a run; not finished (resume it); a file missing or truncated; a damaged JSON file.
+    """
     return Run(path, model=model)
 
 
@@ -449,25 +763,33 @@ class RunLike(Protocol):
 
     Attributes: ``path``, ``meta`` (dict), ``layers`` (list of names), ``n`` (rows),
     ``labels`` / ``predictions`` ((N,) int64), ``probabilities`` ((N, C) float32),
-    ``class_names``, ``ids``, ``paths``, ``attributes`` ({name: (N,)}), ``attribute_kinds``,
-    ``attributes_meta``.
+    ``class_names`` (of predictions), ``label_names`` (of labels: they differ when the data set's
+    classes do not match the model's, see ``labels_match_model``), ``ids``, ``paths``,
+    ``attributes`` ({name: (N,)}), ``attribute_kinds``, ``attributes_meta``.
     """
 
     path: Path
     meta: dict
 
     @property
-    def layers(self) -> list[str]: ...
+    def layers(self) -> list[str]:
+        """See :attr:`Run.layers`."""
 
     @property
-    def n(self) -> int: ...
+    def n(self) -> int:
+        """See :attr:`Run.n`."""
 
-    def activations(self, layer: str) -> np.ndarray: ...
+    def activations(self, layer: str) -> np.ndarray:
+        """See :meth:`Run.activations`."""
 
-    def fingerprint(self, layer: str) -> str: ...
+    def fingerprint(self, layer: str) -> str:
+        """See :meth:`Run.fingerprint`."""
 
-    def results_dir(self, kind: str, create: bool = False) -> Path: ...
+    def results_dir(self, kind: str, create: bool = False) -> Path:
+        """See :meth:`Run.results_dir`."""
 
-    def image(self, row: int): ...
+    def image(self, row: int) -> "Image.Image":
+        """See :meth:`Run.image`."""
 
-    def model(self): ...
+    def model(self) -> "ModelBundle":
+        """See :meth:`Run.model`."""

@@ -1,20 +1,19 @@
-"""App tests without a browser: image route, node services, CSV, jobs, figures, callbacks' helpers."""
+"""App tests without a browser: image route, node services, CSV, progress, figures, callbacks' helpers."""
 from __future__ import annotations
 
 import base64
 import csv
 import io
-import threading
-import time
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app_fixtures import FIXTURE_FORM, GRAPH_LAYER, LAYERS, N_IMAGES, small_run, small_run_dir  # noqa: F401
+from app_fixtures import (FIXTURE_FORM, GRAPH_LAYER, LAYERS, N_IMAGES, fresh_run_dir, small_run,  # noqa: F401
+                          small_run_dir)
 
 from topoact.app import create_app, ids
-from topoact.app.jobs import JobCancelled, JobManager, describe_job
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +21,7 @@ def app(small_run):
     from topoact.store import open_run
 
     path, bundle = small_run
-    app = create_app(open_run(path, model=bundle))
-    yield app
-    app.topoact_context.jobs.shutdown()
+    return create_app(open_run(path, model=bundle))
 
 
 @pytest.fixture(scope="module")
@@ -80,22 +77,48 @@ def test_app_opens_on_the_layer_with_a_graph(ctx):
 
 # -- node services --------------------------------------------------------------------------------
 def test_node_statistics_match_the_members(ctx):
+    from topoact.app.panels.node import stats_rows
+
     key = _key(ctx)
     graph = ctx.graph(GRAPH_LAYER, key)
     node = max(graph["nodes"], key=lambda n: n["size"])
     stats = ctx.node_statistics(GRAPH_LAYER, key, node["id"])
     members = np.asarray(node["members"])
-    assert stats["size"] == len(members) == sum(stats["label_counts"].values())
     labels = ctx.run.labels[members]
-    majority = np.bincount(labels).argmax()
-    assert stats["majority"] == ctx.run.class_names[majority]
+    assert stats["size"] == len(members) == sum(stats["label_counts"].values())
+    assert stats["majority_label"] == np.bincount(labels).argmax()
     assert stats["purity"] == pytest.approx(np.bincount(labels).max() / len(members))
     assert stats["accuracy"] == pytest.approx((labels == ctx.run.predictions[members]).mean())
     acts = np.asarray(ctx.run.activations(GRAPH_LAYER))[members]
     assert stats["mean_norm"] == pytest.approx(np.linalg.norm(acts, axis=1).mean(), rel=1e-5)
     hue = stats["attributes"]["hue"]  # circular with period 1 in the shapes set
-    assert hue["period"] == pytest.approx(1.0) and 0.0 <= hue["circular_mean"] < 1.0
+    assert hue["period"] == pytest.approx(1.0) and 0.0 <= hue["mean"] < 1.0
+    angles = ctx.run.attributes["hue"][members] * 2 * np.pi
+    expected = np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()) % (2 * np.pi) / (2 * np.pi)
+    assert hue["mean"] == pytest.approx(expected, abs=1e-9)
     assert stats["attributes"]["family"]["counts"]
+    # the table shows class names and the circular summary with its period
+    rows = dict(stats_rows(stats, ctx.run.class_names))
+    assert rows["majority"] == ctx.run.class_names[stats["majority_label"]]
+    assert rows["hue"].startswith(f"circular mean {hue['mean']:.3g} of period 1")
+
+
+def test_node_statistics_of_a_graph_file_without_them_come_from_the_library(ctx):
+    """An older graph file without per-node statistics: the library computes the same numbers."""
+    from topoact.app.context import AppContext
+
+    key = _key(ctx)
+    node = max(ctx.graph(GRAPH_LAYER, key)["nodes"], key=lambda n: n["size"])
+    bare = AppContext(ctx.run)
+    stored = ctx.node_statistics(GRAPH_LAYER, key, node["id"])
+    bare_node = bare.node(GRAPH_LAYER, key, node["id"])
+    for name in ("purity", "accuracy", "mean_norm", "attributes", "label_counts"):
+        bare_node.pop(name)
+    again = bare.node_statistics(GRAPH_LAYER, key, node["id"])
+    for name in ("purity", "accuracy", "mean_norm"):
+        assert again[name] == pytest.approx(stored[name], rel=1e-5)
+    assert again["label_counts"] == stored["label_counts"]
+    assert again["attributes"]["hue"]["mean"] == pytest.approx(stored["attributes"]["hue"]["mean"])
 
 
 def test_exemplars_are_members_closest_to_the_node_mean_first(ctx):
@@ -115,16 +138,17 @@ def test_members_csv_download(ctx):
 
     key = _key(ctx)
     node = ctx.graph(GRAPH_LAYER, key)["nodes"][0]
-    payload = csv_download(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]})
+    from topoact.app.validate import node_ref
+    payload = csv_download(ctx, node_ref(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]}))
     assert payload["filename"].endswith(f"node{node['id']}.csv")
     rows = list(csv.DictReader(io.StringIO(payload["content"])))
-    assert [int(r["row"]) for r in rows] == sorted(node["members"])
+    assert sorted(int(r["row"]) for r in rows) == sorted(node["members"])
     for r in rows:
         i = int(r["row"])
         assert r["id"] == str(ctx.run.ids[i])
         assert int(r["label"]) == ctx.run.labels[i] and r["label_name"] == ctx.run.class_names[ctx.run.labels[i]]
         assert int(r["prediction"]) == ctx.run.predictions[i]
-        assert r["correct"] == str(int(ctx.run.labels[i] == ctx.run.predictions[i]))
+        assert r["prediction_name"] == ctx.run.class_names[ctx.run.predictions[i]]
 
 
 def test_colour_values_for_attributes_and_builtins(ctx):
@@ -168,118 +192,212 @@ def test_figure_fades_nodes_without_the_class_and_filters_edges(ctx):
         assert drawn == sum(w >= threshold for w in weights) < n_edges
 
 
-def test_layout_is_deterministic_and_finite(ctx):
+def test_layout_is_deterministic_and_keeps_components_apart(ctx):
     from topoact.figures.graph import graph_layout
 
     graph = ctx.graph(GRAPH_LAYER, _key(ctx))
     a, b = graph_layout(graph, seed=0), graph_layout(graph, seed=0)
     assert a.shape == (len(graph["nodes"]), 2) and np.isfinite(a).all()
     assert np.array_equal(a, b)
+    # connected components are packed in disjoint boxes
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(len(graph["nodes"])))
+    position = {n["id"]: k for k, n in enumerate(graph["nodes"])}
+    g.add_edges_from((position[e["source"]], position[e["target"]]) for e in graph["edges"])
+    boxes = [(a[list(c)].min(0), a[list(c)].max(0)) for c in nx.connected_components(g)]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            (lo1, hi1), (lo2, hi2) = boxes[i], boxes[j]
+            assert (hi1 < lo2).any() or (hi2 < lo1).any(), "two components overlap"
 
 
-# -- jobs -----------------------------------------------------------------------------------------
-def test_job_manager_progress_cache_errors_and_cancel():
-    jobs = JobManager(max_workers=2)
-    calls = []
-    gate = threading.Event()
+def test_graph_figure_draws_each_node_where_its_size_and_colour_say():
+    """Positions, marker sizes (area ~ members), class colours, value colours, rings: from the data."""
+    from topoact.figures.graph import CLASS_COLORS, graph_figure
 
-    def work(progress, should_cancel):
-        calls.append(1)
-        progress(0.5, "half")
-        gate.wait(5)
-        return 42
+    graph = {"layer": "l", "key": "k", "nodes": [
+        {"id": 0, "size": 1, "majority_label": 0, "purity": 1.0, "label_counts": {"0": 1}},
+        {"id": 1, "size": 4, "majority_label": 1, "purity": 0.5, "label_counts": {"1": 2, "0": 2}},
+        {"id": 2, "size": 16, "majority_label": 1, "purity": 0.75, "label_counts": {"1": 12, "2": 4}},
+    ], "edges": [{"source": 0, "target": 1, "weight": 0.2}, {"source": 1, "target": 2, "weight": 0.6}]}
+    positions = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    fig = graph_figure(graph, positions, class_names=["a", "b", "c"], selected_node=2, marked_nodes=[0],
+                       edge_threshold=0.5)
+    edges, *markers = fig.data
+    assert list(edges.x) == [2.0, 4.0, None] and list(edges.y) == [3.0, 5.0, None]  # only the 0.6 edge
+    drawn = {}
+    for trace in markers:
+        for k, (custom, x, y) in enumerate(zip(trace.customdata, trace.x, trace.y)):
+            drawn[custom[0]] = dict(xy=(x, y), size=trace.marker.size[k], color=trace.marker.color,
+                                    name=trace.name, ring=(trace.marker.line.color[k], trace.marker.line.width[k]))
+    assert {i: d["xy"] for i, d in drawn.items()} == {0: (0.0, 1.0), 1: (2.0, 3.0), 2: (4.0, 5.0)}
+    assert drawn[0]["color"] == CLASS_COLORS[0] and drawn[0]["name"] == "a"
+    assert drawn[1]["color"] == drawn[2]["color"] == CLASS_COLORS[1] and drawn[2]["name"] == "b"
+    assert drawn[0]["size"] == 6.0 and drawn[2]["size"] == 34.0  # diameter ~ sqrt(size): 1, 2, 4
+    assert drawn[1]["size"] == pytest.approx(6.0 + 28.0 / 3.0)
+    assert drawn[0]["ring"] == ("#e00000", 4.0) and drawn[2]["ring"] == ("#000000", 3.0)
 
-    key = jobs.submit("t", {"a": 1}, work)
-    time.sleep(0.1)
-    status = jobs.status(key)
-    assert status["state"] == "running" and status["progress"] == 0.5 and status["message"] == "half"
-    assert jobs.submit("t", {"a": 1}, work) == key  # same params -> the same job
-    gate.set()
-    assert jobs.wait(key)["state"] == "done" and jobs.result(key) == 42
-    assert jobs.submit("t", {"a": 1}, work) == key and len(calls) == 1  # cached result
+    purity = graph_figure(graph, positions, color_by="purity", values=np.array([1.0, 0.5, 0.75]))
+    trace = purity.data[1]
+    assert list(trace.marker.color) == [1.0, 0.5, 0.75]
+    assert (trace.marker.cmin, trace.marker.cmax) == (0.5, 1.0)
+    hue = graph_figure(graph, positions, color_by="attr:hue", values=np.array([0.1, 0.5, 0.9]),
+                       color_kind="circular", period=1.0)
+    assert (hue.data[1].marker.cmin, hue.data[1].marker.cmax) == (0.0, 1.0)
+    assert hue.data[1].marker.colorscale[0][1] == hue.data[1].marker.colorscale[-1][1]  # cyclic scale
 
-    def fail(progress, should_cancel):
-        raise ValueError("bad layer")
 
-    bad = jobs.wait(jobs.submit("t", {"a": 2}, fail))
-    assert bad["state"] == "error" and "ValueError: bad layer" in bad["error"]
-    with pytest.raises(RuntimeError, match="bad layer"):
-        jobs.result(bad["key"])
+def test_a_click_patches_only_the_rings_and_they_equal_a_full_redraw(ctx):
+    from topoact.app.panels.graph import build_figure, ring_patch
 
-    def slow(progress, should_cancel):
-        for i in range(500):
-            if should_cancel():
-                raise JobCancelled()
-            progress(i / 500)
-            time.sleep(0.01)
-        return "finished"
+    key = _key(ctx)
+    selection = {"layer": GRAPH_LAYER, "key": key}
+    nodes = ctx.graph(GRAPH_LAYER, key)["nodes"]
+    clicked = {"layer": GRAPH_LAYER, "graph_key": key, "node": nodes[-1]["id"]}
+    upload = {"layers": {GRAPH_LAYER: {"graph_key": key, "nodes": [nodes[0]["id"]]}}}
+    for color_by in ("majority", "purity"):
+        full, _ = build_figure(ctx, selection, color_by, None, 0.0, clicked, upload)
+        operations = ring_patch(ctx, selection, color_by, clicked, upload, None).to_plotly_json()["operations"]
+        assigned = {tuple(op["location"]): op["params"]["value"] for op in operations}
+        assert {loc[-1] for loc in assigned} == {"color", "width"}  # nothing else is sent
+        assert {loc[1] for loc in assigned} == set(range(1, len(full.data)))  # every marker trace
+        for t, trace in enumerate(full.data[1:], start=1):
+            assert list(trace.marker.line.color) == assigned[("data", t, "marker", "line", "color")]
+            assert list(trace.marker.line.width) == assigned[("data", t, "marker", "line", "width")]
+        colors = [c for t in range(1, len(full.data)) for c in assigned[("data", t, "marker", "line", "color")]]
+        assert colors.count("#000000") == 1 and colors.count("#e00000") == 1
 
-    key = jobs.submit("t", {"a": 3}, slow)
-    time.sleep(0.05)
-    assert jobs.cancel(key)
-    assert jobs.wait(key)["state"] == "cancelled"
-    assert jobs.idle_for() < 5
-    jobs.shutdown()
+
+def test_composition_and_sweep_figures_hold_the_numbers():
+    from topoact.figures.graph import CLASS_COLORS, composition_figure, sweep_figure
+
+    import plotly.graph_objects as go
+
+    bars = go.Figure(composition_figure({"2": 3, "0": 7}, ["cat", "dog", "fox"])).data[0]   # a valid figure
+    assert list(bars.x) == ["cat", "fox"] and list(bars.y) == [7, 3]
+    assert list(bars.marker.color) == [CLASS_COLORS[0], CLASS_COLORS[2]]
+    summaries = [{"params": {"n": n, "p": p}, "nodes": 10 * n + p * 10} for n in (3, 5) for p in (0.2, 0.4)]
+    heat = sweep_figure(summaries, x="n", y="p", metric="nodes").data[0]
+    assert list(heat.x) == ["3", "5"] and list(heat.y) == ["0.2", "0.4"]
+    np.testing.assert_allclose(heat.z, [[32, 52], [34, 54]])
+    assert [list(r) for r in heat.customdata] == [[0, 2], [1, 3]]  # cell -> summary index
+
+
+# -- progress -------------------------------------------------------------------------------------
+def test_bar_progress_maps_the_library_protocol_onto_the_bar():
+    from topoact.app.background import BarProgress, progress_text
+
+    seen = []
+    bar = BarProgress(seen.append, min_interval=0.0)
+    bar(1, 10, "cover interval 1/10")
+    bar(10, 10, "done")
+    assert [v for v, _ in seen] == ["0", "0.1", "1"]
+    assert seen[0][1].startswith("starting — 0%") and seen[1][1].startswith("cover interval 1/10 — 10%")
+    assert progress_text(0.5, 2.0) == "25%"
+    throttled = []
+    slow = BarProgress(throttled.append, min_interval=60.0)
+    for k in range(1, 50):
+        slow(k, 100, "same step")
+    slow(100, 100, "same step")
+    assert [v for v, _ in throttled] == ["0", "0.01", "1"]  # start, first step, end; nothing between
+
+
+def test_stop_jobs_kills_running_job_processes_at_once():
+    """What the server's exit handler does, instead of waiting for every running job."""
+    import time
+
+    import multiprocess
+
+    from topoact.app.background import stop_jobs
+
+    job = multiprocess.Process(target=time.sleep, args=(120,))
+    job.start()
+    started = time.monotonic()
+    assert stop_jobs() >= 1
+    assert not job.is_alive() and time.monotonic() - started < 10
 
 
 # -- recompute, sweep, upload (the functions behind the callbacks) --------------------------------
-def test_form_validation_names_the_problem():
-    from topoact.app.panels.graph import form_params
+def test_form_becomes_the_librarys_config_and_errors_name_the_field():
+    from topoact.app.panels.graph import FORM_FIELDS, form_config, form_values
+    from topoact.mapper import MapperConfig
 
-    ok = form_params("l2", "balanced", "6", "0.25", "single", "auto", "cosine", "2")
-    assert ok == {"lens": "l2", "cover": "balanced", "intervals": 6, "overlap": 0.25, "clusterer": "single",
-                  "eps": "auto", "metric": "cosine", "min_samples": 2}
-    assert form_params("l2", "uniform", 5, 0.3, "dbscan", "0.7", "euclidean", 3)["eps"] == 0.7
-    for bad, message in [((0, 0.3, "auto"), "intervals"), ((5, 1.2, "auto"), "overlap"),
-                         ((5, 0.3, "-1"), "eps"), ((5, 0.3, "big"), "eps"), (("x", 0.3, "auto"), "numbers")]:
+    ok = form_config("l2", "balanced", "6", "0.25", "single", "auto", "cosine", "2")
+    assert ok == MapperConfig(lens="l2", cover="balanced", n_intervals=6, overlap=0.25, clusterer="single",
+                              metric="cosine")
+    assert form_config("l2", "uniform", 5, 0.3, "dbscan", "0.7", "euclidean", 3).eps == 0.7
+    for bad, message in [((0, 0.3, "auto"), "n_intervals"), ((5, 1.2, "auto"), "overlap"),
+                         ((5, 0.3, "-1"), "eps"), ((5, 0.3, "big"), "eps"), (("x", 0.3, "auto"), "intervals")]:
         with pytest.raises(ValueError, match=message):
-            form_params("l2", "uniform", bad[0], bad[1], "dbscan", bad[2], "euclidean", 3)
+            form_config("l2", "uniform", bad[0], bad[1], "dbscan", bad[2], "euclidean", 3)
+    values = dict(zip(FORM_FIELDS, form_values(ok.to_dict())))
+    assert values["n_intervals"] == 6 and values["cover"] == "balanced" and values["eps"] == "auto"
 
 
-def test_recompute_job_saves_a_new_graph_and_is_cached(ctx):
-    from topoact.app.panels.graph import mapper_job
+def test_recompute_job_reports_one_monotone_bar_and_leaves_the_default(fresh_run_dir):
+    """The job body behind "Compute graph": saves the graph, never moves the default, bar 0 -> 1."""
+    from topoact.app.context import AppContext
+    from topoact.app.panels.graph import build_graphs, form_config, graph_request
+    from topoact.store import open_run
 
-    form = dict(FIXTURE_FORM, intervals=7, cover="balanced")
-    key = mapper_job(ctx, GRAPH_LAYER, form)
-    status = ctx.jobs.wait(key, timeout=60)
-    assert status["state"] == "done", status
-    result = ctx.jobs.result(key)
-    assert result["key"] in ctx.run.graph_keys(GRAPH_LAYER)
-    graph = ctx.graph(GRAPH_LAYER, result["key"])
-    assert graph["params"]["cover"]["intervals"] == 7
-    again = mapper_job(ctx, GRAPH_LAYER, form)
-    assert ctx.jobs.status(again)["state"] == "done" and ctx.jobs.result(again)["key"] == result["key"]
+    ctx = AppContext(open_run(fresh_run_dir))
+    default = ctx.run.default_graph_key(GRAPH_LAYER)
+    config = form_config(**dict(FIXTURE_FORM, n_intervals=7, cover="balanced"))
+    done, request = graph_request(ctx, [GRAPH_LAYER], config, GRAPH_LAYER)
+    assert done is None and request["layers"] == [GRAPH_LAYER]
+    reports = []
+    result = build_graphs(ctx.run, request, progress=lambda d, t, m="": reports.append((d / t, m)))
+    assert result["key"] == config.key in ctx.run.graph_keys(GRAPH_LAYER)
+    fractions = [f for f, _ in reports]
+    assert fractions and all(0.0 <= f <= 1.0 for f in fractions)
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert sum(f < 1.0 for f in fractions) >= 3  # the bar moves through the cover, not 0 -> 100%
+    assert ctx.graph(GRAPH_LAYER, result["key"])["params"]["n_intervals"] == 7
+    assert ctx.run.default_graph_key(GRAPH_LAYER) == default  # exploring never moves the default
+    assert graph_request(ctx, [GRAPH_LAYER], config, GRAPH_LAYER) == (
+        {"layer": GRAPH_LAYER, "key": config.key, "select": GRAPH_LAYER}, None)  # saved: shown at once
 
 
-def test_sweep_job_summaries_open_as_graphs(ctx):
-    from topoact.app.panels.graph import form_params, mapper_job
-    from topoact.app.panels.sweep import parse_list, sweep_job
+def test_sweep_job_summaries_open_as_graphs(fresh_run_dir):
+    from topoact.app.context import AppContext
+    from topoact.app.panels.graph import build_graphs, form_config, graph_request
+    from topoact.app.panels.sweep import parse_list, run_sweep, sweep_grid
+    from topoact.mapper import MapperConfig
+    from topoact.store import open_run
 
-    base = form_params(**{k: v for k, v in FIXTURE_FORM.items()})
-    key = sweep_job(ctx, GRAPH_LAYER, base, parse_list("3, 5", int, "intervals"),
-                    parse_list("0.2,0.4", float, "overlap"))
-    assert ctx.jobs.wait(key, timeout=60)["state"] == "done"
-    summaries = ctx.jobs.result(key)
+    ctx = AppContext(open_run(fresh_run_dir))
+    grid = sweep_grid(form_config(**FIXTURE_FORM), parse_list("3, 5", int, "intervals"),
+                      parse_list("0.2,0.4", float, "overlap"))
+    reports = []
+    summaries = run_sweep(ctx.run, GRAPH_LAYER, grid, progress=lambda d, t, m="": reports.append(d / t))
+    assert reports == sorted(reports) and reports[-1] == pytest.approx(1.0)
+    json.dumps(summaries)  # what goes back to the browser
     assert len(summaries) == 4
-    assert {(s["intervals"], s["overlap"]) for s in summaries} == {(3, 0.2), (3, 0.4), (5, 0.2), (5, 0.4)}
+    assert {(s["n_intervals"], s["overlap"]) for s in summaries} == {(3, 0.2), (3, 0.4), (5, 0.2), (5, 0.4)}
     chosen = summaries[-1]
-    job = mapper_job(ctx, GRAPH_LAYER, params=chosen["params"])
-    assert ctx.jobs.wait(job, timeout=60)["state"] == "done"
-    graph = ctx.graph(GRAPH_LAYER, ctx.jobs.result(job)["key"])
+    _, request = graph_request(ctx, [GRAPH_LAYER], MapperConfig.from_dict(chosen["params"]), GRAPH_LAYER)
+    graph = ctx.graph(GRAPH_LAYER, build_graphs(ctx.run, request)["key"])
     assert len(graph["nodes"]) == chosen["nodes"] and len(graph["edges"]) == chosen["edges"]
     with pytest.raises(ValueError, match="intervals"):
         parse_list("3, x", int, "intervals")
+    with pytest.raises(ValueError, match="dbscan"):
+        sweep_grid(form_config(**dict(FIXTURE_FORM, clusterer="single")), [3], [0.2])
 
 
 def test_uploaded_image_is_located_in_every_layer_with_a_graph(ctx):
-    from topoact.app.panels.upload import decode_upload, locate_image
+    from topoact.app.panels.upload import locate_image
+    from topoact.data.bounded_decode import UploadRejected, decode_data_url
 
     buffer = io.BytesIO()
     ctx.run.image(3).save(buffer, format="PNG")
     contents = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    image = decode_upload(contents)
+    image = decode_data_url(contents)
     key = _key(ctx)
-    result = locate_image(ctx, image, {"layer": GRAPH_LAYER, "key": key})
+    reports = []
+    result = locate_image(ctx, image, {"layer": GRAPH_LAYER, "key": key}, lambda d, t, m="": reports.append(d / t))
+    assert reports == sorted(reports) and 0 <= reports[0] and reports[-1] < 1
     assert result["prediction"] == ctx.run.predictions[3]
     entry = result["layers"][GRAPH_LAYER]
     assert entry["graph_key"] == key
@@ -287,8 +405,8 @@ def test_uploaded_image_is_located_in_every_layer_with_a_graph(ctx):
     holding = {n["id"] for n in ctx.graph(GRAPH_LAYER, key)["nodes"] if 3 in n["members"]}
     if holding:
         assert set(entry["nodes"]) & holding
-    with pytest.raises(ValueError, match="cannot read"):
-        decode_upload("data:image/png;base64," + base64.b64encode(b"not an image").decode())
+    with pytest.raises(UploadRejected, match="cannot|not"):
+        decode_data_url("data:image/png;base64," + base64.b64encode(b"not an image").decode())
 
 
 def test_upload_uses_the_runs_reduction(ctx):
@@ -303,15 +421,29 @@ def test_upload_uses_the_runs_reduction(ctx):
 
 
 def test_exports_json_and_kepler_html(ctx):
-    import json
+    """JSON = the graph file stored in the run; HTML = KeplerMapper's page with this graph's cover."""
+    import re
 
-    from topoact.app.panels.graph import kepler_html
+    from topoact.app.panels.graph import export_payload
+    from topoact.fileio import safe_name
 
     key = _key(ctx)
-    html = kepler_html(ctx, GRAPH_LAYER, key)
-    assert "<html" in html.lower() and "topoact Mapper graph" in html
-    graph = ctx.graph(GRAPH_LAYER, key)
-    assert json.loads(json.dumps(graph))["nodes"][0]["members"] == graph["nodes"][0]["members"]
+    selection = {"layer": GRAPH_LAYER, "key": key}
+    stored = json.loads((ctx.run.path / "graphs" / safe_name(GRAPH_LAYER) / f"{key}.json").read_text())
+    payload = export_payload(ctx, selection, "json")
+    exported = json.loads(payload["content"])
+    assert payload["filename"] == f"{GRAPH_LAYER}-{key}.json"
+    assert exported["nodes"] == stored["nodes"] and exported["edges"] == stored["edges"]
+    assert len(exported["nodes"]) > 1
+
+    html = export_payload(ctx, selection, "html")["content"]
+    assert "topoact Mapper graph" in html
+    # KeplerMapper's own summary object in the page: the fixture graph's cover, nodes and edges
+    summary = json.loads(re.search(r"const summary = (\{.*?\});\n", html).group(1))
+    assert summary["custom_meta"]["n_cubes"] == FIXTURE_FORM["n_intervals"] == 4
+    assert summary["custom_meta"]["perc_overlap"] == FIXTURE_FORM["overlap"]
+    assert summary["n_nodes"] == len(stored["nodes"]) and summary["n_edges"] == len(stored["edges"])
+    assert summary["n_total"] == sum(len(n["members"]) for n in stored["nodes"])
 
 
 def test_neighbouring_layers():
@@ -330,38 +462,10 @@ def test_exemplars_are_paged(ctx):
 
     key = _key(ctx)
     node = max(ctx.graph(GRAPH_LAYER, key)["nodes"], key=lambda n: n["size"])
-    store = {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]}
+    from topoact.app.validate import node_ref
+    store = node_ref(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]})
     rows = ctx.exemplar_rows(GRAPH_LAYER, key, node["id"])
     first, total = exemplar_images(ctx, store, 2)
     assert total == node["size"] and [img.src for img in first] == [image_url(r) for r in rows[:2]]
     page, _ = exemplar_images(ctx, store, PAGE)
     assert len(page) == min(PAGE, node["size"])
-
-
-def test_describe_job_phases_for_pollers():
-    jobs = JobManager(max_workers=1)
-    gate = threading.Event()
-
-    def work(progress, should_cancel):
-        progress(0.25, "quarter")
-        gate.wait(5)
-        return "ok"
-
-    assert describe_job(jobs, None)[0] == "idle"
-    assert describe_job(jobs, {"key": "nope"})[:2] == ("lost", "job lost (server restarted?)")
-    key = jobs.submit("t", {"b": 1}, work)
-    time.sleep(0.1)
-    phase, text, status = describe_job(jobs, {"key": key})
-    assert phase == "running" and text.startswith("quarter — 25%") and status["progress"] == 0.25
-    gate.set()
-    jobs.wait(key)
-    assert describe_job(jobs, {"key": key})[0] == "done"
-
-    def fail(progress, should_cancel):
-        raise ValueError("broken")
-
-    bad = jobs.submit("t", {"b": 2}, fail)
-    jobs.wait(bad)
-    phase, text, _ = describe_job(jobs, {"key": bad})
-    assert phase == "ended" and text.startswith("error:") and "broken" in text
-    jobs.shutdown()

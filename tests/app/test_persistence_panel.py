@@ -12,21 +12,25 @@ from app_fixtures import GRAPH_LAYER, small_run, small_run_dir  # noqa: F401 - f
 
 from topoact.app.panels import persistence as panel
 from topoact.topology import compute_persistence
+from topoact.topology.results import as_result_dict
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
-def test_form_validation():
-    assert panel.persistence_form("500", "cosine", 1, 10) == {
-        "n_landmarks": 500, "metric": "cosine", "max_dim": 1, "n_bootstrap": 10}
-    with pytest.raises(ValueError, match="landmarks must be >= 2"):
+def test_form_is_the_librarys_config_with_its_validation():
+    from topoact.topology.config import PersistenceConfig
+
+    config = panel.persistence_form("500", "cosine", 1, 10)
+    assert config == PersistenceConfig(n_landmarks=500, metric="cosine", max_dim=1, n_bootstrap=10)
+    assert config.alpha == PersistenceConfig().alpha  # what the form does not show: the library's defaults
+    with pytest.raises(ValueError, match=r"n_landmarks must be in \[2"):
         panel.persistence_form(1, "euclidean", 1, 10)
     with pytest.raises(ValueError, match="metric"):
         panel.persistence_form(100, "manhattan", 1, 10)
-    with pytest.raises(ValueError, match="max dim"):
+    with pytest.raises(ValueError, match=r"max_dim must be in \[0, 2\]"):
         panel.persistence_form(100, "euclidean", 3, 10)
-    with pytest.raises(ValueError, match="bootstrap count"):
+    with pytest.raises(ValueError, match="n_bootstrap"):
         panel.persistence_form(100, "euclidean", 1, -1)
-    with pytest.raises(ValueError, match="whole numbers"):
+    with pytest.raises(ValueError, match="landmarks must be a whole number"):
         panel.persistence_form(None, "euclidean", 1, 10)
 
 
@@ -45,7 +49,7 @@ def _circle(n=160, seed=0):
 
 def test_significant_bar_click_gives_cycle_rows_and_the_nodes_holding_them():
     t, X = _circle()
-    res = compute_persistence(X, n_landmarks=120, n_bootstrap=10)
+    res = as_result_dict(compute_persistence(X, n_landmarks=120, n_bootstrap=10))
     h1 = res["diagrams"][1]
     sig = [b for b in res["bars"] if b["dim"] == 1 and b["significant"]]
     assert len(sig) == 1
@@ -98,34 +102,43 @@ def test_choose_cached_prefers_the_form_parameters(small_run_dir, tmp_path):
     assert panel.choose_cached(run, "fc", None) is None
     a = panel.persistence_form(40, "euclidean", 1, 0)
     b = panel.persistence_form(30, "euclidean", 1, 0)
-    ra = layer_persistence(run, "fc", **a)
-    time.sleep(0.05)
-    rb = layer_persistence(run, "fc", **b)
-    assert panel.choose_cached(run, "fc", a) == {"layer": "fc", "key": ra["key"]}
-    assert panel.choose_cached(run, "fc", b) == {"layer": "fc", "key": rb["key"]}
+    ra = layer_persistence(run, "fc", a)
+    time.sleep(0.05)  # distinct file times: "newest" below is well defined
+    rb = layer_persistence(run, "fc", b)
+    assert panel.choose_cached(run, "fc", a) == {"layer": "fc", "key": ra.key}
+    assert panel.choose_cached(run, "fc", b) == {"layer": "fc", "key": rb.key}
     # unknown parameters: the newest result of the layer; other layers are not mixed in
-    assert panel.choose_cached(run, "fc", panel.persistence_form(20, "cosine", 1, 0))["key"] == rb["key"]
+    assert panel.choose_cached(run, "fc", panel.persistence_form(20, "cosine", 1, 0))["key"] == rb.key
     assert panel.choose_cached(run, "conv1", a) is None
 
 
 # -- the real app in headless Chromium -------------------------------------------------------------
 def _wait(predicate, timeout=20.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """dash's ``until``, with an element that is not there yet (or stale) counting as not yet."""
+    from dash.testing.wait import until
+
+    def safe():
         try:
-            value = predicate()
+            return predicate()
         except Exception:  # noqa: BLE001 - element not there yet / stale
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
+            return None
+
+    return until(safe, timeout, msg=f"timed out waiting for {message}")
+
+
+#: a click on point ``pointNumber`` of the first trace whose customdata is (dim, index) of an H1 bar,
+#: delivered as plotly delivers a mouse click (the ``plotly_click`` event dcc.Graph listens to)
+CLICK_H1_BAR_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+const curve = gd.data.findIndex(t => t.customdata && t.customdata.length && t.customdata[0][0] === 1);
+gd.emit('plotly_click', {points: [{curveNumber: curve, pointNumber: 0, data: gd.data[curve]}]});
+return gd.data[curve].customdata[0];
+"""
 
 
 @pytest.mark.browser
 def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir, tmp_path):
     pytest.importorskip("selenium")
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     from topoact.app import create_app
@@ -165,11 +178,9 @@ def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir
     dash_duo.find_element(f"#{panel.COMPUTE}").click()
     _wait(lambda: "none (no bootstrap)" in dash_duo.find_element(f"#{panel.SUMMARY}").text, timeout=30,
           message="the result without a band")
-    time.sleep(0.5)  # let plotly finish redrawing the new figure
-    markers = _wait(lambda: dash_duo.find_elements(f"#{panel.BARCODE} .scatterlayer .trace .points path"),
-                    message="bar markers")
-    # bars are drawn longest first: the first marker is the longest H1 bar
-    ActionChains(dash_duo.driver).move_to_element(markers[0]).pause(0.5).click().perform()
+    # bars are drawn longest first: the first H1 point is the longest H1 bar (clicked on the figure
+    # the summary came with: same callback, so no stale element of the previous figure)
+    assert dash_duo.driver.execute_script(CLICK_H1_BAR_JS, panel.BARCODE)[0] == 1
     info = _wait(lambda: re.search(r"(\d+) of (\d+) Mapper nodes",
                                    dash_duo.find_element(f"#{panel.CYCLE_INFO}").text), timeout=15,
                  message="the cycle's Mapper nodes (cycle info: "
@@ -181,7 +192,7 @@ def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir
     from topoact.topology.run_persistence import cached_persistence, load_persistence
 
     newest = cached_persistence(ctx.run, GRAPH_LAYER)[0]
-    result = load_persistence(ctx.run, GRAPH_LAYER, newest["key"])
+    result = as_result_dict(load_persistence(ctx.run, GRAPH_LAYER, newest["key"]))
     longest = next(b for b in result["bars"] if b["dim"] == 1)
     cycle = panel.cycle_for_bar(result, 1, longest["index"])
     assert rows == cycle["rows"][:panel.MAX_THUMBS]

@@ -66,6 +66,9 @@ def test_corrupt_files_raise_only_for_them(folder):
     assert "empty file" in bad["cat/empty.jpg"]
     assert "truncat" in bad["dog/truncated.jpg"].lower()
     assert "garbage.png" in bad["dog/garbage.png"]
+    # PIL's "cannot identify image file <_io.BytesIO object at 0x...>" names the file instead
+    assert all("BytesIO" not in reason for reason in bad.values()), bad
+    assert "cannot identify image file 'dog/garbage.png'" in bad["dog/garbage.png"]
     # good files decode to the right pixels
     b = np.asarray(ds.load(ds.labels().tolist().index(1)))
     assert b.shape == (64, 64, 3)

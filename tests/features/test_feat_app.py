@@ -31,9 +31,9 @@ def real_run(tmp_path_factory):
     topoact.collect(bundle, f"shapes:{N_IMAGES}", ["conv2"], out=path, num_workers=0, progress=False,
                     chunk_size=32, batch_size=32)
     run = open_run(path, model=bundle)
-    run_graphs.build_run_graph(run, "conv2", run_graphs.mapper_params(
-        lens="l2", cover="uniform", intervals=3, overlap=0.3, clusterer="dbscan", eps="auto",
-        metric="euclidean", min_samples=3))
+    run_graphs.build_run_graph(run, "conv2", run_graphs.MapperConfig(
+        lens="l2", cover="uniform", n_intervals=3, overlap=0.3, clusterer="dbscan", eps="auto",
+        metric="euclidean", min_samples=3), default=True)
     return open_run(path, model=bundle)
 
 
@@ -49,7 +49,7 @@ def generator_run(real_run):
 
 
 def _largest_node(run):
-    graph = run.graph("conv2")
+    graph = run.graph("conv2").to_dict()
     return max(graph["nodes"], key=lambda n: n["size"])
 
 
@@ -72,24 +72,22 @@ def test_service_on_a_real_run(real_run):
 
 
 def test_panel_job_path(real_run):
-    from topoact.app.jobs import JobManager
+    """The background job's body: one monotone bar over the service's steps, images as data URIs."""
+    from topoact.app.background import BarProgress
     from topoact.app.panels import features as panel
 
     node = _largest_node(real_run)
     store = {"layer": "conv2", "graph_key": None, "node": node["id"]}
     request = panel.build_request(store, "inverse", 48, 2, 0, 0.5, "1, 4", None, None)
     assert request["params"]["channel"] == [1, 4] and request["params"]["level"] == [0.5, 0.5]
-    jobs = JobManager(max_workers=1)
-    try:
-        key = jobs.submit("features", request,
-                          lambda p, c: panel.run_request(real_run, request, "conv2", p, c))
-        status = jobs.wait(key, timeout=60)
-        assert status["state"] == "done", status
-        children = panel.result_children(real_run, jobs.result(key))
-        assert len(children[0].children) == 2
-        assert children[0].children[0].src.startswith("data:image/png;base64,")
-    finally:
-        jobs.shutdown()
+    shown = []
+    result = panel.run_request(real_run, request, "conv2", BarProgress(shown.append, min_interval=0.0))
+    fractions = [float(value) for value, _ in shown]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert len(set(fractions)) > 3  # the bar moves step by step
+    children = panel.result_children(real_run, result)
+    assert len(children[0].children) == 2
+    assert children[0].children[0].src.startswith("data:image/png;base64,")
     with pytest.raises(ValueError, match="not an integer"):
         panel.parse_channels("1, x")
     with pytest.raises(ValueError, match="select a node"):
@@ -116,14 +114,14 @@ def test_channel_picker_requests_and_levels(real_run):
     # no node: channels of the selected layer, run through the service's unit path
     req = panel.build_request(None, "inverse", 24, 2, 0, 0.5, [3], None, None, layer="conv2")
     assert req["kind"] == "units" and req["channel"] == [3]
-    res = panel.run_request(real_run, req, "conv2", lambda *a: None, lambda: False)
+    res = panel.run_request(real_run, req, "conv2")
     assert len(res["images"]) == 2 and 0.0 <= res["metrics"]["fraction_within"] <= 1.0
     assert res["target"]["levels"][0] == pytest.approx(
         np.asarray(real_run.activations("conv2"))[:, 3].min() + 0.5 * np.ptp(real_run.activations("conv2")[:, 3]))
     # an out-of-range channel gets the service's clear error
     bad = panel.build_request(None, "inverse", 8, 2, 0, 0.5, [12], None, None, layer="conv2")
     with pytest.raises(ValueError, match="channel 12 out of range for layer 'conv2' with 12 channels"):
-        panel.run_request(real_run, bad, "conv2", lambda *a: None, lambda: False)
+        panel.run_request(real_run, bad, "conv2")
     assert panel.channel_count(real_run, "conv2") == 12 and panel.channel_count(real_run, "nope") is None
     # a filled row with the class-agnostic method means that exemplar, even with a node selected
     req = panel.build_request(store, "class_agnostic", 8, 4, 0, None, None, 1.0, 5)
@@ -142,7 +140,7 @@ def test_dgn_request_returns_pixel_and_dgn_side_by_side(generator_run):
                                          {"steps": 20, "batch": 2, "seed": 0})
     req = panel.build_request(store, "dgn", 20, 2, 0, None, None, None, None)
     seen = []
-    res = panel.run_request(generator_run, req, "conv2", lambda f, m: seen.append(f), lambda: False)
+    res = panel.run_request(generator_run, req, "conv2", lambda done, total, message="": seen.append(done / total))
     pixel, dgn = res["comparison"]
     assert pixel["cached"] and pixel["key"] == pixel_first["key"] and pixel["method"] == "node"
     assert dgn["method"] == "dgn" and len(dgn["images"]) == 2 and "generator" in dgn["metrics"]

@@ -54,7 +54,7 @@ def _objectives():
         "neuron": obj.neuron("conv2", 3),
         "neuron_flat": obj.neuron("fc", 1),
         "channel": obj.channel("relu2", 5),
-        "channel_center": obj.channel("conv2", 5, reduction="center"),
+        "channel_center": obj.channel("conv2", 5, reduce="center"),
         "direction_dot": obj.direction("relu2", np.linspace(0, 1, 16)),
         "direction_cossim": obj.direction("relu2", np.linspace(0, 1, 16), cossim_pow=1.0),
         "layer_activation": obj.layer_activation("relu1"),
@@ -103,8 +103,10 @@ def test_objective_errors(bundle):
     acts = evaluate(bundle, x, ["relu2"])
     with pytest.raises(ValueError, match="channel 16 out of range.*16 channels"):
         obj.channel("relu2", 16)(acts)
-    with pytest.raises(ValueError, match="reduction"):
-        obj.channel("relu2", 0, reduction="max")
+    with pytest.raises(ValueError, match="unknown reduce"):
+        obj.channel("relu2", 0, reduce="max")
+    with pytest.warns(DeprecationWarning, match="reduce="):
+        obj.channel("relu2", 0, reduction="center")
     with pytest.raises(ValueError, match="non-zero"):
         obj.direction("relu2", np.zeros(16))
     with pytest.raises(ValueError, match="unknown layer 'nope'.*conv1.*relu2"):
@@ -172,8 +174,8 @@ def test_model_left_as_found_even_when_objective_raises():
 def test_progress_and_cancel(bundle):
     seen = []
     optimize(bundle, obj.channel("relu2", 0), param.image_param((16, 16)), steps=4,
-             progress=lambda s, n: seen.append((s, n)))
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+             progress=lambda done, total, message="": seen.append((done, total, message)))
+    assert seen == [(k, 4, f"step {k}/4") for k in (1, 2, 3, 4)]
     ticks = iter([False, False, True])
     with pytest.raises(Cancelled, match="step 2"):
         optimize(bundle, obj.channel("relu2", 0), param.image_param((16, 16)), steps=10,

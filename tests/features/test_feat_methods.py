@@ -55,8 +55,8 @@ def test_node_visualization_rejects_bad_requests(bundle):
         NodeVisualization(steps=2).visualize(bundle, "relu9", np.ones(16))
     with pytest.raises(ValueError, match="non-zero"):
         NodeVisualization(steps=2).visualize(bundle, "relu2", np.zeros(16))
-    with pytest.raises(ValueError, match="reduction"):
-        NodeVisualization(steps=2).visualize(bundle, "relu2", np.ones(16), reduction="max")
+    with pytest.raises(ValueError, match="unknown reduce"):
+        NodeVisualization(steps=2).visualize(bundle, "relu2", np.ones(16), reduce="max")
 
 
 @pytest.mark.parametrize("fraction", [0.25, 0.8])

@@ -19,8 +19,27 @@ from topoact.features.methods.base import layer_features
 from feat_fixtures import tiny_bundle
 
 
+class RowsOnly:
+    """A layer that hands out rows and columns but refuses to be loaded whole (counts reads)."""
+
+    def __init__(self, array):
+        self._a, self.shape, self.dtype = array, array.shape, array.dtype
+        self.rows_read = 0
+
+    def __len__(self):
+        return len(self._a)
+
+    def __getitem__(self, index):
+        out = self._a[index]
+        self.rows_read += out.shape[0] if out.ndim == 2 else 0
+        return out
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the whole layer was loaded into memory")
+
+
 class FakeRun:
-    """The part of topoact.store.Run that the feature service uses."""
+    """An in-memory run satisfying topoact.store.RunLike (what the feature service reads)."""
 
     def __init__(self, path: Path, allow_model: bool = True):
         self.path = Path(path)
@@ -36,13 +55,15 @@ class FakeRun:
         self._bundle = tiny_bundle()
         images = torch.as_tensor(self._pixels).permute(0, 3, 1, 2).float() / 255
         self._acts = {"relu2": layer_features(self._bundle, images, "relu2")[0].astype(np.float32)}
-        self.meta = {"model": {"spec": "tiny", "hash": "tiny"}, "reduction": "gap",
-                     "layers": {"relu2": {"shape": [16, 8, 8], "dim": 16, "reduction": "gap"}}}
+        self.meta = {"model": {"spec": "tiny", "hash": "tiny"}, "reduce": "gap",
+                     "layers": {"relu2": {"shape": [16, 8, 8], "dim": 16, "reduce": "gap"}}}
         order = np.argsort(self._acts["relu2"][:, 0])
         self._graph = {"layer": "relu2", "key": "g1", "n_points": n,
                        "nodes": [{"id": 0, "members": order[:16].tolist(), "size": 16},
                                  {"id": 1, "members": order[-16:].tolist(), "size": 16}],
                        "edges": []}
+        self._node_means = np.stack([self._acts["relu2"][nd["members"]].mean(0)
+                                     for nd in self._graph["nodes"]])
 
     layers = property(lambda self: list(self.meta["layers"]))
     n = property(lambda self: len(self._pixels))
@@ -50,10 +71,21 @@ class FakeRun:
     def activations(self, layer):
         return self._acts[layer]
 
+    def fingerprint(self, layer):
+        from topoact.hashing import array_hash
+        return array_hash(np.asarray(self._acts[layer]))
+
+    def reduce_of(self, layer):
+        return self.meta["layers"][layer]["reduce"]
+
     def graph(self, layer, key=None):
         if key not in (None, "g1"):
             raise FileNotFoundError(f"no graph {key!r}")
         return self._graph
+
+    def node_means(self, layer, key=None):
+        self.graph(layer, key)
+        return self._node_means
 
     def image(self, row):
         return Image.fromarray(self._pixels[int(row)])
@@ -64,9 +96,10 @@ class FakeRun:
         self.model_loads += 1
         return self._bundle
 
-    def results_dir(self, kind):
+    def results_dir(self, kind, create=False):
         p = self.path / kind
-        p.mkdir(parents=True, exist_ok=True)
+        if create:
+            p.mkdir(parents=True, exist_ok=True)
         return p
 
 
@@ -126,7 +159,8 @@ def test_inverse_class_agnostic_and_exemplar_through_service(tmp_path):
 
 def test_bad_requests_get_clear_errors(tmp_path):
     run = FakeRun(tmp_path)
-    with pytest.raises(ValueError, match="unknown layer 'fc9'.*collected layers: relu2"):
+    from topoact.errors import UnknownLayerError
+    with pytest.raises(UnknownLayerError, match="unknown layer 'fc9'.*valid layers: relu2"):
         service.visualize_node(run, "fc9", None, 0)
     with pytest.raises(ValueError, match="node 7 not in graph"):
         service.visualize_node(run, "relu2", None, 7)
@@ -172,3 +206,48 @@ def test_cli_writes_pngs(tmp_path, monkeypatch, capsys):
     assert len(cli.visualize_from_args(args)["written"]) == 2
     with pytest.raises(ValueError, match="give --node"):
         cli.visualize_from_args(parser.parse_args([str(run.path), "--layer", "relu2"]))
+
+
+def test_fake_run_satisfies_the_protocol(tmp_path):
+    from topoact.store import RunLike
+    assert isinstance(FakeRun(tmp_path), RunLike)
+
+
+def test_node_direction_is_the_stored_mean_and_only_member_rows_are_read(tmp_path):
+    """Fails when the service averages the members itself (or loads the whole layer)."""
+    run = FakeRun(tmp_path)
+    acts = run._acts["relu2"]
+    stored = np.zeros(acts.shape[1], np.float32)
+    stored[3] = 1.0                                   # a stored mean unlike the members' mean
+    run._node_means = np.stack([stored, stored])
+    run._acts["relu2"] = layer = RowsOnly(acts)
+    res = service.visualize_node(run, "relu2", "g1", 0, params={"steps": 2, "batch": 1})
+    members = run._graph["nodes"][0]["members"]
+    assert res["metrics"]["members_activation_mean"] == pytest.approx(acts[members, 3].mean(), rel=1e-6)
+    assert layer.rows_read == len(members)
+    assert not (tmp_path / "generators").exists()     # reading never creates folders
+
+
+def test_generator_files_are_tensors_only_and_old_pickles_are_refused(tmp_path):
+    import pickle
+    from topoact.features.generator import GeneratorFormatError, load_generator
+    run = FakeRun(tmp_path)
+    info = service.train_generator_for_run(run, "relu2", n_images=12, epochs=1, width=16,
+                                           batch_size=8)
+    path = run.path / info["path"]
+    tensors = torch.load(path, weights_only=True)     # loads without unpickling any object
+    assert all(isinstance(v, torch.Tensor) for v in tensors.values())
+    meta = path.with_suffix(".json")
+    assert meta.is_file() and '"reduce": "gap"' in meta.read_text()
+    fit = load_generator(path)
+    assert fit.reduce == "gap" and fit.code_mean.shape == (16,)
+    # a file of the old format: one pickled dict (numpy arrays inside), no JSON sidecar
+    old = tmp_path / "old.pt"
+    torch.save({"state_dict": fit.generator.state_dict(), "code_mean": np.zeros(16),
+                "layer": "relu2"}, old)
+    with pytest.raises(GeneratorFormatError, match="retrain"):
+        load_generator(old)
+    old.with_suffix(".json").write_text(meta.read_text())   # even with a JSON beside it
+    with pytest.raises(GeneratorFormatError, match="retrain"):
+        load_generator(old)
+    assert not issubclass(pickle.UnpicklingError, GeneratorFormatError)

@@ -27,7 +27,7 @@ def test_members_equal_kmapper(metric, n_intervals, overlap):
     eps = auto_eps(X, 3, metric)
     lens = L2Norm().fit_transform(X)
     ours = Mapper(L2Norm(), UniformCover(n_intervals, overlap), DBSCAN(eps, metric, 3),
-                  n_jobs=2).fit(X)
+                  n_jobs=2).fit_transform(X)
     ref = fit_kmapper(X, lens, n_intervals, overlap, eps, 3, metric)
     assert ours.n_nodes > 3
     assert _multiset(ours.members) == _multiset(ref)
@@ -42,7 +42,7 @@ def test_points_exactly_on_interval_edges():
     cover = UniformCover(5, 0.5).fit(lens)
     on_edge = np.isin(lens, np.concatenate([cover.lower_[:, 0], cover.upper_[:, 0]]))
     assert on_edge.any()
-    ours = Mapper(L2Norm(), UniformCover(5, 0.5), DBSCAN(0.6, "euclidean", 3)).fit(
+    ours = Mapper(L2Norm(), UniformCover(5, 0.5), DBSCAN(0.6, "euclidean", 3)).fit_transform(
         X, lens_values=lens)
     ref = fit_kmapper(X, lens, 5, 0.5, 0.6, 3, "euclidean")
     assert _multiset(ours.members) == _multiset(ref)
@@ -62,9 +62,9 @@ def test_dbscan_labels_equal_sklearn_including_border_points(metric):
 def test_kmapper_backend_through_mapper():
     X = _relu_data(400, seed=11)
     m = Mapper(L2Norm(), UniformCover(8, 0.3), DBSCAN("auto", "euclidean", 3))
-    g = m.fit(X)
+    g = m.fit_transform(X)
     gk = Mapper(L2Norm(), UniformCover(8, 0.3), DBSCAN(m.eps_, "euclidean", 3),
-                backend="kmapper").fit(X)
+                backend="kmapper").fit_transform(X)
     assert _multiset(g.members) == _multiset(gk.members)
     assert g.intervals == gk.intervals
 
@@ -100,7 +100,7 @@ def test_projection_pruned_mapper_equals_kmapper(metric, monkeypatch):
     X[:30] = X[30:60]
     eps = auto_eps(X, 3, metric)
     lens = L2Norm().fit_transform(X)
-    ours = Mapper(L2Norm(), UniformCover(4, 0.4), DBSCAN(eps, metric, 3), n_jobs=2).fit(X)
+    ours = Mapper(L2Norm(), UniformCover(4, 0.4), DBSCAN(eps, metric, 3), n_jobs=2).fit_transform(X)
     ref = fit_kmapper(X, lens, 4, 0.4, eps, 3, metric)
     assert ours.n_nodes >= 4
     assert _multiset(ours.members) == _multiset(ref)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from topoact.mapper import (DBSCAN, KNNDistance, L2Norm, Mapper, MapperGraph, PredictionLens,
+from topoact.mapper import (DBSCAN, KNNDistance, L2Norm, Mapper, MapperConfig, MapperGraph, PredictionLens,
                             SingleLinkage, UniformCover, auto_eps, build_graph,
                             node_members_csv, save_kmapper_html)
 from topoact.mapper.cover import UniformCover as UC
@@ -22,11 +22,13 @@ def _data(n=400, d=12, seed=0):
 def test_json_shape_and_round_trip():
     X, y, pred = _data()
     attrs = {"angle": np.linspace(0, 2 * np.pi, len(y), endpoint=False), "size": np.arange(len(y))}
-    g = Mapper(L2Norm(), UniformCover(6, 0.3), DBSCAN("auto")).fit(
+    g = Mapper(L2Norm(), UniformCover(6, 0.3), DBSCAN("auto")).fit_transform(
         X, labels=y, predictions=pred, attributes=attrs,
         attribute_kinds={"angle": "circular", "size": "linear"}, layer="fc", key="abc")
     d = json.loads(json.dumps(g.to_dict()))
-    assert set(d) == {"layer", "key", "params", "n_points", "nodes", "edges", "node_means"}
+    assert set(d) == {"kind", "schema_version", "layer", "key", "params", "n_points", "nodes",
+                      "edges", "node_means"}
+    assert d["schema_version"] == 1 and d["kind"] == "mapper_graph"
     assert d["node_means"] == "abc.node_means.npy"
     assert [n["id"] for n in d["nodes"]] == list(range(len(d["nodes"])))
     for n in d["nodes"]:
@@ -52,7 +54,7 @@ def test_json_shape_and_round_trip():
 
 def test_edges_are_all_intersecting_pairs():
     X, y, _ = _data(300, seed=2)
-    g = Mapper(L2Norm(), UniformCover(8, 0.5), DBSCAN("auto")).fit(X)
+    g = Mapper(L2Norm(), UniformCover(8, 0.5), DBSCAN("auto")).fit_transform(X)
     expected = {(i, j) for i in range(g.n_nodes) for j in range(i + 1, g.n_nodes)
                 if set(g.members[i].tolist()) & set(g.members[j].tolist())}
     assert set(zip(g.sources.tolist(), g.targets.tolist())) == expected
@@ -65,7 +67,7 @@ def test_auto_eps_degenerate_inputs(metric):
     with pytest.raises(ValueError, match="empty"):
         Mapper().fit(np.zeros((0, 5), np.float32))
     const = np.ones((50, 4), np.float32)
-    g = Mapper(L2Norm(), UniformCover(5, 0.3), DBSCAN("auto", metric, 3)).fit(const)
+    g = Mapper(L2Norm(), UniformCover(5, 0.3), DBSCAN("auto", metric, 3)).fit_transform(const)
     # constant layer: every interval holds every point, as one cluster
     assert g.n_nodes == 5 and all(len(m) == 50 for m in g.members)
     rng = np.random.default_rng(0)
@@ -73,7 +75,7 @@ def test_auto_eps_degenerate_inputs(metric):
     dup[:3] += rng.normal(size=(3, 6)).astype(np.float32) * 0.01
     eps = auto_eps(dup, 3, metric)
     assert eps > 0
-    g = Mapper(L2Norm(), UniformCover(4, 0.3), DBSCAN("auto", metric, 3)).fit(dup)
+    g = Mapper(L2Norm(), UniformCover(4, 0.3), DBSCAN("auto", metric, 3)).fit_transform(dup)
     assert g.n_nodes >= 1
     covered = np.unique(np.concatenate(g.members))
     assert len(covered) >= 200
@@ -102,7 +104,7 @@ def test_lens_values_cached_when_only_cover_changes(monkeypatch):
     import topoact.mapper.cluster as cl
     monkeypatch.setattr(cl, "kdistance_sample", lambda *a, **k: calls.append(2))
     m.set_params(cover=UniformCover(9, 0.5))
-    g = m.fit(X)
+    g = m.fit_transform(X)
     assert calls == [] and g.n_nodes > 0
 
 
@@ -118,14 +120,14 @@ def test_lenses_and_other_clusterers():
     two = PCALens(2).fit_transform(X)
     assert two.shape == (300, 2)
     np.testing.assert_allclose(np.cov(two.T)[0, 1], 0, atol=1e-6)
-    g2 = Mapper(PCALens(2), UniformCover(4, 0.3), DBSCAN("auto")).fit(X, labels=y)
+    g2 = Mapper(PCALens(2), UniformCover(4, 0.3), DBSCAN("auto")).fit_transform(X, labels=y)
     assert all(isinstance(n["interval"], list) for n in g2.to_dict()["nodes"])
     knn = KNNDistance(3).fit_transform(X)
     assert knn.shape == (300,) and np.all(knn > 0)
-    gs = Mapper(L2Norm(), UniformCover(5, 0.3), SingleLinkage()).fit(X)
+    gs = Mapper(L2Norm(), UniformCover(5, 0.3), SingleLinkage()).fit_transform(X)
     assert gs.n_nodes >= 5
     from sklearn.cluster import AgglomerativeClustering
-    ga = Mapper(L2Norm(), UniformCover(5, 0.3), AgglomerativeClustering(n_clusters=2)).fit(X)
+    ga = Mapper(L2Norm(), UniformCover(5, 0.3), AgglomerativeClustering(n_clusters=2)).fit_transform(X)
     assert ga.n_nodes == 10
     try:
         import umap  # noqa: F401
@@ -143,9 +145,11 @@ def test_single_linkage_largest_gap_splits_two_groups():
 
 def test_build_graph_helper_and_exports(tmp_path):
     X, y, pred = _data(300)
-    d = build_graph(X, labels=y, predictions=pred, intervals=6, overlap=0.3)
-    means = d.pop("node_means_array")
+    g = build_graph(X, labels=y, predictions=pred, n_intervals=6, overlap=0.3)
+    means = g.node_means
+    d = g.to_dict()
     assert means.shape == (len(d["nodes"]), X.shape[1]) and means.dtype == np.float32
+    assert g.key == MapperConfig(n_intervals=6, overlap=0.3).key == d["key"]
     csv = node_members_csv(d, 0, ids=[f"img{i}" for i in range(300)], labels=y, predictions=pred,
                            class_names=["a", "b", "c", "d"])
     lines = csv.strip().splitlines()

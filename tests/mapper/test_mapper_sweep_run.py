@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from topoact.mapper import (DBSCAN, L2Norm, Mapper, UniformCover, build_run_graph, graph_key,
-                            locate_points, mapper_params, sweep, sweep_run)
-from topoact.mapper.cli import add_mapper_arguments, add_sweep_arguments
+from topoact.mapper import (DBSCAN, EmptyGraphError, L2Norm, Mapper, MapperConfig, MapperGraph,
+                            UniformCover, build_run_graph, locate_points, sweep, sweep_run)
+from topoact.mapper.cli import add_mapper_arguments, add_sweep_arguments, config_from_args
 
 
 def _data(n=600, seed=0):
@@ -21,12 +21,12 @@ def _data(n=600, seed=0):
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_sweep_matches_individual_fits(metric):
     X, y = _data()
-    res = sweep(X, intervals=(5, 12), overlaps=(0.2, 0.5), eps_scales=(0.8, 1.2),
+    res = sweep(X, n_intervals=(5, 12), overlaps=(0.2, 0.5), eps_scales=(0.8, 1.2),
                 metric=metric, labels=y, return_graphs=True)
     assert len(res) == 8
     for r in res:
-        g = Mapper(L2Norm(), UniformCover(r["intervals"], r["overlap"]),
-                   DBSCAN(r["eps"], metric, 3), compute_node_means=False).fit(X, labels=y)
+        g = Mapper(L2Norm(), UniformCover(r["n_intervals"], r["overlap"]),
+                   DBSCAN(r["eps"], metric, 3), compute_node_means=False).fit_transform(X, labels=y)
         assert [m.tolist() for m in g.members] == [m.tolist() for m in r["graph"].members]
         s = g.summary()
         for k in ("nodes", "edges", "components", "cycles", "mean_purity"):
@@ -34,7 +34,8 @@ def test_sweep_matches_individual_fits(metric):
 
 
 class FakeRun:
-    """Minimal in-memory run with the design.md API used by run_graphs."""
+    """Minimal in-memory run with the graph methods of ``topoact.store.Run`` used by run_graphs
+    (graphs kept as real JSON files through ``MapperGraph.to_dict`` / ``from_dict``)."""
 
     def __init__(self, root, X, y):
         self.root = Path(root)
@@ -44,11 +45,17 @@ class FakeRun:
         self.probabilities = np.eye(3, dtype=np.float32)[y]
         self.attributes = {}
         self.attribute_kinds = {}
+        self.attributes_meta = {}
         self.meta = {}
         self.saved = 0
+        self.default = {}
 
     def activations(self, layer):
         return self._X
+
+    def fingerprint(self, layer):
+        from topoact.hashing import array_hash
+        return array_hash(self._X)
 
     def _dir(self, layer):
         return self.root / "graphs" / layer
@@ -57,63 +64,114 @@ class FakeRun:
         d = self._dir(layer)
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
-    def graph(self, layer, key=None):
-        return json.loads((self._dir(layer) / f"{key}.json").read_text())
+    def default_graph_key(self, layer):
+        return self.default.get(layer)
 
-    def save_graph(self, layer, graph, key, node_means=None):
+    def set_default_graph(self, layer, key):
+        self.default[layer] = key
+
+    def graph(self, layer, key=None):
+        key = key or self.default[layer]
+        data = json.loads((self._dir(layer) / f"{key}.json").read_text())
+        means = self._dir(layer) / f"{key}.node_means.npy"
+        return MapperGraph.from_dict(data, np.load(means) if means.exists() else None)
+
+    def save_graph(self, layer, graph, key, node_means=None, *, default=False):
         d = self._dir(layer)
         d.mkdir(parents=True, exist_ok=True)
-        graph = dict(graph, layer=layer, key=key)
-        if node_means is not None:
-            np.save(d / f"{key}.node_means.npy", node_means)
-            graph["node_means"] = f"{key}.node_means.npy"
-        (d / f"{key}.json").write_text(json.dumps(graph))
+        graph.layer, graph.key = layer, key
+        if graph.node_means is not None:
+            np.save(d / f"{key}.node_means.npy", graph.node_means)
+        (d / f"{key}.json").write_text(json.dumps(graph.to_dict()))
         self.saved += 1
+        if default:
+            self.default[layer] = key
 
 
 def test_build_run_graph_is_cached_and_locate_points(tmp_path):
     X, y = _data(400)
     run = FakeRun(tmp_path, X, y)
-    params = mapper_params(intervals=6, overlap=0.3)
-    assert graph_key(params) == graph_key(mapper_params(intervals=6, overlap=0.3))
-    assert graph_key(params) != graph_key(mapper_params(intervals=7, overlap=0.3))
+    params = MapperConfig(n_intervals=6, overlap=0.3)
+    assert params.key == MapperConfig(n_intervals=6, overlap=0.3).key
+    assert params.key != MapperConfig(n_intervals=7, overlap=0.3).key
     ticks = []
-    g1 = build_run_graph(run, "fc", params, progress=lambda d, t: ticks.append((d, t)))
-    assert ticks and ticks[-1][0] == ticks[-1][1]
-    g2 = build_run_graph(run, "fc", params)
-    assert run.saved == 1 and g1 == g2
-    assert (tmp_path / "graphs" / "fc" / f"{g1['key']}.node_means.npy").is_file()
+    g1 = build_run_graph(run, "fc", params, progress=lambda d, t, m="": ticks.append((d, t, m)))
+    assert ticks and ticks[-1][0] == ticks[-1][1] and ticks[-1][2]
+    assert run.default_graph_key("fc") is None            # building never moves the default
+    g2 = build_run_graph(run, "fc", params, default=None)
+    assert run.saved == 1 and g1.to_dict() == g2.to_dict()
+    assert run.default_graph_key("fc") == params.key      # ...unless asked (None: none yet)
+    build_run_graph(run, "fc", params.replace(n_intervals=5), default=None)
+    assert run.default_graph_key("fc") == params.key
+    assert (tmp_path / "graphs" / "fc" / f"{g1.key}.node_means.npy").is_file()
+    assert g1.config == params and g1.to_dict()["schema_version"] == 1
     # a training row falls into (at least) the nodes that contain it, and only nodes of its intervals
-    rows = [n["members"][0] for n in g1["nodes"][:5]]
+    d1 = g1.to_dict()
+    rows = [n["members"][0] for n in d1["nodes"][:5]]
     found = locate_points(run, "fc", g1, X[rows])
     for r, ids in zip(rows, found):
-        containing = {n["id"] for n in g1["nodes"] if r in n["members"]}
+        containing = {n["id"] for n in d1["nodes"] if r in n["members"]}
         assert containing <= set(ids)
     far = locate_points(run, "fc", g1, X[:1] * 100)
     assert far == [[]]
 
 
-def test_sweep_run_and_cancel(tmp_path):
-    from topoact.mapper import Cancelled
+def test_a_cached_graph_built_from_other_data_is_rebuilt(tmp_path):
+    # The graph cache is keyed by parameters; the data it was built from is recorded beside them,
+    # so rewritten activations (a damaged or re-collected layer) never get the old graph back.
     X, y = _data(400)
     run = FakeRun(tmp_path, X, y)
-    res = sweep_run(run, "fc", {"intervals": [5, 8], "overlaps": [0.3], "eps_scales": [1.0]})
-    assert [r["intervals"] for r in res] == [5, 8]
-    assert res[0]["key"] == graph_key(res[0]["params"])
+    config = MapperConfig(n_intervals=6, overlap=0.3)
+    first = build_run_graph(run, "fc", config)
+    assert build_run_graph(run, "fc", config).to_dict() == first.to_dict() and run.saved == 1
+    run._X = X[::-1].copy()
+    second = build_run_graph(run, "fc", config)
+    assert run.saved == 2
+    assert second.params["inputs"] == {"fc": run.fingerprint("fc")} != first.params["inputs"]
+
+
+def test_empty_graph_is_an_error_and_never_saved(tmp_path):
+    X, y = _data(400)
+    run = FakeRun(tmp_path, X, y)
+    with pytest.raises(EmptyGraphError, match=r"n_intervals in \[1, "):
+        build_run_graph(run, "fc", MapperConfig(n_intervals=100000), default=True)
+    with pytest.raises(EmptyGraphError, match="noise.*eps='auto'"):
+        build_run_graph(run, "fc", MapperConfig(eps=1e-6, min_samples=5), default=True)
+    assert run.saved == 0 and run.default_graph_key("fc") is None
+
+
+def test_sweep_run_and_cancel(tmp_path):
+    from topoact.mapper import Cancelled
+    from topoact.progress import Cancelled as ProgressCancelled
+    assert Cancelled is ProgressCancelled
+    X, y = _data(400)
+    run = FakeRun(tmp_path, X, y)
+    res = sweep_run(run, "fc", {"n_intervals": [5, 8], "overlaps": [0.3], "eps_scales": [1.0]})
+    assert [r["n_intervals"] for r in res] == [5, 8]
+    assert res[0]["key"] == MapperConfig.from_dict(res[0]["params"]).key
+    assert res[0]["key"] == MapperConfig(n_intervals=5, overlap=0.3).key
+    with pytest.warns(DeprecationWarning, match="intervals"):
+        old = sweep_run(run, "fc", {"intervals": [5], "overlaps": [0.3], "eps_scales": [1.0]})
+    assert old[0]["key"] == res[0]["key"]
     with pytest.raises(Cancelled):
-        build_run_graph(run, "fc", mapper_params(intervals=9), should_cancel=lambda: True)
+        build_run_graph(run, "fc", MapperConfig(n_intervals=9), should_cancel=lambda: True)
 
 
 def test_cli_parsers():
     import argparse
     p = add_mapper_arguments(argparse.ArgumentParser())
     a = p.parse_args(["RUN", "--layer", "fc", "--eps", "0.5", "--metric", "cosine", "--lens", "knn"])
-    assert a.eps == 0.5 and a.metric == "cosine" and a.run_dir == "RUN"
-    with pytest.raises(SystemExit):
-        p.parse_args(["RUN", "--layer", "fc", "--eps", "-2"])
+    assert a.eps == 0.5 and a.metric == "cosine" and a.run_dir == "RUN" and not a.set_default
+    assert config_from_args(a) == MapperConfig(eps=0.5, metric="cosine", lens="knn")
+    a = p.parse_args(["RUN", "--layer", "fc", "--eps", "-2"])
+    with pytest.raises(ValueError, match=r"eps must be 'auto' or a finite number > 0"):
+        config_from_args(a)
+    a = p.parse_args(["RUN", "--layer", "fc", "--intervals", "7"])      # deprecated spelling
+    assert config_from_args(a).n_intervals == 7
     s = add_sweep_arguments(argparse.ArgumentParser())
-    a = s.parse_args(["RUN", "--layer", "fc", "--intervals", "10,20", "--overlap", "0.2,0.4"])
-    assert a.intervals == [10, 20] and a.overlap == [0.2, 0.4]
+    a = s.parse_args(["RUN", "--layer", "fc", "--n-intervals", "10,20", "--overlap", "0.2,0.4",
+                      "--jobs", "1"])
+    assert a.n_intervals == [10, 20] and a.overlaps == [0.2, 0.4] and a.jobs == 1
 
 
 def test_circular_attribute_periods_from_run_meta(tmp_path):
@@ -129,7 +187,7 @@ def test_circular_attribute_periods_from_run_meta(tmp_path):
     run.attributes = {"hue": hue, "angle": angle}
     run.attribute_kinds = {"hue": "circular", "angle": "circular"}
     run.attributes_meta = {"hue": {"period": 1.0}}
-    g = build_run_graph(run, "fc", mapper_params(intervals=4, overlap=0.3))
+    g = build_run_graph(run, "fc", MapperConfig(n_intervals=4, overlap=0.3)).to_dict()
     assert g["nodes"]
     for node in g["nodes"]:
         h = node["attributes"]["hue"]
@@ -186,11 +244,29 @@ def test_band_pairs_blocks_match_brute_force(metric):
 
 def test_sweep_threads_match_serial():
     X, y = _data(400, seed=5)
-    kw = dict(intervals=(4, 9), overlaps=(0.3,), eps_scales=(1.0, 1.5), labels=y)
+    kw = dict(n_intervals=(4, 9), overlaps=(0.3,), eps_scales=(1.0, 1.5), labels=y)
     seen = []
     r1 = sweep(X, n_jobs=1, return_graphs=True, **kw)
-    r2 = sweep(X, n_jobs=2, return_graphs=True, progress=lambda k, n: seen.append((k, n)), **kw)
+    r2 = sweep(X, n_jobs=2, return_graphs=True, progress=lambda k, n, m="": seen.append((k, n)), **kw)
     assert seen[-1] == (4, 4)
     for a, b in zip(r1, r2):
-        assert (a["intervals"], a["eps_scale"]) == (b["intervals"], b["eps_scale"])
+        assert (a["n_intervals"], a["eps_scale"]) == (b["n_intervals"], b["eps_scale"])
         assert [m.tolist() for m in a["graph"].members] == [m.tolist() for m in b["graph"].members]
+
+
+def test_labels_not_matching_the_model_name_labels_by_the_data_set_and_skip_accuracy(tmp_path):
+    # A folder of 'kitten'/'puppy' through a CIFAR model: labels index the folder's classes,
+    # predictions the model's; node accuracy would compare unrelated numbers.
+    from topoact.mapper.export import node_members_csv
+
+    X, y = _data(300)
+    run = FakeRun(tmp_path, X, y)
+    run.labels_match_model = False
+    graph = build_run_graph(run, "fc", MapperConfig(n_intervals=4))
+    assert all(node.get("accuracy") is None for node in graph.to_dict()["nodes"])
+    text = node_members_csv(graph, 0, labels=y, predictions=(y + 1) % 3, class_names=["plane", "car", "bird"],
+                            label_names=["kitten", "puppy", "cub"])
+    header, first = text.splitlines()[:2]
+    row = first.split(",")
+    assert header.endswith("label,label_name,prediction,prediction_name")
+    assert row[4] == ["kitten", "puppy", "cub"][int(row[3])] and row[6] == ["plane", "car", "bird"][int(row[5])]

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from topoact.errors import UnknownLayerError
 from topoact.models import cifar_resnet, list_layers, load_model, resolve_layers
 
 
@@ -73,11 +74,12 @@ def test_resolve_layers_errors_list_valid_names():
     bundle = load_model("cifar-resnet20")
     assert resolve_layers(bundle, "layer1, layer3,layer1") == ["layer1", "layer3"]
     assert resolve_layers(bundle, ["layer2.0.shortcut"]) == ["layer2.0.shortcut"]
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(UnknownLayerError) as info:  # also a ValueError and a KeyError
         resolve_layers(bundle, ["layer1", "layer33"])
+    assert isinstance(info.value, ValueError) and info.value.layer == "layer33"
     msg = str(info.value)
     assert msg.startswith("unknown layer 'layer33'")
     assert "valid layers: layer3" in msg  # closest match first
-    assert "layer1.0.conv1" in msg and "linear" in msg
+    assert "layer1.0.conv1" in msg and "linear" in info.value.valid  # the message shows the first 60
     with pytest.raises(ValueError, match="no layers given"):
         resolve_layers(bundle, "")

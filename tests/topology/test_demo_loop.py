@@ -91,7 +91,7 @@ def grating_activations():
     acts = {layer: [] for layer in LAYERS}
     for start in range(0, len(rows), 200):
         images = [dataset.load(int(i)) for i in rows[start:start + 200]]
-        batch, _ = activations_for_images(bundle, images, list(LAYERS), reduction="gap",
+        batch, _ = activations_for_images(bundle, images, list(LAYERS), reduce="gap",
                                           source_index=rows[start:start + 200])
         for layer in LAYERS:
             acts[layer].append(batch[layer])
@@ -101,20 +101,20 @@ def grating_activations():
 
 def _measure(X, orientation, hue, metric):
     res = compute_persistence(X, n_landmarks=300, metric=metric, n_bootstrap=10, seed=0)
-    h1 = [b for b in res["bars"] if b["dim"] == 1]
+    h1 = [b for b in res.bars if b["dim"] == 1]
     loops = []
-    for cycle in res["cycles"]:
+    for cycle in res.cycles:
         if not cycle.get("rows"):
             continue
         rows = cycle["rows"]
-        loops.append({"persistence": (cycle["death"] or res["threshold"]) - cycle["birth"],
+        loops.append({"persistence": (cycle["death"] or res.threshold) - cycle["birth"],
                       "n": len(rows),
                       "ori_winding": winding(orientation[rows], np.pi),
                       "ori_coverage": coverage(orientation[rows], np.pi),
                       "ori_tv": total_variation(orientation[rows], np.pi),
                       "hue_winding": winding(hue[rows], 1.0),
                       "hue_tv": total_variation(hue[rows], 1.0)})
-    return {"n_sig": res["summaries"]["h1"]["n_significant"], "band": res["band"][1],
+    return {"n_sig": res.summaries["h1"]["n_significant"], "band": res.band[1],
             "longest": h1[0]["persistence"] if h1 else 0.0,
             "second": h1[1]["persistence"] if len(h1) > 1 else 0.0, "loops": loops}
 

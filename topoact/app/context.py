@@ -1,29 +1,26 @@
-"""AppContext: the run and the job manager every panel gets, plus cached graph services.
+"""AppContext: the open run every panel gets, plus cached, read-only graph services.
 
-Panels never load a graph file or lay it out themselves; they ask the context, which caches
-per ``(layer, key)``: the graph dict, its layout positions, per-node colour values and the
-exemplar order of a node (members sorted by distance to the node's mean activation vector).
-Stores in the browser hold only keys (layer, graph key, node id); the figure gets node
-summaries, never member lists, so a run of 100,000 images costs the browser nothing extra.
+Panels never read the run's files; they ask the context, which asks :class:`topoact.store.Run`
+and the Mapper engine (:mod:`topoact.mapper.stats`, :mod:`topoact.mapper.export`) and caches the
+answers in memory per ``(layer, graph key)`` — saved graph files never change under their key
+(the key is a hash of the parameters), so these caches never go stale. The default graph of a
+layer is *not* cached: it changes when a user presses "Set as default".
+
+Stores in the browser hold only keys (layer, graph key, node id); figures get node summaries,
+never member lists, so a run of 100,000 images costs the browser nothing extra.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .jobs import JobManager
-
 logger = logging.getLogger(__name__)
 
-__all__ = ["AppContext", "COLOR_BUILTINS"]
+__all__ = ["AppContext", "COLOR_BUILTINS", "cached", "describe_params"]
 
 #: colour options besides per-image attributes: value -> label
 COLOR_BUILTINS = {
@@ -35,113 +32,119 @@ COLOR_BUILTINS = {
     "mean_norm": "mean L2 norm",
 }
 
-
-class _LRU:
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, make):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        value = make()
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-        return value
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _json_float(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+def cached(maxsize: int) -> Callable[[F], F]:
+    """``functools.lru_cache`` for a function of hashable keys (layer, graph key, node id…).
+
+    The app's one in-memory cache: every cached service and panel helper uses it, keyed by the
+    values that identify a result (never by ``id()`` of an array).
+
+    Parameters
+    ----------
+    maxsize : int
+        Entries kept; the least recently used is dropped first.
+    """
+    return lru_cache(maxsize=maxsize)  # type: ignore[return-value]
 
 
-@dataclass
 class AppContext:
     """What a panel's ``layout(ctx)`` and ``register(app, ctx)`` receive.
+
+    Parameters
+    ----------
+    run : topoact.store.Run
+        The open run (anything satisfying :class:`topoact.store.RunLike` plus the graph methods).
 
     Attributes
     ----------
     run : topoact.store.Run
-    jobs : JobManager
-    compare_run : a second Run on the same images (``topoact serve RUN_A RUN_B``), or None
+    compare_run : topoact.store.Run or None
+        A second run on the same images (``topoact serve RUN_A RUN_B``), or None.
     """
 
-    run: Any
-    jobs: JobManager
-    compare_run: Any = None
-    _graphs: _LRU = field(default_factory=lambda: _LRU(16), repr=False)
-    _positions: _LRU = field(default_factory=lambda: _LRU(32), repr=False)
-    _values: _LRU = field(default_factory=lambda: _LRU(64), repr=False)
-    _exemplars: _LRU = field(default_factory=lambda: _LRU(64), repr=False)
-    _labels: dict = field(default_factory=dict, repr=False)
+    def __init__(self, run: Any, compare_run: Any = None):
+        self.run = run
+        self.compare_run = compare_run
+        # per-instance caches (a module-level lru_cache would keep every run alive)
+        self._graph = cached(16)(self._load_graph)
+        self._positions = cached(32)(self._layout)
+        self._values = cached(64)(self._node_values)
+        self._exemplars = cached(64)(self._exemplar_rows)
+        self._labels = cached(256)(self._graph_label)
 
     @property
     def reduction(self) -> str:
-        """The run's spatial reduction (``meta["reduction"]``, or ``meta["reduce"]``)."""
+        """The run's spatial reduction of conv / token layers (``meta["reduce"]``)."""
         meta = self.run.meta
-        return str(meta.get("reduction") or meta.get("reduce") or "gap")
+        return str(meta.get("reduce") or meta.get("reduction") or "gap")
 
     # -- graphs ---------------------------------------------------------------------------------
     def graph_keys(self, layer: str) -> list[str]:
+        """Keys of the graphs saved for ``layer`` (sorted)."""
         return self.run.graph_keys(layer)
 
     def default_key(self, layer: str) -> str | None:
-        """The key of the layer's default graph (None when the layer has no graph yet)."""
-        pointer = self._default_pointer(layer)
-        if pointer is not None:
-            return pointer
-        try:
-            return self.run.graph(layer)["key"]
-        except FileNotFoundError:
-            keys = self.run.graph_keys(layer)
-            return keys[0] if keys else None
+        """Key of the layer's saved default graph, else its first saved graph, else None."""
+        key = self.run.default_graph_key(layer)
+        if key is not None:
+            return key
+        keys = self.run.graph_keys(layer)
+        return keys[0] if keys else None
 
-    def _default_pointer(self, layer: str) -> str | None:
-        """Read ``graphs/<layer>/default.json`` directly (no need to parse a large graph file)."""
-        import json
+    def set_default(self, layer: str, key: str) -> None:
+        """Make the saved graph ``key`` the layer's default (the graph the app opens next time)."""
+        self.run.set_default_graph(layer, key)
 
-        try:
-            from topoact.store import DEFAULT_GRAPH, GRAPHS, layer_filename
-
-            path = self.run.path / GRAPHS / layer_filename(layer) / f"{DEFAULT_GRAPH}.json"
-            key = json.loads(path.read_text())["key"]
-        except Exception:  # noqa: BLE001 - no pointer (or another store layout): fall back
-            return None
-        return key if key in self.run.graph_keys(layer) else None
+    def _load_graph(self, layer: str, key: str) -> tuple[dict, np.ndarray | None]:
+        graph = self.run.graph(layer, key)
+        if hasattr(graph, "to_dict"):
+            return graph.to_dict(), getattr(graph, "node_means", None)
+        return graph, None
 
     def graph(self, layer: str, key: str | None) -> dict:
-        """The graph dict (cached); ``key=None`` means the layer's default graph."""
+        """The graph as a JSON-able dict (cached); ``key=None`` means the layer's default graph.
+
+        Raises
+        ------
+        FileNotFoundError
+            When the layer has no saved graph.
+        """
         key = key or self.default_key(layer)
         if key is None:
             raise FileNotFoundError(f"no Mapper graph saved for layer {layer!r}")
-        return self._graphs.get((layer, key), lambda: self.run.graph(layer, key))
+        return self._graph(layer, key)[0]
 
     def graph_label(self, layer: str, key: str) -> str | None:
         """Short description of a saved graph: node count and parameters (None if unreadable)."""
-        if (layer, key) not in self._labels:
-            try:
-                graph = self.graph(layer, key)
-            except Exception as exc:  # noqa: BLE001 - a broken file should not hide the others
-                logger.warning("cannot read graph %s/%s: %s", layer, key, exc)
-                return None
-            self._labels[(layer, key)] = f"{len(graph['nodes'])} nodes — {describe_params(graph.get('params'))}"
-        return self._labels[(layer, key)]
+        return self._labels(layer, key)
+
+    def _graph_label(self, layer: str, key: str) -> str | None:
+        try:
+            graph = self.graph(layer, key)
+        except Exception as exc:  # noqa: BLE001 - a broken file should not hide the others
+            logger.warning("cannot read graph %s/%s: %s", layer, key, exc)
+            return None
+        return f"{len(graph['nodes'])} nodes — {describe_params(graph.get('params'))}"
 
     def positions(self, layer: str, key: str) -> np.ndarray:
+        """(K, 2) layout positions of the graph's nodes (deterministic, cached)."""
+        return self._positions(layer, key)
+
+    def _layout(self, layer: str, key: str) -> np.ndarray:
         from topoact.figures.graph import graph_layout
 
-        return self._positions.get((layer, key), lambda: graph_layout(self.graph(layer, key), seed=0))
+        return graph_layout(self.graph(layer, key), seed=0)
 
     def node(self, layer: str, key: str, node_id: int) -> dict:
+        """The node dict (members and statistics) of node ``node_id``.
+
+        Raises
+        ------
+        KeyError
+            When the graph has no such node.
+        """
         graph = self.graph(layer, key)
         for node in graph["nodes"]:
             if int(node["id"]) == int(node_id):
@@ -150,6 +153,7 @@ class AppContext:
 
     # -- colours --------------------------------------------------------------------------------
     def color_options(self) -> list[dict]:
+        """Options of the colour dropdown: the built-ins, then every per-image attribute."""
         options = [{"label": v, "value": k} for k, v in COLOR_BUILTINS.items()]
         kinds = self.attribute_kinds()
         for name in sorted(self.run.attributes):
@@ -158,156 +162,118 @@ class AppContext:
         return options
 
     def attribute_kinds(self) -> dict[str, str]:
-        kinds = getattr(self.run, "attribute_kinds", None)
-        if callable(kinds):
-            kinds = kinds()
-        return dict(kinds or self.run.meta.get("attribute_kinds", {}) or {})
+        """``{attribute: "linear" | "circular" | "categorical"}`` of the run."""
+        return dict(self.run.attribute_kinds or {})
+
+    def attribute_periods(self) -> dict[str, float]:
+        """Period of every circular attribute, from the run's ``attributes_meta`` (2 pi if absent)."""
+        from topoact.mapper.stats import periods_from_meta
+
+        return periods_from_meta(self.run.attributes_meta, self.attribute_kinds())
 
     def attribute_period(self, name: str) -> float:
-        """Period of a circular attribute: from the run's meta, else from the reopened dataset's
-        ``attributes_meta()``, else 2 pi."""
-        meta = self.run.meta.get("attributes_meta")
-        if meta is None:
-            meta = self._graphs.get(("attributes_meta",), self._dataset_attributes_meta)
-        return float((meta.get(name) or {}).get("period", 2 * math.pi))
-
-    def _dataset_attributes_meta(self) -> dict:
-        spec = (self.run.meta.get("dataset") or {}).get("spec")
-        if not spec:
-            return {}
-        try:
-            from topoact.data import open_dataset
-
-            dataset = open_dataset(spec)
-            return dict(dataset.attributes_meta()) if hasattr(dataset, "attributes_meta") else {}
-        except Exception as exc:  # noqa: BLE001 - only a colour-scale nicety
-            logger.info("cannot reopen the dataset for attribute periods: %s", exc)
-            return {}
+        """Period of the circular attribute ``name`` (2 pi when the run does not say)."""
+        return float(self.attribute_periods().get(name, 2 * math.pi))
 
     def node_values(self, layer: str, key: str, color_by: str) -> tuple[np.ndarray, str, float | None]:
-        """Per-node colour values ``(values, kind, period)`` for a colour option."""
-        return self._values.get((layer, key, color_by), lambda: self._node_values(layer, key, color_by))
+        """Per-node colour values for a colour option.
+
+        Returns
+        -------
+        values : (K,) float array (NaN where undefined)
+        kind : "linear" or "circular"
+        period : float or None (circular attributes only)
+        """
+        return self._values(layer, key, color_by)
 
     def _node_values(self, layer: str, key: str, color_by: str):
-        graph = self.graph(layer, key)
-        nodes = graph["nodes"]
+        nodes = self.graph(layer, key)["nodes"]
         if color_by.startswith("attr:"):
             name = color_by[5:]
             if name not in self.run.attributes:
                 raise KeyError(f"unknown attribute {name!r}; attributes: {sorted(self.run.attributes)}")
-            attr = np.asarray(self.run.attributes[name], dtype=float)
             kind = self.attribute_kinds().get(name, "linear")
             period = self.attribute_period(name) if kind == "circular" else None
-            values = np.array([_member_summary(attr[np.asarray(n["members"], dtype=np.int64)], kind, period)
-                               for n in nodes])
+            summaries = [self.node_statistics(layer, key, n["id"])["attributes"].get(name, {}) for n in nodes]
+            values = np.array([_finite(s.get("mean")) for s in summaries])
             return values, ("circular" if kind == "circular" else "linear"), period
         if color_by == "size":
             return np.array([float(n["size"]) for n in nodes]), "linear", None
         if color_by == "mean_lens":
-            vals = []
-            for n in nodes:
-                v = n.get("mean_lens")
-                vals.append(float(v[0]) if isinstance(v, (list, tuple)) else (np.nan if v is None else float(v)))
-            return np.array(vals), "linear", None
-        if color_by == "mean_norm" and any("mean_norm" not in n for n in nodes):
-            acts = self.run.activations(layer)
-            return np.array([_mean_norm(acts, n["members"]) for n in nodes]), "linear", None
-        if color_by == "accuracy" and any("accuracy" not in n for n in nodes):
-            correct = self.run.labels == self.run.predictions
-            return np.array([correct[np.asarray(n["members"])].mean() for n in nodes]), "linear", None
+            vals = [n.get("mean_lens") for n in nodes]
+            return np.array([_finite(v[0] if isinstance(v, (list, tuple)) else v) for v in vals]), "linear", None
         if color_by in ("purity", "accuracy", "mean_norm"):
-            return np.array([float(n.get(color_by, np.nan)) for n in nodes]), "linear", None
+            return np.array([_finite(self.node_statistics(layer, key, n["id"])[color_by]) for n in nodes]), \
+                "linear", None
         raise KeyError(f"unknown colour option {color_by!r}")
 
     # -- nodes ----------------------------------------------------------------------------------
     def node_mean(self, layer: str, key: str, node_id: int) -> np.ndarray:
-        """(D,) mean activation vector of a node (from the saved node means when present)."""
-        graph = self.graph(layer, key)
+        """(D,) mean activation vector of a node: the saved node means, else computed by the library."""
+        from topoact.mapper.stats import node_means
+
+        graph, means = self._graph(layer, key or self.default_key(layer))
         position = next(k for k, n in enumerate(graph["nodes"]) if int(n["id"]) == int(node_id))
-        means = None
-        if graph.get("node_means") and hasattr(self.run, "node_means"):
-            means = self._graphs.get(("means", layer, key), lambda: self.run.node_means(layer, key))
         if means is not None and len(means) == len(graph["nodes"]):
             return np.asarray(means[position], dtype=np.float64)
-        members = np.sort(np.asarray(graph["nodes"][position]["members"], dtype=np.int64))
-        return _chunked_mean(self.run.activations(layer), members)
+        members = np.asarray(graph["nodes"][position]["members"], dtype=np.int64)
+        return np.asarray(node_means(self.run.activations(layer), [members])[0], dtype=np.float64)
 
     def exemplar_rows(self, layer: str, key: str, node_id: int) -> np.ndarray:
-        """Member rows of a node, most typical first (closest to the node mean, ties by row)."""
-        def make():
-            node = self.node(layer, key, node_id)
-            members = np.sort(np.asarray(node["members"], dtype=np.int64))
-            mean = self.node_mean(layer, key, node_id)
-            acts = self.run.activations(layer)
-            dist = np.empty(len(members))
-            for start in range(0, len(members), 8192):
-                block = np.asarray(acts[members[start:start + 8192]], dtype=np.float64)
-                dist[start:start + 8192] = ((block - mean) ** 2).sum(1)
-            return members[np.lexsort((members, dist))]
-        return self._exemplars.get((layer, key, int(node_id)), make)
+        """(n,) member rows of a node, most typical first (closest to the node mean, ties by row)."""
+        return self._exemplars(layer, key, int(node_id))
+
+    def _exemplar_rows(self, layer: str, key: str, node_id: int) -> np.ndarray:
+        members = np.sort(np.asarray(self.node(layer, key, node_id)["members"], dtype=np.int64))
+        mean = self.node_mean(layer, key, node_id)
+        acts = self.run.activations(layer)
+        dist = np.empty(len(members))
+        for start in range(0, len(members), 8192):
+            block = np.asarray(acts[members[start:start + 8192]], dtype=np.float64)
+            dist[start:start + 8192] = ((block - mean) ** 2).sum(1)
+        return members[np.lexsort((members, dist))]
 
     def node_statistics(self, layer: str, key: str, node_id: int) -> dict:
-        """Per-node statistics for the node panel (JSON-able)."""
+        """The library's statistics of a node (:func:`topoact.mapper.stats.node_statistics`).
+
+        Graphs built by the engine carry them; for an older graph file without some of them,
+        the library computes them for this node from the run.
+
+        Returns
+        -------
+        dict
+            ``label_counts``, ``majority_label``, ``purity``, ``accuracy``, ``mean_lens``,
+            ``mean_norm``, ``attributes`` (see :mod:`topoact.mapper.stats`), plus ``id``,
+            ``size`` and ``interval``.
+        """
         node = self.node(layer, key, node_id)
-        members = np.asarray(node["members"], dtype=np.int64)
-        labels = self.run.labels[members]
-        preds = self.run.predictions[members]
-        names = self.run.class_names
-        counts = {int(k): int(v) for k, v in node.get("label_counts", {}).items()} or \
-            {int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True))}
-        total = max(sum(counts.values()), 1)
-        acts = self.run.activations(layer)
-        stats = {
-            "node": int(node_id), "size": int(node["size"]),
-            "label_counts": {names[k] if k < len(names) else str(k): v
-                             for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
-            "majority": names[max(counts, key=counts.get)] if counts else None,
-            "purity": _json_float(node.get("purity", max(counts.values()) / total if counts else None)),
-            "mean_lens": node.get("mean_lens"),
-            "mean_norm": _json_float(node.get("mean_norm", _mean_norm(acts, members))),
-            "accuracy": _json_float(node.get("accuracy", float((labels == preds).mean()) if len(members) else None)),
-            "interval": node.get("interval"),
-            "attributes": {},
-        }
-        kinds = self.attribute_kinds()
-        for name, values in sorted(self.run.attributes.items()):
-            vals = np.asarray(values, dtype=float)[members]
-            kind = kinds.get(name, "linear")
-            finite = vals[np.isfinite(vals)]
-            if kind == "categorical":
-                uniq, cnt = np.unique(finite, return_counts=True)
-                summary = {"counts": {str(_json_float(u)): int(c) for u, c in zip(uniq, cnt)}}
-            elif kind == "circular":
-                period = self.attribute_period(name)
-                summary = {"circular_mean": _json_float(_member_summary(vals, "circular", period)),
-                           "resultant_length": _json_float(_resultant(finite, period)), "period": period}
-            else:
-                summary = {"mean": _json_float(finite.mean()) if finite.size else None,
-                           "std": _json_float(finite.std()) if finite.size else None}
-            summary["n"] = int(finite.size)
-            stats["attributes"][name] = summary
-        return stats
+        wanted = ("label_counts", "majority_label", "purity", "accuracy", "mean_norm", "attributes")
+        if all(k in node for k in wanted) and set(node["attributes"]) >= set(self.run.attributes):
+            return node
+        from topoact.mapper.stats import node_statistics, row_norms
+
+        rows = np.sort(np.asarray(node["members"], dtype=np.int64))
+        run = self.run
+        stats = node_statistics([np.arange(len(rows))], labels=run.labels[rows], predictions=run.predictions[rows],
+                                norms=row_norms(np.asarray(run.activations(layer)[rows])),
+                                attributes={k: np.asarray(v)[rows] for k, v in run.attributes.items()},
+                                attribute_kinds=self.attribute_kinds(),
+                                attribute_periods=self.attribute_periods())[0]
+        stats.pop("mean_lens")  # the lens is the graph's: keep the node's own value
+        return {**node, **stats}
 
     def members_csv(self, layer: str, key: str, node_id: int) -> str:
-        """The node's members as CSV: row, id, path, label, prediction (names too), correct."""
-        node = self.node(layer, key, node_id)
-        members = np.sort(np.asarray(node["members"], dtype=np.int64))
-        names = self.run.class_names
-        ids, paths = self.run.ids, self.run.paths
-        labels, preds = self.run.labels, self.run.predictions
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["row", "id", "path", "label", "label_name", "prediction", "prediction_name", "correct"])
-        for row in members.tolist():
-            lab, pred = int(labels[row]), int(preds[row])
-            writer.writerow([row, ids[row], paths[row] if paths[row] is not None else "", lab,
-                             names[lab] if lab < len(names) else "", pred,
-                             names[pred] if pred < len(names) else "", int(lab == pred)])
-        return out.getvalue()
+        """The node's members as CSV (:func:`topoact.mapper.export.node_members_csv`)."""
+        from topoact.mapper.export import node_members_csv
+
+        run = self.run
+        return node_members_csv(self.graph(layer, key), int(node_id), ids=run.ids, paths=run.paths,
+                                labels=run.labels, predictions=run.predictions, class_names=run.class_names,
+                                label_names=run.label_names)
 
 
 def describe_params(params: dict | None) -> str:
-    """``lens=l2, cover=uniform×10/0.3, dbscan(euclidean, eps=auto)``-style summary of Mapper params."""
+    """``lens=l2, uniform 10×0.3, dbscan(euclidean, eps=auto)``-style summary of Mapper params."""
     if not params:
         return "?"
     lens, cover, cl = params.get("lens"), params.get("cover"), params.get("clusterer")
@@ -315,7 +281,8 @@ def describe_params(params: dict | None) -> str:
     if isinstance(lens, dict):
         parts.append(f"lens={lens.get('name')}")
     if isinstance(cover, dict):
-        parts.append(f"{cover.get('name')} {cover.get('intervals')}×{cover.get('overlap')}")
+        n = cover.get("n_intervals", cover.get("intervals"))
+        parts.append(f"{cover.get('name')} {n}×{cover.get('overlap')}")
     if isinstance(cl, dict):
         eps = params.get("eps_resolved")
         eps_text = f"eps={cl.get('eps')}" + (f"→{eps:.3g}" if isinstance(eps, (int, float)) else "")
@@ -328,36 +295,9 @@ def describe_params(params: dict | None) -> str:
     return ", ".join(parts)
 
 
-def _resultant(values: np.ndarray, period: float) -> float:
-    if values.size == 0:
+def _finite(value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
         return float("nan")
-    angles = np.asarray(values) * (2 * math.pi / period)
-    return float(np.hypot(np.cos(angles).mean(), np.sin(angles).mean()))
-
-
-def _member_summary(values: np.ndarray, kind: str, period: float | None) -> float:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan")
-    if kind == "circular":
-        angles = values * (2 * math.pi / period)
-        mean = math.atan2(np.sin(angles).mean(), np.cos(angles).mean()) % (2 * math.pi)
-        return mean * period / (2 * math.pi)
-    return float(values.mean())
-
-
-def _chunked_mean(acts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    total = np.zeros(acts.shape[1], dtype=np.float64)
-    for start in range(0, len(rows), 8192):
-        total += np.asarray(acts[rows[start:start + 8192]], dtype=np.float64).sum(0)
-    return total / max(len(rows), 1)
-
-
-def _mean_norm(acts: np.ndarray, members) -> float:
-    rows = np.sort(np.asarray(members, dtype=np.int64))
-    if rows.size == 0:
-        return float("nan")
-    total = 0.0
-    for start in range(0, len(rows), 8192):
-        total += np.linalg.norm(np.asarray(acts[rows[start:start + 8192]], dtype=np.float64), axis=1).sum()
-    return total / len(rows)
+    return value if math.isfinite(value) else float("nan")

@@ -3,12 +3,14 @@
 Shared stores (read by any panel, written by the graph panel unless noted):
 
 ``LAYER``        str: the selected layer.
-``GRAPH_KEY``    str | None: the selected Mapper graph key of that layer.
+``GRAPH_KEY``    {"layer", "key"} | None: the shown Mapper graph (of the selected layer).
 ``NODE``         {"layer", "graph_key", "node"} | None: the clicked node.
 ``CLASS``        int | None: the highlighted class (label index), or None.
 ``UPLOAD``       {"layers": {layer: {"graph_key", "nodes": [..]}}, "name"} | None: where an
                  uploaded image falls (written by the upload panel).
-``JOB_POLL``     the shared ``dcc.Interval`` that drives every job-polling callback.
+``MAPPER_REQUEST`` {"layers", "params", "select", "at"} | None: graphs to build in the background
+                 (written by the graph, sweep and compare panels; see ``panels.graph``).
+``MAPPER_RESULT``  {"layer", "key", "select"} | None: a graph that is ready (built or saved before).
 """
 
 # shared stores
@@ -19,7 +21,8 @@ CLASS = "topoact-store-class"
 UPLOAD = "topoact-store-upload"
 #: {"layer", "graph_key", "nodes", "rows"} | None: Mapper nodes on a persistence cycle (persistence tab)
 HIGHLIGHT = "topoact-store-persistence-highlight"
-JOB_POLL = "topoact-job-poll"
+MAPPER_REQUEST = "topoact-store-mapper-request"
+MAPPER_RESULT = "topoact-store-mapper-result"
 
 # shell
 TOP_BAR = "topoact-top-bar"
@@ -47,13 +50,16 @@ P_METRIC = "topoact-param-metric"
 P_MIN_SAMPLES = "topoact-param-min-samples"
 COMPUTE_BUTTON = "topoact-compute"
 CANCEL_BUTTON = "topoact-cancel"
-MAPPER_JOB = "topoact-store-mapper-job"
 JOB_STATUS = "topoact-job-status"
 JOB_PROGRESS = "topoact-job-progress"
+JOB_PROGRESS_TEXT = "topoact-job-progress-text"
+CANCEL_SWEEP = "topoact-sweep-cancel"
+SWEEP_PROGRESS = "topoact-sweep-progress"
+DEFAULT_BUTTON = "topoact-set-default"
+DEFAULT_STATUS = "topoact-default-status"
 
 # sweep
 SWEEP_BUTTON = "topoact-sweep-run"
-SWEEP_JOB = "topoact-store-sweep-job"
 SWEEP_RESULT = "topoact-store-sweep-result"
 SWEEP_INTERVALS = "topoact-sweep-intervals"
 SWEEP_OVERLAPS = "topoact-sweep-overlaps"
@@ -81,13 +87,12 @@ CSV_DOWNLOAD = "topoact-node-csv-download"
 # compare (three neighbouring layers)
 COMPARE_GRAPHS = "topoact-compare-graphs"
 COMPARE_COMPUTE = "topoact-compare-compute"
-COMPARE_JOBS = "topoact-store-compare-jobs"
 COMPARE_STATUS = "topoact-compare-status"
 COMPARE_VERSION = "topoact-store-compare-version"
 
 # upload
 UPLOAD_INPUT = "topoact-upload"
-UPLOAD_JOB = "topoact-store-upload-job"
+UPLOAD_PROGRESS = "topoact-upload-progress"
 UPLOAD_STATUS = "topoact-upload-status"
 UPLOAD_PREVIEW = "topoact-upload-preview"
 UPLOAD_CLEAR = "topoact-upload-clear"

@@ -5,15 +5,21 @@
 ``int`` converter: no sign, no path); rows outside ``[0, run.n)`` are 404. Nothing from the
 request is ever used as a file path. Responses carry ``Cache-Control: public, max-age=86400``
 and an ETag (the run identity plus the row), so the browser reuses exemplars, and recently
-served PNGs are kept in a small in-process LRU cache.
+served PNGs are kept in memory (the app's one LRU helper, keyed by row).
 """
 from __future__ import annotations
 
 import io
 import logging
-from functools import lru_cache
+
+from typing import TYPE_CHECKING
 
 from flask import Response, abort, request
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from topoact.store import Run
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +28,27 @@ MAX_SIDE = 256
 
 
 def image_url(row: int) -> str:
+    """The URL of row ``row``'s image on the image route."""
     return f"/topoact/image/{int(row)}.png"
 
 
-def register_routes(server, run) -> None:
-    """Add the image route to the Flask ``server`` of a Dash app on ``run``."""
-    identity = str(run.meta.get("config_hash") or run.meta.get("model", {}).get("hash") or id(run))
+def register_routes(server: Flask, run: Run) -> None:
+    """Add the image route to the Flask ``server`` of a Dash app on ``run``.
 
-    @lru_cache(maxsize=512)
+    Parameters
+    ----------
+    server : flask.Flask
+        ``app.server`` of the Dash app.
+    run : topoact.store.Run
+        The run whose images are served (``run.image(row)``).
+    """
+    from topoact.app.context import cached
+    from topoact.hashing import stable_hash
+
+    # the ETag names the run by content (its collection settings), never by an object id
+    identity = str(run.meta.get("config_hash") or stable_hash(run.meta))
+
+    @cached(512)
     def png_bytes(row: int) -> bytes:
         image = run.image(row).convert("RGB")
         if max(image.size) > MAX_SIDE:
@@ -38,7 +57,7 @@ def register_routes(server, run) -> None:
         image.save(buffer, format="PNG")
         return buffer.getvalue()
 
-    def serve_image(row: int):
+    def serve_image(row: int) -> Response:
         if not 0 <= row < run.n:
             abort(404)
         try:
@@ -51,7 +70,7 @@ def register_routes(server, run) -> None:
         response.set_etag(f"{identity}-{row}")
         return response.make_conditional(request)
 
-    def reject(anything: str):
+    def reject(anything: str) -> None:
         # anything under /topoact/image/ that is not "<non-negative int>.png" (negative numbers,
         # names, paths) is a 404 here, instead of falling through to Dash's catch-all page route
         abort(404)

@@ -1,16 +1,25 @@
-"""The page shell: top bar with the run summary, shared stores, the job poller and the tabs."""
+"""The page shell: top bar with the run summary, shared stores and the tabs."""
 from __future__ import annotations
 
-from dash import Input, Output, dcc, html
+from types import ModuleType
+from typing import Any
+
+from dash import dcc, html
 
 from . import ids
 
-POLL_MS = 600
-IDLE_SECONDS = 3.0
 
+def run_summary(run: Any) -> list:
+    """Top-bar items: model, dataset, N, layers, reduction, skipped images.
 
-def run_summary(run) -> list:
-    """Top-bar items: model, dataset, N, layers, skipped images."""
+    Parameters
+    ----------
+    run : topoact.store.Run
+
+    Returns
+    -------
+    list of dash components
+    """
     meta = run.meta
     model = meta.get("model", {})
     model_text = model.get("spec", "?") if isinstance(model, dict) else str(model)
@@ -20,9 +29,9 @@ def run_summary(run) -> list:
         data_text = data_text.get("path") or data_text.get("name") or data_text.get("kind") or str(data_text)
     skipped = run.report.get("skipped", []) if isinstance(run.report, dict) else []
     n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
-    reduction = meta.get("reduction") or meta.get("reduce")
+    reduction = meta.get("reduce") or meta.get("reduction")
 
-    def item(label, value, title=None):
+    def item(label: str, value: Any, title: str | None = None) -> html.Span:
         return html.Span([html.B(f"{label} "), str(value)], title=title, style={"marginRight": "1.5em"})
 
     skipped_title = "\n".join(f"{s.get('path') or s.get('id')}: {s.get('reason')}" for s in skipped[:20]
@@ -38,12 +47,13 @@ def run_summary(run) -> list:
     ]
 
 
-def tab_value(module) -> str:
+def tab_value(module: ModuleType) -> str:
     """Stable tab id of a panel module (``tab-features`` for ``topoact.app.panels.features``)."""
     return "tab-" + module.__name__.rsplit(".", 1)[-1]
 
 
-def shell_layout(ctx, main_panels, tab_panels):
+def shell_layout(ctx: Any, main_panels: list[ModuleType], tab_panels: list[tuple[str, ModuleType]]) -> html.Div:
+    """The page: top bar, the shared stores, the Mapper tab (graph + node panels) and one tab per panel."""
     run = ctx.run
     from .panels.graph import initial_layer
 
@@ -66,14 +76,5 @@ def shell_layout(ctx, main_panels, tab_panels):
         dcc.Store(id=ids.CLASS, data=None),
         dcc.Store(id=ids.UPLOAD, data=None),
         dcc.Store(id=ids.HIGHLIGHT, data=None),
-        dcc.Interval(id=ids.JOB_POLL, interval=POLL_MS, disabled=True),
         dcc.Tabs(id=ids.TABS, value="main", children=tabs),
     ], style={"fontFamily": "sans-serif"})
-
-
-def register_shell(app, ctx) -> None:
-    @app.callback(Output(ids.JOB_POLL, "disabled"), Input(ids.JOB_POLL, "n_intervals"),
-                  prevent_initial_call=True)
-    def sleep_when_idle(_n):
-        # keep polling a little after the last job ends so every panel sees its result
-        return ctx.jobs.idle_for() > IDLE_SECONDS

@@ -17,6 +17,12 @@ class CorruptImageError(Exception):
 
 
 class ImageSet(abc.ABC):
+    """A lazily loaded, indexable set of labelled images (every data source implements it).
+
+    Subclasses implement ``__len__``, :meth:`load` and :meth:`labels`, and set ``class_names``;
+    ids, paths, attributes and ``spec`` have defaults.
+    """
+
     #: class names in label-index order (may be empty when the set is unlabelled)
     class_names: list[str] = []
 
@@ -31,18 +37,51 @@ class ImageSet(abc.ABC):
 
     @abc.abstractmethod
     def load(self, index: int) -> Image.Image:
-        """The image at ``index`` as an RGB PIL image; raises ``CorruptImageError`` if unreadable."""
+        """The image at ``index`` as an RGB PIL image.
+
+        Parameters
+        ----------
+        index : int
+            Position in ``range(len(self))``.
+
+        Returns
+        -------
+        PIL.Image.Image
+
+        Raises
+        ------
+        CorruptImageError
+            The image cannot be read (the message says why).
+        """
 
     @abc.abstractmethod
     def labels(self) -> np.ndarray:
         """int64 array of shape (N,), -1 where unknown."""
 
     def item_id(self, index: int) -> str:
-        """Stable id of an item (relative path for folders, ``name:index`` for generated sets)."""
+        """Stable id of an item (relative path for folders, ``name:index`` for generated sets).
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        str
+        """
         return str(index)
 
     def path(self, index: int) -> str | None:
-        """Absolute file path when the item is a file on disk."""
+        """Absolute file path when the item is a file on disk.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        str or None
+        """
         return None
 
     def attributes(self) -> dict[str, np.ndarray]:

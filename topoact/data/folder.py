@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from .base import CorruptImageError, ImageSet
 __all__ = ["ImageFolder", "IMAGE_EXTENSIONS"]
 
 log = logging.getLogger(__name__)
+
+_BUFFER_REPR = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
@@ -64,7 +67,17 @@ def _scan(directory: str, extensions: tuple[str, ...], seen: set[str]) -> list[s
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image -> 8-bit RGB (first frame; 16-bit / float rescaled; alpha dropped)."""
+    """Any PIL image -> 8-bit RGB (first frame; 16-bit / float rescaled; alpha dropped).
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+
+    Returns
+    -------
+    PIL.Image.Image
+        Mode ``RGB``.
+    """
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(image, dtype=np.float64)
         lo, hi = (0.0, 65535.0) if image.mode.startswith("I;16") else (arr.min(), arr.max())
@@ -166,5 +179,7 @@ class ImageFolder(ImageSet):
                 image.load()
                 return to_rgb(image)
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, struct.error...
-            reason = str(exc) or type(exc).__name__
+            # PIL names its file object ("cannot identify image file <_io.BytesIO object at 0x..>"):
+            # name the file instead
+            reason = _BUFFER_REPR.sub(repr(rel), str(exc)) or type(exc).__name__
             raise CorruptImageError(f"{rel}: {type(exc).__name__}: {reason}") from exc

@@ -58,7 +58,20 @@ def _hue_rgb(hue: float, saturation: float = 0.85, value: float = 0.95) -> np.nd
 
 
 def shape_params(seed: int, index: int) -> dict[str, float]:
-    """Generative parameters of image ``index``; a pure function of ``(seed, index)``."""
+    """Generative parameters of image ``index``; a pure function of ``(seed, index)``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the set.
+    index : int
+        Image position.
+
+    Returns
+    -------
+    dict of str to float
+        ``family``, ``hue``, ``size``, ``orientation``, ... (NaN where they do not apply).
+    """
     rng = np.random.default_rng([seed, index])
     nan = float("nan")
     p = dict.fromkeys(_ATTRS, nan)
@@ -107,7 +120,17 @@ def _shape_mask(kind: str, p: dict[str, float]) -> np.ndarray:
 
 
 def render(seed: int, index: int) -> np.ndarray:
-    """uint8 (32, 32, 3) image ``index`` of the set with ``seed``."""
+    """Pixels of image ``index`` of the set with ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+    index : int
+
+    Returns
+    -------
+    ndarray of uint8, shape (32, 32, 3)
+    """
     p = shape_params(seed, index)
     # noise comes from a second stream so parameters never depend on rendering
     noise_rng = np.random.default_rng([seed, index, 1])
@@ -169,7 +192,16 @@ class ShapesDataset(ImageSet):
         return Image.fromarray(render(self.seed, self._check(index)), mode="RGB")
 
     def array(self, index: int) -> np.ndarray:
-        """uint8 (32, 32, 3) pixels of image ``index`` (no PIL round trip)."""
+        """Pixels of image ``index`` (no PIL round trip).
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        ndarray of uint8, shape (32, 32, 3)
+        """
         return render(self.seed, self._check(index))
 
     def item_id(self, index: int) -> str:

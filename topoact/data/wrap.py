@@ -25,7 +25,17 @@ __all__ = ["WrappedDataset", "to_pil_rgb"]
 
 
 def to_pil_rgb(image: Any) -> Image.Image:
-    """PIL image, (C, H, W) tensor or (H, W[, C]) array -> 8-bit RGB PIL image."""
+    """PIL image, (C, H, W) tensor or (H, W[, C]) array -> 8-bit RGB PIL image.
+
+    Parameters
+    ----------
+    image : PIL image, torch.Tensor of shape (C, H, W) or ndarray of shape (H, W[, C])
+        Floats in [0, 1] (or 0..255) or uint8; 1, 3 or 4 channels.
+
+    Returns
+    -------
+    PIL.Image.Image
+    """
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     try:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def add_visualize_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``topoact visualize`` arguments to ``parser`` and return it."""
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory")
     parser.add_argument("--layer", required=True, help="layer name (as collected)")
     parser.add_argument("--node", type=int, default=None, help="Mapper node id")
@@ -58,7 +59,7 @@ def _params(args) -> dict:
     return params
 
 
-def run_visualize_command(args) -> int:
+def run_visualize_command(args: argparse.Namespace) -> int:
     """Console entry: run the request, print the written files, return 0."""
     result = visualize_from_args(args)
     for path in result["written"]:
@@ -72,7 +73,7 @@ def run_visualize_command(args) -> int:
     return 0
 
 
-def visualize_from_args(args) -> dict:
+def visualize_from_args(args: argparse.Namespace) -> dict:
     """Run one request; returns the service's result dict plus ``"written"`` (PNG paths)."""
     from topoact.store import open_run
 

@@ -17,27 +17,52 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..fileio import atomic_write, read_json, write_json
+from ..progress import CancelFn, ProgressFn, check_cancelled, report
 from .hooks import frozen, recording
-from .objectives import reduce
-from .render import Cancelled, thread_limit
+from .objectives import reduce as reduce_output, resolve_reduce
+from .render import thread_limit
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["CodeGenerator", "GeneratorFit", "train_generator", "save_generator", "load_generator",
-           "codes_of"]
+           "codes_of", "GeneratorFormatError", "FORMAT_VERSION"]
+
+#: version of the (.pt tensors + .json) generator files
+FORMAT_VERSION = 2
+_STATS = ("code_mean", "code_std", "code_low", "code_high")
+
+
+class GeneratorFormatError(ValueError):
+    """A generator file topoact cannot load safely (old pickled format, or a damaged pair)."""
 
 log = logging.getLogger(__name__)
 
 
 class CodeGenerator(nn.Module):
-    """Code (B, D) -> images (B, 3, H, W) in [0, 1]."""
+    """Code (B, D) -> images (B, 3, H, W) in [0, 1].
+
+    Parameters
+    ----------
+    code_dim : int
+        Length D of a code (the layer's stored vector).
+    output_size : (int, int)
+        Image size (H, W) of the model's input.
+    width : int
+        Channels of the first up-convolution (halved at each doubling, at least 16).
+    """
 
     def __init__(self, code_dim: int, output_size: tuple[int, int], width: int = 64):
         super().__init__()
@@ -56,6 +81,7 @@ class CodeGenerator(nn.Module):
         self.out = nn.Conv2d(ch, 3, 3, padding=1)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] from codes (B, D)."""
         h = self.fc(code).view(len(code), self.width * 2, 4, 4)
         img = torch.sigmoid(self.out(self.up(h)))
         if tuple(img.shape[-2:]) != self.output_size:
@@ -65,11 +91,27 @@ class CodeGenerator(nn.Module):
 
 @dataclass
 class GeneratorFit:
-    """A trained generator and the code statistics DGN-AM needs."""
+    """A trained generator and the code statistics DGN-AM needs.
+
+    Attributes
+    ----------
+    generator : CodeGenerator
+    layer : str
+    reduce : str
+        The run's reduction the codes were computed with.
+    code_mean, code_std, code_low, code_high : ndarray of shape (D,)
+        Per-unit statistics of the training codes and DGN-AM's clipping bounds.
+    model_hash : str
+        Hash of the classifier the generator inverts.
+    metrics : dict
+        Hold-out errors and training time.
+    config : dict
+        Network shape and training parameters.
+    """
 
     generator: CodeGenerator
     layer: str
-    reduction: str
+    reduce: str
     code_mean: np.ndarray
     code_std: np.ndarray
     code_low: np.ndarray
@@ -80,34 +122,72 @@ class GeneratorFit:
 
 
 @torch.no_grad()
-def codes_of(bundle, images: torch.Tensor, layer: str, reduction: str, batch_size: int = 256):
-    """Reduced activations (N, D) of images (N, 3, H, W) in [0, 1] at ``layer``."""
+def codes_of(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
+             batch_size: int = 256) -> torch.Tensor:
+    """Stored-vector codes of images at ``layer`` (the run's reduction, as collection stores).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    images : tensor of shape (N, 3, H, W)
+        Images in [0, 1].
+    layer : str
+    reduce : {'gap', 'center', 'random'}
+        The run's reduction (:func:`topoact.features.objectives.reduce`).
+    batch_size : int
+
+    Returns
+    -------
+    tensor of shape (N, D)
+    """
     out = []
     with frozen(bundle.module), recording(bundle.module, [layer], bundle) as acts:
         for s in range(0, len(images), batch_size):
             bundle.module(bundle.normalize(images[s:s + batch_size]))
-            out.append(reduce(acts[layer], reduction).flatten(1).clone())
+            out.append(reduce_output(acts[layer], reduce).flatten(1).clone())
     return torch.cat(out)
 
 
-def train_generator(bundle, images: torch.Tensor, layer: str, reduction: str = "gap",
+def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
                     epochs: int = 20, batch_size: int = 64, lr: float = 2e-3,
                     feature_weight: float = 0.5, width: int = 64, holdout: float = 0.1,
-                    max_seconds: float | None = 180.0, seed: int = 0, progress=None,
-                    should_cancel=None, threads: int | str | None = "auto") -> GeneratorFit:
-    """Train a :class:`CodeGenerator` inverting ``layer`` on ``images`` (N, 3, H, W) in [0, 1].
+                    max_seconds: float | None = 180.0, seed: int = 0,
+                    progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
+                    threads: int | str | None = "auto", *,
+                    reduction: str | None = None) -> GeneratorFit:
+    """Train a :class:`CodeGenerator` inverting ``layer`` on ``images``.
 
-    Stops after ``epochs`` or ``max_seconds`` (whichever first). ``progress(epoch, epochs)``
-    is called after each epoch; ``threads`` as in :func:`~topoact.features.render.optimize`.
-    Returns a :class:`GeneratorFit` whose ``metrics`` hold the
-    hold-out reconstruction MSE and that of the mean training image.
+    Parameters
+    ----------
+    bundle : ModelBundle
+    images : tensor of shape (N, 3, H, W)
+        Training images in [0, 1] (N >= 4; a ``holdout`` fraction is kept aside).
+    layer : str
+    reduce : {'gap', 'center', 'random'}
+        The run's reduction (``reduction=`` is its deprecated alias).
+    epochs, batch_size, lr, feature_weight, width, holdout
+        Training length, batch, Adam step, weight of the feature-matching term, network
+        width, hold-out fraction.
+    max_seconds : float or None
+        Stop after this long (whichever of ``epochs`` and ``max_seconds`` comes first).
+    seed : int
+    progress, should_cancel : callable, optional
+        :mod:`topoact.progress`: ``progress(epoch, epochs, message)`` after each epoch.
+    threads : int, 'auto' or None
+        As in :func:`~topoact.features.render.optimize`.
+
+    Returns
+    -------
+    GeneratorFit
+        ``metrics`` hold the hold-out reconstruction MSE and that of the mean training image.
     """
+    reduce = resolve_reduce(reduce, reduction, "train_generator")
     with thread_limit(bundle, threads):
-        return _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_weight,
+        return _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight,
                       width, holdout, max_seconds, seed, progress, should_cancel)
 
 
-def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_weight, width,
+def _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight, width,
            holdout, max_seconds, seed, progress, should_cancel) -> GeneratorFit:
     images = torch.as_tensor(images, dtype=torch.float32)
     if images.dim() != 4 or len(images) < 4:
@@ -119,8 +199,8 @@ def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_wei
     perm = torch.randperm(len(images), generator=gen)
     n_hold = max(1, int(round(holdout * len(images))))
     hold, train = images[perm[:n_hold]], images[perm[n_hold:]]
-    codes_train = codes_of(bundle, train, layer, reduction)
-    codes_hold = codes_of(bundle, hold, layer, reduction)
+    codes_train = codes_of(bundle, train, layer, reduce)
+    codes_hold = codes_of(bundle, hold, layer, reduce)
     var = codes_train.var().clamp_min(1e-8)
     model = CodeGenerator(codes_train.shape[1], tuple(bundle.input_size), width)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -131,20 +211,18 @@ def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_wei
             model.train()
             order = torch.randperm(len(train), generator=gen)
             for s in range(0, len(train), batch_size):
-                if should_cancel is not None and should_cancel():
-                    raise Cancelled("generator training cancelled")
+                check_cancelled(should_cancel, "generator training")
                 idx = order[s:s + batch_size]
                 x, c = train[idx], codes_train[idx]
                 recon = model(c)
                 bundle.module(bundle.normalize(recon))
-                feat = reduce(acts[layer], reduction).flatten(1)
+                feat = reduce_output(acts[layer], reduce).flatten(1)
                 loss = F.mse_loss(recon, x) + feature_weight * F.mse_loss(feat, c) / var
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             done = epoch + 1
-            if progress is not None:
-                progress(done, epochs)
+            report(progress, done, epochs, f"epoch {done}/{epochs}")
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 log.info("generator training stopped after %d epochs (time limit)", done)
                 break
@@ -154,7 +232,7 @@ def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_wei
         mse = float(F.mse_loss(recon_hold, hold))
         mean_img = train.mean(0, keepdim=True)
         mse_mean = float(((hold - mean_img) ** 2).mean())
-        feat_hold = codes_of(bundle, recon_hold, layer, reduction)
+        feat_hold = codes_of(bundle, recon_hold, layer, reduce)
         feat_err = float(F.mse_loss(feat_hold, codes_hold) / var)
     c = codes_train.numpy().astype(np.float64)
     mean, std = c.mean(0), c.std(0) + 1e-8
@@ -168,29 +246,84 @@ def _train(bundle, images, layer, reduction, epochs, batch_size, lr, feature_wei
     config = {"code_dim": int(codes_train.shape[1]), "output_size": list(bundle.input_size),
               "width": width, "epochs": epochs, "lr": lr, "feature_weight": feature_weight,
               "batch_size": batch_size, "seed": seed}
-    return GeneratorFit(model, layer, reduction, mean.astype(np.float32), std.astype(np.float32),
+    return GeneratorFit(model, layer, reduce, mean.astype(np.float32), std.astype(np.float32),
                         low.astype(np.float32), high.astype(np.float32),
                         getattr(bundle, "hash", ""), metrics, config)
 
 
+def _json_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
 def save_generator(fit: GeneratorFit, path: str | Path) -> Path:
+    """Write ``fit`` as ``path`` (tensors only) plus ``path.with_suffix('.json')``, atomically.
+
+    Parameters
+    ----------
+    fit : GeneratorFit
+    path : str or Path
+        The ``.pt`` file; its folder is created when missing.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state_dict": fit.generator.state_dict(), "layer": fit.layer,
-                "reduction": fit.reduction, "code_mean": fit.code_mean, "code_std": fit.code_std,
-                "code_low": fit.code_low, "code_high": fit.code_high,
-                "model_hash": fit.model_hash, "metrics": fit.metrics, "config": fit.config}, tmp)
-    tmp.replace(path)
+    tensors = {f"generator.{k}": v.detach().cpu() for k, v in fit.generator.state_dict().items()}
+    tensors.update({name: torch.as_tensor(np.asarray(getattr(fit, name), np.float32))
+                    for name in _STATS})
+    atomic_write(path, lambda handle: torch.save(tensors, handle), binary=True)
+    write_json(_json_path(path), {"format_version": FORMAT_VERSION, "layer": fit.layer,
+                                  "reduce": fit.reduce, "model_hash": fit.model_hash,
+                                  "metrics": fit.metrics, "config": fit.config,
+                                  "weights": path.name})
     return path
 
 
 def load_generator(path: str | Path) -> GeneratorFit:
-    data = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = data["config"]
+    """Read a generator written by :func:`save_generator` (``torch.load(weights_only=True)``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.pt`` file (its ``.json`` sidecar must be beside it).
+
+    Returns
+    -------
+    GeneratorFit
+
+    Raises
+    ------
+    GeneratorFormatError
+        For a file of the old pickled format (or without its JSON): retrain the generator.
+    FileNotFoundError
+        When ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no generator file {path}")
+    retrain = ("retrain it (topoact.features.service.train_generator_for_run, or the app's "
+               "'train generator' button); old generator files are not loaded because reading "
+               "them would unpickle arbitrary code")
+    meta_path = _json_path(path)
+    if not meta_path.exists():
+        raise GeneratorFormatError(f"{path} was written by an older topoact (one pickled file "
+                                   f"without {meta_path.name}); {retrain}")
+    meta = read_json(meta_path)
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise GeneratorFormatError(f"{meta_path} has format_version {meta['format_version']}; "
+                                   f"this topoact reads up to {FORMAT_VERSION}: upgrade topoact")
+    try:
+        tensors = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise GeneratorFormatError(f"{path} is not a tensors-only file ({exc}); {retrain}") from None
+    cfg = meta["config"]
     model = CodeGenerator(cfg["code_dim"], tuple(cfg["output_size"]), cfg["width"])
-    model.load_state_dict(data["state_dict"])
+    prefix = "generator."
+    model.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
     model.eval()
-    return GeneratorFit(model, data["layer"], data["reduction"], data["code_mean"],
-                        data["code_std"], data["code_low"], data["code_high"],
-                        data.get("model_hash", ""), data["metrics"], cfg)
+    stats = [tensors[name].numpy() for name in _STATS]
+    return GeneratorFit(model, meta["layer"], meta["reduce"], *stats,
+                        meta.get("model_hash", ""), meta.get("metrics", {}), cfg)

@@ -10,11 +10,14 @@ optimisation steps done) — to a value to **maximise** (lucent's convention; th
 ``objective(acts)`` is their mean. Objectives compose with ``+``, ``-`` and ``*`` by a number;
 ``level(obj, target)`` wraps any per-sample objective.
 
-Spatial reductions match the run store (docs/design.md): on a conv layer a "unit" of a stored
-activation vector is a channel reduced over positions, so ``channel``/``direction``/``level``
-take ``reduction``: ``'gap'`` -> spatial mean, ``'center'`` -> the centre position
-``(H // 2, W // 2)``, ``'random'`` -> spatial mean (a documented approximation: the store
-sampled one random position per image, which is not reproducible as an objective).
+Reductions are the run store's (:func:`topoact.reduce.reduce`, the very function collection
+calls): a "unit" of a stored activation vector of a conv map (B, C, H, W) or a token sequence
+(B, L, C) is a channel reduced over the positions, so ``channel``/``direction`` take ``reduce``:
+``'gap'`` -> mean over positions, ``'center'`` -> the centre position (``(H // 2, W // 2)``,
+token ``L // 2``), ``'random'`` -> mean over positions (a documented approximation: the store
+read one random position per *real* image, chosen by its id; a synthesized image has no id,
+and the mean is that position's expectation). The old keyword ``reduction=`` still works for one
+release, with a ``DeprecationWarning``.
 
 Scale conventions: norm penalties and ``reference_distance`` are per-element means (so weights
 do not depend on image size); ``reference_distance`` is the mean squared pixel difference
@@ -22,19 +25,23 @@ do not depend on image size); ``reference_distance`` is the mean squared pixel d
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
+
+from ..reduce import REDUCTIONS, check_reduce
+from ..reduce import reduce as reduce_positions
 
 __all__ = [
     "Objective", "reduce", "neuron", "channel", "direction", "layer_activation", "class_logit",
     "diversity", "reference_distance", "l1", "l2", "total_variation", "level", "annealed",
-    "REDUCTIONS",
+    "REDUCTIONS", "resolve_reduce",
 ]
 
-REDUCTIONS = ("gap", "center", "random")
 
 
 class Objective:
@@ -54,9 +61,11 @@ class Objective:
         self.name = name
 
     def values(self, acts: dict) -> torch.Tensor:
+        """Per-sample values (B,) or a batch-level scalar () for recorded ``acts``."""
         return self.fn(acts)
 
     def __call__(self, acts: dict) -> torch.Tensor:
+        """The mean of :meth:`values`: the scalar the render loop maximises."""
         return self.values(acts).mean()
 
     def __repr__(self) -> str:
@@ -88,19 +97,50 @@ class Objective:
     __rmul__ = __mul__
 
 
-def reduce(t: torch.Tensor, reduction: str = "gap") -> torch.Tensor:
-    """(B, C, *spatial) -> (B, C) with the run store's spatial reduction; (B, D) unchanged."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if t.dim() <= 2:
-        return t
-    flat = t.flatten(2)
-    if reduction == "center":
-        h, w = t.shape[-2], t.shape[-1]
-        if t.dim() == 4:
-            return t[:, :, h // 2, w // 2]
-        return flat[:, :, flat.shape[-1] // 2]
-    return flat.mean(-1)
+def resolve_reduce(reduce: str, reduction: str | None = None, where: str = "reduce") -> str:
+    """The reduction to use: ``reduce``, or the deprecated ``reduction`` keyword when given.
+
+    Parameters
+    ----------
+    reduce : {'gap', 'center', 'random'}
+    reduction : str, optional
+        Deprecated alias (warns).
+    where : str
+        Name of the caller, for the warning.
+
+    Returns
+    -------
+    str
+        A valid reduction (``ValueError`` listing them otherwise).
+    """
+    if reduction is not None:
+        warnings.warn(f"{where}(reduction=...) is deprecated; use reduce=...", DeprecationWarning,
+                      stacklevel=3)
+        reduce = reduction
+    return check_reduce(reduce)
+
+
+def _reduce(t: torch.Tensor, how: str) -> torch.Tensor:
+    return reduce_positions(t, "gap" if how == "random" else how)
+
+
+def reduce(t: torch.Tensor, how: str = "gap", *, reduction: str | None = None) -> torch.Tensor:
+    """The stored vector of a layer output: :func:`topoact.reduce.reduce` (``'random'`` -> mean).
+
+    Parameters
+    ----------
+    t : tensor of shape (B, C, H, W), (B, L, C) or (B, D)
+        A recorded layer output.
+    how : {'gap', 'center', 'random'}
+        The run's reduction (see the module docstring for ``'random'``).
+    reduction : str, optional
+        Deprecated alias of ``how``.
+
+    Returns
+    -------
+    tensor of shape (B, C) (or (B, D) unchanged), differentiable.
+    """
+    return _reduce(t, resolve_reduce(how, reduction, "reduce"))
 
 
 def _check_channel(t: torch.Tensor, layer: str, index: int) -> None:
@@ -109,11 +149,32 @@ def _check_channel(t: torch.Tensor, layer: str, index: int) -> None:
 
 
 def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -> Objective:
-    """One unit: channel ``index`` at position (y, x) (default the centre) of a conv layer, or
-    unit ``index`` of a flat layer. Per-sample."""
+    """One unit at one position. Per-sample.
+
+    Parameters
+    ----------
+    layer : str
+        Layer name.
+    index : int
+        Channel of a conv map (B, C, H, W) or token sequence (B, L, C), unit of a flat layer.
+    y, x : int, optional
+        Position in a conv map (default the centre ``(H // 2, W // 2)``); for a token sequence
+        ``y`` is the token (default ``L // 2``) and ``x`` is ignored.
+
+    Returns
+    -------
+    Objective
+    """
 
     def fn(acts):
         t = acts[layer]
+        if t.dim() == 3:                                   # tokens (B, L, C)
+            _check_channel(t.transpose(1, 2), layer, index)
+            n_tokens = t.shape[1]
+            pos = n_tokens // 2 if y is None else y
+            if not 0 <= pos < n_tokens:
+                raise ValueError(f"token {pos} outside layer {layer!r} of {n_tokens} tokens")
+            return t[:, pos, index]
         _check_channel(t, layer, index)
         if t.dim() == 2:
             return t[:, index]
@@ -126,25 +187,61 @@ def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -
     return Objective(fn, [layer], f"neuron({layer}:{index})")
 
 
-def channel(layer: str, index: int, reduction: str = "gap") -> Objective:
-    """Channel ``index`` reduced over positions (``reduction``). Per-sample."""
-    reduce(torch.zeros(1, 1), reduction)  # validate early
+def channel(layer: str, index: int, reduce: str = "gap", *,
+            reduction: str | None = None) -> Objective:
+    """Unit ``index`` of the stored (reduced) vector of ``layer``. Per-sample.
+
+    Parameters
+    ----------
+    layer : str
+        Layer name.
+    index : int
+        Channel of a conv map / token sequence, or unit of a flat layer.
+    reduce : {'gap', 'center', 'random'}
+        The run's reduction over positions.
+    reduction : str, optional
+        Deprecated alias of ``reduce``.
+
+    Returns
+    -------
+    Objective
+    """
+    how = resolve_reduce(reduce, reduction, "channel")
 
     def fn(acts):
-        t = acts[layer]
-        _check_channel(t, layer, index)
-        return reduce(t, reduction)[:, index]
+        a = _reduce(acts[layer], how)
+        _check_channel(a, layer, index)
+        return a[:, index]
 
     return Objective(fn, [layer], f"channel({layer}:{index})")
 
 
-def direction(layer: str, vector, reduction: str = "gap", cossim_pow: float = 0.0) -> Objective:
-    """Projection of the reduced activation on a direction ``vector`` (D,). Per-sample.
+def direction(layer: str, vector: ArrayLike, reduce: str = "gap", cossim_pow: float = 0.0, *,
+              reduction: str | None = None) -> Objective:
+    """Projection of the stored (reduced) vector of ``layer`` on a direction. Per-sample.
 
     ``cossim_pow = 0`` is the plain dot product with the unit vector; ``cossim_pow > 0``
     multiplies it by ``max(cos, 0.1) ** cossim_pow`` (lucent's ``direction_neuron`` with
     cosine weighting, used by TopoAct / Activation Atlas for a node's mean activation).
+
+    Parameters
+    ----------
+    layer : str
+        Layer name.
+    vector : array-like of shape (D,)
+        Finite, non-zero direction in the stored vector space.
+    reduce : {'gap', 'center', 'random'}
+        The run's reduction over positions.
+    cossim_pow : float
+        Cosine weighting exponent (see above).
+    reduction : str, optional
+        Deprecated alias of ``reduce``.
+
+    Returns
+    -------
+    Objective
     """
+    how = resolve_reduce(reduce, reduction, "direction")
     v = torch.as_tensor(np.asarray(vector, dtype=np.float32)).flatten()
     norm = float(v.norm())
     if norm == 0 or not np.isfinite(norm):
@@ -152,7 +249,7 @@ def direction(layer: str, vector, reduction: str = "gap", cossim_pow: float = 0.
     v = v / norm
 
     def fn(acts):
-        a = reduce(acts[layer], reduction)
+        a = _reduce(acts[layer], how)
         if a.shape[1] != v.numel():
             raise ValueError(f"direction has {v.numel()} entries but layer {layer!r} has "
                              f"{a.shape[1]} channels")
@@ -193,8 +290,8 @@ def class_logit(index: int) -> Objective:
 def diversity(layer: str) -> Objective:
     """Minus the mean pairwise cosine similarity between batch members (batch-level scalar).
 
-    Conv layers compare channel Gram matrices (lucent's style diversity); flat layers compare
-    feature vectors. Zero for a batch of one.
+    Conv layers and token sequences compare channel Gram matrices (lucent's style diversity);
+    flat layers compare feature vectors. Zero for a batch of one.
     """
 
     def fn(acts):
@@ -202,6 +299,8 @@ def diversity(layer: str) -> Objective:
         b = t.shape[0]
         if b < 2:
             return t.new_zeros(())
+        if t.dim() == 3:                   # tokens (B, L, C): channels first, as maps
+            t = t.transpose(1, 2)
         if t.dim() > 2:
             f = t.flatten(2)
             f = torch.bmm(f, f.transpose(1, 2)).flatten(1) / f.shape[-1]
@@ -250,9 +349,22 @@ def total_variation(layer: str = "input") -> Objective:
 
 
 def level(objective: Objective, target: float, scale: float = 1.0) -> Objective:
-    """``-((objective - target) / scale) ** 2``: drive a per-sample value to a level (inverse
-    sets). ``scale`` (e.g. the observed activation range) makes levels of different units
-    comparable when several are summed (intersections)."""
+    """``-((objective - target) / scale) ** 2``: drive a per-sample value to a level.
+
+    Parameters
+    ----------
+    objective : Objective
+        A per-sample measure (inverse sets).
+    target : float
+        The level.
+    scale : float
+        Positive unit (e.g. the observed activation range), which makes levels of different
+        units comparable when several are summed (intersections).
+
+    Returns
+    -------
+    Objective
+    """
     if scale <= 0:
         raise ValueError("scale must be positive")
 

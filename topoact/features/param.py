@@ -21,9 +21,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["pixel_image", "fft_image", "from_images", "image_param", "ParamF"]
+__all__ = ["pixel_image", "fft_image", "from_images", "image_param", "ParamF", "ParamResult"]
 
-ParamF = Callable[..., tuple[list[torch.Tensor], Callable[[], torch.Tensor]]]
+#: what a parameterization returns: the tensors to optimise and ``image_f() -> (B, 3, H, W)``
+ParamResult = tuple[list[torch.Tensor], Callable[[], torch.Tensor]]
+ParamF = Callable[..., ParamResult]
 
 # lucent's square root of the ImageNet colour covariance (columns normalised below).
 _COLOR_SVD_SQRT = np.asarray(
@@ -58,8 +60,9 @@ def _fft_scale(h: int, w: int, decay_power: float, device) -> torch.Tensor:
     return torch.as_tensor(scale, dtype=torch.float32, device=device)
 
 
-def pixel_image(shape, sd: float = 0.01, decorrelate: bool = True, generator=None, device="cpu",
-                init: torch.Tensor | None = None):
+def pixel_image(shape: tuple[int, ...], sd: float = 0.01, decorrelate: bool = True,
+                generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                init: torch.Tensor | None = None) -> ParamResult:
     """Pixel-space parameterization.
 
     Parameters
@@ -81,8 +84,9 @@ def pixel_image(shape, sd: float = 0.01, decorrelate: bool = True, generator=Non
     return [t], lambda: _to_rgb(t, matrix)
 
 
-def fft_image(shape, sd: float = 0.01, decay_power: float = 1.0, decorrelate: bool = True,
-              generator=None, device="cpu", init: torch.Tensor | None = None):
+def fft_image(shape: tuple[int, ...], sd: float = 0.01, decay_power: float = 1.0,
+              decorrelate: bool = True, generator: torch.Generator | None = None,
+              device: torch.device | str = "cpu", init: torch.Tensor | None = None) -> ParamResult:
     """Fourier-space parameterization with colour decorrelation (Lucid's default).
 
     Parameters and returns as for :func:`pixel_image`.
@@ -106,7 +110,8 @@ def fft_image(shape, sd: float = 0.01, decay_power: float = 1.0, decorrelate: bo
 
 
 def from_images(images: torch.Tensor, fft: bool = False, decorrelate: bool = True,
-                generator=None, device="cpu"):
+                generator: torch.Generator | None = None,
+                device: torch.device | str = "cpu") -> ParamResult:
     """Start a parameterization from (B, 3, H, W) images in [0, 1]."""
     f = fft_image if fft else pixel_image
     return f(tuple(images.shape), decorrelate=decorrelate, device=device, init=images)
@@ -116,8 +121,25 @@ def image_param(size: tuple[int, int], batch: int = 1, fft: bool = True, decorre
                 sd: float = 0.01, init: torch.Tensor | None = None) -> ParamF:
     """``param_f(generator=..., device=...)`` for :func:`~topoact.features.render.optimize`.
 
-    ``size`` is ``(H, W)``, normally ``bundle.input_size``; with ``init`` (B, 3, H, W) the
-    batch size and image size follow the given images.
+    Parameters
+    ----------
+    size : (int, int)
+        ``(H, W)``, normally ``bundle.input_size``.
+    batch : int
+        Images optimised together.
+    fft : bool
+        Fourier parameterization (else pixels).
+    decorrelate : bool
+        Optimise in lucent's decorrelated colour space.
+    sd : float
+        Spread of the random start.
+    init : tensor of shape (B, 3, H, W), optional
+        Start from these images in [0, 1] (then batch and size follow them).
+
+    Returns
+    -------
+    callable
+        ``param_f(generator=None, device='cpu') -> (params, image_f)``.
     """
     if init is not None:
         shape = tuple(init.shape)

@@ -21,31 +21,30 @@ overhead:
 * The normalisation is one precomputed ``x * a + b`` (no tensors built per step).
 * Measured and rejected (see benchmarks/featvis.py's docstring): ``channels_last`` (within
   noise, 0-5 %), flushing denormals (no gain). Threads: on an idle 2-core machine two intra-op
-  threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s), but on a machine already
-  running more work than it has cores they are 10-30x slower (OpenMP spinning), so
-  ``threads='auto'`` drops to one thread for small images only when the load exceeds the cores.
+  threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s). ``threads='auto'`` keeps
+  torch's own setting whatever the load: a heuristic that dropped to one thread when the load
+  average exceeded the cores halved the speed on a busy machine (issue 13) and was removed.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from contextlib import contextmanager
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
 
+from ..progress import Cancelled, CancelFn, ProgressFn, check_cancelled, report
 from .hooks import SPECIAL_LAYERS, frozen, recording
 from .objectives import Objective
 from .transforms import Transform, compose
 
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
+
 __all__ = ["optimize", "evaluate", "thread_limit", "Cancelled", "NormalizedGradient", "default_device"]
 
 log = logging.getLogger(__name__)
-
-
-class Cancelled(RuntimeError):
-    """Raised when ``should_cancel()`` returns True during an optimisation."""
 
 
 class _StopForward(Exception):
@@ -104,6 +103,7 @@ def _normalizer(bundle, device):
 
 
 def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -114,7 +114,8 @@ class NormalizedGradient(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "eps": eps})
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> None:
+        """One normalised-gradient step on every parameter with a gradient."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -128,10 +129,11 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transform] = (),
-             steps: int = 256, lr: float = 0.05, seed: int = 0, progress=None,
-             should_cancel: Callable[[], bool] | None = None, *, optimizer: str = "adam",
-             after_step: Callable[[], None] | None = None, device=None,
+def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., tuple],
+             transforms: Sequence[Transform] = (), steps: int = 256, lr: float = 0.05,
+             seed: int = 0, progress: ProgressFn | None = None,
+             should_cancel: CancelFn | None = None, *, optimizer: str = "adam",
+             after_step: Callable[[], None] | None = None, device: torch.device | str | None = None,
              threads: int | str | None = "auto", transform_until: float = 1.0,
              early_stop: bool = True) -> torch.Tensor:
     """Optimise images to maximise ``objective`` on ``bundle.module``.
@@ -145,8 +147,10 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
     transforms : list of size-preserving transforms applied before the model.
     steps, lr : optimisation length and step size.
     seed : seed of the generator behind the initial image and the transforms.
-    progress : optional ``progress(step, steps)`` callback.
-    should_cancel : optional callable; when it returns True, :class:`Cancelled` is raised.
+    progress : optional ``progress(done, total, message)`` callback (:mod:`topoact.progress`),
+        called with ``(step, steps, "step k/n")`` after each step.
+    should_cancel : optional callable polled before each step; when it returns True,
+        :class:`topoact.progress.Cancelled` is raised.
     optimizer : ``'adam'`` or ``'normalized'`` (:class:`NormalizedGradient`).
     after_step : optional callable run after each step (e.g. clipping a code).
     device : torch device; default CUDA when available else CPU (the model is moved there
@@ -154,10 +158,8 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
     transform_until : apply ``transforms`` only during this fraction of the steps (the rest
         optimises the image exactly as it will be evaluated; inverse sets use this to land on
         their level precisely).
-    threads : CPU threads for the call (restored afterwards). ``'auto'``: one thread for
-        images of at most 64 px on the CPU when the machine's load already exceeds its cores
-        (small kernels lose up to 10x to oversubscription there), else torch's setting.
-        ``None`` keeps torch's setting.
+    threads : CPU threads for the call (restored afterwards). ``'auto'`` or None: torch's own
+        setting, whatever the machine's load.
     early_stop : stop the forward pass after the last layer the objective reads (only when
         the objective does not read ``"logits"``; see the module docstring).
 
@@ -189,8 +191,7 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
             else:
                 raise ValueError(f"optimizer must be 'adam' or 'normalized', got {optimizer!r}")
             for step in range(steps):
-                if should_cancel is not None and should_cancel():
-                    raise Cancelled(f"cancelled at step {step} of {steps}")
+                check_cancelled(should_cancel, f"optimisation (step {step} of {steps})")
                 opt.zero_grad(set_to_none=True)
                 images = image_f()
                 shown = transform(images, generator) if step < transform_until * steps else images
@@ -213,8 +214,7 @@ def optimize(bundle, objective: Objective, param_f, transforms: Sequence[Transfo
                 opt.step()
                 if after_step is not None:
                     after_step()
-                if progress is not None:
-                    progress(step + 1, steps)
+                report(progress, step + 1, steps, f"step {step + 1}/{steps}")
             with torch.no_grad():
                 result = image_f().detach().clamp(0, 1).cpu()
             for p in params:
@@ -232,17 +232,8 @@ def _threads(threads, device, bundle) -> int | None:
     if threads is None:
         return None
     if threads == "auto":
-        small = max(bundle.input_size) <= 64
-        return 1 if (torch.device(device).type == "cpu" and small and _machine_busy()) else None
+        return None           # torch's own setting, never lowered because the machine is busy
     return int(threads)
-
-
-def _machine_busy() -> bool:
-    """True when the 1-minute load average exceeds the number of cores."""
-    try:
-        return os.getloadavg()[0] > (os.cpu_count() or 1)
-    except OSError:  # not available on this platform
-        return False
 
 
 _THREAD_LOCK = threading.Lock()
@@ -250,12 +241,22 @@ _THREAD_STATE = {"depth": 0, "saved": None}
 
 
 @contextmanager
-def thread_limit(bundle, threads: int | str | None = "auto", device="cpu"):
+def thread_limit(bundle: ModelBundle, threads: int | str | None = "auto",
+                 device: torch.device | str = "cpu") -> Iterator[None]:
     """Set torch's CPU threads for a block (see ``optimize``'s ``threads``), then restore.
 
-    torch's thread count is process-wide, so nested or concurrent blocks (the app runs jobs
-    in a thread pool) share one saved value: the first block to enter saves it and the last
-    one to leave restores it.
+    torch's thread count is process-wide, so nested or concurrent blocks (several threads of
+    one process) share one saved value: the first block to enter saves it and the last one to
+    leave restores it.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        Its ``input_size`` decides what counts as a small image.
+    threads : int, 'auto' or None
+        See :func:`optimize`.
+    device : torch device
+        Only CPU work is limited.
     """
     n = _threads(threads, device, bundle)
     if not n:
@@ -276,9 +277,25 @@ def thread_limit(bundle, threads: int | str | None = "auto", device="cpu"):
 
 
 @torch.no_grad()
-def evaluate(bundle, images: torch.Tensor, layers: Sequence[str], device=None) -> dict:
-    """One plain forward pass of (B, 3, H, W) images in [0, 1]: returns ``{layer: tensor}``
-    plus ``"logits"`` and ``"input"`` (all on the CPU), model left as found."""
+def evaluate(bundle: ModelBundle, images: torch.Tensor, layers: Sequence[str],
+             device: torch.device | str | None = None) -> dict:
+    """One plain forward pass, the model left as found.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    images : tensor of shape (B, 3, H, W)
+        Images in [0, 1].
+    layers : sequence of str
+        Layers to record.
+    device : torch device, optional
+        Default: where the model is.
+
+    Returns
+    -------
+    dict
+        ``{layer: raw output}`` plus ``"logits"`` (B, K) and ``"input"``, all on the CPU.
+    """
     model = bundle.module
     device = torch.device(device) if device is not None else _module_device(model)
     with thread_limit(bundle, "auto", device), frozen(model), \

@@ -1,9 +1,20 @@
-"""Plotly figures of persistence results (pure functions of the JSON-able result dicts)."""
+"""Plotly figures of persistence results.
+
+Pure functions of a :class:`~topoact.topology.results.PersistenceResult` (or its ``to_dict()``
+JSON form) and of :class:`~topoact.topology.results.LayerDistances`.
+"""
 from __future__ import annotations
+
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
+from ..topology.results import as_result_dict
+
+__all__ = ["COLORS", "barcode_figure", "diagram_figure", "distance_heatmap"]
+
+#: bar colour by significance: red beyond the 2c band, grey within it
 COLORS = {True: "#d62728", False: "#9e9e9e"}
 
 
@@ -17,17 +28,32 @@ def _top(res):
     return max([res.get("threshold") or 0.0] + d) * 1.05 or 1.0
 
 
-def barcode_figure(res: dict, dims=(0, 1), *, max_bars=200, click_targets=False,
-                   selected=None) -> go.Figure:
+def barcode_figure(res: Any, dims: Sequence[int] = (0, 1), *, max_bars: int = 200,
+                   click_targets: bool = False,
+                   selected: Optional[Sequence[int]] = None) -> go.Figure:
     """Horizontal barcode, longest first; red = significant (beyond the 2c band), grey = noise.
 
-    Infinite / truncated bars are drawn to the right edge with an arrow marker. Each bar's
-    ``customdata`` is [dim, index in the diagram] (for click handling).
+    Parameters
+    ----------
+    res : PersistenceResult or its dict
+    dims : sequence of int
+        Dimensions drawn, stacked top to bottom with a gap of two rows.
+    max_bars : int
+        At most this many bars per dimension (the longest ones).
+    click_targets : bool
+        Add one marker at the middle of every bar (trace ``"bars"``, same ``customdata``) so a
+        bar can be clicked anywhere near its middle, not only at its ends.
+    selected : (dim, index), optional
+        Draw that bar again on top in blue, thicker (trace ``"selected"``).
 
-    ``click_targets=True`` adds one marker at the middle of every bar (trace name ``"bars"``,
-    same ``customdata``) so a bar can be clicked anywhere near its middle, not only at its ends;
-    ``selected=(dim, index)`` draws that bar again on top in blue, thicker.
+    Returns
+    -------
+    plotly Figure
+        Traces ``"H<d> significant"`` / ``"H<d> noise"`` hold one line segment per bar; each
+        point's ``customdata`` is [dim, index in the diagram]. Infinite (truncated) bars end at
+        the right edge, 5 % beyond the largest finite death or the threshold.
     """
+    res = as_result_dict(res)
     top = _top(res)
     fig = go.Figure()
     y = 0
@@ -74,9 +100,22 @@ def barcode_figure(res: dict, dims=(0, 1), *, max_bars=200, click_targets=False,
     return fig
 
 
-def diagram_figure(res: dict, dims=(0, 1)) -> go.Figure:
-    """Persistence diagram with the diagonal and, per dimension, the significance band
-    (points below ``death = birth + 2c`` are not significant). Infinite deaths at the top."""
+def diagram_figure(res: Any, dims: Sequence[int] = (0, 1)) -> go.Figure:
+    """Persistence diagram with the diagonal and each dimension's significance band.
+
+    Parameters
+    ----------
+    res : PersistenceResult or its dict
+    dims : sequence of int
+        Dimensions drawn (trace ``"H<d>"`` each, ``customdata`` [dim, index]).
+
+    Returns
+    -------
+    plotly Figure
+        Points below ``death = birth + 2c`` (the shaded band) are not significant; infinite
+        deaths are drawn at the top edge.
+    """
+    res = as_result_dict(res)
     top = _top(res)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="diagonal",
@@ -102,10 +141,14 @@ def diagram_figure(res: dict, dims=(0, 1)) -> go.Figure:
     return fig
 
 
-def distance_heatmap(result: dict) -> go.Figure:
-    """Heat map of a ``layer_distance_matrix`` result."""
+def distance_heatmap(result: Any) -> go.Figure:
+    """Heat map of a :func:`~topoact.topology.run_persistence.layer_distance_matrix` result
+    (``LayerDistances`` or its dict; a dict of the old form with ``metric`` naming the diagram
+    distance is read too)."""
+    result = as_result_dict(result)
+    distance = result.get("distance") or result.get("metric", "")
     fig = go.Figure(go.Heatmap(z=result["matrix"], x=result["labels"], y=result["labels"],
-                               colorscale="Viridis", colorbar={"title": result["metric"]}))
-    fig.update_layout(title=f"H{result['dim']} {result['metric']} distance between layers",
+                               colorscale="Viridis", colorbar={"title": distance}))
+    fig.update_layout(title=f"H{result['dim']} {distance} distance between layers",
                       yaxis={"autorange": "reversed"})
     return fig

@@ -16,7 +16,8 @@ DBSCAN(eps='auto'|float, metric='euclidean'|'cosine', min_samples=3, eps_scale=1
     expanded completely before the next one starts). Labels therefore equal sklearn's, border
     points included.
 SingleLinkage(threshold=None, metric='euclidean')
-    Single-linkage clustering via an exact minimum spanning tree (Prim, O(n) memory); the tree
+    Single-linkage clustering via an exact minimum spanning tree (the shared Prim loop of
+    :mod:`topoact.mst`, distances computed row by row, O(n) memory); the tree
     is cut at ``threshold`` or, when None, inside the largest gap between consecutive merge
     heights (no cut -- one cluster -- when there are fewer than 3 points).
 SklearnClusterer(estimator)
@@ -36,13 +37,18 @@ one cluster of identical points).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs
-from .params import Params
+from ..config import check_choice, check_range
+from .config import METRICS, check_eps
+from .params import Params, resolve_seed
 
 logger = logging.getLogger(__name__)
 
@@ -52,61 +58,120 @@ __all__ = [
     "kdistance_sample", "eps_from_kdistances",
 ]
 
-def _rows32(X, sl, metric):
-    Z = np.array(X[sl], dtype=np.float32)
-    ok = np.ones(len(Z), bool)
-    if metric == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
-        ok = norms > 0
-        Z[ok] /= norms[ok, None].astype(np.float32)
-    elif metric != "euclidean":
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+def _unit_rows(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of Z (n, D) scaled to unit length in float32, and the (n,) mask of non-zero rows."""
+    Z = np.array(Z, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
+    ok = norms > 0
+    Z[ok] /= norms[ok, None].astype(np.float32)
     return Z, ok
 
 
-def kth_neighbor_distance(Q, R, k, metric="euclidean", exclude_self=False, q_index=None,
-                          chunk_size=1024, ref_chunk=16384) -> np.ndarray:
+def kth_neighbor_distance(Q: np.ndarray, R: np.ndarray, k: int, metric: str = "euclidean",
+                          exclude_self: bool = False, q_index: np.ndarray | None = None,
+                          ref_chunk: int = 16384) -> np.ndarray:
     """Distance from each row of Q (M, D) to its k-th nearest row of R (P, D).
 
-    With ``exclude_self``, row ``q_index[i]`` of R (default: i, when Q is R) is not a
-    neighbour of query i. Float32 matrix products over (chunk_size x ref_chunk) blocks with a
-    running k-smallest buffer, so memory stays bounded. Returns (M,) float64.
+    scikit-learn's ``NearestNeighbors(algorithm='brute')`` does the distance work and the
+    k-smallest selection (its chunked, OpenMP ``ArgKmin`` reduction; float64 accumulation, so
+    it is more exact than the float32 products used before). Euclidean: one fit on R as it is
+    (a float32 memory map is not copied). Cosine (sklearn's definition ``1 - <x/|x|, y/|y|>``,
+    zero rows at distance 1 from everything): the non-zero rows are scaled to unit length
+    ``ref_chunk`` rows at a time and searched with the euclidean metric (``cos = d**2 / 2``);
+    the running k smallest are merged across chunks and zero rows are counted, not searched.
+    Measured at 20k x 512 on the benchmark data (the auto-eps sample: 2,000 queries; 2 cores
+    shared with other jobs, old and new interleaved in one process, 3 runs each): median time
+    new/old 0.90 (euclidean) and 1.08 (cosine), i.e. equal within the noise, k-distances equal to
+    1e-6 relative and the same eps; sklearn's own ``metric='cosine'`` was 1.7-2.4x slower than
+    unit rows with the euclidean search, hence the unit rows. (The first call also imports
+    ``sklearn.neighbors``: ~1 s on an idle machine.)
+
+    Parameters
+    ----------
+    Q : (M, D) query rows; R : (P, D) reference rows
+    k : which neighbour (1 = nearest)
+    metric : {'euclidean', 'cosine'}
+    exclude_self : row ``q_index[i]`` of R (default: i, when Q is R) is not a neighbour of
+        query i (-1: the query is not in R)
+    ref_chunk : reference rows per chunk (cosine)
+
+    Returns
+    -------
+    (M,) float64 distances (inf where R has fewer than k neighbours to offer).
     """
+    from sklearn.neighbors import NearestNeighbors
+
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     k = int(k)
+    M, P = Q.shape[0], R.shape[0]
     if exclude_self and q_index is None:
-        q_index = np.arange(Q.shape[0])
-    Q32, q_ok = _rows32(Q, slice(None), metric)
-    qn = np.einsum("ij,ij->i", Q32, Q32)
-    best = np.full((Q.shape[0], k), np.inf, dtype=np.float32)
-    for r0 in range(0, R.shape[0], ref_chunk):
-        r1 = min(R.shape[0], r0 + ref_chunk)
-        R32, r_ok = _rows32(R, slice(r0, r1), metric)
-        rn = np.einsum("ij,ij->i", R32, R32)
-        for a in range(0, Q.shape[0], chunk_size):
-            b = min(Q.shape[0], a + chunk_size)
-            D = Q32[a:b] @ R32.T
-            if metric == "cosine":      # squared unit distance 2 - 2 cos, mapped back below
-                np.multiply(D, -2.0, out=D)
-                D += 2.0
-                D[~q_ok[a:b]] = 2.0
-                D[:, ~r_ok] = 2.0
-            else:
-                np.multiply(D, -2.0, out=D)
-                D += qn[a:b, None]
-                D += rn[None]
-            np.maximum(D, 0, out=D)
-            if exclude_self:
-                qi = q_index[a:b]
-                hit = np.flatnonzero((qi >= r0) & (qi < r1))
-                D[hit, qi[hit] - r0] = np.inf
-            both = np.concatenate([best[a:b], D], axis=1)
-            best[a:b] = np.partition(both, k - 1, axis=1)[:, :k]
-    kth = best.max(axis=1).astype(np.float64)
-    return kth / 2.0 if metric == "cosine" else np.sqrt(kth)
+        q_index = np.arange(M)
+    extra = 1 if exclude_self else 0
+    m = k + extra                                   # neighbours kept per query
+    if metric == "cosine":
+        Qs, q_ok = _unit_rows(Q)
+        chunks = range(0, P, int(ref_chunk))
+    else:
+        Qs, q_ok = np.asarray(Q, dtype=np.float32), np.ones(M, bool)
+        chunks = range(0, P, max(P, 1))
+    best_d = np.full((M, 0), np.inf)
+    best_i = np.empty((M, 0), np.int64)
+    n_zero = 0
+    zero_rows = []
+    for r0 in chunks:
+        r1 = min(P, r0 + int(ref_chunk) if metric == "cosine" else P)
+        if metric == "cosine":
+            Rc, r_ok = _unit_rows(R[r0:r1])
+            n_zero += int((~r_ok).sum())
+            zero_rows.append(np.flatnonzero(~r_ok) + r0)
+            ref = np.flatnonzero(r_ok)
+            Rc = Rc[r_ok]
+        else:
+            Rc = np.asarray(R[r0:r1], dtype=np.float32)
+            ref = None
+        n_nb = min(m, len(Rc))
+        if n_nb == 0 or not q_ok.any():
+            continue
+        d = np.full((M, n_nb), np.inf)
+        i = np.full((M, n_nb), -1, np.int64)
+        nn = NearestNeighbors(n_neighbors=n_nb, algorithm="brute").fit(Rc)
+        d[q_ok], idx = nn.kneighbors(Qs[q_ok])
+        i[q_ok] = (ref[idx] if ref is not None else idx) + r0
+        best_d = np.concatenate([best_d, d], axis=1)
+        best_i = np.concatenate([best_i, i], axis=1)
+        if best_d.shape[1] > m:                     # keep the m smallest (stable by position)
+            order = np.argsort(best_d, axis=1, kind="stable")[:, :m]
+            best_d = np.take_along_axis(best_d, order, 1)
+            best_i = np.take_along_axis(best_i, order, 1)
+    if metric == "cosine":
+        best_d = best_d ** 2 / 2.0
+    if exclude_self and best_d.shape[1]:
+        # drop one self entry per query (the last column when self is not among them: with
+        # tied duplicates at distance 0 the k-th distance is the same either way)
+        is_self = best_i == q_index[:, None]
+        drop = np.where(is_self.any(1), is_self.argmax(1), best_d.shape[1] - 1)
+        keep = np.ones(best_d.shape, bool)
+        keep[np.arange(M), drop] = False
+        found = best_d.shape[1] - 1
+        best_d = best_d[keep].reshape(M, found)
+    if metric == "cosine":
+        # zero rows are at distance 1 from everything (a query is never its own neighbour)
+        zero = np.concatenate(zero_rows) if zero_rows else np.empty(0, np.int64)
+        in_r = (q_index >= 0) if exclude_self else np.zeros(M, bool)
+        self_zero = np.isin(q_index, zero) if exclude_self else np.zeros(M, bool)
+        n_ones = np.where(q_ok, np.minimum(n_zero - self_zero, k), np.minimum(P - in_r, k))
+        best_d[~q_ok] = np.inf
+        pad = np.where(np.arange(k)[None] < n_ones[:, None], 1.0, np.inf)
+        best_d = np.concatenate([best_d, pad], axis=1)
+    if best_d.shape[1] < k:
+        return np.full(M, np.inf)
+    return np.sort(best_d, axis=1)[:, k - 1].astype(np.float64)
 
 
-def knee_value(values) -> float:
-    """Knee of the sorted (ascending) curve: the point farthest below its chord."""
+def knee_value(values: ArrayLike) -> float:
+    """Knee of the sorted (ascending) curve of ``values`` (n,): the point farthest below its
+    chord (Kneedle on a convex increasing curve)."""
     y = np.sort(np.asarray(values, dtype=np.float64))
     if len(y) == 0:
         raise ValueError("cannot find a knee of an empty curve")
@@ -121,9 +186,23 @@ def _round_sig(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def kdistance_sample(X, min_samples=3, metric="euclidean", sample_size=2000,
-                     random_state=0) -> np.ndarray:
-    """k-distances (k = min_samples, counting the row itself) of a seeded row sample."""
+def kdistance_sample(X: np.ndarray, min_samples: int = 3, metric: str = "euclidean",
+                     sample_size: int = 2000, seed: int = 0, *,
+                     random_state: int | None = None) -> np.ndarray:
+    """k-distances (k = min_samples, counting the row itself) of a seeded row sample.
+
+    Parameters
+    ----------
+    X : (N, D) array
+    min_samples, metric : DBSCAN's
+    sample_size : rows sampled (all when N is smaller); seed : sampling seed
+    random_state : deprecated alias of ``seed``
+
+    Returns
+    -------
+    (n,) float64 finite k-distances of the sampled rows.
+    """
+    seed = resolve_seed(seed, random_state, "kdistance_sample")
     if not hasattr(X, "shape") or len(X.shape) != 2:
         raise ValueError("auto eps needs a 2-D (N, D) array")
     n = X.shape[0]
@@ -131,7 +210,7 @@ def kdistance_sample(X, min_samples=3, metric="euclidean", sample_size=2000,
         raise ValueError("cannot choose eps automatically on an empty array (0 rows)")
     if n == 1:
         return np.zeros(1)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(n, min(n, int(sample_size)), replace=False))
     k_other = max(int(min_samples) - 1, 1)
     kd = kth_neighbor_distance(X[idx], X, min(k_other, n - 1), metric=metric,
@@ -139,8 +218,9 @@ def kdistance_sample(X, min_samples=3, metric="euclidean", sample_size=2000,
     return kd[np.isfinite(kd)]
 
 
-def eps_from_kdistances(kd, scale=1.0) -> float:
-    """eps = knee of the k-distance curve x scale, 4 significant digits (module docstring)."""
+def eps_from_kdistances(kd: ArrayLike, scale: float = 1.0) -> float:
+    """eps = knee of the k-distance curve ``kd`` (n,) x ``scale``, rounded to 4 significant
+    digits (module docstring)."""
     kd = np.asarray(kd, np.float64)
     knee = knee_value(kd) if len(kd) else 0.0
     if knee <= 0:
@@ -154,16 +234,35 @@ def eps_from_kdistances(kd, scale=1.0) -> float:
     return _round_sig(knee * float(scale))
 
 
-def auto_eps(X, min_samples=3, metric="euclidean", scale=1.0, sample_size=2000,
-             random_state=0) -> float:
-    """Automatic DBSCAN eps from the knee of the k-distance curve (see module docstring)."""
-    return eps_from_kdistances(kdistance_sample(X, min_samples, metric, sample_size,
-                                                random_state), scale)
+def auto_eps(X: np.ndarray, min_samples: int = 3, metric: str = "euclidean", scale: float = 1.0,
+             sample_size: int = 2000, seed: int = 0, *, random_state: int | None = None) -> float:
+    """Automatic DBSCAN eps from the knee of the k-distance curve (see module docstring).
+
+    Parameters
+    ----------
+    X : (N, D) array; min_samples, metric : DBSCAN's; scale : eps_scale
+    sample_size, seed : the k-distance sample; random_state : deprecated alias of ``seed``
+    """
+    seed = resolve_seed(seed, random_state, "auto_eps")
+    return eps_from_kdistances(kdistance_sample(X, min_samples, metric, sample_size, seed), scale)
 
 
 # ----------------------------------------------------------------------------- exact DBSCAN
-def labels_from_pairs(n, a, b, self_ok, min_samples) -> np.ndarray:
-    """sklearn DBSCAN labels from neighbour pairs (a < b) on n points (see module docstring)."""
+def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
+                      min_samples: int) -> np.ndarray:
+    """sklearn DBSCAN labels from neighbour pairs on n points (see module docstring).
+
+    Parameters
+    ----------
+    n : number of points
+    a, b : (E,) int arrays, the neighbour pairs (a < b, local positions)
+    self_ok : (n,) bool, whether a point counts as its own neighbour
+    min_samples : DBSCAN's
+
+    Returns
+    -------
+    (n,) int64 labels, -1 for noise.
+    """
     counts = self_ok.astype(np.int64)
     counts += np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     core = counts >= min_samples
@@ -192,8 +291,19 @@ def labels_from_pairs(n, a, b, self_ok, min_samples) -> np.ndarray:
     return labels
 
 
-def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray:
-    """Exact sklearn DBSCAN labels of ``X[rows]`` without an n x n matrix."""
+def dbscan_labels(X: ArrayLike, rows: np.ndarray | None, eps: float, min_samples: int = 3,
+                  metric: str = "euclidean") -> np.ndarray:
+    """Exact sklearn DBSCAN labels of ``X[rows]`` without an n x n matrix.
+
+    Parameters
+    ----------
+    X : (N, D) array; rows : (n,) row indices (None: all rows)
+    eps, min_samples, metric : DBSCAN's
+
+    Returns
+    -------
+    (n,) int64 labels, -1 for noise.
+    """
     try:
         a, b, self_ok = neighbor_pairs(X, rows, eps, metric)
     except NeedsFallback:
@@ -207,7 +317,7 @@ def dbscan_labels(X, rows, eps, min_samples=3, metric="euclidean") -> np.ndarray
 class _Clusterer(Params):
     min_points = 2
 
-    def prepare(self, X):
+    def prepare(self, X: ArrayLike) -> "_Clusterer":
         """Global, once-per-dataset work (e.g. auto eps). Returns self."""
         return self
 
@@ -224,92 +334,78 @@ class DBSCAN(_Clusterer):
     sample_size : int, rows sampled for the k-distance curve
     """
 
-    def __init__(self, eps="auto", metric="euclidean", min_samples=3, eps_scale=1.0,
-                 sample_size=2000, random_state=0):
+    def __init__(self, eps: float | str = "auto", metric: str = "euclidean", min_samples: int = 3,
+                 eps_scale: float = 1.0, sample_size: int = 2000, seed: int = 0,
+                 random_state: int | None = None):
         self.eps = eps
         self.metric = metric
         self.min_samples = min_samples
         self.eps_scale = eps_scale
         self.sample_size = sample_size
+        self.seed = seed
         self.random_state = random_state
 
     @property
-    def min_points(self):
+    def min_points(self) -> int:
+        """Smallest cover element clustered (``min_samples``, as KeplerMapper)."""
         return int(self.min_samples)
 
-    def prepare(self, X):
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"DBSCAN metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-        if int(self.min_samples) < 1:
-            raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
-        if isinstance(self.eps, str):
-            if self.eps != "auto":
-                raise ValueError(f"eps must be a positive number or 'auto', got {self.eps!r}")
-            self.kdistances_ = kdistance_sample(X, self.min_samples, self.metric,
-                                                self.sample_size, self.random_state)
-            self.eps_ = eps_from_kdistances(self.kdistances_, self.eps_scale)
+    def prepare(self, X: ArrayLike) -> "DBSCAN":
+        """Validate and resolve ``eps_`` (the k-distance knee of X (N, D) when 'auto'). Returns self."""
+        check_choice("metric", self.metric, METRICS)
+        min_samples = check_range("min_samples", self.min_samples, 1, integer=True)
+        eps = check_eps(self.eps)
+        if eps == "auto":
+            scale = check_range("eps_scale", self.eps_scale, 0, lo_open=True)
+            self.kdistances_ = kdistance_sample(X, min_samples, self.metric, self.sample_size,
+                                                resolve_seed(self.seed, self.random_state, "DBSCAN"))
+            self.eps_ = eps_from_kdistances(self.kdistances_, scale)
         else:
-            if not float(self.eps) > 0:
-                raise ValueError(f"eps must be > 0, got {self.eps}")
-            self.eps_ = float(self.eps)
+            self.eps_ = eps
         return self
 
-    def labels(self, X, rows) -> np.ndarray:
+    def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
+        """Cluster labels (n,) int64 of ``X[rows]`` (-1 = noise), numbered from 0. Equal to sklearn's DBSCAN."""
         return dbscan_labels(X, rows, self.eps_, int(self.min_samples), self.metric)
 
 
-def _mst_heights(Z, metric):
-    """Prim's algorithm on dense rows: (parent, child, weight) of an exact MST, O(n) memory."""
-    n = len(Z)
+def _mst_heights(Z: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact MST of the rows of ``Z`` (n, d): the one Prim loop of :func:`topoact.mst.prim_mst`
+    with each vertex's distances computed on the fly in float64 (O(n) memory, no n x n matrix).
+
+    Returns ``edges`` int64 (n - 1, 2) and ``weights`` float64 (n - 1,) in Prim order.
+    """
     Z = Z.astype(np.float64)
     if metric == "cosine":
         nrm = np.linalg.norm(Z, axis=1)
         Z = np.where(nrm[:, None] > 0, Z / np.where(nrm > 0, nrm, 1)[:, None], 0)
+        return prim_mst(len(Z), lambda v: 1.0 - Z @ Z[v])
     sq = np.einsum("ij,ij->i", Z, Z)
-    in_tree = np.zeros(n, bool)
-    dist = np.full(n, np.inf)
-    parent = np.full(n, -1)
-    cur = 0
-    in_tree[0] = True
-    edges = []
-    for _ in range(n - 1):
-        if metric == "cosine":
-            d = 1.0 - Z @ Z[cur]
-        else:
-            d = np.sqrt(np.maximum(sq + sq[cur] - 2 * (Z @ Z[cur]), 0))
-        better = (~in_tree) & (d < dist)
-        dist[better] = d[better]
-        parent[better] = cur
-        cand = np.where(in_tree, np.inf, dist)
-        cur = int(np.argmin(cand))
-        edges.append((parent[cur], cur, dist[cur]))
-        in_tree[cur] = True
-    return edges
+    return prim_mst(len(Z), lambda v: np.sqrt(np.maximum(sq + sq[v] - 2 * (Z @ Z[v]), 0)))
 
 
 class SingleLinkage(_Clusterer):
     """Single linkage with an automatic cut (largest gap in merge heights) or a threshold."""
 
-    def __init__(self, threshold=None, metric="euclidean"):
+    def __init__(self, threshold: float | None = None, metric: str = "euclidean"):
         self.threshold = threshold
         self.metric = metric
 
-    def prepare(self, X):
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-        if self.threshold is not None and not float(self.threshold) > 0:
-            raise ValueError(f"threshold must be > 0 or None, got {self.threshold}")
+    def prepare(self, X: ArrayLike) -> "SingleLinkage":
+        """Validate the parameters. Returns self."""
+        check_choice("metric", self.metric, METRICS)
+        if self.threshold is not None:
+            check_range("threshold", self.threshold, 0, lo_open=True)
         return self
 
-    def labels(self, X, rows) -> np.ndarray:
+    def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
+        """Cluster labels (n,) int64 of ``X[rows]`` (-1 = noise), numbered from 0. Numbered by smallest row."""
         Z = np.asarray(X[rows])
         n = len(Z)
         if n < 2:
             return np.zeros(n, np.int64)
-        edges = _mst_heights(Z, self.metric)
-        u = np.array([e[0] for e in edges])
-        v = np.array([e[1] for e in edges])
-        w = np.array([e[2] for e in edges])
+        edges, w = _mst_heights(Z, self.metric)
+        u, v = edges[:, 0], edges[:, 1]
         if self.threshold is not None:
             cut = float(self.threshold)
         elif n < 3:
@@ -331,19 +427,18 @@ class SingleLinkage(_Clusterer):
 class SklearnClusterer(_Clusterer):
     """Any scikit-learn clusterer object, cloned and ``fit_predict`` on each element's rows."""
 
-    def __init__(self, estimator):
-        if not hasattr(estimator, "fit_predict"):
-            raise TypeError(f"{estimator!r} has no fit_predict; not a scikit-learn clusterer")
+    def __init__(self, estimator: Any = None):
         self.estimator = estimator
 
-    def get_params(self) -> dict:
-        return {"estimator": type(self.estimator).__name__,
-                **{k: v for k, v in self.estimator.get_params().items()
-                   if isinstance(v, (int, float, str, bool, type(None)))}}
+    def prepare(self, X: ArrayLike) -> "SklearnClusterer":
+        """Check that ``estimator`` is a scikit-learn clusterer. Returns self."""
+        if not hasattr(self.estimator, "fit_predict"):
+            raise TypeError(f"{self.estimator!r} has no fit_predict; not a scikit-learn clusterer")
+        return self
 
     @property
-    def min_points(self):
-        # KeplerMapper's rule: n_clusters / min_cluster_size / min_samples, else 2
+    def min_points(self) -> int:
+        """KeplerMapper's rule: n_clusters / min_cluster_size / min_samples, else 2."""
         params = self.estimator.get_params()
         for name in ("n_clusters", "min_cluster_size", "min_samples"):
             value = params.get(name)
@@ -351,12 +446,13 @@ class SklearnClusterer(_Clusterer):
                 return value
         return 2
 
-    def labels(self, X, rows) -> np.ndarray:
+    def labels(self, X: ArrayLike, rows: np.ndarray) -> np.ndarray:
+        """Cluster labels (n,) int64 of ``X[rows]`` (-1 = noise), numbered from 0. (a clone of the estimator, fit_predict on float64 rows)."""
         from sklearn.base import clone
         return np.asarray(clone(self.estimator).fit_predict(np.asarray(X[rows], np.float64)))
 
 
-def make_clusterer(obj=None, **kwargs):
+def make_clusterer(obj: Any = None, **kwargs: Any) -> "_Clusterer":
     """'dbscan' | 'single' | one of ours | any sklearn clusterer -> clusterer object."""
     if obj is None or obj == "dbscan":
         return DBSCAN(**kwargs)

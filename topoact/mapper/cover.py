@@ -25,9 +25,13 @@ ProductCover(cover_x, cover_y): 2-D cover, the product of two 1-D covers fitted 
 from __future__ import annotations
 
 from itertools import product
+from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..config import check_range
+from .config import check_overlap
 from .params import Params
 
 __all__ = ["Cover", "UniformCover", "BalancedCover", "ProductCover", "make_cover"]
@@ -49,14 +53,16 @@ def _as_lens(lens) -> np.ndarray:
 class Cover(Params):
     """Base class. Learned: ``lower_`` / ``upper_`` (n_elements, k), ``grid_index_``."""
 
-    def fit(self, lens):  # pragma: no cover - abstract
+    def fit(self, lens: ArrayLike) -> "Cover":  # pragma: no cover - abstract
+        """Fit the cover elements on lens values (N,) or (N, k) float64. Returns self."""
         raise NotImplementedError
 
     @property
     def n_elements_(self) -> int:
+        """Number of cover elements (empty ones included)."""
         return len(self.lower_)
 
-    def transform(self, lens) -> list[tuple[int, np.ndarray]]:
+    def transform(self, lens: ArrayLike) -> list[tuple[int, np.ndarray]]:
         """Non-empty cover elements as ``[(element_index, sorted member rows)]``."""
         lens = _as_lens(lens)
         out = []
@@ -75,10 +81,11 @@ class Cover(Params):
                 out.append((e, np.flatnonzero(mask)))
         return out
 
-    def fit_transform(self, lens):
+    def fit_transform(self, lens: ArrayLike) -> list[tuple[int, np.ndarray]]:
+        """``fit(lens).transform(lens)``: the non-empty elements of lens values (N,) or (N, k)."""
         return self.fit(lens).transform(lens)
 
-    def find(self, values) -> list[list[int]]:
+    def find(self, values: ArrayLike) -> list[list[int]]:
         """Element indices whose closed box contains each lens value ((M,) or (M, k))."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 1:
@@ -87,7 +94,7 @@ class Cover(Params):
                         (values[:, None, :] <= self.upper_[None]), axis=2)
         return [np.flatnonzero(row).tolist() for row in inside]
 
-    def element_label(self, e: int):
+    def element_label(self, e: int) -> int | list[int]:
         """JSON ``interval`` value of element ``e``: int (1-D) or [i, j] (2-D)."""
         g = self.grid_index_[e]
         return int(g[0]) if len(g) == 1 else [int(x) for x in g]
@@ -102,19 +109,17 @@ class UniformCover(Cover):
     overlap : float in [0, 1] or sequence
     """
 
-    def __init__(self, n_intervals=10, overlap=0.3):
+    def __init__(self, n_intervals: int | Sequence[int] = 10, overlap: float | Sequence[float] = 0.3):
         self.n_intervals = n_intervals
         self.overlap = overlap
 
-    def fit(self, lens):
+    def fit(self, lens: ArrayLike) -> "UniformCover":
+        """Fit the cover elements on lens values (N,) or (N, k) float64. Returns self."""
         lens = _as_lens(lens)
         k = lens.shape[1]
-        n = np.broadcast_to(np.asarray(self.n_intervals), (k,)).astype(np.int64)
-        p = np.broadcast_to(np.asarray(self.overlap, dtype=np.float64), (k,))
-        if np.any(n < 1) or np.any(np.asarray(self.n_intervals) != n):
-            raise ValueError(f"n_intervals must be integers >= 1, got {self.n_intervals}")
-        if not np.all((p >= 0.0) & (p <= 1.0)):
-            raise ValueError(f"overlap must be in [0, 1], got {self.overlap}")
+        n = np.array([check_range("n_intervals", v, 1, integer=True)
+                      for v in np.broadcast_to(np.asarray(self.n_intervals), (k,))], np.int64)
+        p = np.array([check_overlap(v) for v in np.broadcast_to(np.asarray(self.overlap), (k,))])
         lo, hi = lens.min(axis=0), lens.max(axis=0)
         ranges = hi - lo
         inner_range = ((n - 1) / n) * ranges
@@ -142,19 +147,17 @@ class BalancedCover(Cover):
         Fraction of an element's points shared with each neighbour.
     """
 
-    def __init__(self, n_intervals=10, overlap=0.3):
+    def __init__(self, n_intervals: int = 10, overlap: float = 0.3):
         self.n_intervals = n_intervals
         self.overlap = overlap
 
-    def fit(self, lens):
+    def fit(self, lens: ArrayLike) -> "BalancedCover":
+        """Fit quantile elements on a 1-D lens (N,) float64. Returns self."""
         lens = _as_lens(lens)
         if lens.shape[1] != 1:
             raise ValueError("BalancedCover needs a 1-D lens; use ProductCover for 2-D lenses")
-        n, p = int(self.n_intervals), float(self.overlap)
-        if n < 1:
-            raise ValueError(f"n_intervals must be >= 1, got {self.n_intervals}")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"BalancedCover overlap must be in [0, 1), got {self.overlap}")
+        n = check_range("n_intervals", self.n_intervals, 1, integer=True)
+        p = check_overlap(self.overlap)
         values = np.sort(lens[:, 0])
         N = len(values)
         # n runs of m points each, evenly spaced from first to last point: the stride is
@@ -176,15 +179,12 @@ class BalancedCover(Cover):
 class ProductCover(Cover):
     """Product of two 1-D covers for a 2-D lens (element (i, j): x in I_i and y in J_j)."""
 
-    def __init__(self, cover_x: Cover, cover_y: Cover):
+    def __init__(self, cover_x: Cover | None = None, cover_y: Cover | None = None):
         self.cover_x = cover_x
         self.cover_y = cover_y
 
-    def get_params(self) -> dict:
-        return {"cover_x": {"name": self.cover_x.name, **self.cover_x.get_params()},
-                "cover_y": {"name": self.cover_y.name, **self.cover_y.get_params()}}
-
-    def fit(self, lens):
+    def fit(self, lens: ArrayLike) -> "ProductCover":
+        """Fit ``cover_x`` on column 0 and ``cover_y`` on column 1 of a 2-D lens (N, 2). Returns self."""
         lens = _as_lens(lens)
         if lens.shape[1] != 2:
             raise ValueError("ProductCover needs a 2-D lens (N, 2)")
@@ -197,7 +197,7 @@ class ProductCover(Cover):
         return self
 
 
-def make_cover(name: str, n_intervals=10, overlap=0.3, n_dims: int = 1) -> Cover:
+def make_cover(name: str, n_intervals: int = 10, overlap: float = 0.3, n_dims: int = 1) -> Cover:
     """Cover from a CLI/JSON name: 'uniform' or 'balanced' (product of two for 2-D lenses)."""
     if name == "uniform":
         return UniformCover(n_intervals, overlap)

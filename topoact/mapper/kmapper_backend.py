@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .cluster import DBSCAN, SklearnClusterer
 from .cover import UniformCover
@@ -29,8 +32,20 @@ def _sk_clusterer(clusterer):
     raise ValueError(f"the kmapper backend supports DBSCAN or sklearn clusterers, not {clusterer!r}")
 
 
-def kmapper_members(X, lens_values, cover, clusterer):
-    """Node members (list of sorted int64 arrays) and intervals from KeplerMapper 2.1.0."""
+def kmapper_members(X: ArrayLike, lens_values: ArrayLike, cover: UniformCover,
+                    clusterer: Any) -> tuple[list[np.ndarray], list]:
+    """Node members and intervals from KeplerMapper 2.1.0.
+
+    Parameters
+    ----------
+    X : (N, D) array; lens_values : (N,) or (N, 2)
+    cover : UniformCover (KeplerMapper's own cover); clusterer : prepared DBSCAN or SklearnClusterer
+
+    Returns
+    -------
+    members : K sorted int64 arrays in KeplerMapper's node order
+    intervals : the cover element of each node (int, or [i, j] for 2-D lenses)
+    """
     import kmapper as km
 
     if not isinstance(cover, UniformCover):
@@ -52,8 +67,9 @@ def kmapper_members(X, lens_values, cover, clusterer):
     return [members[i] for i in order], [intervals[i][2] for i in order]
 
 
-def fit_kmapper(X, lens_values, n_intervals=10, overlap=0.3, eps=0.5, min_samples=3,
-                metric="euclidean"):
-    """KeplerMapper node member sets for the given lens and DBSCAN parameters."""
+def fit_kmapper(X: ArrayLike, lens_values: ArrayLike, n_intervals: int = 10, overlap: float = 0.3,
+                eps: float = 0.5, min_samples: int = 3, metric: str = "euclidean") -> list[np.ndarray]:
+    """KeplerMapper's node members (K sorted int64 arrays) of X (N, D) for the given lens values
+    ((N,) or (N, 2)) and DBSCAN parameters."""
     clusterer = DBSCAN(eps=eps, min_samples=min_samples, metric=metric).prepare(X)
     return kmapper_members(X, lens_values, UniformCover(n_intervals, overlap), clusterer)[0]

@@ -18,13 +18,16 @@ Choices (where the issue is silent):
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .params import Params
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .params import Params, resolve_seed
 
 __all__ = [
     "Lens", "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens",
-    "ArrayLens", "make_lens",
+    "ArrayLens",
 ]
 
 
@@ -46,14 +49,17 @@ class Lens(Params):
     chunk_size = 8192
     n_components = 1
 
-    def fit(self, X, **context):
+    def fit(self, X: ArrayLike, **context: Any) -> "Lens":
+        """Validate and learn from X (N, D) (``context``: e.g. ``probabilities`` (N, C)). Returns self."""
         _check_X(X)
         return self
 
-    def transform(self, X) -> np.ndarray:  # pragma: no cover - abstract
+    def transform(self, X: ArrayLike) -> np.ndarray:  # pragma: no cover - abstract
+        """Lens values of X (N, D): (N,) or (N, 2) float64."""
         raise NotImplementedError
 
-    def fit_transform(self, X, **context) -> np.ndarray:
+    def fit_transform(self, X: ArrayLike, **context: Any) -> np.ndarray:
+        """``fit(X, **context).transform(X)``: (N,) or (N, 2) float64 lens values."""
         return self.fit(X, **context).transform(X)
 
 
@@ -64,7 +70,8 @@ class _NormLens(Lens):
     def __init__(self, chunk_size: int = 8192):
         self.chunk_size = chunk_size
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """Row norms of X (N, D): (N,) float64, computed chunk by chunk."""
         _check_X(X)
         out = np.empty(X.shape[0], dtype=np.float64)
         for a, b in _chunks(X.shape[0], self.chunk_size):
@@ -95,7 +102,8 @@ class PCALens(Lens):
         self.n_components = n_components
         self.chunk_size = chunk_size
 
-    def fit(self, X, **context):
+    def fit(self, X: ArrayLike, **context: Any) -> "PCALens":
+        """Principal directions of X (N, D) from a covariance accumulated in chunks. Returns self."""
         _check_X(X)
         if self.n_components not in (1, 2):
             raise ValueError(f"PCALens n_components must be 1 or 2, got {self.n_components}")
@@ -118,7 +126,8 @@ class PCALens(Lens):
         self.explained_variance_ = vals[order]
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """Projections of X (N, D): (N,) or (N, 2) float64."""
         out = np.empty((X.shape[0], self.n_components))
         for a, b in _chunks(X.shape[0], self.chunk_size):
             out[a:b] = (np.asarray(X[a:b], dtype=np.float64) - self.mean_) @ self.components_.T
@@ -135,14 +144,15 @@ class KNNDistance(Lens):
         Above this many rows, distances are taken to a seeded random sample of rows.
     """
 
-    def __init__(self, k: int = 5, max_exact: int = 20000, random_state: int = 0,
-                 chunk_size: int = 2048):
+    def __init__(self, k: int = 5, max_exact: int = 20000, seed: int = 0,
+                 random_state: int | None = None):
         self.k = k
         self.max_exact = max_exact
+        self.seed = seed
         self.random_state = random_state
-        self.chunk_size = chunk_size
 
-    def fit(self, X, **context):
+    def fit(self, X: ArrayLike, **context: Any) -> "KNNDistance":
+        """Keep the reference rows (all, or a seeded sample of ``max_exact``) of X (N, D). Returns self."""
         _check_X(X)
         if int(self.k) < 1:
             raise ValueError(f"KNNDistance k must be >= 1, got {self.k}")
@@ -150,7 +160,7 @@ class KNNDistance(Lens):
         if n <= self.k:
             raise ValueError(f"KNNDistance k={self.k} needs more than k rows, got {n}")
         if n > self.max_exact:
-            rng = np.random.default_rng(self.random_state)
+            rng = np.random.default_rng(resolve_seed(self.seed, self.random_state, "KNNDistance"))
             idx = np.sort(rng.choice(n, self.max_exact, replace=False))
         else:
             idx = np.arange(n)
@@ -159,7 +169,8 @@ class KNNDistance(Lens):
         self.reference_ = np.asarray(X[idx], dtype=np.float32)
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """(N,) float64 distance of each row of X (N, D) to its k-th nearest other reference row."""
         from .cluster import kth_neighbor_distance
         # a row is not its own neighbour: map rows to their position in the reference
         n = X.shape[0]
@@ -167,21 +178,23 @@ class KNNDistance(Lens):
         if n == self.n_fit_:
             pos[self.reference_index_] = np.arange(len(self.reference_index_))
         return kth_neighbor_distance(X, self.reference_, self.k, metric="euclidean",
-                                     exclude_self=True, q_index=pos, chunk_size=self.chunk_size)
+                                     exclude_self=True, q_index=pos)
 
 
 class UMAPLens(Lens):
     """UMAP embedding (optional dependency ``umap-learn``) with 1 or 2 components."""
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
-                 metric: str = "euclidean", random_state: int = 0):
+                 metric: str = "euclidean", seed: int = 0, random_state: int | None = None):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
+        self.seed = seed
         self.random_state = random_state
 
-    def fit(self, X, **context):
+    def fit(self, X: ArrayLike, **context: Any) -> "UMAPLens":
+        """Fit UMAP on X (N, D). Returns self."""
         _check_X(X)
         try:
             import umap
@@ -191,12 +204,13 @@ class UMAPLens(Lens):
             ) from exc
         self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
                                 min_dist=self.min_dist, metric=self.metric,
-                                random_state=self.random_state)
+                                random_state=resolve_seed(self.seed, self.random_state, "UMAPLens"))
         self.embedding_ = self.model_.fit_transform(np.asarray(X, dtype=np.float32))
         self._fit_shape = X.shape
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """UMAP embedding of X (N, D): (N,) or (N, 2) float64."""
         out = (self.embedding_ if X.shape == self._fit_shape else self.model_.transform(X))
         out = np.asarray(out, dtype=np.float64)
         return out[:, 0] if self.n_components == 1 else out
@@ -212,15 +226,13 @@ class PredictionLens(Lens):
     probabilities : (N, C) array, optional; else taken from ``fit(X, probabilities=...)``.
     """
 
-    def __init__(self, kind: str = "max", class_index: int | None = None, probabilities=None):
+    def __init__(self, kind: str = "max", class_index: int | None = None, probabilities: np.ndarray | None = None):
         self.kind = kind
         self.class_index = class_index
         self.probabilities = probabilities
 
-    def get_params(self) -> dict:
-        return {"kind": self.kind, "class_index": self.class_index}
-
-    def fit(self, X, probabilities=None, **context):
+    def fit(self, X: ArrayLike, probabilities: np.ndarray | None = None, **context: Any) -> "PredictionLens":
+        """Check the (N, C) probabilities (own ones first, else the given ones) against X (N, D). Returns self."""
         _check_X(X)
         p = self.probabilities if self.probabilities is not None else probabilities
         if p is None:
@@ -236,7 +248,8 @@ class PredictionLens(Lens):
         self.probabilities_ = p
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """(N,) float64: max probability, entropy, or the probability of ``class_index``."""
         p = self.probabilities_
         if X.shape[0] != p.shape[0]:
             raise ValueError("PredictionLens can only transform the rows it was fitted on")
@@ -251,13 +264,11 @@ class PredictionLens(Lens):
 class ArrayLens(Lens):
     """A user-supplied lens: (N,) or (N, 2) values."""
 
-    def __init__(self, values):
+    def __init__(self, values: np.ndarray | None = None):
         self.values = values
 
-    def get_params(self) -> dict:
-        return {"values": "array"}
-
-    def fit(self, X, **context):
+    def fit(self, X: ArrayLike, **context: Any) -> "ArrayLens":
+        """Check that the values are (N,) or (N, 2) and finite for X (N, D). Returns self."""
         _check_X(X)
         v = np.asarray(self.values, dtype=np.float64)
         if v.ndim == 2 and v.shape[1] == 1:
@@ -270,24 +281,6 @@ class ArrayLens(Lens):
         self.n_components = 1 if v.ndim == 1 else 2
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """A copy of the values: (N,) or (N, 2) float64."""
         return self.values_.copy()
-
-
-_LENSES = {"l2": L2Norm, "l1": L1Norm, "pca": PCALens, "knn": KNNDistance, "umap": UMAPLens}
-
-
-def make_lens(name: str, **kwargs) -> Lens:
-    """Lens from a CLI/JSON name: l2, l1, pca, pca2, knn, umap, maxprob, entropy, class."""
-    if name == "pca2":
-        return PCALens(n_components=2)
-    if name == "maxprob":
-        return PredictionLens("max")
-    if name == "entropy":
-        return PredictionLens("entropy")
-    if name == "class":
-        return PredictionLens("class", **kwargs)
-    if name not in _LENSES:
-        raise ValueError(f"unknown lens {name!r}; choose from l2, l1, pca, pca2, knn, umap, "
-                         "maxprob, entropy, class")
-    return _LENSES[name](**kwargs)

@@ -45,6 +45,7 @@ margin larger than float32's) exceeds eps.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["neighbor_pairs", "NeedsFallback", "PRUNE_MIN_ROWS"]
 
@@ -227,8 +228,9 @@ def _window_cost(key, thr):
                 - np.arange(len(ks))).sum())
 
 
-def neighbor_pairs(X, rows, eps, metric="euclidean", block=_BLOCK, n_components=16,
-                   leaf_size=128, prune="auto"):
+def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: str = "euclidean",
+                   block: int = _BLOCK, n_components: int = 16, leaf_size: int = 128,
+                   prune: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (a < b) of ``X[rows]`` (local positions) within ``eps``, exactly as sklearn.
 
     Parameters

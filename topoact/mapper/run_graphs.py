@@ -1,10 +1,13 @@
-"""Mapper on a run directory: normalised parameters, cache keys, build / sweep / locate.
+"""Mapper on a run directory: build / sweep / locate, keyed by :class:`MapperConfig`.
 
 Used by the CLI and the Dash app (recompute from the UI, sweep table, attaching new images).
 
-``mapper_params(...)`` returns the normalised JSON-able parameter dict; ``graph_key(params)``
-is its ``stable_hash``; ``build_run_graph(run, layer, params)`` returns the saved graph when
-that key exists, else fits, saves (``run.save_graph``, with node means) and returns it.
+``build_run_graph(run, layer, config)`` returns the saved graph when ``config.key`` exists in the
+run, else fits, checks that the graph is not empty, saves it (``run.save_graph``, with node
+means) and returns it -- a :class:`~topoact.mapper.MapperGraph` either way. Building never moves
+the layer's default graph unless asked (``default=True``, or ``default=None``: only when the
+layer has no default yet). ``mapper_params`` / ``graph_key`` / ``mapper_from_params`` are the
+deprecated dict-based spellings of ``MapperConfig`` / ``config.key`` / ``config.mapper()``.
 
 ``locate_points`` rule for a new image's activation vector v (documented choice):
 1. its lens value is computed with the lens fitted on the run's layer (L2 / L1 / PCA / kNN
@@ -21,196 +24,200 @@ The result per vector is the sorted list of node ids (possibly empty).
 from __future__ import annotations
 
 import logging
+import warnings
+from typing import Any, Mapping
 
 import numpy as np
 
-from ..hashing import stable_hash
-from .cluster import DBSCAN, SingleLinkage
-from .cover import make_cover
-from .lens import ArrayLens, KNNDistance, L1Norm, L2Norm, PCALens, PredictionLens, UMAPLens
+from ..progress import CancelFn, ProgressFn
+from ..store import RunLike
+from .config import MapperConfig
+from .graph import MapperGraph
+from .lens import ArrayLens, KNNDistance, PredictionLens, UMAPLens
 from .pipeline import Mapper
 from .stats import periods_from_meta
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["mapper_params", "graph_key", "mapper_from_params", "build_run_graph", "sweep_run",
-           "locate_points"]
+           "locate_points", "run_context"]
 
-LENSES = ("l2", "l1", "pca", "pca2", "knn", "umap", "maxprob", "entropy", "class")
-
-
-def mapper_params(lens="l2", cover="uniform", intervals=10, overlap=0.3, clusterer="dbscan",
-                  eps="auto", eps_scale=1.0, min_samples=3, metric="euclidean",
-                  backend="topoact", knn_k=5, class_index=None, threshold=None) -> dict:
-    """Normalised, validated, JSON-able Mapper parameters (the input of ``graph_key``)."""
-    if lens not in LENSES:
-        raise ValueError(f"unknown lens {lens!r}; choose from {', '.join(LENSES)}")
-    if cover not in ("uniform", "balanced"):
-        raise ValueError(f"unknown cover {cover!r}; choose uniform or balanced")
-    if clusterer not in ("dbscan", "single"):
-        raise ValueError(f"unknown clusterer {clusterer!r}; choose dbscan or single")
-    if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"metric must be euclidean or cosine, got {metric!r}")
-    if backend not in ("topoact", "kmapper"):
-        raise ValueError(f"backend must be topoact or kmapper, got {backend!r}")
-    intervals = int(intervals)
-    overlap = float(overlap)
-    if intervals < 1:
-        raise ValueError(f"intervals must be >= 1, got {intervals}")
-    if not 0.0 <= overlap <= 1.0:
-        raise ValueError(f"overlap must be in [0, 1], got {overlap}")
-    lens_d: dict = {"name": lens}
-    if lens == "knn":
-        lens_d["k"] = int(knn_k)
-    if lens == "class":
-        if class_index is None:
-            raise ValueError("lens 'class' needs class_index")
-        lens_d["class_index"] = int(class_index)
-    cl: dict = {"name": clusterer, "metric": metric}
-    if clusterer == "dbscan":
-        if isinstance(eps, str) and eps != "auto":
-            try:
-                eps = float(eps)
-            except ValueError:
-                raise ValueError(f"eps must be a number or 'auto', got {eps!r}") from None
-        if not isinstance(eps, str) and not float(eps) > 0:
-            raise ValueError(f"eps must be > 0, got {eps}")
-        cl.update(eps="auto" if eps == "auto" else float(eps), eps_scale=float(eps_scale),
-                  min_samples=int(min_samples))
-    else:
-        cl["threshold"] = None if threshold is None else float(threshold)
-    return {"lens": lens_d, "cover": {"name": cover, "intervals": intervals, "overlap": overlap},
-            "clusterer": cl, "backend": backend}
+ConfigLike = MapperConfig | Mapping[str, Any]
 
 
-def graph_key(params: dict) -> str:
-    """Stable cache key of normalised params."""
-    return stable_hash(params)
+def mapper_params(**params: Any) -> MapperConfig:
+    """Deprecated: use ``MapperConfig(...)`` (old keyword ``intervals`` is ``n_intervals``)."""
+    warnings.warn("mapper_params(...) is deprecated; use topoact.mapper.MapperConfig(...)",
+                  DeprecationWarning, stacklevel=2)
+    return MapperConfig.from_dict(params)
 
 
-def _lens(p: dict):
-    name = p["name"]
-    if name == "l2":
-        return L2Norm()
-    if name == "l1":
-        return L1Norm()
-    if name in ("pca", "pca2"):
-        return PCALens(1 if name == "pca" else 2)
-    if name == "knn":
-        return KNNDistance(p.get("k", 5))
-    if name == "umap":
-        return UMAPLens()
-    if name == "maxprob":
-        return PredictionLens("max")
-    if name == "entropy":
-        return PredictionLens("entropy")
-    return PredictionLens("class", class_index=p["class_index"])
+def graph_key(params: ConfigLike) -> str:
+    """Graph cache key of a configuration (``MapperConfig.coerce(params).key``)."""
+    return MapperConfig.coerce(params).key
 
 
-def mapper_from_params(params: dict, n_jobs: int = 2) -> Mapper:
-    """A ``Mapper`` configured from ``mapper_params`` output."""
-    lens = _lens(params["lens"])
-    n_dims = 2 if params["lens"]["name"] == "pca2" else 1
-    cv = params["cover"]
-    cover = make_cover(cv["name"], cv["intervals"], cv["overlap"], n_dims)
-    cl = params["clusterer"]
-    if cl["name"] == "dbscan":
-        clusterer = DBSCAN(eps=cl["eps"], metric=cl["metric"], min_samples=cl["min_samples"],
-                           eps_scale=cl["eps_scale"])
-    else:
-        clusterer = SingleLinkage(threshold=cl["threshold"], metric=cl["metric"])
-    return Mapper(lens, cover, clusterer, n_jobs=n_jobs, backend=params.get("backend", "topoact"))
+def mapper_from_params(params: ConfigLike, n_jobs: int = 2) -> Mapper:
+    """Deprecated: use ``MapperConfig.mapper(n_jobs)``."""
+    warnings.warn("mapper_from_params is deprecated; use MapperConfig.mapper()",
+                  DeprecationWarning, stacklevel=2)
+    return MapperConfig.coerce(params).mapper(n_jobs=n_jobs)
 
 
-def _run_context(run):
+def run_context(run: RunLike) -> dict:
+    """What a Mapper fit reads from a run besides the activations.
+
+    Returns
+    -------
+    dict with ``labels`` / ``predictions`` ((N,) or None), ``probabilities`` ((N, C) or None),
+    ``attributes`` ({name: (N,)}), ``attribute_kinds`` and ``attribute_periods`` ({name: ...}).
+    """
     def get(name):
         try:
             return getattr(run, name)
         except (FileNotFoundError, KeyError, AttributeError):
             return None
     kinds = get("attribute_kinds") or {}
-    meta = get("attributes_meta")
-    if meta is None:                        # older runs / fakes: read meta.json's entry
-        meta = (getattr(run, "meta", None) or {}).get("attributes_meta")
-    if callable(meta):
-        meta = meta()
-    return {"labels": get("labels"), "predictions": get("predictions"),
+    meta = get("attributes_meta") or {}
+    # Node accuracy compares labels with predictions: meaningless when the data set's classes
+    # were not matched onto the model's (Run.labels_match_model), so it is left out then.
+    matched = getattr(run, "labels_match_model", True)
+    return {"labels": get("labels"), "predictions": get("predictions") if matched else None,
             "attributes": get("attributes") or {},
             "attribute_kinds": kinds,
-            "attribute_periods": periods_from_meta(meta or {}, kinds),
+            "attribute_periods": periods_from_meta(meta, kinds),
             "probabilities": get("probabilities")}
 
 
-def build_run_graph(run, layer: str, params: dict, *, progress=None, should_cancel=None,
-                    n_jobs: int = 2) -> dict:
-    """Graph dict of ``layer`` for ``params`` (cached in the run by ``graph_key(params)``)."""
-    key = graph_key(params)
-    if key in run.graph_keys(layer):
-        logger.info("graph %s of layer %s found in cache", key, layer)
-        return run.graph(layer, key)
-    X = run.activations(layer)
-    ctx = _run_context(run)
-    mapper = mapper_from_params(params, n_jobs=n_jobs)
-    graph = mapper.fit(X, labels=ctx["labels"], predictions=ctx["predictions"],
-                       attributes=ctx["attributes"], attribute_kinds=ctx["attribute_kinds"],
-                       attribute_periods=ctx["attribute_periods"],
-                       probabilities=ctx["probabilities"], progress=progress,
-                       should_cancel=should_cancel, layer=layer, key=key)
-    data = graph.to_dict()
-    data["params"] = dict(params, eps_resolved=mapper.eps_,
-                          timings={k: round(v, 4) for k, v in mapper.timings_.items()})
-    run.save_graph(layer, data, key, graph.node_means)
+def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, *,
+                    progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
+                    n_jobs: int = 2, default: bool | None = False) -> MapperGraph:
+    """The Mapper graph of ``layer`` for ``config`` (cached in the run under ``config.key``).
+
+    Parameters
+    ----------
+    run : Run
+    layer : layer name
+    config : MapperConfig (or its dict form / a graph's params; None = defaults)
+    progress, should_cancel : the :mod:`topoact.progress` protocol
+    n_jobs : threads clustering cover elements
+    default : make the graph the layer's default: True always, None only when the layer has no
+        default yet, False never (the default; exploring never moves the default)
+
+    Returns
+    -------
+    MapperGraph
+
+    Raises
+    ------
+    EmptyGraphError
+        When the parameters give a graph with no nodes (nothing is saved, the default is
+        untouched); the message says why and suggests a range.
+    """
+    config = MapperConfig.coerce(config)
+    key = config.key
+    inputs = {layer: run.fingerprint(layer)}
+    cached = key in run.graph_keys(layer)
+    if cached:
+        stored = run.graph(layer, key).params.get("inputs")
+        if stored is not None and stored != inputs:
+            # The layer was rewritten (or damaged) since this graph was built: never serve it.
+            logger.warning("graph %s of layer %s was built from other data (%s, now %s); rebuilding",
+                           key, layer, stored, inputs)
+            cached = False
+        else:
+            logger.info("graph %s of layer %s found in cache", key, layer)
+    if not cached:
+        X = run.activations(layer)
+        ctx = run_context(run)
+        mapper = config.mapper(n_jobs=n_jobs)
+        graph = mapper.fit_transform(
+            X, labels=ctx["labels"], predictions=ctx["predictions"],
+            attributes=ctx["attributes"], attribute_kinds=ctx["attribute_kinds"],
+            attribute_periods=ctx["attribute_periods"], probabilities=ctx["probabilities"],
+            progress=progress, should_cancel=should_cancel, layer=layer, key=key)
+        graph.params = dict(config.to_dict(), eps_resolved=mapper.eps_, inputs=inputs,
+                            timings={k: round(v, 4) for k, v in mapper.timings_.items()})
+        run.save_graph(layer, graph, key)
+    if default or (default is None and run.default_graph_key(layer) is None):
+        run.set_default_graph(layer, key)
     return run.graph(layer, key)
 
 
-def sweep_run(run, layer: str, grid: dict | None = None, *, progress=None) -> list:
+def sweep_run(run: RunLike, layer: str, grid: Mapping[str, Any] | None = None, *,
+              progress: ProgressFn | None = None, n_jobs: int = 2) -> list[dict]:
     """Sweep summaries (list of dicts, see ``sweep.sweep``) on a run's layer.
 
-    ``grid`` keys: intervals, overlaps, eps_scales (lists), lens, cover, metric, min_samples,
-    eps. Each summary also carries ``params`` (``mapper_params`` of that setting) and ``key``,
-    so the app can build / open that graph with ``build_run_graph``.
+    ``grid`` keys: ``n_intervals``, ``overlaps``, ``eps_scales`` (lists) and any other
+    :class:`MapperConfig` field (lens, cover, metric, min_samples, eps, ...) held fixed
+    (deprecated aliases: ``intervals``, ``overlap``, ``eps_scale``). Each summary also carries
+    ``params`` (the ``MapperConfig.to_dict()`` of that setting) and ``key``, so the app can
+    build / open that graph with ``build_run_graph``.
     """
     from .sweep import sweep
 
     grid = dict(grid or {})
-    lens_name = grid.pop("lens", "l2")
-    cover = grid.pop("cover", "uniform")
-    metric = grid.pop("metric", "euclidean")
-    min_samples = int(grid.pop("min_samples", 3))
-    eps = grid.pop("eps", None)
-    eps = None if eps in (None, "auto") else float(eps)
-    intervals = grid.pop("intervals", (20, 40, 60))
-    overlaps = grid.pop("overlaps", grid.pop("overlap", (0.2, 0.3)))
-    scales = grid.pop("eps_scales", grid.pop("eps_scale", (1.0, 1.25)))
-    if grid:
-        raise ValueError(f"unknown sweep grid keys: {sorted(grid)}")
-    ctx = _run_context(run)
+    for old, new in (("intervals", "n_intervals"), ("overlap", "overlaps"),
+                     ("eps_scale", "eps_scales")):
+        if old in grid:
+            warnings.warn(f"sweep grid key {old!r} is deprecated, use {new!r}",
+                          DeprecationWarning, stacklevel=2)
+            grid.setdefault(new, grid.pop(old))
+            grid.pop(old, None)
+    n_intervals = _as_list(grid.pop("n_intervals", (20, 40, 60)))
+    overlaps = _as_list(grid.pop("overlaps", (0.2, 0.3)))
+    scales = _as_list(grid.pop("eps_scales", (1.0, 1.25)))
+    if grid.get("clusterer", "dbscan") != "dbscan":
+        raise ValueError("only clusterer 'dbscan' is swept")
+    base = MapperConfig.from_dict(grid)
+    configs = [base.replace(n_intervals=n, overlap=p, eps_scale=s)
+               for n in n_intervals for p in overlaps for s in scales]   # validates every setting
+    ctx = run_context(run)
     X = run.activations(layer)
-    res = sweep(X, intervals, overlaps, scales, lens=_lens({"name": lens_name}), cover=cover,
-                metric=metric, min_samples=min_samples, eps=eps, labels=ctx["labels"],
+    res = sweep(X, n_intervals, overlaps, scales, lens=base.make_lens(), cover=base.cover,
+                metric=base.metric, min_samples=base.min_samples,
+                eps=None if base.eps == "auto" else base.eps, labels=ctx["labels"],
                 predictions=ctx["predictions"], probabilities=ctx["probabilities"],
-                progress=progress)
+                progress=progress, n_jobs=n_jobs)
+    by_setting = {(c.n_intervals, c.overlap, c.eps_scale): c for c in configs}
     for r in res:
-        p = mapper_params(lens=lens_name, cover=cover, intervals=r["intervals"],
-                          overlap=r["overlap"], eps="auto" if eps is None else eps,
-                          eps_scale=r["eps_scale"], min_samples=min_samples, metric=metric)
-        r["params"] = p
-        r["key"] = graph_key(p)
+        c = by_setting[(r["n_intervals"], r["overlap"], r["eps_scale"])]
+        r["params"] = c.to_dict()
+        r["key"] = c.key
     return res
 
 
-def locate_points(run, layer: str, graph_dict: dict, vectors, probabilities=None) -> list:
-    """Node ids each new activation vector (M, D) falls into (module docstring rule)."""
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def locate_points(run: RunLike, layer: str, graph: MapperGraph | Mapping[str, Any], vectors: np.ndarray,
+                  probabilities: np.ndarray | None = None) -> list[list[int]]:
+    """Node ids each new activation vector falls into (module docstring rule).
+
+    Parameters
+    ----------
+    run : Run
+    layer : layer name
+    graph : MapperGraph (or its dict form) built on ``layer``
+    vectors : (M, D) activation vectors of new images
+    probabilities : (M, C), needed for prediction lenses
+
+    Returns
+    -------
+    M sorted lists of node ids (possibly empty).
+    """
+    graph_dict = graph.to_dict() if isinstance(graph, MapperGraph) else graph
     params = graph_dict["params"]
+    config = MapperConfig.from_params(params)
     V = np.atleast_2d(np.asarray(vectors, np.float32))
     X = run.activations(layer)
     if V.shape[1] != X.shape[1]:
         raise ValueError(f"vectors have dimension {V.shape[1]}, layer {layer!r} has {X.shape[1]}")
-    mapper = mapper_from_params({k: params[k] for k in ("lens", "cover", "clusterer")})
-    lens = mapper._steps()[0]
+    lens = config.make_lens()
     if isinstance(lens, (UMAPLens, ArrayLens)):
         raise ValueError(f"cannot place new points with a {lens.name} lens")
-    ctx = _run_context(run)
+    ctx = run_context(run)
     run_lens = lens.fit_transform(X, probabilities=ctx["probabilities"])
     if isinstance(lens, PredictionLens):
         if probabilities is None:
@@ -222,12 +229,11 @@ def locate_points(run, layer: str, graph_dict: dict, vectors, probabilities=None
         new_lens = kth_neighbor_distance(V, lens.reference_, lens.k, "euclidean")
     else:
         new_lens = lens.transform(V)
-    cover = mapper.cover.fit(run_lens)
-    cl = params["clusterer"]
-    metric = cl["metric"]
-    eps = params.get("eps_resolved") if cl["name"] == "dbscan" else None
-    if cl["name"] == "dbscan" and eps is None:
-        eps = float(cl["eps"])
+    cover = config.make_cover().fit(run_lens)
+    metric = config.metric
+    eps = params.get("eps_resolved") if config.clusterer == "dbscan" else None
+    if config.clusterer == "dbscan" and eps is None:
+        eps = float(config.eps)
     by_interval: dict = {}
     for node in graph_dict["nodes"]:
         iv = node["interval"]

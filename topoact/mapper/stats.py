@@ -17,7 +17,10 @@ sparse membership matrix over row chunks (``M[chunk].T @ X[chunk]``), never load
 """
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .graph import membership_matrix
 
@@ -25,8 +28,8 @@ __all__ = ["node_statistics", "node_means", "row_norms", "summarize_attribute",
            "periods_from_meta"]
 
 
-def row_norms(X, chunk_size: int = 8192) -> np.ndarray:
-    """L2 norm of each row, (N,) float64, chunked."""
+def row_norms(X: ArrayLike, chunk_size: int = 8192) -> np.ndarray:
+    """L2 norm of each row of X (N, D): (N,) float64, computed ``chunk_size`` rows at a time."""
     out = np.empty(X.shape[0])
     for a in range(0, X.shape[0], chunk_size):
         block = np.asarray(X[a:a + chunk_size], dtype=np.float64)
@@ -34,8 +37,8 @@ def row_norms(X, chunk_size: int = 8192) -> np.ndarray:
     return out
 
 
-def node_means(X, members, chunk_size: int = 8192) -> np.ndarray:
-    """(K, D) float32 mean vector of each node's member rows."""
+def node_means(X: ArrayLike, members: Sequence[np.ndarray], chunk_size: int = 8192) -> np.ndarray:
+    """(K, D) float32 mean vector of each node's member rows of X (N, D) (K member arrays)."""
     K, (N, D) = len(members), X.shape
     if K == 0:
         return np.zeros((0, D), np.float32)
@@ -60,7 +63,8 @@ def _check_period(period, name: str = "") -> float:
     return p
 
 
-def periods_from_meta(attributes_meta, attribute_kinds=None) -> dict:
+def periods_from_meta(attributes_meta: Mapping[str, Any] | None,
+                      attribute_kinds: Mapping[str, str] | None = None) -> dict:
     """``{name: period}`` from a run's ``attributes_meta`` ({name: {"period": p, ...}}).
 
     Only attributes with a "period" entry are returned (the rest fall back to 2*pi); when
@@ -76,8 +80,9 @@ def periods_from_meta(attributes_meta, attribute_kinds=None) -> dict:
     return out
 
 
-def summarize_attribute(values, kind: str = "linear", circular_period: float = 2 * np.pi) -> dict:
-    """Summary of one attribute over a node's members (see module docstring)."""
+def summarize_attribute(values: ArrayLike, kind: str = "linear",
+                        circular_period: float = 2 * np.pi) -> dict:
+    """Summary of one attribute's values (n,) over a node's members (see module docstring)."""
     v = np.asarray(values)
     if kind == "categorical":
         keys, counts = np.unique(v.astype(str), return_counts=True)
@@ -101,9 +106,13 @@ def summarize_attribute(values, kind: str = "linear", circular_period: float = 2
             "max": float(v.max())}
 
 
-def node_statistics(members, *, labels=None, predictions=None, lens_values=None, norms=None,
-                    attributes=None, attribute_kinds=None, attribute_periods=None,
-                    circular_period=2 * np.pi) -> list:
+def node_statistics(members: Sequence[np.ndarray], *, labels: np.ndarray | None = None,
+                    predictions: np.ndarray | None = None, lens_values: np.ndarray | None = None,
+                    norms: np.ndarray | None = None,
+                    attributes: Mapping[str, np.ndarray] | None = None,
+                    attribute_kinds: Mapping[str, str] | None = None,
+                    attribute_periods: Mapping[str, float] | None = None,
+                    circular_period: float = 2 * np.pi) -> list[dict]:
     """One statistics dict per node (see module docstring).
 
     Parameters

@@ -1,6 +1,6 @@
 """Parameter sweep: intervals x overlap x clustering scale in one call, reusing work.
 
-``sweep(X, intervals=[...], overlaps=[...], eps_scales=[...], lens=L2Norm(), cover='uniform',
+``sweep(X, n_intervals=[...], overlaps=[...], eps_scales=[...], lens=L2Norm(), cover='uniform',
 metric='euclidean', min_samples=3, labels=None, ...) -> list[dict]``
 
 Reuse: the lens values and the k-distance sample (auto eps) are computed once. For DBSCAN on a
@@ -28,22 +28,24 @@ numpy); the settings of one (intervals, overlap) share each element's candidate 
 eps scales, and the (intervals, overlap) groups also run on ``n_jobs`` threads (numpy and
 scipy release the GIL). Results do not depend on ``n_jobs`` (tested).
 
-Each summary: intervals, overlap, eps_scale, eps, nodes, edges, components, cycles,
+Each summary: n_intervals (also under the deprecated name ``intervals``), overlap, eps_scale, eps, nodes, edges, components, cycles,
 mean_purity, covered_points, seconds; ``graph`` (MapperGraph) when ``return_graphs=True``.
 """
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import product
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..progress import ProgressFn, report
 from .cluster import DBSCAN, eps_from_kdistances, kdistance_sample, labels_from_pairs
 from .cover import make_cover
-from .lens import L2Norm
+from .lens import L2Norm, Lens
 from .pipeline import Mapper
 
 logger = logging.getLogger(__name__)
@@ -68,8 +70,9 @@ def _exact_values(X, pa, pb, metric, chunk=65536):
     return out
 
 
-def band_pairs(X, lens, width, eps_max, metric="euclidean", block=512, chunk=16384,
-               n_jobs=2):
+def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: str = "euclidean",
+               block: int = 512, chunk: int = 16384,
+               n_jobs: int = 2) -> tuple[np.ndarray, "_Pairs", np.ndarray]:
     """Neighbour pairs within eps_max among rows whose 1-D lens values differ by <= width.
 
     Returns
@@ -205,15 +208,37 @@ def _within(X, order, cand, eps, metric):
     return a[keep], b[keep]
 
 
-def sweep(X, intervals=(20, 40, 60), overlaps=(0.2, 0.3), eps_scales=(1.0, 1.25), *,
-          lens=None, cover="uniform", metric="euclidean", min_samples=3, eps=None,
-          labels=None, predictions=None, lens_values=None, probabilities=None,
-          return_graphs=False, n_jobs=2, progress=None) -> list:
-    """Mapper graphs for every (intervals, overlap, eps_scale) setting (module docstring).
+def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[float] = (0.2, 0.3),
+          eps_scales: Sequence[float] = (1.0, 1.25), *, lens: Lens | None = None,
+          cover: str = "uniform", metric: str = "euclidean", min_samples: int = 3,
+          eps: float | None = None, labels: np.ndarray | None = None,
+          predictions: np.ndarray | None = None, lens_values: np.ndarray | None = None,
+          probabilities: np.ndarray | None = None, return_graphs: bool = False, n_jobs: int = 2,
+          progress: ProgressFn | None = None, intervals: Sequence[int] | None = None) -> list[dict]:
+    """Mapper graphs for every (n_intervals, overlap, eps_scale) setting (module docstring).
 
-    ``eps`` fixes the base eps (else automatic from the k-distance knee); the DBSCAN eps of a
-    setting is ``eps_from_kdistances(kd, scale)`` for auto, or ``eps * scale`` for a given eps.
+    Parameters
+    ----------
+    X : (N, D) array
+    n_intervals, overlaps, eps_scales : the grid (``intervals`` is a deprecated alias)
+    lens : Lens (default L2Norm()); cover : 'uniform' | 'balanced'
+    metric, min_samples : DBSCAN's
+    eps : base eps (else automatic from the k-distance knee); the DBSCAN eps of a setting is
+        ``eps_from_kdistances(kd, scale)`` for auto, or ``eps * scale`` for a given eps
+    labels, predictions : (N,) optional; lens_values : (N,) precomputed; probabilities : (N, C)
+    return_graphs : also return each MapperGraph under ``graph``
+    n_jobs : threads; progress : ``progress(done, total, message)`` per finished setting
+
+    Returns
+    -------
+    One summary dict per setting (module docstring).
     """
+    if intervals is not None:
+        import warnings
+        warnings.warn("sweep(intervals=...) is deprecated, use n_intervals=...",
+                      DeprecationWarning, stacklevel=2)
+        n_intervals = intervals
+    intervals = n_intervals
     t_start = time.perf_counter()
     lens = lens if lens is not None else L2Norm()
     base = Mapper(lens=lens, cover=make_cover(cover, 10, 0.3), n_jobs=n_jobs,
@@ -236,10 +261,9 @@ def sweep(X, intervals=(20, 40, 60), overlaps=(0.2, 0.3), eps_scales=(1.0, 1.25)
             m = Mapper(lens=lens, cover=make_cover(cover, n, p, lens_values.shape[1]),
                        clusterer=DBSCAN(eps_of[s], metric, min_samples), n_jobs=n_jobs,
                        compute_node_means=False)
-            g = m.fit(X, labels=labels, predictions=predictions, lens_values=lens_values)
+            g = m.fit_transform(X, labels=labels, predictions=predictions, lens_values=lens_values)
             results.append(_summary(n, p, s, eps_of[s], g, time.perf_counter() - t0, return_graphs))
-            if progress:
-                progress(k + 1, len(settings))
+            report(progress, k + 1, len(settings), "sweep settings")
         return results
     covers = {}
     width = 0.0
@@ -305,14 +329,14 @@ def sweep(X, intervals=(20, 40, 60), overlaps=(0.2, 0.3), eps_scales=(1.0, 1.25)
     with ThreadPoolExecutor(workers) as pool:       # numpy / scipy release the GIL
         for res in pool.map(lambda np_: group(*np_), groups):
             results.extend(res)
-            if progress:
-                progress(len(results), len(settings))
+            report(progress, len(results), len(settings), "sweep settings")
     logger.info("sweep of %d settings in %.2fs", len(settings), time.perf_counter() - t_start)
     return results
 
 
 def _summary(n, p, s, eps, g, seconds, return_graphs):
-    out = {"intervals": int(n), "overlap": float(p), "eps_scale": float(s), "eps": float(eps),
+    # "intervals" repeats n_intervals for one release (deprecated name, read by older callers)
+    out = {"n_intervals": int(n), "intervals": int(n), "overlap": float(p), "eps_scale": float(s), "eps": float(eps),
            **g.summary(), "seconds": seconds}
     if return_graphs:
         out["graph"] = g

@@ -66,7 +66,25 @@ def wrap_module(module: nn.Module, weights: str | os.PathLike | None = None, *,
                 class_names: list[str] | None = None, input_size: tuple[int, int] = (224, 224),
                 mean: tuple = IMAGENET_MEAN, std: tuple = IMAGENET_STD,
                 spec: str | None = None) -> ModelBundle:
-    """Wrap any ``nn.Module`` (defaults: 224x224, ImageNet mean/std, ``class_i`` names)."""
+    """Wrap any ``nn.Module`` as a ModelBundle (put in eval mode).
+
+    Parameters
+    ----------
+    module : nn.Module
+    weights : str or PathLike, optional
+        Local state dict to load into it.
+    class_names : list of str, optional
+        Default ``class_0 .. class_{C-1}`` from one dummy forward.
+    input_size : (H, W)
+    mean, std : 3-tuples of float
+        Input normalisation (default ImageNet).
+    spec : str, optional
+        Default ``module:ClassName`` (not reloadable from a string).
+
+    Returns
+    -------
+    ModelBundle
+    """
     weights_path = None
     if weights is not None:
         weights_path = os.path.abspath(os.fspath(weights))

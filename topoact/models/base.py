@@ -29,13 +29,31 @@ class ModelBundle:
     info: dict = field(default_factory=dict)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) images in [0, 1] -> model input."""
+        """(B, 3, H, W) images in [0, 1] -> model input.
+
+        Parameters
+        ----------
+        images : torch.Tensor, shape (B, 3, H, W)
+
+        Returns
+        -------
+        torch.Tensor, shape (B, 3, H, W)
+        """
         mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
         return (images - mean) / std
 
     def to_unit_tensor(self, image: Image.Image) -> torch.Tensor:
-        """PIL image -> (3, H, W) float tensor in [0, 1] at the model's input size."""
+        """PIL image -> (3, H, W) float tensor in [0, 1] at the model's input size.
+
+        Parameters
+        ----------
+        image : PIL.Image.Image
+
+        Returns
+        -------
+        torch.Tensor, shape (3, H, W)
+        """
         from torchvision.transforms.functional import pil_to_tensor, resize
 
         image = image.convert("RGB")
@@ -44,5 +62,14 @@ class ModelBundle:
         return pil_to_tensor(image).float().div_(255.0)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """PIL image -> normalised (3, H, W) model input."""
+        """PIL image -> normalised (3, H, W) model input.
+
+        Parameters
+        ----------
+        image : PIL.Image.Image
+
+        Returns
+        -------
+        torch.Tensor, shape (3, H, W)
+        """
         return self.normalize(self.to_unit_tensor(image).unsqueeze(0))[0]

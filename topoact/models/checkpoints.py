@@ -35,7 +35,21 @@ def _is_state_dict(obj: Any) -> bool:
 
 
 def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """Find the state dict inside a loaded checkpoint object and strip wrapper prefixes."""
+    """Find the state dict inside a loaded checkpoint object and strip wrapper prefixes.
+
+    Parameters
+    ----------
+    obj : Any
+        What ``torch.load`` returned: a state dict, a dict wrapping one (``state_dict``,
+        ``model``, ...) or an ``nn.Module``.
+    source : str
+        Name of the checkpoint in error messages.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        Parameter name -> tensor, ``module.`` / ``_orig_mod.`` prefixes removed.
+    """
     seen = 0
     while not _is_state_dict(obj):
         if isinstance(obj, nn.Module):
@@ -62,7 +76,16 @@ def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, torch.
 
 
 def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Remove ``module.`` / ``_orig_mod.`` prefixes present on every key."""
+    """Remove ``module.`` / ``_orig_mod.`` prefixes present on every key.
+
+    Parameters
+    ----------
+    state : dict of str to torch.Tensor
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+    """
     changed = True
     while changed:
         changed = False
@@ -74,7 +97,22 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a weights file safely (``weights_only=True``) and return its state dict."""
+    """Load a weights file safely (``weights_only=True``) and return its state dict.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``torch.save`` file of a state dict (possibly wrapped, see :func:`extract_state_dict`).
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing file; a file that is not a safely loadable state dict (e.g. a pickled module).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
@@ -97,6 +135,13 @@ def _fmt(keys: list[str], limit: int = 12) -> str:
 def load_state_dict_strict(module: nn.Module, state: Mapping[str, torch.Tensor],
                            source: str = "weights") -> None:
     """``module.load_state_dict(state, strict=True)`` with a readable error.
+
+    Parameters
+    ----------
+    module : nn.Module
+    state : mapping of str to torch.Tensor
+    source : str
+        Name of the weights in error messages.
 
     Raises
     ------
@@ -126,7 +171,18 @@ def load_state_dict_strict(module: nn.Module, state: Mapping[str, torch.Tensor],
 
 def state_dict_sha256(module_or_state: nn.Module | Mapping[str, torch.Tensor],
                       length: int = 16) -> str:
-    """sha256 of a state dict's keys, dtypes, shapes and bytes (sorted by key)."""
+    """sha256 of a state dict's keys, dtypes, shapes and bytes (sorted by key).
+
+    Parameters
+    ----------
+    module_or_state : nn.Module or mapping of str to torch.Tensor
+    length : int
+        Hex digits kept.
+
+    Returns
+    -------
+    str
+    """
     import hashlib
 
     state = (module_or_state.state_dict() if isinstance(module_or_state, nn.Module)

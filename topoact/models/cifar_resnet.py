@@ -32,14 +32,26 @@ class PadShortcut(nn.Module):
         self.pad_channels = int(pad_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, C + 2 * pad_channels, H / 2, W / 2)."""
         p = self.pad_channels
         return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p), "constant", 0.0)
 
     def extra_repr(self) -> str:
+        """Shown by ``print(module)``."""
         return f"pad_channels={self.pad_channels}"
 
 
 class BasicBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN plus shortcut, then ReLU (``relu1``/``relu2`` are hookable).
+
+    Parameters
+    ----------
+    in_planes, planes : int
+        Input and output channels.
+    stride : int
+        1, or 2 to halve the resolution (with a :class:`PadShortcut`).
+    """
+
     expansion = 1
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1):
@@ -56,6 +68,7 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_planes, H, W) -> (B, planes, H / stride, W / stride)."""
         out = self.relu1(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return self.relu2(out + self.shortcut(x))
@@ -87,6 +100,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 32, 32) normalised images -> (B, num_classes) logits."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.layer3(self.layer2(self.layer1(out)))
         out = torch.flatten(self.avgpool(out), 1)
@@ -94,7 +108,17 @@ class CifarResNet(nn.Module):
 
 
 def cifar_resnet(depth: int, num_classes: int = 10) -> CifarResNet:
-    """Build ResNet-``depth`` (20, 32, 44, 56, 110 or any 6n+2) with random weights."""
+    """Build ResNet-``depth`` (20, 32, 44, 56, 110 or any 6n+2) with random weights.
+
+    Parameters
+    ----------
+    depth : int
+    num_classes : int
+
+    Returns
+    -------
+    CifarResNet
+    """
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"CIFAR ResNet depth must be 6n+2 (e.g. {DEPTHS}), got {depth}")
     n = (depth - 2) // 6

@@ -19,16 +19,15 @@ Choices:
   circular hue of the gratings blurs it (0.28 vs 0.22).
 * Input: 32x32, mean (0.5, 0.5, 0.5), std (0.25, 0.25, 0.25); class names = shapes classes.
 * Cache: ``demo-model-<version hash>.pt`` holding ``{"state_dict": ..., "meta": {...}}`` where
-  the version hash covers ``DEMO_VERSION`` and the config. Directory: ``$TOPOACT_CACHE_DIR`` if
-  set, else ``<repo>/data/cache`` when topoact runs from a writable checkout, else
-  ``~/.cache/topoact``. Written atomically (temporary file + ``os.replace``).
+  the version hash covers ``DEMO_VERSION`` and the config, in :func:`topoact.cachedir.cache_dir`
+  (``$TOPOACT_CACHE_DIR`` if set, else the user's cache directory, e.g. ``~/.cache/topoact``;
+  never the source tree). Written with :func:`topoact.fileio.atomic_write`; loaded with
+  ``weights_only=True``.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -37,12 +36,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..cachedir import cache_dir
+from ..fileio import atomic_write
 from ..hashing import stable_hash
 from .base import ModelBundle
 from .checkpoints import load_state_dict_strict, read_weights, state_dict_sha256
 
-__all__ = ["DemoCNN", "DemoConfig", "DEFAULT_CONFIG", "load_demo", "train_demo", "cache_dir",
-           "DEMO_MEAN", "DEMO_STD"]
+__all__ = ["DemoCNN", "DemoConfig", "DEFAULT_CONFIG", "load_demo", "train_demo", "demo_model_path",
+           "evaluate", "DEMO_MEAN", "DEMO_STD"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class DemoConfig:
     widths: tuple[int, int, int] = (32, 64, 128)
 
     def version_hash(self) -> str:
+        """12-hex digest of ``DEMO_VERSION`` and this recipe: the cache file's name."""
         return stable_hash({"version": DEMO_VERSION, "config": dataclasses.asdict(self)}, 12)
 
 
@@ -95,34 +97,26 @@ class DemoCNN(nn.Module):
         self.linear = nn.Linear(w3, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 32, 32) normalised images -> (B, num_classes) logits."""
         x = self.block3(self.block2(self.block1(x)))
         return self.linear(torch.flatten(self.avgpool(x), 1))
 
 
-def _repo_data_dir() -> Path | None:
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file() and (repo / "topoact").is_dir():
-        return repo / "data" / "cache"
-    return None
+def demo_model_path(config: DemoConfig | None = None) -> Path:
+    """Where the demo CNN of ``config`` is cached (nothing is created by asking).
 
+    Parameters
+    ----------
+    config : DemoConfig, optional
+        Default ``DEFAULT_CONFIG``.
 
-def _writable(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(directory, os.W_OK)
-
-
-def cache_dir() -> Path:
-    """Where the demo weights live (see the module docstring for the order of choices)."""
-    env = os.environ.get("TOPOACT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    repo = _repo_data_dir()
-    if repo is not None and _writable(repo):
-        return repo
-    return Path.home() / ".cache" / "topoact"
+    Returns
+    -------
+    Path
+        ``<cache_dir()>/demo-model-<version hash>.pt``.
+    """
+    config = DEFAULT_CONFIG if config is None else config
+    return cache_dir() / f"demo-model-{config.version_hash()}.pt"
 
 
 def _tensors(ds, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,7 +128,19 @@ def _tensors(ds, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
-    """Top-1 accuracy of ``module`` on normalised inputs ``x`` (N, 3, 32, 32)."""
+    """Top-1 accuracy of ``module`` on normalised inputs.
+
+    Parameters
+    ----------
+    module : nn.Module
+    x : torch.Tensor, shape (N, 3, 32, 32)
+    y : torch.Tensor of int64, shape (N,)
+    batch : int
+
+    Returns
+    -------
+    float
+    """
     module.eval()
     correct = 0
     with torch.no_grad():
@@ -144,7 +150,18 @@ def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5
 
 
 def train_demo(config: DemoConfig | None = None) -> tuple[DemoCNN, dict]:
-    """Train the demo CNN from scratch; returns the model (eval mode) and a metadata dict."""
+    """Train the demo CNN from scratch (one thread, seeded: bit-reproducible on a machine).
+
+    Parameters
+    ----------
+    config : DemoConfig, optional
+        Default ``DEFAULT_CONFIG``.
+
+    Returns
+    -------
+    (DemoCNN, dict)
+        The model in eval mode and its metadata (accuracies, seconds, final loss, config).
+    """
     from ..data.synthetic import SHAPE_CLASSES, ShapesDataset
 
     config = DEFAULT_CONFIG if config is None else config
@@ -192,29 +209,32 @@ def train_demo(config: DemoConfig | None = None) -> tuple[DemoCNN, dict]:
     return model, meta
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
+def _save(obj: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
 def load_demo(config: DemoConfig | None = None, *, retrain: bool = False) -> ModelBundle:
     """The demo CNN as a ``ModelBundle``, trained and cached on first use.
 
-    ``config`` defaults to the module's ``DEFAULT_CONFIG`` (read at call time).
+    Parameters
+    ----------
+    config : DemoConfig, optional
+        Training recipe; defaults to the module's ``DEFAULT_CONFIG`` (read at call time).
+    retrain : bool
+        Train again even when a cached model exists (and replace it).
+
+    Returns
+    -------
+    ModelBundle
+        ``info`` holds ``cache_path``, ``trained_now`` and the training metadata
+        (``val_accuracy``, ...). An unreadable cache file is retrained with a warning.
     """
     from ..data.synthetic import SHAPE_CLASSES
 
     config = DEFAULT_CONFIG if config is None else config
 
-    path = cache_dir() / f"demo-model-{config.version_hash()}.pt"
+    path = demo_model_path(config)
     model = DemoCNN(len(SHAPE_CLASSES), config.widths)
     meta: dict = {}
     trained_now = False
@@ -233,7 +253,7 @@ def load_demo(config: DemoConfig | None = None, *, retrain: bool = False) -> Mod
         model, meta = train_demo(config)
         trained_now = True
         try:
-            _save_atomic({"state_dict": model.state_dict(), "meta": meta}, path)
+            _save({"state_dict": model.state_dict(), "meta": meta}, path)
         except OSError as exc:
             log.warning("could not cache the demo CNN at %s (%s); it will be retrained next time",
                         path, exc)

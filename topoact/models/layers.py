@@ -38,12 +38,30 @@ def _module(obj: ModelBundle | nn.Module) -> nn.Module:
 
 
 def hooks_supported(obj: ModelBundle | nn.Module) -> bool:
-    """False for TorchScript modules (Python forward hooks never fire inside them)."""
+    """False for TorchScript modules (Python forward hooks never fire inside them).
+
+    Parameters
+    ----------
+    obj : ModelBundle or nn.Module
+
+    Returns
+    -------
+    bool
+    """
     return not isinstance(_module(obj), torch.jit.ScriptModule)
 
 
 def layer_names(obj: ModelBundle | nn.Module) -> list[str]:
-    """All named submodules (dot paths, root excluded) in registration order."""
+    """All named submodules (dot paths, root excluded) in registration order.
+
+    Parameters
+    ----------
+    obj : ModelBundle or nn.Module
+
+    Returns
+    -------
+    list of str
+    """
     return [name for name, _ in _module(obj).named_modules() if name]
 
 
@@ -114,9 +132,25 @@ def list_layers(obj: ModelBundle | nn.Module,
 def resolve_layers(obj: ModelBundle | nn.Module, names: str | Iterable[str]) -> list[str]:
     """Check layer names against the model; returns them de-duplicated in the given order.
 
-    ``names`` may be a comma-separated string. Raises ``ValueError("unknown layer 'x'; valid
-    layers: ...")`` with the closest matches first.
+    Parameters
+    ----------
+    obj : ModelBundle or nn.Module
+    names : str or iterable of str
+        Module paths, or one comma-separated string.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    topoact.errors.UnknownLayerError
+        For the first unknown name; the message lists the valid layers, closest matches first.
+    ValueError
+        When no name is given.
     """
+    from ..errors import UnknownLayerError
+
     if isinstance(names, str):
         names = [n for n in (p.strip() for p in names.split(",")) if n]
     names = list(names)
@@ -128,10 +162,8 @@ def resolve_layers(obj: ModelBundle | nn.Module, names: str | Iterable[str]) -> 
     for name in names:
         if name not in valid_set:
             close = difflib.get_close_matches(str(name), valid, n=5, cutoff=0.5)
-            rest = [v for v in valid if v not in close]
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ValueError(f"unknown layer {name!r}{hint}; valid layers: "
-                             f"{', '.join(close + rest)}")
+            where = f"model {obj.spec}" if isinstance(obj, ModelBundle) else "this model"
+            raise UnknownLayerError(name, close + [v for v in valid if v not in close], where=where)
         if name not in out:
             out.append(name)
     return out

@@ -31,7 +31,16 @@ META_FILE = "topoact.json"
 
 
 def is_torchscript_file(path: str | os.PathLike) -> bool:
-    """True if ``path`` is a TorchScript zip archive (has a ``code/`` directory)."""
+    """True if ``path`` is a TorchScript zip archive (has a ``code/`` directory).
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    bool
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             return any("/code/" in n for n in archive.namelist()[:2000])
@@ -39,10 +48,29 @@ def is_torchscript_file(path: str | os.PathLike) -> bool:
         return False
 
 
-def save_torchscript(module: nn.Module, path: str | os.PathLike, *, input_size=(224, 224),
-                     mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+def save_torchscript(module: nn.Module, path: str | os.PathLike, *, input_size: tuple[int, int] = (224, 224),
+                     mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+                     std: tuple[float, float, float] = (0.229, 0.224, 0.225),
                      class_names: list[str] | None = None, trace: bool = False) -> str:
-    """Script (or trace) ``module`` and save it with its preprocessing in ``topoact.json``."""
+    """Script (or trace) ``module`` and save it with its preprocessing in ``topoact.json``.
+
+    Parameters
+    ----------
+    module : nn.Module
+    path : str or PathLike
+        Archive to write.
+    input_size : (H, W)
+    mean, std : 3-tuples of float
+        Input normalisation.
+    class_names : list of str, optional
+    trace : bool
+        ``torch.jit.trace`` with a zero input instead of ``torch.jit.script``.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     meta = {"input_size": list(input_size), "mean": list(mean), "std": list(std),
             "class_names": class_names}
     with warnings.catch_warnings():
@@ -64,6 +92,21 @@ def save_torchscript(module: nn.Module, path: str | os.PathLike, *, input_size=(
 def load_torchscript(path: str | os.PathLike, *, class_names: list[str] | None = None,
                      input_size: tuple[int, int] | None = None, mean: tuple | None = None,
                      std: tuple | None = None) -> ModelBundle:
+    """Load a TorchScript archive as a ModelBundle (only its output can be collected: no hooks).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    class_names : list of str, optional
+        Default: those saved in the archive, else ``class_i`` from one dummy forward.
+    input_size : (H, W), optional
+    mean, std : 3-tuples of float, optional
+        Override what the archive's ``topoact.json`` says (default ImageNet, 224x224).
+
+    Returns
+    -------
+    ModelBundle
+    """
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"TorchScript file not found: {path}")

@@ -40,6 +40,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def classification_models() -> list[str]:
+    """Names of torchvision's classification models (sorted).
+
+    Returns
+    -------
+    list of str
+    """
     import torchvision
 
     return sorted(torchvision.models.list_models(module=torchvision.models))
@@ -86,7 +92,25 @@ def load_torchvision(name: str, weights: str | os.PathLike | None = None, *,
                      pretrained: str | None = None, class_names: list[str] | None = None,
                      input_size: tuple[int, int] | None = None, mean: tuple | None = None,
                      std: tuple | None = None) -> ModelBundle:
-    """Build ``torchvision.models.get_model(name)`` and load weights (see module docstring)."""
+    """Build ``torchvision.models.get_model(name)`` and load weights (see module docstring).
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`classification_models`.
+    weights : str or PathLike, optional
+        Local state dict.
+    pretrained : str, optional
+        A torchvision weights name (e.g. ``DEFAULT``), loaded from the torch hub cache.
+    class_names : list of str, optional
+    input_size : (H, W), optional
+    mean, std : tuples, optional
+        Override the preprocessing of the weights' metadata.
+
+    Returns
+    -------
+    ModelBundle
+    """
     import torchvision
 
     available = classification_models()

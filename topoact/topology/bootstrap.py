@@ -20,11 +20,16 @@ conservative: noise bars are very rarely called significant.
 """
 from __future__ import annotations
 
+from typing import Callable, Optional, Sequence
+
 import numpy as np
 
+from ..progress import CancelFn, ProgressFn, report
 from ._validation import check_cancel
 from .distances import bottleneck
 from .pairwise import distances_to, prepare
+
+__all__ = ["bottleneck_bootstrap"]
 
 
 def _hausdorff_to_subset(Y, sq, idx, metric, block=1024):
@@ -38,25 +43,46 @@ def _hausdorff_to_subset(Y, sq, idx, metric, block=1024):
     return worst
 
 
-def bottleneck_bootstrap(X, diagram_fn, diagrams, *, n_bootstrap=20, alpha=0.05, subsample=None,
-                         seed=0, clip=None, h0="hausdorff", metric="euclidean", progress=None,
-                         should_cancel=None) -> dict:
+def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Sequence[np.ndarray]],
+                         diagrams: Sequence[np.ndarray], *, n_bootstrap: int = 20,
+                         alpha: float = 0.05, subsample: float | None = None, seed: int = 0,
+                         clip: float | None = None, h0: str = "hausdorff",
+                         metric: str = "euclidean", progress: Optional[ProgressFn] = None,
+                         should_cancel: Optional[CancelFn] = None) -> dict:
     """Bootstrap band per homology dimension.
 
     Parameters
     ----------
-    X : array (n, d), the points the full diagrams were computed from
-    diagram_fn : callable(points (m, d)) -> list of diagrams (k, 2), one per dimension
-    diagrams : the full diagrams, list indexed by dimension
-    n_bootstrap : int, number of resamples B
-    alpha : float, 1 - confidence level
-    subsample : None (resample n with replacement) or a fraction in (0, 1] (without replacement)
-    clip : finite value replacing ``inf`` deaths before comparing (the truncation threshold)
+    X : array of shape (n, d)
+        The points the full diagrams were computed from.
+    diagram_fn : callable
+        ``diagram_fn(points (m, d)) -> list of diagrams (k, 2)``, one per dimension.
+    diagrams : list of arrays (k_d, 2)
+        The full diagrams, indexed by dimension.
+    n_bootstrap : int
+        Number of resamples B (>= 1).
+    alpha : float
+        1 - confidence level, in (0, 1).
+    subsample : float or None
+        None resamples n points with replacement; a fraction in (0, 1] subsamples without.
+    seed : int
+        Seed of the resampling.
+    clip : float or None
+        Finite value replacing ``inf`` deaths before comparing (the truncation threshold).
+    h0 : {'hausdorff', 'bottleneck'}
+        Band rule of H0 (see the module docstring).
+    metric : {'euclidean', 'cosine'}
+        Point metric (for the Hausdorff distances).
+    progress : callable, optional
+        ``progress(done, total, message)`` after each resample (:mod:`topoact.progress`).
+    should_cancel : callable, optional
+        Polled before each resample; True raises :class:`~topoact.progress.Cancelled`.
 
     Returns
     -------
-    dict with ``c`` (list, per dim), ``band`` (= 2 c per dim), ``distances`` (B, n_dims),
-    ``alpha``, ``n_bootstrap``
+    dict
+        ``c`` (list, per dim), ``band`` (= 2 c per dim), ``distances`` (B, n_dims),
+        ``alpha``, ``n_bootstrap``, ``subsample``.
     """
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
@@ -84,8 +110,7 @@ def bottleneck_bootstrap(X, diagram_fn, diagrams, *, n_bootstrap=20, alpha=0.05,
         for d in range(dims):
             dist[b, d] = bottleneck(diagrams[d], boot[d] if d < len(boot) else np.zeros((0, 2)),
                                     clip=clip)
-        if progress is not None:
-            progress((b + 1) / n_bootstrap, f"bootstrap {b + 1}/{n_bootstrap}")
+        report(progress, b + 1, n_bootstrap, f"bootstrap {b + 1}/{n_bootstrap}")
     c = np.quantile(dist, 1 - alpha, axis=0, method="higher")
     band = 2 * c
     if h0 == "hausdorff":

@@ -21,15 +21,39 @@ vectorised); the few edges left are checked against all ``n`` vertices.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+from ..progress import CancelFn
 from ._validation import check_cancel
 from .pairwise import iter_blocks, prepare
 
+__all__ = ["EdgeList", "dense_distances", "cone_free_edges"]
 
-def dense_distances(X, metric, block=1024, should_cancel=None) -> np.ndarray:
-    """The full (n, n) float32 distance matrix (zero diagonal), computed in float64 row blocks
-    and rounded once, as ripser does (so the diagrams agree to float32 rounding)."""
+#: an edge list ``(i, j, w)``: int arrays (m,) and float64 lengths (m,)
+EdgeList = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def dense_distances(X: np.ndarray, metric: str, block: int = 1024,
+                    should_cancel: Optional[CancelFn] = None) -> np.ndarray:
+    """The full distance matrix, computed in float64 row blocks and rounded once to float32,
+    as ripser does (so the diagrams agree to float32 rounding).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    metric : {'euclidean', 'cosine'}
+    block : int
+        Rows per block.
+    should_cancel : callable, optional
+        Polled per block.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, n)
+        Exactly symmetric, zero diagonal.
+    """
     Y, sq = prepare(np.asarray(X, np.float64), metric, dtype=np.float64)
     n = Y.shape[0]
     D = np.empty((n, n), np.float32)
@@ -41,7 +65,9 @@ def dense_distances(X, metric, block=1024, should_cancel=None) -> np.ndarray:
     return D
 
 
-def cone_free_edges(D, T, mst=None, *, k=16, block=64, should_cancel=None):
+def cone_free_edges(D: np.ndarray, T: float, mst: Optional[np.ndarray] = None, *, k: int = 16,
+                    block: int = 64,
+                    should_cancel: Optional[CancelFn] = None) -> EdgeList:
     """Edges longer than ``T`` that have no apex (see the module docstring).
 
     Parameters

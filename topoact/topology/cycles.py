@@ -10,12 +10,15 @@ Returned as vertex indices into the point cloud the diagram was computed on (lan
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 
-def shortest_cycle(n, edges, birth_edge, birth) -> list[int] | None:
+def shortest_cycle(n: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   birth_edge: Sequence[int], birth: float) -> list[int] | None:
     """Cycle through ``birth_edge`` using only edges of length < ``birth``.
 
     Parameters
@@ -46,7 +49,9 @@ def shortest_cycle(n, edges, birth_edge, birth) -> list[int] | None:
     return path[::-1]
 
 
-def representative_cycles(n, edges, pairs, bars, *, limit=20) -> list[dict]:
+def representative_cycles(n: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+                          pairs: Sequence[tuple], bars: np.ndarray, *,
+                          limit: int = 20) -> list[dict]:
     """Cycles for the given H1 bars.
 
     Parameters

@@ -22,11 +22,16 @@ feature with |death - birth| > 2c is significant.
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import gudhi
 import numpy as np
 
+from ..progress import CancelFn, ProgressFn, report
 from ._validation import check_cancel
 from .distances import bottleneck
+
+__all__ = ["FAMILIES", "extended_diagrams", "graph_features", "graph_bootstrap"]
 
 FAMILIES = ("downward_branches", "upward_branches", "components", "loops")
 
@@ -41,13 +46,23 @@ def _node_value(node, lens_index):
     return v
 
 
-def extended_diagrams(graph: dict, *, lens_index: int = 0) -> dict:
+def extended_diagrams(graph: dict, *, lens_index: int = 0) -> dict[str, np.ndarray]:
     """Extended persistence diagrams of a Mapper graph.
+
+    Parameters
+    ----------
+    graph : dict
+        Graph dict (``nodes`` with ``id`` and ``mean_lens``, ``edges`` with ``source`` and
+        ``target``), as ``MapperGraph.to_dict()`` writes it.
+    lens_index : int
+        Lens component used as the filter when the lens is multi-dimensional.
 
     Returns
     -------
-    dict family -> array (k, 2) of (birth, death) lens values; 'loops' and 'upward_branches'
-    have birth > death in gudhi's convention for the relative part — we return (min, max).
+    dict
+        family -> array (k, 2) of (lens_min, lens_max) values; 'loops' and
+        'upward_branches' have birth > death in gudhi's convention for the relative part —
+        they are returned as (min, max) too.
     """
     nodes = graph.get("nodes", [])
     if not nodes:
@@ -74,8 +89,21 @@ def _all(dgms):
     return np.vstack([dgms[f] for f in FAMILIES]) if dgms else np.zeros((0, 2))
 
 
-def graph_features(dgms: dict, band: float | None = None) -> list[dict]:
-    """Flat list [{family, lens_min, lens_max, persistence, significant}], longest first."""
+def graph_features(dgms: dict[str, np.ndarray], band: float | None = None) -> list[dict]:
+    """Flat list of the features of extended diagrams, longest first.
+
+    Parameters
+    ----------
+    dgms : dict
+        family -> array (k, 2), as :func:`extended_diagrams` returns.
+    band : float or None
+        Significance band 2c (None: every feature counts as significant).
+
+    Returns
+    -------
+    list of dict
+        ``{family, lens_min, lens_max, persistence, significant}``.
+    """
     out = []
     for fam in FAMILIES:
         for lo, hi in dgms[fam]:
@@ -85,19 +113,32 @@ def graph_features(dgms: dict, band: float | None = None) -> list[dict]:
     return sorted(out, key=lambda f: -f["persistence"])
 
 
-def graph_bootstrap(graph: dict, rebuild, n_points: int, *, n_bootstrap=20, alpha=0.05, seed=0,
-                    lens_index=0, progress=None, should_cancel=None) -> dict:
+def graph_bootstrap(graph: dict, rebuild: Callable[[np.ndarray], dict], n_points: int, *,
+                    n_bootstrap: int = 20, alpha: float = 0.05, seed: int = 0,
+                    lens_index: int = 0, progress: Optional[ProgressFn] = None,
+                    should_cancel: Optional[CancelFn] = None) -> dict:
     """Bottleneck bootstrap band for the extended diagram of a Mapper graph.
 
     Parameters
     ----------
-    rebuild : callable(indices int64 (n_points,)) -> graph dict on the resampled rows
-    n_points : number of data rows the graph was built on
+    graph : dict
+        The full graph (see :func:`extended_diagrams`).
+    rebuild : callable
+        ``rebuild(indices int64 (n_points,)) -> graph dict`` on the resampled rows.
+    n_points : int
+        Number of data rows the graph was built on.
+    n_bootstrap, alpha, seed, lens_index
+        Resamples B (>= 1), 1 - confidence, resampling seed, filter component.
+    progress : callable, optional
+        ``progress(done, total, message)`` after each resample.
+    should_cancel : callable, optional
+        Polled before each resample (raises :class:`~topoact.progress.Cancelled`).
 
     Returns
     -------
-    dict with ``c``, ``band`` (= 2c), ``distances`` (B,), and ``features`` of the full graph
-    marked significant or not.
+    dict
+        ``c``, ``band`` (= 2c), ``distances`` (B,), ``alpha``, ``n_bootstrap`` and
+        ``features`` of the full graph marked significant or not.
     """
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
@@ -110,8 +151,7 @@ def graph_bootstrap(graph: dict, rebuild, n_points: int, *, n_bootstrap=20, alph
         g = rebuild(idx)
         boot = extended_diagrams(g, lens_index=lens_index) if g.get("nodes") else None
         dist[b] = bottleneck(_all(full), _all(boot) if boot else np.zeros((0, 2)))
-        if progress is not None:
-            progress((b + 1) / n_bootstrap, f"graph bootstrap {b + 1}/{n_bootstrap}")
+        report(progress, b + 1, n_bootstrap, f"graph bootstrap {b + 1}/{n_bootstrap}")
     c = float(np.quantile(dist, 1 - alpha, method="higher"))
     return {"c": c, "band": 2 * c, "distances": dist.tolist(), "alpha": alpha,
             "n_bootstrap": n_bootstrap, "features": graph_features(full, 2 * c)}

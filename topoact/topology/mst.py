@@ -7,6 +7,9 @@ MST to edges <= threshold, and then join the remaining components exactly with B
 each round is one blockwise pass that finds, for every component, its shortest edge to another
 component (float32 blocks, no N x N matrix). Usually the threshold graph is connected or nearly
 so and no round is needed.
+
+On a dense matrix (the certified engine has one) :func:`dense_mst` runs the one Prim loop of
+:mod:`topoact.mst` over its rows.
 """
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
+from ..mst import prim_mst
 from .pairwise import distances_to
+
+__all__ = ["mst_edges", "h0_diagram", "dense_mst"]
 
 
 def _find(parent, a):
@@ -26,20 +32,30 @@ def _find(parent, a):
     return root
 
 
-def mst_edges(n, i, j, w, Y=None, sq=None, metric="euclidean", block=1024):
+def mst_edges(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray, Y: np.ndarray | None = None,
+              sq: np.ndarray | None = None, metric: str = "euclidean",
+              block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Minimum spanning tree of the complete graph, given the sparse edges below a threshold.
 
     Parameters
     ----------
-    n : int, number of points
-    i, j, w : arrays of shape (m,), an edge list containing *all* edges with weight <= some
-        threshold (a prefix of the sorted complete edge list)
-    Y, sq, metric : prepared points (see :func:`pairwise.prepare`), needed only when the
-        threshold graph is disconnected
+    n : int
+        Number of points.
+    i, j, w : arrays of shape (m,)
+        An edge list containing *all* edges with weight <= some threshold (a prefix of the
+        sorted complete edge list).
+    Y, sq : arrays (n, d) and (n,), optional
+        Prepared points (see :func:`pairwise.prepare`), needed only when the threshold graph
+        is disconnected.
+    metric : {'euclidean', 'cosine'}
+        Point metric of ``Y``.
+    block : int
+        Rows per distance block of a Borůvka pass.
 
     Returns
     -------
-    edges : int64 (n - 1, 2) and weights : float64 (n - 1,), sorted by weight
+    edges : int64 (n - 1, 2) and weights : float64 (n - 1,)
+        Sorted by weight.
     """
     # zero-length edges (duplicate points) must survive scipy's "0 means no edge" convention
     eps = np.finfo(np.float64).tiny
@@ -77,10 +93,18 @@ def mst_edges(n, i, j, w, Y=None, sq=None, metric="euclidean", block=1024):
     return edges, np.asarray(ew, np.float64)[order]
 
 
-def h0_diagram(weights) -> np.ndarray:
-    """H0 diagram (k, 2) from MST weights: births 0, deaths the weights, plus one [0, inf].
+def h0_diagram(weights: np.ndarray) -> np.ndarray:
+    """H0 diagram from MST weights: births 0, deaths the weights, plus one [0, inf].
 
-    Zero-length bars (duplicate points) are dropped, as ripser and gudhi do.
+    Parameters
+    ----------
+    weights : array of shape (n - 1,)
+        MST edge lengths.
+
+    Returns
+    -------
+    ndarray of shape (k, 2)
+        Zero-length bars (duplicate points) are dropped, as ripser and gudhi do.
     """
     w = np.asarray(weights, np.float64)
     w = np.sort(w[w > 0])
@@ -90,26 +114,21 @@ def h0_diagram(weights) -> np.ndarray:
     return dgm
 
 
-def prim_mst(D):
-    """MST of a dense (n, n) distance matrix by Prim's algorithm (O(n^2), no copies of D).
+def dense_mst(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MST of a dense (n, n) distance matrix: the shared Prim loop (:func:`topoact.mst.prim_mst`)
+    over its rows (O(n^2) time, no copy of ``D``; why not scipy: see :mod:`topoact.mst`).
 
-    Returns the same ``(edges (n-1, 2), weights (n-1,))`` as :func:`mst_edges`.
+    Parameters
+    ----------
+    D : ndarray of shape (n, n)
+        Symmetric distances (float32 or float64).
+
+    Returns
+    -------
+    edges : int64 (n - 1, 2) and weights : float64 (n - 1,)
+        Sorted by weight, as :func:`mst_edges` returns them.
     """
-    n = D.shape[0]
-    in_tree = np.zeros(n, bool)
-    best = D[0].astype(np.float64)
-    parent = np.zeros(n, np.int64)
-    in_tree[0] = True
-    best[0] = np.inf
-    ei, ej, ew = np.zeros(n - 1, np.int64), np.zeros(n - 1, np.int64), np.zeros(n - 1)
-    for t in range(n - 1):
-        v = int(np.argmin(best))
-        ei[t], ej[t], ew[t] = parent[v], v, best[v]
-        in_tree[v] = True
-        best[v] = np.inf
-        row = D[v]
-        upd = (row < best) & ~in_tree
-        best[upd] = row[upd]
-        parent[upd] = v
-    order = np.argsort(ew, kind="stable")
-    return np.c_[ei, ej][order], ew[order]
+    edges, weights = prim_mst(D.shape[0], D.__getitem__)
+    order = np.argsort(weights, kind="stable")
+    return edges[order], weights[order]
+

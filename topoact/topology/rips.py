@@ -66,12 +66,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Optional, Union
 
 import gudhi
 import numpy as np
 
+from ..progress import CancelFn
 from ._validation import check_cancel, check_metric, check_points
-from .mst import h0_diagram, mst_edges, prim_mst
+from .mst import dense_mst, h0_diagram, mst_edges
 from .pairwise import distances_to, iter_blocks, prepare
 
 log = logging.getLogger(__name__)
@@ -103,8 +105,27 @@ def _sample_threshold(Y, sq, metric, degree, seed, n_sample=256):
     return float(np.quantile(d[d > 0] if (d > 0).any() else d, q))
 
 
-def threshold_edges(Y, sq, metric, cap, block=1024, should_cancel=None):
-    """All edges (i < j) with distance <= cap, sorted by distance, plus the enclosing radius."""
+def threshold_edges(Y: np.ndarray, sq: np.ndarray, metric: str, cap: float, block: int = 1024,
+                    should_cancel: Optional[CancelFn] = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """All edges below a cap, found blockwise (no n x n matrix), and the enclosing radius.
+
+    Parameters
+    ----------
+    Y : ndarray (n, d) and sq : ndarray (n,)
+        Points and squared norms from :func:`~topoact.topology.pairwise.prepare`.
+    metric : {'euclidean', 'cosine'}
+    cap : float
+        Longest edge kept.
+    block : int
+        Rows per distance block.
+    should_cancel : callable, optional
+        Polled per block (raises :class:`~topoact.progress.Cancelled`).
+
+    Returns
+    -------
+    i, j : int32 arrays (m,) with i < j; w : float64 (m,) sorted ascending; enclosing radius
+    """
     n = Y.shape[0]
     rows_i, rows_j, vals, enc = [], [], [], np.inf
     for s, D in iter_blocks(Y, sq, metric, block):
@@ -176,9 +197,11 @@ def _dense_ok(X, max_dense_points, certify):
     return np.shape(X)[0] <= max_dense_points and certify in ("auto", True)
 
 
-def ripser_rips(X, *, metric="euclidean", threshold="auto", degree=32, certify="auto",
-                max_dense_points=8192, max_edges=4_000_000, growth=None, seed=0, block=1024,
-                k_apex=16, should_cancel=None, keep_edges=False) -> RipsResult:
+def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[str, float] = "auto",
+                degree: int = 32, certify: Union[str, bool] = "auto", max_dense_points: int = 8192,
+                max_edges: int = 4_000_000, growth: Optional[float] = None, seed: int = 0,
+                block: int = 1024, k_apex: int = 16, should_cancel: Optional[CancelFn] = None,
+                keep_edges: bool = False) -> RipsResult:
     """H0 + H1 with ripser on a sparse thresholded distance matrix, certified exact if possible.
 
     ``threshold='auto'``: start at the distance of mean degree ``degree`` (or, with the dense
@@ -254,7 +277,7 @@ def ripser_rips(X, *, metric="euclidean", threshold="auto", degree=32, certify="
     timings["edges"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # the MST from the largest edge set at hand (a connected graph needs no Borůvka pass)
-    medges, mweights = prim_mst(D) if dense else mst_edges(n, I, J, W, Y, sq, metric, block)
+    medges, mweights = dense_mst(D) if dense else mst_edges(n, I, J, W, Y, sq, metric, block)
     h0 = h0_diagram(mweights)
     timings["h0_mst"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -331,9 +354,12 @@ def ripser_rips(X, *, metric="euclidean", threshold="auto", degree=32, certify="
                       timings=timings)
 
 
-def sparse_rips(X, *, metric="euclidean", max_dim=1, threshold="auto", degree=16,
-                max_degree=None, max_simplices=8_000_000, collapse="auto", seed=0, block=1024,
-                should_cancel=None, keep_edges=False, engine="auto", **ripser_params) -> RipsResult:
+def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,
+                threshold: Union[str, float] = "auto", degree: int = 16,
+                max_degree: Optional[int] = None, max_simplices: int = 8_000_000,
+                collapse: Union[str, int, bool] = "auto", seed: int = 0, block: int = 1024,
+                should_cancel: Optional[CancelFn] = None, keep_edges: bool = False,
+                engine: str = "auto", **ripser_params) -> RipsResult:
     """Rips persistence diagrams of a point cloud (see the module docstring for exactness).
 
     Parameters

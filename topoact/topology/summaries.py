@@ -13,10 +13,13 @@ bars: the infinite one plus one finite bar (the merge of the blobs).
 """
 from __future__ import annotations
 
+from typing import Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def as_diagram(dgm) -> np.ndarray:
+def as_diagram(dgm: ArrayLike) -> np.ndarray:
     """Coerce to float64 (k, 2); ``None`` in JSON becomes ``inf``."""
     if dgm is None or len(dgm) == 0:
         return np.zeros((0, 2))
@@ -24,11 +27,24 @@ def as_diagram(dgm) -> np.ndarray:
     return a.reshape(-1, 2)
 
 
-def diagram_to_json(dgm) -> list:
+def diagram_to_json(dgm: ArrayLike) -> list:
+    """JSON form of a diagram (k, 2): ``[[birth, death], ...]`` with ``None`` for ``inf``."""
     return [[float(b), None if not np.isfinite(d) else float(d)] for b, d in as_diagram(dgm)]
 
 
-def persistence(dgm, threshold: float | None = None) -> np.ndarray:
+def persistence(dgm: ArrayLike, threshold: float | None = None) -> np.ndarray:
+    """Bar lengths.
+
+    Parameters
+    ----------
+    dgm : array-like of shape (k, 2)
+    threshold : float, optional
+        Infinite deaths count as ``threshold`` (else they stay ``inf``).
+
+    Returns
+    -------
+    ndarray of shape (k,)
+    """
     dgm = as_diagram(dgm)
     death = dgm[:, 1].copy()
     if threshold is not None:
@@ -36,17 +52,43 @@ def persistence(dgm, threshold: float | None = None) -> np.ndarray:
     return death - dgm[:, 0]
 
 
-def significant_mask(dgm, band: float | None) -> np.ndarray:
-    """True for bars with persistence > band (band = 2c) and for infinite bars."""
+def significant_mask(dgm: ArrayLike, band: float | None) -> np.ndarray:
+    """Which bars are significant.
+
+    Parameters
+    ----------
+    dgm : array-like of shape (k, 2)
+    band : float or None
+        The bootstrap band 2c (None: only infinite bars count).
+
+    Returns
+    -------
+    ndarray of bool, shape (k,)
+        True for bars with persistence > band and for infinite bars.
+    """
     dgm = as_diagram(dgm)
     if band is None:
         return np.isinf(dgm[:, 1])
     return np.isinf(dgm[:, 1]) | (dgm[:, 1] - dgm[:, 0] > band)
 
 
-def barcode(dgm, band=None, dim=0) -> list[dict]:
-    """Bars sorted by decreasing persistence: [{dim, birth, death (None=inf), persistence,
-    significant, index}] where ``index`` is the row in the diagram."""
+def barcode(dgm: ArrayLike, band: Optional[float] = None, dim: int = 0) -> list[dict]:
+    """Bars sorted by decreasing persistence (infinite bars first).
+
+    Parameters
+    ----------
+    dgm : array-like of shape (k, 2)
+    band : float, optional
+        The bootstrap band 2c of this dimension (see :func:`significant_mask`).
+    dim : int
+        Homology dimension written into each bar.
+
+    Returns
+    -------
+    list of dict
+        ``{dim, birth, death (None = inf), persistence, significant, index}``, ``index``
+        being the row in the diagram.
+    """
     dgm = as_diagram(dgm)
     sig = significant_mask(dgm, band)
     pers = dgm[:, 1] - dgm[:, 0]
@@ -59,9 +101,26 @@ def barcode(dgm, band=None, dim=0) -> list[dict]:
     return out
 
 
-def scalar_summaries(diagrams, band=None, threshold=None) -> dict:
-    """Per dimension: number of bars, significant bars, total and max finite persistence,
-    infinite bars; plus ``longest_h1`` (the longest H1 bar's persistence, or 0)."""
+def scalar_summaries(diagrams: Sequence[ArrayLike],
+                     band: Union[None, float, Sequence[Optional[float]]] = None,
+                     threshold: Optional[float] = None) -> dict:
+    """Scalar summaries of diagrams.
+
+    Parameters
+    ----------
+    diagrams : list of array-like (k_d, 2)
+        Indexed by dimension.
+    band : float, list of (float or None), or None
+        The bootstrap band 2c (one for all dimensions, or one per dimension).
+    threshold : float, optional
+        Death used for infinite bars in ``longest_h1``.
+
+    Returns
+    -------
+    dict
+        ``h<d>``: ``n_bars``, ``n_infinite``, ``n_significant``, ``total_persistence`` and
+        ``max_persistence`` (finite bars); plus ``longest_h1`` (0 when there is no H1 bar).
+    """
     out = {}
     for dim, dgm in enumerate(diagrams):
         dgm = as_diagram(dgm)
@@ -89,8 +148,25 @@ def _finite(dgm, threshold):
     return dgm
 
 
-def landscape(dgm, *, num_landscapes=5, resolution=100, sample_range=None, threshold=None):
-    """gudhi.representations.Landscape vector of shape (num_landscapes * resolution,)."""
+def landscape(dgm: ArrayLike, *, num_landscapes: int = 5, resolution: int = 100,
+              sample_range: Optional[Sequence[float]] = None,
+              threshold: Optional[float] = None) -> np.ndarray:
+    """Persistence landscape vector (gudhi.representations.Landscape).
+
+    Parameters
+    ----------
+    dgm : array-like of shape (k, 2)
+    num_landscapes, resolution : int
+        Landscapes kept and samples per landscape.
+    sample_range : (float, float), optional
+        Sampled interval (default: gudhi's, from the diagram).
+    threshold : float, optional
+        Infinite deaths are clipped here (else infinite bars are dropped).
+
+    Returns
+    -------
+    ndarray of shape (num_landscapes * resolution,)
+    """
     from gudhi.representations import Landscape
     d = _finite(dgm, threshold)
     if len(d) == 0:
@@ -99,11 +175,27 @@ def landscape(dgm, *, num_landscapes=5, resolution=100, sample_range=None, thres
     return Landscape(num_landscapes=num_landscapes, resolution=resolution, **kw).fit_transform([d])[0]
 
 
-def persistence_image(dgm, *, bandwidth=None, resolution=(20, 20), im_range=None,
-                      threshold=None):
-    """gudhi.representations.PersistenceImage vector of shape (prod(resolution),).
+def persistence_image(dgm: ArrayLike, *, bandwidth: Optional[float] = None,
+                      resolution: tuple[int, int] = (20, 20),
+                      im_range: Optional[Sequence[float]] = None,
+                      threshold: Optional[float] = None) -> np.ndarray:
+    """Persistence image vector (gudhi.representations.PersistenceImage).
 
-    ``bandwidth`` defaults to 1/20 of the largest finite death (scale-free across layers).
+    Parameters
+    ----------
+    dgm : array-like of shape (k, 2)
+    bandwidth : float, optional
+        Gaussian width; default 1/20 of the largest finite death (scale-free across layers).
+    resolution : (int, int)
+        Pixels of the image.
+    im_range : (float, float, float, float), optional
+        Image extent (default: gudhi's, from the diagram).
+    threshold : float, optional
+        Infinite deaths are clipped here (else infinite bars are dropped).
+
+    Returns
+    -------
+    ndarray of shape (prod(resolution),)
     """
     from gudhi.representations import PersistenceImage
     d = _finite(dgm, threshold)

@@ -8,11 +8,10 @@ A panel is a module in this package with two functions::
     def register(app: dash.Dash, ctx: AppContext) -> None: ...
 
 ``ctx`` is :class:`topoact.app.context.AppContext` (``ctx.run``: the open
-:class:`topoact.store.Run`; ``ctx.jobs``: the app's :class:`topoact.app.jobs.JobManager`; plus
-cached graph helpers). ``layout`` builds the panel's components (cheap: no heavy work, the
-first figure is filled by a callback); ``register`` adds the panel's callbacks with
-``app.callback`` (or ``dash.callback``) and nothing else. A panel module may define
-``TAB_LABEL`` (the tab's title).
+:class:`topoact.store.Run`, plus cached, read-only graph services). ``layout`` builds the
+panel's components (cheap: no heavy work, the first figure is filled by a callback);
+``register`` adds the panel's callbacks with ``app.callback`` and nothing else. A panel module
+may define ``TAB_LABEL`` (the tab's title).
 
 Rules for panels:
 
@@ -22,12 +21,15 @@ Rules for panels:
   ({"layer", "key"}), ``ids.NODE`` ({"layer", "graph_key", "node"} or None), ``ids.CLASS``
   (label index or None), ``ids.UPLOAD``. Write them only with ``allow_duplicate=True`` and
   ``prevent_initial_call=True``.
-* Long work (anything over ~0.2 s) runs through ``ctx.jobs.submit(kind, params, fn)`` where
-  ``fn(progress, should_cancel)``; keep only the returned job key in your own ``dcc.Store``;
-  poll it from a callback with ``Input(ids.JOB_POLL, "n_intervals")`` and show
-  ``ctx.jobs.status(key)`` (state, progress, message, error). After submitting, also output
-  ``Output(ids.JOB_POLL, "disabled", allow_duplicate=True) = False`` to wake the poller (it
-  goes back to sleep by itself a few seconds after the last job ends).
+* Long work (anything over ~0.2 s) is a Dash background callback (``background=True``, see
+  :mod:`topoact.app.background`): it runs in a worker process, reports through
+  ``progress=[Output(bar, "value"), Output(text, "children")]`` with
+  ``BarProgress(set_progress)`` as the library's ``progress(done, total, message)``, stops
+  with ``cancel=[Input(cancel_button, "n_clicks")]`` and disables its buttons with
+  ``running=``. The job returns keys and small JSON; results that matter are saved in the run
+  by the library.
+* Talk to the library through ``ctx.run`` and the engines only: never read the run's files,
+  never rebuild a cache key (ask the library's config ``.key``).
 * Stores hold keys and parameters, never arrays or member lists.
 
 The shell (``topoact.app.create_app``) shows the ``graph`` and ``node`` panels side by side in
@@ -42,6 +44,7 @@ import logging
 from types import ModuleType
 
 from topoact.app.context import AppContext
+
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,12 @@ graph when one was saved for it, else the layer's default graph; the class chose
 search is highlighted in all three, the colour option is shared, and an uploaded image's nodes
 are ringed in red. "Compute neighbours with these parameters" builds, in the background, the
 neighbouring layers' graphs with the selected graph's parameters (the same lens / cover /
-clusterer on every layer, as TopoAct compares them).
+clusterer on every layer, as TopoAct compares them) through the graph panel's background job
+(its progress bar and cancel button); the figures redraw when it finishes.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import logging
 
@@ -15,8 +18,14 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.panels.graph import build_figure, mapper_job
+from topoact.app.panels.graph import build_figure, graph_request
 from topoact.figures.graph import empty_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +41,8 @@ def neighbours(layers: list[str], layer: str) -> list[str]:
     return layers[start:start + 3]
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Three graphs side by side and the "compute neighbours" button."""
     cells = [html.Div(dcc.Graph(id=ids.compare_graph(k), figure=empty_figure("", height=420),
                                 config={"scrollZoom": True, "displayModeBar": False}),
                       style={"flex": "1 1 0", "minWidth": "0"}) for k in range(3)]
@@ -41,13 +51,13 @@ def layout(ctx):
                style={"fontSize": "0.85em", "color": "#555"}),
         html.Button("Compute neighbours with these parameters", id=ids.COMPARE_COMPUTE, n_clicks=0),
         html.Span(id=ids.COMPARE_STATUS, style={"marginLeft": "0.8em", "fontSize": "0.85em"}),
-        dcc.Store(id=ids.COMPARE_JOBS, data=None),
         dcc.Store(id=ids.COMPARE_VERSION, data=0),
         html.Div(cells, id=ids.COMPARE_GRAPHS, style={"display": "flex", "gap": "0.5em"}),
     ])
 
 
-def register(app, ctx):
+def register(app: Dash, ctx: AppContext) -> None:
+    """Draw the three graphs; ask the graph panel's job for the missing ones."""
     @app.callback(
         [Output(ids.compare_graph(k), "figure") for k in range(3)],
         Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
@@ -73,41 +83,22 @@ def register(app, ctx):
         return figures
 
     @app.callback(
-        Output(ids.COMPARE_JOBS, "data"), Output(ids.COMPARE_STATUS, "children", allow_duplicate=True),
-        Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+        Output(ids.MAPPER_REQUEST, "data", allow_duplicate=True),
+        Output(ids.COMPARE_STATUS, "children"),
         Input(ids.COMPARE_COMPUTE, "n_clicks"), State(ids.GRAPH_KEY, "data"),
         prevent_initial_call=True,
     )
     def compute(n_clicks, selection):
+        from topoact.mapper import MapperConfig
+
         if not n_clicks or not selection:
             raise PreventUpdate
-        params = ctx.graph(selection["layer"], selection["key"]).get("params") or {}
-        params = {k: v for k, v in params.items() if k in ("lens", "cover", "clusterer", "backend")}
-        jobs = []
-        for layer in neighbours(ctx.run.layers, selection["layer"]):
-            if selection["key"] not in ctx.graph_keys(layer):
-                try:
-                    jobs.append(mapper_job(ctx, layer, params=params))
-                except Exception as exc:  # noqa: BLE001
-                    return no_update, f"error: {exc}", no_update
-        if not jobs:
-            return no_update, "all three layers already have this graph", no_update
-        return jobs, f"computing {len(jobs)} graph(s)…", False
-
-    @app.callback(
-        Output(ids.COMPARE_STATUS, "children"), Output(ids.COMPARE_VERSION, "data"),
-        Output(ids.COMPARE_JOBS, "data", allow_duplicate=True),
-        Input(ids.JOB_POLL, "n_intervals"), State(ids.COMPARE_JOBS, "data"), State(ids.COMPARE_VERSION, "data"),
-        prevent_initial_call=True,
-    )
-    def poll(_n, jobs, version):
-        if not jobs:
-            raise PreventUpdate
-        states = [ctx.jobs.status(key) or {"state": "lost", "progress": 0, "error": None} for key in jobs]
-        running = [s for s in states if s["state"] in ("pending", "running")]
-        if running:
-            mean = sum(s["progress"] for s in states) / len(states)
-            return f"computing {len(running)} of {len(states)} graphs — {100 * mean:.0f}%", no_update, no_update
-        errors = [s["error"] for s in states if s["state"] != "done"]
-        text = "done" if not errors else "; ".join(str(e) for e in errors)
-        return text, (version or 0) + 1, None
+        try:
+            config = MapperConfig.from_params(ctx.graph(selection["layer"], selection["key"]).get("params") or {})
+            _, request = graph_request(ctx, neighbours(ctx.run.layers, selection["layer"]), config, None)
+        except Exception as exc:  # noqa: BLE001
+            return no_update, f"error: {exc}"
+        if request is None:
+            return no_update, "all three layers already have this graph"
+        return request, (f"computing {len(request['layers'])} graph(s) (progress in the Mapper graph tab); "
+                         "the figures redraw when they are ready")

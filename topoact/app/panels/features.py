@@ -21,21 +21,34 @@ Choices made here:
   result waits in this tab). A filled "row" with the class-agnostic method always means that
   exemplar, even when a node is selected; clear it to run on the node's top exemplars.
 
-Every request runs through ``ctx.jobs`` (progress bar, cancel) and the disk cache of
-:mod:`topoact.features.service`, so a repeat is instant and survives a restart. Placeholders
-are shown while a job runs; the synthesized PNGs (tiny, 32 px for CIFAR models) are sent as
-data URIs and drawn pixelated next to the request's metrics. Stores hold only the job key.
+Every request is written into the ``REQUEST`` store; a background callback on it runs the
+request in a worker process (progress bar, cancel; :mod:`topoact.app.background`) through the
+disk cache of :mod:`topoact.features.service`, so a repeat is instant and survives a restart.
+Placeholders are shown while a job runs; the synthesized PNGs (tiny, 32 px for CIFAR models) are
+sent as data URIs and drawn pixelated next to the request's metrics.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import base64
 import logging
+import time
 
 from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.app.panels.node import EXEMPLAR_CLICK
+from topoact.progress import ProgressFn
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.store import Run
+
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +67,10 @@ WEIGHT = "topoact-features-weight"
 RUN_BUTTON = "topoact-features-run"
 CANCEL = "topoact-features-cancel"
 TRAIN_BUTTON = "topoact-features-train"
-JOB = "topoact-features-job"
+REQUEST = "topoact-features-request"
 STATUS = "topoact-features-status"
 PROGRESS = "topoact-features-progress"
+PROGRESS_TEXT = "topoact-features-progress-text"
 RESULTS = "topoact-features-results"
 TARGET = "topoact-features-target"
 
@@ -74,7 +88,8 @@ def _number(id_, value, **kw):
                      style={"width": "5em", "marginRight": "0.8em"}, **kw)
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Method choice, parameters, channel picker, run / cancel / train buttons, progress, results."""
     label = {"fontSize": "0.85em", "color": "#555", "marginRight": "0.3em"}
     return html.Div([
         html.Div("Select a node in the graph tab, or give an exemplar row.", id=TARGET,
@@ -100,12 +115,13 @@ def layout(ctx):
         ], style={"display": "flex", "flexWrap": "wrap", "alignItems": "center", "gap": "2px"}),
         html.Div([
             html.Button("Visualize", id=RUN_BUTTON, n_clicks=0),
-            html.Button("Cancel", id=CANCEL, n_clicks=0, style={"marginLeft": "0.5em"}),
+            html.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True, style={"marginLeft": "0.5em"}),
             html.Button("Train generator", id=TRAIN_BUTTON, n_clicks=0, style={"marginLeft": "0.5em"}),
-            html.Progress(id=PROGRESS, value="0", max="1", style={"marginLeft": "1em", "width": "12em"}),
+            html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"marginLeft": "1em", "width": "12em"}),
+            html.Span(id=PROGRESS_TEXT, style={"marginLeft": "0.6em", "fontSize": "0.85em"}),
             html.Span(id=STATUS, style={"marginLeft": "0.6em", "fontSize": "0.85em"}),
         ], style={"margin": "0.5em 0"}),
-        dcc.Store(id=JOB),
+        dcc.Store(id=REQUEST),
         html.Div(id=RESULTS),
     ])
 
@@ -125,12 +141,12 @@ def _parse_list(text, convert, what: str) -> list | None:
     return out or None
 
 
-def parse_channels(text) -> list[int] | None:
+def parse_channels(text: str | None) -> list[int] | None:
     """'3, 7' -> [3, 7]; empty -> None; raises ValueError naming the bad entry."""
     return _parse_list(text, int, "channel")
 
 
-def parse_levels(text) -> list[float] | None:
+def parse_levels(text: str | None) -> list[float] | None:
     """'0.2, 0.8' -> [0.2, 0.8]; empty -> None; raises ValueError naming the bad entry."""
     return _parse_list(text, float, "level")
 
@@ -195,34 +211,47 @@ def build_request(node_store, method, steps, batch, seed, level, channels, weigh
     raise ValueError("select a node (or give an exemplar row, or pick channels for an inverse set) first")
 
 
-def run_request(run, request: dict, layer: str | None, progress, should_cancel) -> dict:
-    """Work function body: call the service with a step-progress adapter."""
-    from topoact.features import service
+def run_request(run: Run, request: dict, layer: str | None, progress: ProgressFn | None = None) -> dict:
+    """Background-job body: call :mod:`topoact.features.service` for a request.
 
-    def stepper(offset=0.0, share=1.0, label=""):
-        def on_step(step, total):
-            progress(offset + share * step / total, f"{label}step {step}/{total}")
-        return on_step
+    Parameters
+    ----------
+    run : topoact.store.Run
+    request : dict
+        From :func:`build_request`.
+    layer : str or None
+        The selected layer (used by exemplar requests without a node).
+    progress : callable, optional
+        :mod:`topoact.progress` protocol, one bar for the whole request (a DGN-AM request runs
+        pixel space on the first half and DGN-AM on the second).
+
+    Returns
+    -------
+    dict
+        The service's result, or ``{"comparison": [pixel, dgn]}``.
+    """
+    from topoact.features import service
+    from topoact.progress import Stage
+
+    def stage(start=0.0, stop=1.0, label=""):
+        return Stage(progress, start, stop, label) if progress else None
 
     if request["kind"] == "node" and request["method"] == "dgn":
         # pixel space first (same steps / batch / seed; a cache hit when already run), then DGN-AM
         pixel_params = {k: v for k, v in request["params"].items() if k in ("steps", "batch", "seed")}
         pixel = service.visualize_node(run, request["layer"], request["graph_key"], request["node"], "node",
-                                       pixel_params, progress=stepper(0.0, 0.5, "pixel space: "),
-                                       should_cancel=should_cancel)
+                                       pixel_params, progress=stage(0.0, 0.5, "pixel space"))
         dgn = service.visualize_node(run, request["layer"], request["graph_key"], request["node"], "dgn",
-                                     request["params"], progress=stepper(0.5, 0.5, "DGN-AM: "),
-                                     should_cancel=should_cancel)
+                                     request["params"], progress=stage(0.5, 1.0, "DGN-AM"))
         return {"comparison": [pixel, dgn]}
     if request["kind"] == "node":
         return service.visualize_node(run, request["layer"], request["graph_key"], request["node"],
-                                      request["method"], request["params"], progress=stepper(),
-                                      should_cancel=should_cancel)
+                                      request["method"], request["params"], progress=stage())
     if request["kind"] == "units":
         return service.visualize_units(run, request["layer"], request["channel"], request["method"],
-                                       request["params"], progress=stepper(), should_cancel=should_cancel)
+                                       request["params"], progress=stage())
     return service.visualize_exemplar(run, request.get("layer") or layer, request["row"], request["method"],
-                                      request["params"], progress=stepper(), should_cancel=should_cancel)
+                                      request["params"], progress=stage())
 
 
 def _data_uri(path) -> str:
@@ -244,7 +273,7 @@ def _metric_text(metrics: dict) -> list:
     return [html.Table(rows, style={"fontSize": "0.85em"})]
 
 
-def result_children(run, result: dict) -> list:
+def result_children(run: Run, result: dict) -> list:
     """Images (data URIs, pixelated) and a metrics table for a service result."""
     images = [html.Img(src=_data_uri(run.path / rel), className="topoact-feature-image",
                        title=f"{result['method']} · {rel}",
@@ -261,7 +290,7 @@ def result_children(run, result: dict) -> list:
 COMPARE_TITLES = ("Pixel space (no prior)", "DGN-AM (generator prior)")
 
 
-def comparison_children(run, results: list) -> list:
+def comparison_children(run: Run, results: list) -> list:
     """Pixel-space and DGN-AM results of one node in two labelled columns."""
     columns = []
     for title, result in zip(COMPARE_TITLES, results):
@@ -273,7 +302,7 @@ def comparison_children(run, results: list) -> list:
                      style={"display": "flex", "flexWrap": "wrap", "alignItems": "flex-start"})]
 
 
-def job_children(run, result):
+def job_children(run: Run, result: Any) -> list | None:
     """Children for a finished job's result (one result or a DGN-vs-pixel comparison)."""
     if isinstance(result, dict) and "comparison" in result:
         return comparison_children(run, result["comparison"])
@@ -282,7 +311,7 @@ def job_children(run, result):
     return None
 
 
-def channel_count(run, layer) -> int | None:
+def channel_count(run: Run, layer: str | None) -> int | None:
     """Number of channels (units) of a collected layer, or None."""
     if not layer or layer not in run.layers:
         return None
@@ -291,12 +320,15 @@ def channel_count(run, layer) -> int | None:
 
 
 def placeholders(n: int) -> list:
+    """``n`` grey boxes shown where the synthesized images will appear."""
     return [html.Div(style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "background": "#eee",
                             "display": "inline-block", "marginRight": "3px"},
                      className="topoact-feature-placeholder") for _ in range(max(1, n))]
 
 
-def register(app, ctx):
+def register(app: Dash, ctx: AppContext) -> None:
+    """Target display, requests (button or exemplar click), the background jobs, cancel."""
+
     @app.callback(Output(TARGET, "children"), Output(METHOD, "options"),
                   Output(CHANNELS, "options"), Output(CHANNEL_RANGE, "children"),
                   Input(ids.NODE, "data"), Input(ids.LAYER, "data"))
@@ -318,34 +350,29 @@ def register(app, ctx):
                 + (" · generator available: DGN-AM is shown next to pixel space" if has_gen
                    else " · no generator for this layer yet"), options, channel_options, valid)
 
-    @app.callback(Output(JOB, "data"), Output(STATUS, "children"), Output(RESULTS, "children"),
-                  Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+    def _request(request: dict, layer, batch) -> tuple:
+        n = 1 if request["kind"] == "exemplar" else int(batch or 4)
+        return {"request": request, "layer": layer, "at": time.time()}, "queued", placeholders(n)
+
+    @app.callback(Output(REQUEST, "data"), Output(STATUS, "children"), Output(RESULTS, "children"),
                   Input(RUN_BUTTON, "n_clicks"),
                   State(ids.NODE, "data"), State(ids.LAYER, "data"), State(METHOD, "value"),
                   State(STEPS, "value"), State(BATCH, "value"), State(SEED, "value"),
                   State(LEVEL, "value"), State(CHANNELS, "value"), State(WEIGHT, "value"),
                   State(ROW, "value"), State(LEVELS, "value"), prevent_initial_call=True)
-    def submit(n_clicks, node_store, layer, method, steps, batch, seed, level, channels, weight, row,
-               levels):
+    def submit(n_clicks, node_store, layer, method, steps, batch, seed, level, channels, weight, row, levels):
         if not n_clicks:
             raise PreventUpdate
         try:
             request = build_request(node_store, method, steps, batch, seed, level, channels, weight, row,
                                     levels=levels, layer=layer)
         except ValueError as exc:
-            return no_update, f"error: {exc}", no_update, no_update
-        return _submit(request, layer, batch)
-
-    def _submit(request, layer, batch):
-        key = ctx.jobs.submit("features", {"request": request, "layer": layer},
-                              lambda progress, cancel: run_request(ctx.run, request, layer, progress, cancel))
-        n = 1 if request["kind"] == "exemplar" else int(batch or 4)
-        return key, "queued", placeholders(n), False
+            return no_update, f"error: {exc}", no_update
+        return _request(request, layer, batch)
 
     @app.callback(Output(ROW, "value"), Output(METHOD, "value"),
-                  Output(JOB, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
+                  Output(REQUEST, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
                   Output(RESULTS, "children", allow_duplicate=True),
-                  Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True),
                   Input({"type": EXEMPLAR_CLICK, "row": ALL}, "n_clicks"),
                   State(ids.NODE, "data"), State(ids.LAYER, "data"), State(STEPS, "value"),
@@ -362,56 +389,51 @@ def register(app, ctx):
             request = build_request(node_store, "class_agnostic", steps, 1, seed, None, None, weight, row,
                                     layer=layer)
         except ValueError as exc:
-            return no_update, no_update, no_update, f"error: {exc}", no_update, no_update, no_update
-        key, status, holder, poll = _submit(request, layer, 1)
+            return no_update, no_update, no_update, f"error: {exc}", no_update, no_update
+        stored, status, holder = _request(request, layer, 1)
         # Show the result where it appears: the feature-visualization tab.
-        return (row, "class_agnostic", key, f"class-agnostic from exemplar row {row}: {status}", holder, poll,
-                "tab-features")
+        return row, "class_agnostic", stored, f"class-agnostic from exemplar row {row}: {status}", holder, \
+            "tab-features"
+
+    @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(RESULTS, "children", allow_duplicate=True),
+                  Input(REQUEST, "data"),
+                  **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[RUN_BUTTON]))
+    def visualize(set_progress, stored):
+        """Runs in a worker process."""
+        if not stored:
+            raise PreventUpdate
+        bar = BarProgress(set_progress)
+        try:
+            result = run_request(ctx.run, stored["request"], stored.get("layer"), bar)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            return f"error: {exc}", []
+        children = job_children(ctx.run, result)
+        if children is None:
+            return f"done: {result}", no_update
+        return f"done ({bar.elapsed():.1f} s)", children
+
+    @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(RESULTS, "children", allow_duplicate=True),
+                  Input(CANCEL, "n_clicks"), prevent_initial_call=True)
+    def cancelled(n_clicks):
+        if not n_clicks:
+            raise PreventUpdate
+        return "cancelled", []
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True),
-                  Output(PROGRESS, "value"), Output(RESULTS, "children", allow_duplicate=True),
-                  Input(ids.JOB_POLL, "n_intervals"), State(JOB, "data"), prevent_initial_call=True)
-    def poll(_n, key):
-        status = ctx.jobs.status(key)
-        if status is None:
-            raise PreventUpdate
-        state = status["state"]
-        if state == "done":
-            result = ctx.jobs.result(key)
-            children = job_children(ctx.run, result)
-            if children is not None:
-                return "done", "1", children
-            return f"done: {result}", "1", no_update
-        if state == "error":
-            return f"error: {status['error']}", "0", []
-        if state == "cancelled":
-            return "cancelled", "0", []
-        return f"{state}: {status['message']}", str(status["progress"]), no_update
-
-    @app.callback(Output(STATUS, "children", allow_duplicate=True), Input(CANCEL, "n_clicks"),
-                  State(JOB, "data"), prevent_initial_call=True)
-    def cancel(n_clicks, key):
-        if not n_clicks or not key:
-            raise PreventUpdate
-        return "cancelling" if ctx.jobs.cancel(key) else "nothing to cancel"
-
-    @app.callback(Output(JOB, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
-                  Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
                   Input(TRAIN_BUTTON, "n_clicks"), State(ids.NODE, "data"), State(ids.LAYER, "data"),
-                  prevent_initial_call=True)
-    def train(n_clicks, node_store, layer):
+                  **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[TRAIN_BUTTON]))
+    def train(set_progress, n_clicks, node_store, layer):
+        """Runs in a worker process: train a DGN-AM generator for the layer."""
         from topoact.features import service
 
         if not n_clicks:
             raise PreventUpdate
         layer = (node_store or {}).get("layer") or layer
         if not layer:
-            return no_update, "select a layer first", no_update
-
-        def work(progress, should_cancel):
-            return service.train_generator_for_run(
-                ctx.run, layer, progress=lambda e, n: progress(e / n, f"epoch {e}/{n}"),
-                should_cancel=should_cancel)
-
-        key = ctx.jobs.submit("features-generator", {"layer": layer}, work)
-        return key, "training generator", False
+            return "select a layer first"
+        bar = BarProgress(set_progress)
+        try:
+            service.train_generator_for_run(ctx.run, layer, progress=bar)
+        except Exception as exc:  # noqa: BLE001
+            return f"error: {exc}"
+        return f"generator for {layer} trained ({bar.elapsed():.1f} s)"

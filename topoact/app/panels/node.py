@@ -11,13 +11,22 @@ feature-visualization panel, which is optional, so this panel does not depend on
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.fileio import safe_name
 from topoact.app.routes import image_url
+from topoact.app.validate import BadInput, NodeRef, node_ref, whole_number
 from topoact.figures.graph import composition_figure, empty_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +36,8 @@ THUMB_PX = 64
 EXEMPLAR_CLICK = "topoact-node-exemplar"
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Title, statistics table, composition chart, CSV button, exemplar images and "more"."""
     return html.Div([
         html.H4("Click a node", id=ids.NODE_TITLE, style={"margin": "0.3em 0"}),
         html.Div(id=ids.NODE_STATS, style={"fontSize": "0.85em"}),
@@ -55,36 +65,58 @@ def _fmt(value, digits=3):
     return str(value)
 
 
-def stats_table(stats: dict):
-    rows = [("size", stats["size"]), ("majority", stats["majority"]), ("purity", stats["purity"]),
-            ("accuracy on members", stats["accuracy"]), ("mean lens", stats["mean_lens"]),
-            ("mean L2 norm", stats["mean_norm"])]
+def stats_rows(stats: dict, class_names: list[str]) -> list[tuple[str, Any]]:
+    """(label, value) rows of the node table from the library's node statistics.
+
+    Parameters
+    ----------
+    stats : dict
+        :meth:`topoact.app.context.AppContext.node_statistics` of a node.
+    class_names : list of str
+        The run's class names (labels are shown by name).
+    """
+    def name(label) -> str:
+        k = int(label)
+        return class_names[k] if 0 <= k < len(class_names) else str(k)
+
+    counts = sorted(((name(k), int(v)) for k, v in (stats.get("label_counts") or {}).items()),
+                    key=lambda kv: -kv[1])
+    majority = stats.get("majority_label")
+    rows = [("size", stats["size"]), ("majority", None if majority is None else name(majority)),
+            ("purity", stats.get("purity")), ("accuracy on members", stats.get("accuracy")),
+            ("mean lens", stats.get("mean_lens")), ("mean L2 norm", stats.get("mean_norm"))]
     if stats.get("interval") is not None:
         rows.append(("cover interval", stats["interval"]))
-    counts = ", ".join(f"{k}: {v}" for k, v in list(stats["label_counts"].items())[:10])
-    rows.append(("labels", counts))
-    for name, summary in stats["attributes"].items():
-        if not summary.get("n"):
-            continue  # attribute not defined for these images (e.g. orientation of shapes)
+    rows.append(("labels", ", ".join(f"{k}: {v}" for k, v in counts[:10])))
+    for attr, summary in sorted((stats.get("attributes") or {}).items()):
         if "counts" in summary:
             text = ", ".join(f"{k}: {v}" for k, v in list(summary["counts"].items())[:6])
-        elif "circular_mean" in summary:
-            text = f"circular mean {_fmt(summary['circular_mean'])} (R={_fmt(summary['resultant_length'], 2)}, n={summary['n']})"
+        elif summary.get("mean") is None:
+            continue  # attribute not defined for these images (e.g. orientation of shapes)
+        elif "resultant" in summary:
+            text = (f"circular mean {_fmt(summary['mean'])} of period {_fmt(summary['period'])} "
+                    f"(R={_fmt(summary['resultant'], 2)})")
         else:
-            text = f"mean {_fmt(summary['mean'])} ± {_fmt(summary['std'], 2)} (n={summary['n']})"
-        rows.append((name, text))
+            text = f"mean {_fmt(summary['mean'])} ± {_fmt(summary.get('std'), 2)}"
+        rows.append((attr, text))
+    return rows
+
+
+def stats_table(stats: dict, class_names: list[str]) -> html.Table:
+    """The node table (see :func:`stats_rows`)."""
     return html.Table([html.Tr([html.Td(k, style={"color": "#555", "paddingRight": "1em"}), html.Td(_fmt(v))])
-                       for k, v in rows])
+                       for k, v in stats_rows(stats, class_names)])
 
 
-def exemplar_images(ctx, node_store: dict, limit: int):
-    rows = ctx.exemplar_rows(node_store["layer"], node_store["graph_key"], node_store["node"])
-    names = ctx.run.class_names
+def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, int]:
+    """The first ``limit`` exemplar ``<img>`` elements of a node (most typical first) and its size."""
+    rows = ctx.exemplar_rows(ref.layer, ref.graph_key, ref.node)
+    label_names, names = ctx.run.label_names, ctx.run.class_names
     labels, preds = ctx.run.labels, ctx.run.predictions
     images = []
     for row in rows[:limit].tolist():
         lab, pred = int(labels[row]), int(preds[row])
-        title = f"row {row} · label {names[lab] if lab < len(names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
+        title = f"row {row} · label {label_names[lab] if lab < len(label_names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
         title += " · click: class-agnostic from this exemplar (Feature visualization tab)"
         images.append(html.Img(src=image_url(row), title=title, className="topoact-exemplar",
                                id={"type": EXEMPLAR_CLICK, "row": int(row)}, n_clicks=0,
@@ -94,7 +126,8 @@ def exemplar_images(ctx, node_store: dict, limit: int):
     return images, len(rows)
 
 
-def register(app, ctx):
+def register(app: Dash, ctx: AppContext) -> None:
+    """Node statistics, exemplars (paged) and the CSV download."""
     @app.callback(
         Output(ids.NODE_TITLE, "children"),
         Output(ids.NODE_STATS, "children"),
@@ -106,14 +139,16 @@ def register(app, ctx):
         if not node_store:
             return "Click a node", "", empty_figure("no node selected", height=240), PAGE
         try:
-            stats = ctx.node_statistics(node_store["layer"], node_store["graph_key"], node_store["node"])
+            ref = node_ref(ctx, node_store)
+            stats = ctx.node_statistics(ref.layer, ref.graph_key, ref.node)
+        except BadInput as exc:
+            return "Node", str(exc), empty_figure(str(exc), height=240), PAGE
         except Exception as exc:  # noqa: BLE001
             logger.exception("node statistics failed")
             return "Node", f"error: {exc}", empty_figure(str(exc), height=240), PAGE
-        node = ctx.node(node_store["layer"], node_store["graph_key"], node_store["node"])
-        title = f"Node {stats['node']} · {stats['size']} images · layer {node_store['layer']}"
-        fig = composition_figure(node.get("label_counts", {}), ctx.run.class_names, height=240)
-        return title, stats_table(stats), fig, PAGE
+        title = f"Node {ref.node} · {stats['size']} images · layer {ref.layer}"
+        fig = composition_figure(stats.get("label_counts", {}), ctx.run.label_names, height=240)
+        return title, stats_table(stats, ctx.run.label_names), fig, PAGE
 
     @app.callback(
         Output(ids.EXEMPLARS, "children"),
@@ -125,7 +160,12 @@ def register(app, ctx):
     def show_exemplars(limit, node_store):
         if not node_store:
             return [], {"display": "none"}, "more"
-        images, total = exemplar_images(ctx, node_store, int(limit or PAGE))
+        try:
+            ref = node_ref(ctx, node_store)
+            limit = whole_number(limit, "exemplar limit", low=1, high=100_000, default=PAGE)
+        except BadInput as exc:
+            return [html.Div(str(exc), className="topoact-error")], {"display": "none"}, "more"
+        images, total = exemplar_images(ctx, ref, limit)
         hidden = total <= len(images)
         label = f"more ({len(images)} of {total} shown)"
         return images, ({"display": "none"} if hidden else {"marginTop": "0.4em"}), label
@@ -136,19 +176,24 @@ def register(app, ctx):
     def more(n_clicks, limit):
         if not n_clicks:
             raise PreventUpdate
-        return int(limit or PAGE) + PAGE
+        try:
+            return whole_number(limit, "exemplar limit", low=1, high=100_000, default=PAGE) + PAGE
+        except BadInput:
+            return PAGE
 
-    @app.callback(Output(ids.CSV_DOWNLOAD, "data"), Input(ids.CSV_BUTTON, "n_clicks"),
-                  State(ids.NODE, "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.CSV_DOWNLOAD, "data"), Output(ids.NODE_TITLE, "children", allow_duplicate=True),
+                  Input(ids.CSV_BUTTON, "n_clicks"), State(ids.NODE, "data"), prevent_initial_call=True)
     def download(n_clicks, node_store):
         if not n_clicks or not node_store:
             raise PreventUpdate
-        return csv_download(ctx, node_store)
+        try:
+            return csv_download(ctx, node_ref(ctx, node_store)), no_update
+        except BadInput as exc:
+            return no_update, f"CSV not made: {exc}"
 
 
-def csv_download(ctx, node_store: dict) -> dict:
-    """The ``dcc.Download`` payload with a node's members as CSV."""
-    text = ctx.members_csv(node_store["layer"], node_store["graph_key"], node_store["node"])
-    layer = "".join(c if c.isalnum() or c in "-_." else "_" for c in node_store["layer"])
-    return dict(content=text, filename=f"{layer}-{node_store['graph_key']}-node{node_store['node']}.csv",
-                type="text/csv")
+def csv_download(ctx: AppContext, ref: NodeRef) -> dict:
+    """The ``dcc.Download`` payload with a node's members as CSV (``ref`` from :func:`node_ref`)."""
+    text = ctx.members_csv(ref.layer, ref.graph_key, ref.node)
+    layer = safe_name(ref.layer)
+    return dict(content=text, filename=f"{layer}-{ref.graph_key}-node{ref.node}.csv", type="text/csv")

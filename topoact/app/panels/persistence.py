@@ -3,12 +3,14 @@
 What it shows (for the layer chosen in the Mapper graph tab, ``ids.LAYER``):
 
 * A parameter form (landmarks, default 500 for responsiveness; metric euclidean / cosine; max
-  homology dimension; bootstrap resamples, 0 = no band) and "Compute": a background job through
-  the app's :class:`~topoact.app.jobs.JobManager` calling
-  :func:`topoact.topology.run_persistence.layer_persistence` (progress bar, cancel button).
+  homology dimension; bootstrap resamples, 0 = no band), read into the library's
+  :class:`~topoact.topology.config.PersistenceConfig` (its validation, its defaults for the rest),
+  and "Compute": a background callback (worker process, progress bar, cancel button; see
+  :mod:`topoact.app.background`) calling :func:`topoact.topology.run_persistence.layer_persistence`.
   The result is cached in the run directory by the library, so the same parameters later load
   at once; when the tab opens (or the layer changes) the cached result with the form's
-  parameters is shown, else the layer's newest cached result, else nothing until Compute.
+  parameters (found by the library's :func:`~topoact.topology.run_persistence.persistence_key`)
+  is shown, else the layer's newest cached result, else nothing until Compute.
 * Barcode and persistence diagram (:mod:`topoact.figures.persistence`) with the bootstrap
   significance band (red = significant, grey = noise), an H0 / H1 (/ H2) toggle, and the scalar
   summaries: bars and significant bars per dimension, total persistence, longest bar, the band
@@ -31,21 +33,31 @@ What it shows (for the layer chosen in the Mapper graph tab, ``ids.LAYER``):
   graph rebuilt on resampled rows, which is a job for the Mapper engine); the column reports
   persistence in lens units.
 
-Stores hold keys only: the job keys, ``{"layer", "key"}`` of the shown result, the selected bar
-and the highlighted node ids. Results are read from the run directory (small LRU in memory).
+Stores hold keys only: ``{"layer", "key"}`` of the shown result, the selected bar and the
+highlighted node ids. Results are read through the library (the app's one LRU helper,
+:func:`topoact.app.context.cached`).
 """
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Iterable
 
 from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import describe_job
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
+from topoact.app.context import cached
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.store import Run
+    from topoact.topology.config import PersistenceConfig
+
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +73,11 @@ BOOTSTRAP = P + "bootstrap"
 COMPUTE = P + "compute"
 CANCEL = P + "cancel"
 PROGRESS = P + "progress"
+PROGRESS_TEXT = P + "progress-text"
 STATUS = P + "status"
-JOB = P + "store-job"
 RESULT = P + "store-result"
+#: ``{"layer", "key"}`` of the result a job just computed (shown when its layer is still selected)
+DONE = P + "store-done"
 DIMS = P + "dims"
 BARCODE = P + "barcode"
 DIAGRAM = P + "diagram"
@@ -76,7 +90,9 @@ CYCLE_INFO = P + "cycle-info"
 CYCLE_IMAGES = P + "cycle-images"
 CYCLE_GRAPH = P + "cycle-graph"
 DIST_BUTTON = P + "dist-compute"
-DIST_JOB = P + "store-dist-job"
+DIST_CANCEL = P + "dist-cancel"
+DIST_PROGRESS = P + "dist-progress"
+DIST_PROGRESS_TEXT = P + "dist-progress-text"
 DIST_STATUS = P + "dist-status"
 DIST_HEATMAP = P + "dist-heatmap"
 EXTENDED = P + "extended"
@@ -90,24 +106,29 @@ _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.8em", "alignItems": "fl
 
 
 # -- pure helpers (tested without a browser) ------------------------------------------------------
-def persistence_form(n_landmarks, metric, max_dim, n_bootstrap) -> dict:
-    """Validate the form into keyword arguments of ``layer_persistence`` (ValueError if bad)."""
-    try:
-        n_landmarks, max_dim, n_bootstrap = int(n_landmarks), int(max_dim), int(n_bootstrap)
-    except (TypeError, ValueError):
-        raise ValueError("landmarks, max dim and bootstrap count must be whole numbers") from None
-    if n_landmarks < 2:
-        raise ValueError(f"landmarks must be >= 2, got {n_landmarks}")
-    if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
-    if max_dim not in (0, 1, 2):
-        raise ValueError(f"max dim must be 0, 1 or 2, got {max_dim}")
-    if n_bootstrap < 0:
-        raise ValueError(f"bootstrap count must be >= 0 (0 = no significance band), got {n_bootstrap}")
-    return {"n_landmarks": n_landmarks, "metric": metric, "max_dim": max_dim, "n_bootstrap": n_bootstrap}
+def persistence_form(n_landmarks: Any, metric: str, max_dim: Any, n_bootstrap: Any) -> PersistenceConfig:
+    """The form as the library's :class:`~topoact.topology.config.PersistenceConfig`.
+
+    Fields the form does not show keep the library's defaults.
+
+    Raises
+    ------
+    ValueError
+        Naming the field and its allowed range (the library's validation).
+    """
+    from topoact.topology.config import PersistenceConfig
+
+    def whole(name, value):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+
+    return PersistenceConfig(n_landmarks=whole("landmarks", n_landmarks), metric=metric,
+                             max_dim=whole("max dim", max_dim), n_bootstrap=whole("bootstrap", n_bootstrap))
 
 
-def bar_from_click(click) -> tuple[int, int] | None:
+def bar_from_click(click: dict | None) -> tuple[int, int] | None:
     """``(dim, index in the diagram)`` of a clicked barcode bar / diagram point, else None."""
     points = (click or {}).get("points") or []
     for point in points:
@@ -145,7 +166,7 @@ def cycle_for_bar(result: dict, dim: int, index: int) -> dict | None:
     return None
 
 
-def nodes_on_cycle(graph: dict, rows) -> list[int]:
+def nodes_on_cycle(graph: dict, rows: Iterable[int] | None) -> list[int]:
     """Ids of the Mapper nodes with at least one member among ``rows``, sorted."""
     rows = {int(r) for r in rows or ()}
     return sorted(int(n["id"]) for n in graph.get("nodes", []) if rows.intersection(map(int, n["members"])))
@@ -195,26 +216,22 @@ def graph_feature_rows(graph: dict, *, lens_index: int = 0, limit: int = 40) -> 
             for f in features[:limit]]
 
 
-def choose_cached(run, layer: str, params: dict | None) -> dict | None:
-    """``{"layer", "key"}`` of the cached result to show: the one with ``params``, else the newest."""
+def choose_cached(run: Run, layer: str, config: PersistenceConfig | None = None) -> dict | None:
+    """``{"layer", "key"}`` of the cached result to show: the one for ``config``, else the newest.
+
+    The key of ``config``'s result is the library's own
+    (:func:`~topoact.topology.run_persistence.persistence_key`).
+    """
     from topoact.topology.run_persistence import cached_persistence, persistence_key
 
     entries = cached_persistence(run, layer)
     if not entries:
         return None
-    if params is not None:
-        full = _full_params(params)
-        key = persistence_key(run, layer, full)
+    if config is not None:
+        key = persistence_key(run, layer, config)
         if any(e["key"] == key for e in entries):
             return {"layer": layer, "key": key}
     return {"layer": layer, "key": entries[0]["key"]}
-
-
-def _full_params(form: dict) -> dict:
-    """The params dict ``layer_persistence`` hashes, for the form's values (library defaults)."""
-    return {"n_landmarks": int(form["n_landmarks"]), "metric": form["metric"], "max_dim": int(form["max_dim"]),
-            "pca": None, "n_bootstrap": int(form["n_bootstrap"]), "alpha": 0.05, "seed": 0,
-            "threshold": "auto", "landmark_method": "maxmin"}
 
 
 def _dims(choice, result) -> tuple[int, ...]:
@@ -231,7 +248,8 @@ def _labelled(label, component, width="9em"):
                     style={"width": width})
 
 
-def layout(ctx):
+def layout(ctx: AppContext) -> html.Div:
+    """Form, progress, barcode and diagram, cycle, layer distances, extended persistence."""
     form = html.Div([
         _labelled("landmarks", dcc.Input(id=LANDMARKS, type="number", min=2, step=1,
                                          value=DEFAULT_FORM["n_landmarks"], style={"width": "7em"})),
@@ -242,8 +260,9 @@ def layout(ctx):
         _labelled("bootstrap", dcc.Input(id=BOOTSTRAP, type="number", min=0, step=1,
                                          value=DEFAULT_FORM["n_bootstrap"], style={"width": "6em"}), "7em"),
         html.Button("Compute", id=COMPUTE, n_clicks=0),
-        html.Button("Cancel", id=CANCEL, n_clicks=0),
-        html.Progress(id=PROGRESS, value="0", max="1", style={"width": "12em"}),
+        html.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True),
+        html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
+        html.Span(id=PROGRESS_TEXT, style={"fontSize": "0.85em"}),
         html.Span(id=STATUS, style={"fontSize": "0.85em"}),
     ], style=_row)
     toggle = dcc.RadioItems(id=DIMS, options=[{"label": " H0", "value": "0"}, {"label": " H1", "value": "1"},
@@ -266,6 +285,10 @@ def layout(ctx):
     distances = html.Div([
         html.H4("Distances between layers", style={"margin": "0.6em 0 0.2em"}),
         html.Div([html.Button("Compute layer distances", id=DIST_BUTTON, n_clicks=0),
+                  html.Button("Cancel", id=DIST_CANCEL, n_clicks=0, disabled=True, style={"marginLeft": "0.5em"}),
+                  html.Progress(id=DIST_PROGRESS, value=PROGRESS_DEFAULT[0], max="1",
+                                style={"width": "12em", "marginLeft": "0.8em"}),
+                  html.Span(id=DIST_PROGRESS_TEXT, style={"marginLeft": "0.8em", "fontSize": "0.85em"}),
                   html.Span(id=DIST_STATUS, style={"marginLeft": "0.8em", "fontSize": "0.85em"})]),
         html.Div("Bottleneck distance between the diagrams (dimension of the toggle; H1 for 'all') of every "
                  "layer, with the parameters above; each layer's persistence is computed once and cached.",
@@ -285,10 +308,9 @@ def layout(ctx):
         cycle,
         distances,
         extended,
-        dcc.Store(id=JOB, data=None),
         dcc.Store(id=RESULT, data=None),
+        dcc.Store(id=DONE, data=None),
         dcc.Store(id=SELECTED_BAR, data=None),
-        dcc.Store(id=DIST_JOB, data=None),
     ], style={"padding": "0 0.5em"})
 
 
@@ -298,21 +320,19 @@ def _table(rows):
 
 
 # -- callbacks ------------------------------------------------------------------------------------
-def register(app, ctx):
+def register(app: Dash, ctx: AppContext) -> None:
+    """The panel's callbacks; the two computations are background callbacks."""
     from topoact.figures.graph import graph_figure
     from topoact.figures.persistence import barcode_figure, diagram_figure, distance_heatmap
+    from topoact.topology.results import as_result_dict
     from topoact.topology.run_persistence import layer_distance_matrix, layer_persistence, load_persistence
 
-    cache: OrderedDict = OrderedDict()
+    @cached(8)
+    def load(layer: str, key: str) -> dict:
+        return as_result_dict(load_persistence(ctx.run, layer, key))
 
     def result(selection) -> dict:
-        key = (selection["layer"], selection["key"])
-        if key not in cache:
-            cache[key] = load_persistence(ctx.run, *key)
-            while len(cache) > 8:
-                cache.popitem(last=False)
-        cache.move_to_end(key)
-        return cache[key]
+        return load(selection["layer"], selection["key"])
 
     @app.callback(Output(TITLE, "children"), Input(ids.LAYER, "data"))
     def title(layer):
@@ -331,56 +351,36 @@ def register(app, ctx):
         if current and current.get("layer") == layer and callback_context.triggered_id == ids.TABS:
             raise PreventUpdate  # keep what is shown (e.g. a result just computed)
         try:
-            params = persistence_form(*values)
+            config = persistence_form(*values)
         except ValueError:
-            params = None
-        return choose_cached(ctx.run, layer, params)
+            config = None
+        return choose_cached(ctx.run, layer, config)
 
     @app.callback(
-        Output(JOB, "data"), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
-        Output(STATUS, "children", allow_duplicate=True),
+        Output(DONE, "data"), Output(STATUS, "children"),
         Input(COMPUTE, "n_clicks"), State(ids.LAYER, "data"),
         State(LANDMARKS, "value"), State(METRIC, "value"), State(MAX_DIM, "value"), State(BOOTSTRAP, "value"),
-        prevent_initial_call=True,
+        **job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[COMPUTE]),
     )
-    def compute(n_clicks, layer, *values):
+    def compute(set_progress, n_clicks, layer, *values):
+        """Runs in a worker process; Cancel kills it."""
         if not n_clicks or not layer:
             raise PreventUpdate
+        bar = BarProgress(set_progress)
         try:
-            params = persistence_form(*values)
-        except ValueError as exc:
-            return no_update, no_update, f"error: {exc}"
+            res = layer_persistence(ctx.run, layer, persistence_form(*values), progress=bar)
+        except Exception as exc:  # noqa: BLE001 - bad parameters or a failed computation, shown
+            return no_update, f"error: {exc}"
+        return {"layer": layer, "key": res.key}, f"done ({bar.elapsed():.1f} s)"
 
-        def work(progress, should_cancel):
-            res = layer_persistence(ctx.run, layer, progress=progress, should_cancel=should_cancel, **params)
-            return {"layer": layer, "key": res["key"]}
-
-        key = ctx.jobs.submit("persistence", {"layer": layer, **params}, work)
-        return {"key": key, "layer": layer}, False, "queued"
-
-    @app.callback(
-        Output(STATUS, "children"), Output(PROGRESS, "value"),
-        Output(RESULT, "data", allow_duplicate=True), Output(JOB, "data", allow_duplicate=True),
-        Input(ids.JOB_POLL, "n_intervals"), State(JOB, "data"), State(ids.LAYER, "data"),
-        prevent_initial_call=True,
-    )
-    def poll(_n, job, layer):
-        phase, text, status = describe_job(ctx.jobs, job)
-        if phase == "idle":
+    @app.callback(Output(RESULT, "data", allow_duplicate=True), Input(DONE, "data"), State(ids.LAYER, "data"),
+                  prevent_initial_call=True)
+    def show_done(done, layer):
+        if not done or done["layer"] != layer:  # the user moved to another layer meanwhile
             raise PreventUpdate
-        if phase == "running":
-            return text, str(status["progress"]), no_update, no_update
-        if phase != "done":
-            return text, "0", no_update, None
-        done = ctx.jobs.result(job["key"])
-        return text, "1", (done if done["layer"] == layer else no_update), None
+        return done
 
-    @app.callback(Output(STATUS, "children", allow_duplicate=True), Input(CANCEL, "n_clicks"),
-                  State(JOB, "data"), prevent_initial_call=True)
-    def cancel(n_clicks, job):
-        if not n_clicks or not job:
-            raise PreventUpdate
-        return "cancelling…" if ctx.jobs.cancel(job["key"]) else no_update
+    show_cancelled(app, CANCEL, STATUS)
 
     @app.callback(
         Output(BARCODE, "figure"), Output(DIAGRAM, "figure"), Output(SUMMARY, "children"),
@@ -440,7 +440,7 @@ def register(app, ctx):
         rows = [int(r) for r in cycle["rows"]]
         layer = selected["layer"]
         key = graph_sel["key"] if graph_sel and graph_sel.get("layer") == layer else ctx.default_key(layer)
-        names, labels = ctx.run.class_names, ctx.run.labels
+        names, labels = ctx.run.label_names, ctx.run.labels
         images = [html.Img(src=image_url(r), title=f"row {r} · {names[labels[r]]}",
                            style={"width": "56px", "height": "56px", "imageRendering": "pixelated"})
                   for r in rows[:MAX_THUMBS]]
@@ -459,48 +459,27 @@ def register(app, ctx):
         return info, images, {"layer": layer, "graph_key": key, "nodes": nodes, "rows": rows}, fig
 
     @app.callback(
-        Output(DIST_JOB, "data"), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
-        Output(DIST_STATUS, "children", allow_duplicate=True),
+        Output(DIST_HEATMAP, "figure"), Output(DIST_STATUS, "children"),
         Input(DIST_BUTTON, "n_clicks"), State(DIMS, "value"),
         State(LANDMARKS, "value"), State(METRIC, "value"), State(MAX_DIM, "value"), State(BOOTSTRAP, "value"),
-        prevent_initial_call=True,
+        **job_options(DIST_PROGRESS, DIST_PROGRESS_TEXT, cancel=DIST_CANCEL, buttons=[DIST_BUTTON]),
     )
-    def compute_distances(n_clicks, choice, *values):
+    def compute_distances(set_progress, n_clicks, choice, *values):
+        """Runs in a worker process."""
         if not n_clicks:
             raise PreventUpdate
+        bar = BarProgress(set_progress)
         try:
-            params = persistence_form(*values)
-        except ValueError as exc:
-            return no_update, no_update, f"error: {exc}"
-        dim = 1 if choice in (None, "all") else int(choice)
-        if dim > params["max_dim"]:
-            return no_update, no_update, f"error: H{dim} needs max dim >= {dim}"
-        layers = list(ctx.run.layers)
-
-        def work(progress, should_cancel):
-            kw = dict(params)
-            return layer_distance_matrix(ctx.run, layers, dim=dim, progress=progress, should_cancel=should_cancel,
-                                         point_metric=kw.pop("metric"), **kw)
-
-        key = ctx.jobs.submit("persistence-distances", {"layers": layers, "dim": dim, **params}, work)
-        return key, False, "queued"
-
-    @app.callback(
-        Output(DIST_STATUS, "children"), Output(DIST_HEATMAP, "figure"), Output(DIST_JOB, "data", allow_duplicate=True),
-        Input(ids.JOB_POLL, "n_intervals"), State(DIST_JOB, "data"),
-        prevent_initial_call=True,
-    )
-    def poll_distances(_n, job):
-        phase, text, _status = describe_job(ctx.jobs, {"key": job} if job else None)
-        if phase == "idle":
-            raise PreventUpdate
-        if phase == "running":
-            return text, no_update, no_update
-        if phase != "done":
-            return text, no_update, None
-        fig = distance_heatmap(ctx.jobs.result(job))
+            config = persistence_form(*values)
+            dim = 1 if choice in (None, "all") else int(choice)
+            if dim > config.max_dim:
+                raise ValueError(f"H{dim} needs max dim >= {dim}")
+            distances = layer_distance_matrix(ctx.run, list(ctx.run.layers), dim=dim, config=config, progress=bar)
+        except Exception as exc:  # noqa: BLE001
+            return no_update, f"error: {exc}"
+        fig = distance_heatmap(distances)
         fig.update_layout(height=380)
-        return text, fig, None
+        return fig, f"done ({bar.elapsed():.1f} s)"
 
     @app.callback(Output(EXTENDED, "children"), Input(ids.GRAPH_KEY, "data"), Input(ids.TABS, "value"))
     def extended(graph_sel, _tab):

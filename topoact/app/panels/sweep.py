@@ -1,30 +1,44 @@
-"""Sweep panel: Mapper over a grid of intervals x overlap (other parameters from the form).
+"""Sweep panel: Mapper over a grid of intervals x overlap (x eps scale); other parameters from the form.
 
-Runs ``topoact.mapper.run_graphs.sweep_run`` as a background job and shows one summary per
-setting (nodes, edges, components, cycles, mean purity) as a heat map (metric chosen in a
-dropdown) and a table. Clicking a heat-map cell or a table row builds (or loads the cached)
-graph of that setting and switches to it in the Mapper graph tab.
+"Run sweep" is a background callback (worker process, progress bar, cancel; see
+:mod:`topoact.app.background`) running :func:`topoact.mapper.run_graphs.sweep_run`; it shows one
+summary per setting (nodes, edges, components, cycles, mean purity) as a heat map (metric chosen
+in a dropdown) and a table. Clicking a heat-map cell or a table row shows that setting's graph in
+the Mapper graph tab — loaded when saved before, else built in the background — without making
+it the layer's default.
 """
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any, Callable
 
 from dash import Input, Output, State, callback_context, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import describe_job
-from topoact.app.panels.graph import form_params, mapper_job
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
+from topoact.app.panels.graph import FORM_IDS, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+    from topoact.mapper import MapperConfig
+    from topoact.progress import ProgressFn
+    from topoact.store import Run
+
 
 logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Parameter sweep"
 METRICS = ["nodes", "edges", "components", "cycles", "mean_purity"]
-COLUMNS = ["intervals", "overlap", "eps_scale", "eps"] + METRICS
+COLUMNS = ["n_intervals", "overlap", "eps_scale", "eps"] + METRICS
+SWEEP_PROGRESS_TEXT = "topoact-sweep-progress-text"
 
 
-def parse_list(text, cast, name):
+def parse_list(text: str | None, cast: Callable[[str], Any], name: str) -> list:
+    """``"3, 5; 8"`` -> sorted distinct ``[3, 5, 8]``; raises ValueError naming ``name`` and the bad entry."""
     values = []
     for part in str(text or "").replace(";", ",").split(","):
         part = part.strip()
@@ -39,7 +53,34 @@ def parse_list(text, cast, name):
     return sorted(set(values))
 
 
-def layout(ctx):
+def sweep_grid(base: MapperConfig, n_intervals: list[int], overlaps: list[float], scales: list[float] = (1.0,)) -> dict:
+    """The ``sweep_run`` grid: the swept lists plus ``base``'s other fields (a MapperConfig).
+
+    Raises
+    ------
+    ValueError
+        When the base clusterer is not DBSCAN (the sweep varies DBSCAN's eps scale).
+    """
+    if base.clusterer != "dbscan":
+        raise ValueError("the sweep varies DBSCAN's scale; choose the dbscan clusterer in the form")
+    fixed = {k: v for k, v in base.to_dict().items() if k not in ("n_intervals", "overlap", "eps_scale")}
+    return {**fixed, "n_intervals": list(n_intervals), "overlaps": list(overlaps), "eps_scales": list(scales)}
+
+
+def run_sweep(run: Run, layer: str, grid: dict, progress: ProgressFn | None = None) -> list[dict]:
+    """Background-job body: :func:`topoact.mapper.run_graphs.sweep_run`, as JSON-able summaries."""
+    from topoact.mapper import run_graphs
+
+    return _jsonable(run_graphs.sweep_run(run, layer, dict(grid), progress=progress))
+
+
+def summary_rows(summaries: list[dict]) -> list[dict]:
+    """Table rows: one per setting, ``row`` = its index in ``summaries``."""
+    return [{"row": k, **{c: _round(s.get(c)) for c in COLUMNS}} for k, s in enumerate(summaries)]
+
+
+def layout(ctx: AppContext) -> html.Div:
+    """The sweep form, progress, heat map and table."""
     return html.Div([
         html.P("Mapper over a grid of cover settings; lens, clusterer, eps and metric come from the "
                "parameter form of the Mapper graph tab. Click a cell or a row to open that graph.",
@@ -52,12 +93,15 @@ def layout(ctx):
             html.Label(" eps scale ", style={"marginLeft": "1em"}),
             dcc.Input(id=ids.SWEEP_SCALES, type="text", value="1.0", style={"width": "7em"}),
             html.Button("Run sweep", id=ids.SWEEP_BUTTON, n_clicks=0, style={"marginLeft": "1em"}),
+            html.Button("Cancel", id=ids.CANCEL_SWEEP, n_clicks=0, disabled=True, style={"marginLeft": "0.5em"}),
             html.Label(" show ", style={"marginLeft": "1em"}),
             dcc.Dropdown(id=ids.SWEEP_METRIC, options=METRICS, value="nodes", clearable=False,
                          style={"width": "10em", "display": "inline-block", "verticalAlign": "middle"}),
         ]),
-        html.Div(id=ids.SWEEP_STATUS, style={"fontSize": "0.85em", "margin": "0.4em 0"}),
-        dcc.Store(id=ids.SWEEP_JOB, data=None),
+        html.Div([html.Progress(id=ids.SWEEP_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
+                  html.Span(id=SWEEP_PROGRESS_TEXT, style={"marginLeft": "0.8em"}),
+                  html.Span(id=ids.SWEEP_STATUS, style={"marginLeft": "0.8em"})],
+                 style={"fontSize": "0.85em", "margin": "0.4em 0"}),
         dcc.Store(id=ids.SWEEP_RESULT, data=None),
         dcc.Graph(id=ids.SWEEP_HEATMAP, figure=empty_figure("no sweep yet", height=300)),
         dash_table.DataTable(id=ids.SWEEP_TABLE, columns=[{"name": c, "id": c} for c in COLUMNS], data=[],
@@ -65,48 +109,31 @@ def layout(ctx):
     ])
 
 
-def register(app, ctx):
-    @app.callback(
-        Output(ids.SWEEP_JOB, "data"), Output(ids.SWEEP_STATUS, "children", allow_duplicate=True),
-        Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
-        Input(ids.SWEEP_BUTTON, "n_clicks"),
-        State(ids.LAYER, "data"), State(ids.SWEEP_INTERVALS, "value"), State(ids.SWEEP_OVERLAPS, "value"),
-        State(ids.SWEEP_SCALES, "value"),
-        State(ids.P_LENS, "value"), State(ids.P_COVER, "value"), State(ids.P_INTERVALS, "value"),
-        State(ids.P_OVERLAP, "value"), State(ids.P_CLUSTERER, "value"), State(ids.P_EPS, "value"),
-        State(ids.P_METRIC, "value"), State(ids.P_MIN_SAMPLES, "value"),
-        prevent_initial_call=True,
-    )
-    def start(n_clicks, layer, intervals_text, overlaps_text, scales_text, *form_values):
-        if not n_clicks or not layer:
-            raise PreventUpdate
-        try:
-            intervals = parse_list(intervals_text, int, "intervals")
-            overlaps = parse_list(overlaps_text, float, "overlap")
-            scales = parse_list(scales_text, float, "eps scale")
-            base = form_params(*form_values)
-            key = sweep_job(ctx, layer, base, intervals, overlaps, scales)
-        except Exception as exc:  # noqa: BLE001
-            return no_update, f"error: {exc}", no_update
-        return {"key": key, "layer": layer}, "queued", False
+def register(app: Dash, ctx: AppContext) -> None:
+    """The sweep job (background) and the cell / row -> graph callback."""
 
     @app.callback(
-        Output(ids.SWEEP_STATUS, "children"), Output(ids.SWEEP_RESULT, "data"),
-        Output(ids.SWEEP_JOB, "data", allow_duplicate=True),
-        Input(ids.JOB_POLL, "n_intervals"), State(ids.SWEEP_JOB, "data"),
-        prevent_initial_call=True,
+        Output(ids.SWEEP_RESULT, "data"), Output(ids.SWEEP_STATUS, "children"),
+        Input(ids.SWEEP_BUTTON, "n_clicks"),
+        State(ids.LAYER, "data"), State(ids.SWEEP_INTERVALS, "value"), State(ids.SWEEP_OVERLAPS, "value"),
+        State(ids.SWEEP_SCALES, "value"), [State(component, "value") for component in FORM_IDS],
+        **job_options(ids.SWEEP_PROGRESS, SWEEP_PROGRESS_TEXT, cancel=ids.CANCEL_SWEEP, buttons=[ids.SWEEP_BUTTON]),
     )
-    def poll(_n, job):
-        phase, text, status = describe_job(ctx.jobs, job)
-        if phase == "idle":
+    def start(set_progress, n_clicks, layer, intervals_text, overlaps_text, scales_text, *form):
+        """Runs in a worker process."""
+        if not n_clicks or not layer:
             raise PreventUpdate
-        if phase == "running":
-            return text, no_update, no_update
-        if phase != "done":
-            return text, no_update, None
-        summaries = ctx.jobs.result(job["key"])
-        return (f"{len(summaries)} settings of layer {job['layer']} ({status['elapsed']:.1f} s)",
-                {"layer": job["layer"], "summaries": summaries}, None)
+        bar = BarProgress(set_progress)
+        try:
+            grid = sweep_grid(form_config(*form), parse_list(intervals_text, int, "intervals"),
+                              parse_list(overlaps_text, float, "overlap"), parse_list(scales_text, float, "eps scale"))
+            summaries = run_sweep(ctx.run, layer, grid, progress=bar)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            return no_update, f"error: {exc}"
+        return ({"layer": layer, "summaries": summaries},
+                f"{len(summaries)} settings of layer {layer} ({bar.elapsed():.1f} s)")
+
+    show_cancelled(app, ids.CANCEL_SWEEP, ids.SWEEP_STATUS)
 
     @app.callback(Output(ids.SWEEP_HEATMAP, "figure"), Output(ids.SWEEP_TABLE, "data"),
                   Input(ids.SWEEP_RESULT, "data"), Input(ids.SWEEP_METRIC, "value"))
@@ -114,19 +141,16 @@ def register(app, ctx):
         if not result:
             return empty_figure("no sweep yet", height=300), []
         summaries = result["summaries"]
-        rows = [{"row": k, "intervals": s.get("intervals"), "overlap": s.get("overlap"),
-                 "eps_scale": s.get("eps_scale"), "eps": _round(s.get("eps")),
-                 **{m: _round(s.get(m)) for m in METRICS}} for k, s in enumerate(summaries)]
         scales = {s.get("eps_scale") for s in summaries}
-        flat = [dict(s, params={"intervals": s.get("intervals"),
+        flat = [dict(s, params={"intervals": s.get("n_intervals"),
                                 "setting": f"overlap {s.get('overlap')}" + (f" · eps×{s.get('eps_scale')}"
                                                                             if len(scales) > 1 else "")})
                 for s in summaries]
-        return sweep_figure(flat, x="intervals", y="setting", metric=metric), rows
+        return sweep_figure(flat, x="intervals", y="setting", metric=metric), summary_rows(summaries)
 
     @app.callback(
-        Output(ids.MAPPER_JOB, "data", allow_duplicate=True),
-        Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+        Output(ids.MAPPER_RESULT, "data", allow_duplicate=True),
+        Output(ids.MAPPER_REQUEST, "data", allow_duplicate=True),
         Output(ids.TABS, "value"),
         Output(ids.LAYER_DROPDOWN, "value"),
         Input(ids.SWEEP_HEATMAP, "clickData"), Input(ids.SWEEP_TABLE, "active_cell"),
@@ -135,6 +159,9 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def open_setting(click, cell, table_rows, result, current_layer):
+        """Show the clicked setting's graph (never its layer's new default)."""
+        from topoact.mapper import MapperConfig
+
         if not result:
             raise PreventUpdate
         if callback_context.triggered_id == ids.SWEEP_TABLE:
@@ -146,32 +173,10 @@ def register(app, ctx):
             if not points or points[0].get("customdata") is None or int(points[0]["customdata"]) < 0:
                 raise PreventUpdate
             k = int(points[0]["customdata"])
-        summary = result["summaries"][k]
         layer = result["layer"]
-        job = mapper_job(ctx, layer, params=summary["params"])
-        return {"key": job, "layer": layer}, False, "main", (no_update if layer == current_layer else layer)
-
-
-def sweep_job(ctx, layer, base: dict, intervals: list, overlaps: list, scales: list = (1.0,)) -> str:
-    """Submit ``run_graphs.sweep_run`` over intervals x overlaps x eps scales (rest from ``base``)."""
-    from topoact.mapper import run_graphs
-
-    if base.get("clusterer", "dbscan") != "dbscan":
-        raise ValueError("the sweep varies DBSCAN's scale; choose the dbscan clusterer in the form")
-    grid = {"lens": base["lens"], "cover": base["cover"], "metric": base["metric"],
-            "min_samples": base["min_samples"], "eps": base["eps"],
-            "intervals": list(intervals), "overlaps": list(overlaps), "eps_scales": list(scales)}
-    total = len(intervals) * len(overlaps) * len(scales)
-
-    def work(progress, should_cancel):
-        progress(0.0, f"sweeping {total} settings")
-
-        def report(done, count):
-            progress(done / max(count, 1), f"{done}/{count} settings")
-
-        return _jsonable(run_graphs.sweep_run(ctx.run, layer, dict(grid), progress=report))
-
-    return ctx.jobs.submit("sweep", {"layer": layer, "grid": grid}, work)
+        done, request = graph_request(ctx, [layer], MapperConfig.from_dict(result["summaries"][k]["params"]), layer)
+        return (done or no_update, request or no_update, "main",
+                no_update if layer == current_layer else layer)
 
 
 def _round(value):

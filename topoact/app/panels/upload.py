@@ -1,89 +1,77 @@
 """Upload an image: run it through the run's model and show which nodes it falls into.
 
-The image (PNG/JPEG via ``dcc.Upload``) is decoded with Pillow, then a background job runs
-``topoact.collect.activations_for_images(run.model(), [image], run.layers, reduction, seed)``
-with the run's reduction and seed, and for every layer with a graph (the selected graph for
-the selected layer, the default graph for the others) ``topoact.mapper.run_graphs.locate_points``
-gives the nodes the image's activation vector falls into. The result goes to the shared
-``ids.UPLOAD`` store; the graph figures ring those nodes in red. The model's prediction for the
-image is shown too.
+A background callback (worker process, progress bar; :mod:`topoact.app.background`) decodes the
+upload with the library's bounded decoder (:func:`topoact.data.bounded_decode.decode_data_url`:
+size checked from the header, shrunk, every refusal in words), runs
+:func:`topoact.collection.activations_for_images` with the run's reduction and seed, and for
+every layer with a graph (the selected graph for the selected layer, the default graph for the
+others) :func:`topoact.mapper.run_graphs.locate_points` gives the nodes the image's activation
+vector falls into. The result goes to the shared ``ids.UPLOAD`` store; the graph figures ring
+those nodes in red. The model's prediction for the image is shown too.
 """
 from __future__ import annotations
 
-import base64
-import io
 import logging
+from typing import TYPE_CHECKING, Any
 
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.jobs import describe_job
+from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
+from topoact.progress import ProgressFn, report
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from topoact.app.context import AppContext
+
 
 logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Upload an image"
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+UPLOAD_PROGRESS_TEXT = "topoact-upload-progress-text"
 
 
-def decode_upload(contents: str):
-    """``data:image/...;base64,...`` -> PIL RGB image (clear errors for anything else)."""
-    from PIL import Image, UnidentifiedImageError
+def locate_image(ctx: AppContext, image: Any, selection: dict | None, progress: ProgressFn | None = None) -> dict:
+    """Where ``image`` falls in every layer's graph.
 
-    if not contents or "," not in contents:
-        raise ValueError("the upload is empty")
-    header, data = contents.split(",", 1)
-    if ";base64" not in header:
-        raise ValueError("the upload is not base64-encoded")
-    raw = base64.b64decode(data, validate=False)
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"image too large ({len(raw) / 1e6:.1f} MB > {MAX_UPLOAD_BYTES / 1e6:.0f} MB)")
-    try:
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read the upload as an image: {exc}") from None
-    return image.convert("RGB")
+    Parameters
+    ----------
+    ctx : topoact.app.context.AppContext
+    image : PIL.Image.Image
+    selection : dict or None
+        ``{"layer", "key"}`` of the shown graph (used for its layer; default graphs elsewhere).
+    progress : callable, optional
+        :mod:`topoact.progress` protocol.
 
-
-def locate_image(ctx, image, selection: dict | None, progress=None, should_cancel=None) -> dict:
-    """Where ``image`` falls: {"layers": {layer: {"graph_key", "nodes"}}, "prediction", "probability"}."""
+    Returns
+    -------
+    dict
+        ``{"layers": {layer: {"graph_key", "nodes"[, "error"]}}, "prediction", "probability"}``.
+    """
     import numpy as np
-    import torch
 
+    from topoact.collection import activations_for_images
     from topoact.mapper import run_graphs
 
-    try:
-        from topoact.collection import activations_for_images
-    except ImportError:  # pragma: no cover - older layout
-        from topoact.collect import activations_for_images
-
     run = ctx.run
-    if progress:
-        progress(0.05, "loading the model")
+    steps = 2 + len(run.layers)
+    report(progress, 0, steps, "loading the model")
     bundle = run.model()
-    reduction = ctx.reduction
-    seed = int(run.meta.get("seed", 0) or 0)
-    if progress:
-        progress(0.3, "forward pass")
-    out = activations_for_images(bundle, [image], run.layers, reduction, seed)
-    acts, probabilities = out if isinstance(out, tuple) else (out, None)
-    if probabilities is None:
-        with torch.no_grad():
-            probabilities = torch.softmax(bundle.module(bundle.preprocess(image).unsqueeze(0)), dim=1).numpy()
+    report(progress, 1, steps, "forward pass")
+    acts, probabilities = activations_for_images(bundle, [image], run.layers, ctx.reduction,
+                                                 int(run.meta.get("seed", 0) or 0))
     probs = np.asarray(probabilities)[0]
     result = {"layers": {}, "prediction": int(np.argmax(probs)), "probability": float(np.max(probs))}
     for k, layer in enumerate(run.layers):
-        if should_cancel and should_cancel():
-            break
-        if progress:
-            progress(0.4 + 0.6 * k / max(len(run.layers), 1), f"locating in {layer}")
+        report(progress, 2 + k, steps, f"locating in {layer}")
         key = selection["key"] if selection and selection.get("layer") == layer else ctx.default_key(layer)
         if key is None:
             continue
-        graph = ctx.graph(layer, key)
         try:
-            nodes = run_graphs.locate_points(run, layer, graph, np.asarray(acts[layer], dtype=np.float32),
+            nodes = run_graphs.locate_points(run, layer, ctx.graph(layer, key),
+                                             np.asarray(acts[layer], dtype=np.float32),
                                              probabilities=np.asarray(probabilities, dtype=np.float32))[0]
         except ValueError as exc:  # e.g. a UMAP lens cannot place new points
             result["layers"][layer] = {"graph_key": key, "nodes": [], "error": str(exc)}
@@ -92,7 +80,22 @@ def locate_image(ctx, image, selection: dict | None, progress=None, should_cance
     return result
 
 
-def layout(ctx):
+def result_lines(result: dict, class_names: list[str], name: str | None) -> list:
+    """The status lines of a located upload: the prediction, then the nodes per layer."""
+    pred = result["prediction"]
+    lines = [html.Div(f"{name or 'image'}: predicted "
+                      f"{class_names[pred] if pred < len(class_names) else pred} ({result['probability']:.2f})")]
+    for layer, entry in result["layers"].items():
+        if entry.get("error"):
+            lines.append(html.Div(f"{layer}: {entry['error']}"))
+            continue
+        nodes = entry["nodes"]
+        lines.append(html.Div(f"{layer}: nodes {', '.join(map(str, nodes)) if nodes else '(none: outside every node)'}"))
+    return lines
+
+
+def layout(ctx: AppContext) -> html.Div:
+    """The drop zone, progress, status and preview."""
     return html.Div([
         html.P("Drop an image to run it through the run's model and see which nodes of each layer it "
                "falls into (ringed in red in the graphs).", style={"fontSize": "0.85em", "color": "#555"}),
@@ -101,59 +104,39 @@ def layout(ctx):
                    style={"width": "24em", "height": "4em", "lineHeight": "4em", "borderWidth": "1px",
                           "borderStyle": "dashed", "borderRadius": "5px", "textAlign": "center"}),
         html.Button("Clear", id=ids.UPLOAD_CLEAR, n_clicks=0, style={"marginTop": "0.4em"}),
-        dcc.Store(id=ids.UPLOAD_JOB, data=None),
+        html.Div([html.Progress(id=ids.UPLOAD_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
+                  html.Span(id=UPLOAD_PROGRESS_TEXT, style={"marginLeft": "0.8em"})], style={"fontSize": "0.85em"}),
         html.Div(id=ids.UPLOAD_STATUS, style={"fontSize": "0.9em", "margin": "0.5em 0"}),
         html.Img(id=ids.UPLOAD_PREVIEW, style={"maxWidth": "128px", "imageRendering": "pixelated"}),
     ])
 
 
-def register(app, ctx):
+def register(app: Dash, ctx: AppContext) -> None:
+    """Locate an upload (background job), preview it, clear it."""
+
     @app.callback(
-        Output(ids.UPLOAD_JOB, "data"), Output(ids.UPLOAD_STATUS, "children", allow_duplicate=True),
-        Output(ids.UPLOAD_PREVIEW, "src"), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+        Output(ids.UPLOAD, "data"), Output(ids.UPLOAD_STATUS, "children"),
         Input(ids.UPLOAD_INPUT, "contents"), State(ids.UPLOAD_INPUT, "filename"), State(ids.GRAPH_KEY, "data"),
-        prevent_initial_call=True,
+        **job_options(ids.UPLOAD_PROGRESS, UPLOAD_PROGRESS_TEXT),
     )
-    def upload(contents, filename, selection):
+    def upload(set_progress, contents, filename, selection):
+        """Runs in a worker process."""
+        from topoact.data.bounded_decode import decode_data_url
+
         if not contents:
             raise PreventUpdate
         try:
-            image = decode_upload(contents)
-        except ValueError as exc:
-            return no_update, f"error: {exc}", None, no_update
-        from topoact.hashing import stable_hash
+            image = decode_data_url(contents)
+            result = locate_image(ctx, image, selection, BarProgress(set_progress))
+        except Exception as exc:  # noqa: BLE001 - a refused upload or a model error, shown in words
+            return no_update, f"error: {exc}"
+        result["name"] = filename
+        return result, result_lines(result, ctx.run.class_names, filename)
 
-        params = {"image": stable_hash(contents), "selection": selection}
-        key = ctx.jobs.submit("upload", params,
-                              lambda progress, cancel: locate_image(ctx, image, selection, progress, cancel))
-        return {"key": key, "name": filename}, "queued", contents, False
-
-    @app.callback(
-        Output(ids.UPLOAD_STATUS, "children"), Output(ids.UPLOAD, "data"),
-        Output(ids.UPLOAD_JOB, "data", allow_duplicate=True),
-        Input(ids.JOB_POLL, "n_intervals"), State(ids.UPLOAD_JOB, "data"),
-        prevent_initial_call=True,
-    )
-    def poll(_n, job):
-        phase, text, _status = describe_job(ctx.jobs, job)
-        if phase == "idle":
-            raise PreventUpdate
-        if phase == "running":
-            return text, no_update, no_update
-        if phase != "done":
-            return text, no_update, None
-        result = dict(ctx.jobs.result(job["key"]), name=job.get("name"))
-        names = ctx.run.class_names
-        pred = result["prediction"]
-        lines = [html.Div(f"{job.get('name') or 'image'}: predicted "
-                          f"{names[pred] if pred < len(names) else pred} ({result['probability']:.2f})")]
-        for layer, entry in result["layers"].items():
-            nodes = entry["nodes"]
-            if entry.get("error"):
-                lines.append(html.Div(f"{layer}: {entry['error']}"))
-                continue
-            lines.append(html.Div(f"{layer}: nodes {', '.join(map(str, nodes)) if nodes else '(none: outside every node)'}"))
-        return lines, result, None
+    @app.callback(Output(ids.UPLOAD_PREVIEW, "src"), Input(ids.UPLOAD_INPUT, "contents"),
+                  prevent_initial_call=True)
+    def preview(contents):
+        return contents
 
     @app.callback(Output(ids.UPLOAD, "data", allow_duplicate=True),
                   Output(ids.UPLOAD_STATUS, "children", allow_duplicate=True),

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import param as param_mod
+from ...reduce import check_reduce
 from ..hooks import resolve_module
-from ..objectives import REDUCTIONS, reduce
+from ..objectives import reduce as reduce_output
 from ..render import evaluate
 from ..transforms import standard_transforms
 
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
+
 __all__ = ["FeatureMethod", "FeatureResult", "pixel_diversity", "feature_diversity",
-           "layer_features", "check_layer", "check_reduction"]
+           "layer_features", "check_layer", "check_reduce"]
 
 
 @dataclass
@@ -31,23 +36,41 @@ class FeatureResult:
     metrics: dict = field(default_factory=dict)
 
 
-def check_layer(bundle, layer: str) -> None:
-    """Raise ``ValueError`` listing valid layers when ``layer`` is not in the model."""
+def check_layer(bundle: ModelBundle, layer: str) -> None:
+    """Raise ``ValueError`` listing valid layers when ``layer`` is not in the model.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    layer : str
+    """
     resolve_module(bundle.module, layer, bundle)
 
 
-def check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def layer_features(bundle, images: torch.Tensor, layer: str, reduction: str = "gap",
+def layer_features(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
                    batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Reduced features (B, D) and softmax probabilities (B, K) of images in [0, 1]."""
+    """Stored-vector features and class probabilities of images.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    images : tensor of shape (B, 3, H, W)
+        Images in [0, 1].
+    layer : str
+        Layer name.
+    reduce : {'gap', 'center', 'random'}
+        The run's reduction (:func:`topoact.features.objectives.reduce`).
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    features : ndarray (B, D) and probabilities : ndarray (B, K)
+    """
     feats, probs = [], []
     for start in range(0, len(images), batch_size):
         acts = evaluate(bundle, images[start:start + batch_size], [layer])
-        feats.append(reduce(acts[layer], reduction).flatten(1).numpy())
+        feats.append(reduce_output(acts[layer], reduce).flatten(1).numpy())
         probs.append(torch.softmax(acts["logits"].flatten(1), 1).numpy())
     return np.concatenate(feats), np.concatenate(probs)
 
@@ -86,6 +109,7 @@ class FeatureMethod:
         self.transforms = transforms
 
     def get_params(self) -> dict:
+        """The constructor's parameters by name (JSON-able; they enter the cache key)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {n: getattr(self, n) for n in names}
 

@@ -14,12 +14,18 @@ and RMS pixel distance to the source.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
+from ...progress import CancelFn, ProgressFn
 from ..objectives import Objective, layer_activation, reference_distance
 from ..render import evaluate, optimize
 from .base import FeatureMethod, FeatureResult, check_layer
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["ClassAgnostic"]
 
@@ -36,9 +42,25 @@ class ClassAgnostic(FeatureMethod):
         self.weight = weight
         self.mode = mode
 
-    def visualize(self, bundle, layer: str, images: torch.Tensor, progress=None,
-                  should_cancel=None) -> FeatureResult:
-        """``images``: (B, 3, H, W) sources in [0, 1] at the model's input size."""
+    def visualize(self, bundle: ModelBundle, layer: str, images: torch.Tensor,
+                  progress: ProgressFn | None = None,
+                  should_cancel: CancelFn | None = None) -> FeatureResult:
+        """Push each source image toward the layer's features, staying close to it.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+        layer : str
+        images : tensor of shape (B, 3, H, W)
+            Sources in [0, 1] at the model's input size.
+        progress, should_cancel : callable, optional
+            :mod:`topoact.progress` protocol.
+
+        Returns
+        -------
+        FeatureResult
+            The optimised images and per-image gain, pixel distance and predictions.
+        """
         self._validate_common()
         check_layer(bundle, layer)
         if self.weight < 0:

@@ -9,14 +9,23 @@ transforms by default: the generator is the prior.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
-from ..objectives import Objective, direction, diversity as diversity_obj
+from ...progress import CancelFn, ProgressFn
+from ..objectives import Objective, direction, diversity as diversity_obj, resolve_reduce
 from ..render import optimize
-from .base import FeatureMethod, FeatureResult, check_layer, check_reduction, feature_diversity, \
-    layer_features, pixel_diversity
+from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
+    pixel_diversity
 from .node import projection
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
+
+    from ..generator import GeneratorFit
 
 __all__ = ["DGNAM"]
 
@@ -34,8 +43,25 @@ class DGNAM(FeatureMethod):
         self.cossim_pow = cossim_pow
         self.diversity = diversity
 
-    def synthesize(self, bundle, fit, objective: Objective, progress=None, should_cancel=None):
-        """Images (B, 3, H, W) maximising any ``objective`` through the generator."""
+    def synthesize(self, bundle: ModelBundle, fit: GeneratorFit, objective: Objective,
+                   progress: ProgressFn | None = None,
+                   should_cancel: CancelFn | None = None) -> torch.Tensor:
+        """Images maximising any ``objective`` through the generator.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+        fit : GeneratorFit
+            The trained generator and its code statistics.
+        objective : Objective
+        progress, should_cancel : callable, optional
+            :mod:`topoact.progress` protocol.
+
+        Returns
+        -------
+        tensor of shape (B, 3, H, W)
+            Images in [0, 1].
+        """
         self._validate_common()
         G = fit.generator.eval()
         for p in G.parameters():
@@ -69,19 +95,38 @@ class DGNAM(FeatureMethod):
         G.to("cpu")
         return images
 
-    def visualize(self, bundle, fit, layer: str, vector, reduction: str = "gap", progress=None,
-                  should_cancel=None) -> FeatureResult:
-        """Maximise a direction (e.g. a node's mean activation) in ``layer`` through ``fit``."""
+    def visualize(self, bundle: ModelBundle, fit: GeneratorFit, layer: str, vector: ArrayLike,
+                  reduce: str = "gap", progress: ProgressFn | None = None,
+                  should_cancel: CancelFn | None = None, *,
+                  reduction: str | None = None) -> FeatureResult:
+        """Maximise a direction (e.g. a node's mean activation) in ``layer`` through ``fit``.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+        fit : GeneratorFit
+        layer : str
+        vector : array-like of shape (D,)
+            Direction in the stored vector space.
+        reduce : {'gap', 'center', 'random'}
+            The run's reduction (``reduction=`` is its deprecated alias).
+        progress, should_cancel : callable, optional
+            :mod:`topoact.progress` protocol.
+
+        Returns
+        -------
+        FeatureResult
+        """
         check_layer(bundle, layer)
-        check_reduction(reduction)
+        reduce = resolve_reduce(reduce, reduction, "visualize")
         v = np.asarray(vector, dtype=np.float32).ravel()
         if not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
             raise ValueError("direction must be finite and non-zero")
-        obj = direction(layer, v, reduction, self.cossim_pow) * (1.0 / float(np.linalg.norm(v)))
+        obj = direction(layer, v, reduce, self.cossim_pow) * (1.0 / float(np.linalg.norm(v)))
         if self.diversity and self.batch > 1:
             obj = obj + self.diversity * diversity_obj(layer)
         images = self.synthesize(bundle, fit, obj, progress, should_cancel)
-        feats, probs = layer_features(bundle, images, layer, reduction)
+        feats, probs = layer_features(bundle, images, layer, reduce)
         proj = projection(feats, v)
         metrics = {"activation": proj.round(6).tolist(), "activation_mean": float(proj.mean()),
                    "activation_max": float(proj.max()), "pixel_diversity": pixel_diversity(images),

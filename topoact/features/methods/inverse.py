@@ -22,16 +22,23 @@ term pushes samples out of that dead zone, independent restarts from such starts
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
+from ...progress import CancelFn, ProgressFn
 from .. import param
 from ..objectives import Objective, annealed, channel, direction, diversity as diversity_obj, \
-    level, neuron
+    level, neuron, resolve_reduce
+from ..objectives import reduce as reduce_output
 from ..render import evaluate, optimize
-from .base import FeatureMethod, FeatureResult, check_layer, check_reduction, feature_diversity, \
-    layer_features, pixel_diversity
+from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
+    pixel_diversity
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["LevelTarget", "InverseSet"]
 
@@ -51,7 +58,7 @@ class LevelTarget:
     position: tuple | None = None
 
     @classmethod
-    def from_values(cls, kind: str, values, fraction: float, **kwargs) -> "LevelTarget":
+    def from_values(cls, kind: str, values: ArrayLike, fraction: float, **kwargs) -> "LevelTarget":
         """Target whose range is that of ``values`` (N,), the measure on real exemplars."""
         values = np.asarray(values, dtype=np.float64)
         if values.size == 0 or not np.all(np.isfinite(values)):
@@ -60,13 +67,16 @@ class LevelTarget:
 
     @property
     def level(self) -> float:
+        """The target value ``low + fraction * (high - low)``."""
         return self.low + self.fraction * (self.high - self.low)
 
     @property
     def span(self) -> float:
+        """The exemplars' range ``high - low``."""
         return self.high - self.low
 
     def validate(self) -> None:
+        """Raise ``ValueError`` naming the problem when the target cannot be reached."""
         if self.kind not in ("channel", "neuron", "direction"):
             raise ValueError(f"target kind must be 'channel', 'neuron' or 'direction', got {self.kind!r}")
         if not 0.0 <= self.fraction <= 1.0:
@@ -81,15 +91,17 @@ class LevelTarget:
         if self.kind == "direction" and self.vector is None:
             raise ValueError("direction target needs a vector")
 
-    def measure(self, layer: str, reduction: str) -> Objective:
+    def measure(self, layer: str, reduce: str = "gap") -> Objective:
+        """The measured quantity as an objective on ``layer`` with the run's ``reduce``."""
         if self.kind == "channel":
-            return channel(layer, int(self.index), reduction)
+            return channel(layer, int(self.index), reduce)
         if self.kind == "neuron":
             y, x = self.position if self.position is not None else (None, None)
             return neuron(layer, int(self.index), y, x)
-        return direction(layer, np.asarray(self.vector, dtype=np.float32), reduction, 0.0)
+        return direction(layer, np.asarray(self.vector, dtype=np.float32), reduce, 0.0)
 
     def to_json(self) -> dict:
+        """JSON-able dict of the target (the vector as a list)."""
         d = asdict(self)
         if d["vector"] is not None:
             d["vector"] = [float(v) for v in np.asarray(d["vector"]).ravel()]
@@ -110,11 +122,31 @@ class InverseSet(FeatureMethod):
         self.diversity = diversity
         self.anneal = anneal
 
-    def visualize(self, bundle, layer: str, targets: list[LevelTarget], reduction: str = "gap",
-                  progress=None, should_cancel=None) -> FeatureResult:
+    def visualize(self, bundle: ModelBundle, layer: str, targets: list[LevelTarget],
+                  reduce: str = "gap", progress: ProgressFn | None = None,
+                  should_cancel: CancelFn | None = None, *,
+                  reduction: str | None = None) -> FeatureResult:
+        """A batch of images whose measures sit at the targets' levels.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+        layer : str
+        targets : list of LevelTarget
+            One or several level constraints (an intersection when several).
+        reduce : {'gap', 'center', 'random'}
+            The run's reduction (``reduction=`` is its deprecated alias).
+        progress, should_cancel : callable, optional
+            :mod:`topoact.progress` protocol.
+
+        Returns
+        -------
+        FeatureResult
+            Images (B, 3, H, W) and metrics (values, errors, tolerance, diversity).
+        """
         self._validate_common()
         check_layer(bundle, layer)
-        check_reduction(reduction)
+        reduce = resolve_reduce(reduce, reduction, "visualize")
         if not targets:
             raise ValueError("at least one level target is needed")
         if not 0 < self.tolerance < 1:
@@ -123,12 +155,12 @@ class InverseSet(FeatureMethod):
             t.validate()
         # check channel indices against the layer before optimising
         shape_acts = evaluate(bundle, torch.full((1, 3, *bundle.input_size), 0.5), [layer])
-        n_channels = shape_acts[layer].shape[1]
+        n_channels = reduce_output(shape_acts[layer], reduce).shape[1]
         for t in targets:
             if t.kind in ("channel", "neuron") and t.index >= n_channels:
                 raise ValueError(f"channel {t.index} out of range for layer {layer!r} "
                                  f"with {n_channels} channels")
-        measures = [t.measure(layer, reduction) for t in targets]
+        measures = [t.measure(layer, reduce) for t in targets]
         obj = sum(level(m, t.level, t.span) for m, t in zip(measures, targets))
         if self.diversity and self.batch > 1:
             obj = obj + self.diversity * annealed(diversity_obj(layer), self.anneal)
@@ -141,7 +173,7 @@ class InverseSet(FeatureMethod):
         levels = np.array([t.level for t in targets])
         spans = np.array([t.span for t in targets])
         within = np.abs(values - levels) <= self.tolerance * spans
-        feats, probs = layer_features(bundle, images, layer, reduction)
+        feats, probs = layer_features(bundle, images, layer, reduce)
         metrics = {
             "levels": levels.tolist(),
             "values": values.round(6).tolist(),

@@ -8,12 +8,19 @@ so that a batch shows several facets of the node. Metrics report the plain proje
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from ..objectives import direction, diversity as diversity_obj
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ...progress import CancelFn, ProgressFn
+from ..objectives import Objective, direction, diversity as diversity_obj, resolve_reduce
 from ..render import optimize
-from .base import FeatureMethod, FeatureResult, check_layer, check_reduction, feature_diversity, \
-    layer_features, pixel_diversity
+from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
+    pixel_diversity
+
+if TYPE_CHECKING:
+    from topoact.models.base import ModelBundle
 
 __all__ = ["NodeVisualization", "projection"]
 
@@ -36,26 +43,58 @@ class NodeVisualization(FeatureMethod):
         self.cossim_pow = cossim_pow
         self.diversity = diversity
 
-    def objective(self, layer, vector, reduction):
+    def objective(self, layer: str, vector: ArrayLike, reduce: str = "gap") -> Objective:
+        """The objective maximised (see the module docstring).
+
+        Parameters
+        ----------
+        layer : str
+        vector : array-like of shape (D,)
+            The direction, in the stored vector space.
+        reduce : {'gap', 'center', 'random'}
+            The run's reduction.
+
+        Returns
+        -------
+        Objective
+        """
         v = np.asarray(vector, dtype=np.float32).ravel()
-        obj = direction(layer, v, reduction, self.cossim_pow) * (1.0 / float(np.linalg.norm(v)))
+        obj = direction(layer, v, reduce, self.cossim_pow) * (1.0 / float(np.linalg.norm(v)))
         if self.diversity and self.batch > 1:
             obj = obj + self.diversity * diversity_obj(layer)
         return obj
 
-    def visualize(self, bundle, layer: str, vector, reduction: str = "gap", progress=None,
-                  should_cancel=None) -> FeatureResult:
-        """Parameters: layer name, ``vector`` (D,) direction, the run's ``reduction``."""
+    def visualize(self, bundle: ModelBundle, layer: str, vector: ArrayLike, reduce: str = "gap",
+                  progress: ProgressFn | None = None, should_cancel: CancelFn | None = None, *,
+                  reduction: str | None = None) -> FeatureResult:
+        """Images maximising ``vector`` in ``layer``.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+        layer : str
+        vector : array-like of shape (D,)
+            Direction in the stored vector space (e.g. a node's mean activation).
+        reduce : {'gap', 'center', 'random'}
+            The run's reduction (``reduction=`` is its deprecated alias).
+        progress, should_cancel : callable, optional
+            :mod:`topoact.progress` protocol.
+
+        Returns
+        -------
+        FeatureResult
+            ``batch`` images (B, 3, H, W) and metrics (projections, diversity, predictions).
+        """
         self._validate_common()
         check_layer(bundle, layer)
-        check_reduction(reduction)
+        reduce = resolve_reduce(reduce, reduction, "visualize")
         v = np.asarray(vector, dtype=np.float32).ravel()
         if not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0:
             raise ValueError("node direction must be finite and non-zero")
-        images = optimize(bundle, self.objective(layer, v, reduction), self._param_f(bundle),
+        images = optimize(bundle, self.objective(layer, v, reduce), self._param_f(bundle),
                           self._transform_list(bundle), self.steps, self.lr, self.seed,
                           progress, should_cancel)
-        feats, probs = layer_features(bundle, images, layer, reduction)
+        feats, probs = layer_features(bundle, images, layer, reduce)
         if feats.shape[1] != v.size:
             raise ValueError(f"vector has {v.size} entries but layer {layer!r} has {feats.shape[1]}")
         proj = projection(feats, v)

@@ -1,0 +1,223 @@
+"""Background jobs of the app: Dash background callbacks, and the library's progress mapped onto a bar.
+
+Every long computation the app starts (recompute a Mapper graph, a sweep, persistence, layer
+distances, a feature visualization, an uploaded image through the model) is a Dash *background
+callback* (``background=True``): Dash runs the callback body in a **worker process** started by
+the background-callback manager, so CPU-heavy numpy / torch work never shares the GIL with the
+server that answers node clicks. Dash also provides what the app needs around a job:
+
+* ``progress=[Output(bar, "value"), Output(text, "children")]`` with ``set_progress`` in the
+  worker; :class:`BarProgress` adapts the library's one protocol
+  (:mod:`topoact.progress`: ``progress(done, total, message)``) onto these two outputs;
+* ``cancel=[Input(cancel_button, "n_clicks")]``: the manager kills the worker process (engines
+  write their caches only on success, so nothing half-written is left);
+* ``running=[(Output(button, "disabled"), True, False), ...]`` while the job runs.
+
+Managers
+--------
+:func:`make_manager` returns a ``dash.DiskcacheManager`` on a private diskcache folder (a fresh
+temporary directory per app, removed at exit): one machine, any number of browser tabs. For a
+shared server with several web workers, pass a ``dash.CeleryManager`` (Celery + Redis) to
+:func:`topoact.app.create_app` instead; the callbacks are the same.
+
+Results that matter across restarts (graphs, persistence, feature images) are saved in the run
+by the engines themselves; the job returns only keys and small JSON.
+
+Shutdown: job processes are children of the server. :func:`make_manager` registers
+:func:`stop_jobs` at exit, so stopping the server (Ctrl-C, or SIGTERM through
+:func:`topoact.app.serve`) stops the jobs at once instead of waiting for them (the
+``multiprocess`` exit handler would join every running job) or leaving them orphaned.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import tempfile
+import time
+from typing import Any, Callable, Sequence
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["make_manager", "stop_jobs", "job_options", "show_cancelled", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
+           "PROGRESS_DEFAULT"]
+
+#: how often the browser asks for a running job's progress and result (ms)
+JOB_INTERVAL_MS = 300
+#: (bar value, progress text) shown while no job runs
+PROGRESS_DEFAULT = ("0", "")
+
+
+def make_manager(folder: str | None = None) -> Any:
+    """A ``dash.DiskcacheManager`` on a diskcache in ``folder`` (default: a new temporary folder).
+
+    Parameters
+    ----------
+    folder : str, optional
+        Where diskcache keeps job progress and results. By default a fresh folder under the
+        system's temporary directory, deleted when the server process exits.
+
+    Returns
+    -------
+    dash.DiskcacheManager
+        Runs each background callback in its own process (``multiprocess``, forked from the server).
+    """
+    import diskcache
+    import multiprocess.util  # noqa: F401 - registers its exit handler (which joins running jobs)
+    #                           first, so that ours, registered after it, runs before it (LIFO)
+    from dash import DiskcacheManager
+
+    global _STOP_REGISTERED
+    if not _STOP_REGISTERED:
+        atexit.register(stop_jobs)
+        _STOP_REGISTERED = True
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="topoact-jobs-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return DiskcacheManager(diskcache.Cache(folder))
+
+
+_STOP_REGISTERED = False
+
+
+def stop_jobs(timeout: float = 5.0) -> int:
+    """Kill the job processes (and their children) this process started and still runs.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for them to go.
+
+    Returns
+    -------
+    int
+        How many job processes were stopped.
+    """
+    import multiprocess
+    import psutil
+
+    jobs = multiprocess.active_children()
+    for job in jobs:
+        try:
+            for proc in psutil.Process(job.pid).children(recursive=True):
+                proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+        job.kill()
+    for job in jobs:
+        job.join(timeout)
+    if jobs:
+        logger.info("stopped %d running job(s)", len(jobs))
+    return len(jobs)
+
+
+def job_options(bar: str, text: str, *, cancel: str | None = None, buttons: Sequence[str] = ()) -> dict:
+    """The ``app.callback`` keyword arguments that make a callback a background job.
+
+    Parameters
+    ----------
+    bar, text : str
+        Ids of the job's ``html.Progress`` (its ``value``) and progress-text element.
+    cancel : str, optional
+        Id of the job's cancel button (enabled only while the job runs).
+    buttons : sequence of str
+        Ids of buttons disabled while the job runs (the one that starts it).
+
+    Returns
+    -------
+    dict
+        ``background``, ``progress``, ``progress_default``, ``cancel``, ``running``, ``interval``
+        and ``prevent_initial_call``; the callback then takes ``set_progress`` first, to be
+        wrapped in :class:`BarProgress`.
+    """
+    from dash import Input, Output
+
+    running = [(Output(button, "disabled"), True, False) for button in buttons]
+    options = dict(background=True, progress=[Output(bar, "value"), Output(text, "children")],
+                   progress_default=list(PROGRESS_DEFAULT), interval=JOB_INTERVAL_MS, prevent_initial_call=True)
+    if cancel is not None:
+        options["cancel"] = [Input(cancel, "n_clicks")]
+        running.append((Output(cancel, "disabled"), False, True))
+    if running:
+        options["running"] = running
+    return options
+
+
+def show_cancelled(app: Any, cancel: str, status: str) -> None:
+    """Register a browser-side callback: pressing ``cancel`` writes "cancelled" into ``status``.
+
+    (Dash itself stops the job; this only tells the user, without a server round trip.)
+    """
+    from dash import Input, Output
+
+    app.clientside_callback(
+        "function(n) { return n ? 'cancelled' : window.dash_clientside.no_update; }",
+        Output(status, "children", allow_duplicate=True), Input(cancel, "n_clicks"), prevent_initial_call=True)
+
+
+def progress_text(done: float, total: float, message: str = "", elapsed: float | None = None) -> str:
+    """One line for a running job: ``message — 40% (3.2 s)``.
+
+    Parameters
+    ----------
+    done, total : float
+        Units of work finished and in all (``total`` > 0), as in :mod:`topoact.progress`.
+    message : str
+        What the engine says it is doing.
+    elapsed : float, optional
+        Seconds since the job started.
+    """
+    fraction = min(max(float(done) / float(total or 1.0), 0.0), 1.0)
+    text = f"{message} — " if message else ""
+    text += f"{100 * fraction:.0f}%"
+    if elapsed is not None:
+        text += f" ({elapsed:.1f} s)"
+    return text
+
+
+class BarProgress:
+    """The library's progress protocol, forwarded to a Dash ``set_progress`` as ``(value, text)``.
+
+    ``value`` is the fraction done as a string for ``html.Progress(max="1")``; ``text`` is
+    :func:`progress_text`. The bar shows "starting — 0%" from the moment the job starts (an
+    engine may spend a while before its first report). Calls are throttled (at most one write every ``min_interval``
+    seconds, plus every change of message and the end), because engines may report thousands
+    of steps and each write goes through the manager's cache.
+
+    Parameters
+    ----------
+    set_progress : callable
+        Dash's ``set_progress`` of a background callback with two progress outputs.
+    min_interval : float
+        Minimum seconds between two writes with the same message.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> bar = BarProgress(seen.append, min_interval=0.0)
+    >>> seen[0][0], seen[0][1].split(" (")[0]
+    ('0', 'starting — 0%')
+    >>> bar(3, 10, "cover interval 3/10")
+    >>> seen[-1][0], seen[-1][1].split(" (")[0]
+    ('0.3', 'cover interval 3/10 — 30%')
+    """
+
+    def __init__(self, set_progress: Callable[[tuple[str, str]], None], min_interval: float = 0.1):
+        self.set_progress = set_progress
+        self.min_interval = float(min_interval)
+        self.started = time.monotonic()
+        self._last = -float("inf")
+        self._last_message: str | None = None
+        self(0, 1, "starting")
+
+    def __call__(self, done: float, total: float, message: str = "") -> None:
+        fraction = min(max(float(done) / float(total or 1.0), 0.0), 1.0)
+        now = time.monotonic()
+        if (message == self._last_message and fraction < 1.0 and now - self._last < self.min_interval):
+            return
+        self._last, self._last_message = now, message
+        self.set_progress((f"{fraction:.4g}", progress_text(fraction, 1.0, message, now - self.started)))
+
+    def elapsed(self) -> float:
+        """Seconds since this job started."""
+        return time.monotonic() - self.started

@@ -22,10 +22,11 @@ def test_find_tunnel_known_answers():
 
 
 def test_depth_curves_read_saved_graphs_and_cached_persistence(demo_run):
-    from topoact.mapper import run_graphs
+    from topoact.mapper import MapperConfig
+    from topoact.mapper.run_graphs import build_run_graph
     from topoact.topology.run_persistence import layer_persistence
 
-    run_graphs.build_run_graph(demo_run, "block3", run_graphs.mapper_params(intervals=8, overlap=0.3))
+    build_run_graph(demo_run, "block3", MapperConfig(n_intervals=8, overlap=0.3), default=True)
     layer_persistence(demo_run, "block3", n_landmarks=80, n_bootstrap=0)
     curves = depth_curves(demo_run, targets=("label", "hue")).to_dict()
     layers = list(demo_run.layers)

@@ -116,3 +116,13 @@ def test_serve_takes_a_second_run():
     args = build_parser().parse_args(["serve", "runs/a", "runs/b", "--port", "8051"])
     assert (args.run_dir, args.compare_dir, args.port) == ("runs/a", "runs/b", 8051)
     assert build_parser().parse_args(["serve", "runs/a"]).compare_dir is None
+    args = build_parser().parse_args(["serve", "runs/a", "runs/b", "--server", "flask", "--threads", "4"])
+    assert (args.compare_dir, args.server, args.threads) == ("runs/b", "flask", 4)
+
+
+def test_serve_refuses_a_missing_second_run_in_one_line(demo_run, tmp_path, capsys):
+    from topoact.cli import main
+
+    assert main(["serve", str(demo_run.path), str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere" in err

@@ -52,7 +52,7 @@ def _diagram_distance(run_a, run_b, layer: str) -> dict | None:
         for dim in (0, 1):
             dgms = []
             for d in data:
-                dg = as_diagram(d["diagrams"][dim]) if dim < len(d["diagrams"]) else np.zeros((0, 2))
+                dg = as_diagram(d.diagrams[dim]) if dim < len(d.diagrams) else np.zeros((0, 2))
                 dgms.append(dg[np.isfinite(dg[:, 1])])
             out[f"bottleneck_h{dim}"] = float(bottleneck(dgms[0], dgms[1]))
         return out

@@ -107,11 +107,10 @@ def persistence_summary(run, layer: str) -> dict | None:
         entries = cached_persistence(run, layer)
         if not entries:
             return None
-        data = load_persistence(run, layer, entries[0]["key"])
+        summaries = load_persistence(run, layer, entries[0]["key"]).summaries
     except Exception as exc:  # noqa: BLE001 - an unreadable cache must not stop the curves
         log.info("no persistence summary for %s: %s", layer, exc)
         return None
-    summaries = data.get("summaries", {})
     h1 = summaries.get("h1", {})
     return {"significant_h1": h1.get("n_significant"), "longest_h1": summaries.get("longest_h1"),
             "key": entries[0]["key"]}

@@ -38,7 +38,8 @@ class Target:
     rows : (n,) int64 run rows where the target is defined
     values : (n,) float64 raw values (class codes, angles or numbers)
     period : the period of a circular target (else None)
-    class_names : names of the class codes for categorical targets (may be empty)
+    class_names : names of the class codes for categorical targets (may be empty; the run's
+        ``label_names`` for class labels)
     """
 
     name: str
@@ -90,7 +91,7 @@ def make_target(run, name: str = "label") -> Target:
         labels = np.asarray(run.labels, dtype=np.float64)
         rows = np.flatnonzero(labels >= 0)
         target = Target("label", "categorical", rows, labels[rows],
-                        class_names=tuple(getattr(run, "class_names", []) or []))
+                        class_names=tuple(run.label_names))
     else:
         attributes = getattr(run, "attributes", {}) or {}
         if name not in attributes:

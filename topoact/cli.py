@@ -124,6 +124,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     run = collect(args.model, args.data, args.layers, args.out, reduce=args.reduce, limit=args.limit,
                   batch_size=args.batch_size, chunk_size=args.chunk_size, seed=args.seed,
                   num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite)
+    if args.attributes:
+        from .attributes import import_attributes
+        from .store import open_run
+
+        done = import_attributes(run, args.attributes)
+        print(f"attributes {', '.join(done.attributes)} stored; {done.unmatched} CSV rows matched no image")
+        run = open_run(run.path)
     print(f"{run.n} images collected into {run.path} (layers: {', '.join(run.layers)}); "
           f"skipped {run.report.get('n_skipped', 0)}; {accuracy_line(run)}")
     return 0
@@ -170,8 +177,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .store import open_run
 
     open_run(args.run_dir)  # a missing, unfinished or damaged run fails here in one line
+    if args.compare_dir is not None:
+        open_run(args.compare_dir)
     serve(args.run_dir, host=args.host, port=args.port, debug=args.debug, server=args.server,
-          threads=args.threads)
+          threads=args.threads, compare=args.compare_dir)
     return 0
 
 
@@ -239,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="image-loading processes (default: by core count)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete a previous, different topoact run in --out (never anything else)")
+    p.add_argument("--attributes", metavar="FILE.csv", help="per-image attributes ('path' or 'id' column)")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("check", help="verify a run directory and say how to repair what is wrong")
@@ -272,8 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_anomalies_arguments(p)
     p.set_defaults(func=run_anomalies_command)
 
-    p = sub.add_parser("serve", help="start the Dash app on a run directory")
+    from .observers import cli as observers_cli
+
+    for name, text, add, run_command in (
+            ("probe", "linear probes per layer with confidence intervals and controls",
+             observers_cli.add_probe_arguments, observers_cli.run_probe_command),
+            ("compare", "CKA, depth curves and a summary of two runs (or one)",
+             observers_cli.add_compare_arguments, observers_cli.run_compare_command),
+            ("attributes", "store per-image attributes from a CSV in a run",
+             observers_cli.add_attributes_arguments, observers_cli.run_attributes_command)):
+        p = sub.add_parser(name, help=text)
+        add(p)
+        p.set_defaults(func=run_command)
+
+    p = sub.add_parser("serve", help="start the Dash app on a run directory (two: compare them)")
     p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("compare_dir", metavar="RUN_B", nargs="?", help="a second run to compare with")
     _add_serve_arguments(p)
     p.add_argument("--debug", action="store_true", help="Dash debug mode (development only)")
     p.set_defaults(func=cmd_serve)

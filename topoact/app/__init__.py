@@ -14,7 +14,8 @@ from typing import Any
 __all__ = ["create_app", "serve"]
 
 
-def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, title: str = "topoact") -> Any:
+def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, title: str = "topoact",
+               compare: str | Path | Any = None) -> Any:
     """Build the Dash app on a run.
 
     Parameters
@@ -27,6 +28,8 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
         per job); a shared server passes a ``CeleryManager``.
     title : str
         The browser tab's title.
+    compare : str, Path or topoact.store.Run, optional
+        A second run on the same images: the Layers tab then shows a Compare view.
 
     Returns
     -------
@@ -41,13 +44,11 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
     from .routes import register_routes
     from .shell import shell_layout
 
-    if isinstance(run_dir, (str, Path)):
-        from topoact.store import open_run
+    from topoact.store import open_run
 
-        run = open_run(run_dir)
-    else:
-        run = run_dir
-    ctx = AppContext(run)
+    run = open_run(run_dir) if isinstance(run_dir, (str, Path)) else run_dir
+    compare_run = open_run(compare) if isinstance(compare, (str, Path)) else compare
+    ctx = AppContext(run, compare_run=compare_run)
     app = dash.Dash(__name__, title=title, update_title=None, suppress_callback_exceptions=False,
                     background_callback_manager=background_manager or make_manager())
     main, tabs = load_panels()
@@ -62,7 +63,7 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug: bool = False,
-          server: str = "waitress", threads: int = 8) -> None:
+          server: str = "waitress", threads: int = 8, compare: str | Path | None = None) -> None:
     """Start the app on ``host:port`` (127.0.0.1 by default: not reachable from other machines).
 
     Parameters
@@ -79,10 +80,12 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, debug:
         ``flask``: Flask's development server.
     threads : int
         Request threads of the waitress server.
+    compare : str or Path, optional
+        A second run directory, shown in the Layers tab's Compare view.
     """
     import signal
 
-    app = create_app(run_dir)
+    app = create_app(run_dir, compare=compare)
     import threading
 
     if threading.current_thread() is threading.main_thread():

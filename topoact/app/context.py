@@ -60,10 +60,13 @@ class AppContext:
     Attributes
     ----------
     run : topoact.store.Run
+    compare_run : topoact.store.Run or None
+        A second run on the same images (``topoact serve RUN_A RUN_B``), or None.
     """
 
-    def __init__(self, run: Any):
+    def __init__(self, run: Any, compare_run: Any = None):
         self.run = run
+        self.compare_run = compare_run
         # per-instance caches (a module-level lru_cache would keep every run alive)
         self._graph = cached(16)(self._load_graph)
         self._positions = cached(32)(self._layout)

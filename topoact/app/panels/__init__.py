@@ -60,6 +60,7 @@ TAB_PANELS = (
     ("persistence", "Persistence"),
     ("features", "Feature visualization"),
     ("anomalies", "Anomalies"),
+    ("layers", "Layers"),
 )
 OPTIONAL_PANELS = frozenset({"persistence", "features"})
 

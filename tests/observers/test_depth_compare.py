@@ -62,3 +62,15 @@ def test_compare_two_runs_on_the_same_images(demo_run, tmp_path):
     # different images: no CKA, curves still compared
     small = topoact.collect("demo", "shapes:120", ["block3"], out=tmp_path / "small", num_workers=0, progress=False)
     assert compare_runs(demo_run, small).cka is None
+
+
+def test_the_logits_layer_is_left_out_of_the_tunnel_rank_test(demo_run, monkeypatch):
+    # The 8 logits have rank <= 8 by construction; with them in, the rank "falls" after any layer
+    # and a tunnel would be marked on every classifier (ResNet-20 was marked at layer3).
+    import topoact.observers.depth as depth
+
+    seen = {}
+    original = depth.find_tunnel
+    monkeypatch.setattr(depth, "find_tunnel", lambda layers, acc, rank, **kw: seen.setdefault("layers", list(layers)) and original(layers, acc, rank, **kw))
+    depth.depth_curves(demo_run, targets=("label",))
+    assert seen["layers"] == ["block1", "block2", "block3"]

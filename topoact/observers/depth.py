@@ -13,7 +13,8 @@ Per layer (in the run's order, which is the collection order: shallow to deep):
 The tunnel (Masarczyk et al. 2023) is marked at the first layer ``k`` from which probe accuracy of
 the first target stops rising (no later layer gains more than ``tol``) while the effective rank
 falls over the layers after ``k`` (last rank < rank at ``k`` by more than ``rank_drop``). None
-when there is no such layer or fewer than three layers.
+when there is no such layer or fewer than three layers. A last layer as wide as the number of
+classes (the logits) is left out: its rank is at most the number of classes by construction.
 """
 from __future__ import annotations
 
@@ -139,8 +140,13 @@ def depth_curves(run, layers: Sequence[str] | None = None, targets: Sequence[str
     first = next(iter(probes.values()), None)
     tunnel = None
     if first is not None:
-        tunnel = find_tunnel(layers, [first[layer]["accuracy"] for layer in layers],
-                             [ranks[layer] for layer in layers])
+        # A classifier output (as wide as the number of classes, last) has rank <= C by
+        # construction: its low rank alone would mark a tunnel, so the rank test leaves it out.
+        n_classes = len(getattr(run, "class_names", None) or [])
+        considered = [layer for layer in layers
+                      if not (layer == layers[-1] and n_classes and run.activations(layer).shape[1] == n_classes)]
+        tunnel = find_tunnel(considered, [first[layer]["accuracy"] for layer in considered],
+                             [ranks[layer] for layer in considered])
     return DepthCurves(run=str(run.path), layers=layers, probes=probes, effective_rank=ranks,
                        dims={layer: int(run.activations(layer).shape[1]) for layer in layers},
                        mapper={layer: graph_summary(run, layer) for layer in layers},

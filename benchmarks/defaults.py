@@ -37,10 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path("/work/shared/data")
-DEFAULT_RUNS = {
-    "resnet20": ("/work/notes/study/r20", "cifar-resnet20", "resnet20.th"),
-    "resnet32": ("/tmp/topoact-defaults-bench/r32", "cifar-resnet32", "resnet32.th"),
+# The shared CIFAR-10 images and ResNets beside the project (or TOPOACT_SHARED_DATA).
+SHARED = Path(os.environ.get("TOPOACT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEFAULT_RUNS = {          # run folder name under --work, model spec, weights file
+    "resnet20": ("r20", "cifar-resnet20", "resnet20.th"),
+    "resnet32": ("r32", "cifar-resnet32", "resnet32.th"),
 }
 
 
@@ -122,6 +123,8 @@ def table(rows, cols) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", help="name=path,... (default: the two shared ResNets)")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "topoact-defaults-bench"),
+                        help="folder for the collected ResNet runs (collected when missing)")
     args = parser.parse_args(argv)
     runs = {}
     if args.runs:
@@ -129,8 +132,10 @@ def main(argv=None) -> int:
             name, _, path = item.partition("=")
             runs[name] = Path(path)
     else:
-        for name, (path, spec, weights) in DEFAULT_RUNS.items():
-            runs[name] = ensure_run(Path(path), spec, weights)
+        if not SHARED.is_dir():
+            raise SystemExit(f"shared data not found at {SHARED}; set TOPOACT_SHARED_DATA or pass --runs")
+        for name, (folder, spec, weights) in DEFAULT_RUNS.items():
+            runs[name] = ensure_run(Path(args.work) / folder, spec, weights)
     rows = []
     with tempfile.TemporaryDirectory(prefix="topoact-defaults-") as work:
         for name, path in runs.items():

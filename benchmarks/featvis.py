@@ -1,7 +1,7 @@
 """Feature-visualization benchmark (issue 6): one command, prints a table.
 
-    /work/venv/bin/python benchmarks/featvis.py            # full: 256 steps, demo + ResNet-20
-    /work/venv/bin/python benchmarks/featvis.py --quick    # small sizes while developing
+    .venv/bin/python benchmarks/featvis.py            # full: 256 steps, demo + ResNet-20
+    .venv/bin/python benchmarks/featvis.py --quick    # small sizes while developing
 
 For each model (``demo`` on the built-in ``shapes`` images; ``cifar-resnet20`` with the shared
 checkpoint on the shared CIFAR-10 JPEGs) and one layer (demo ``block3``, ResNet-20 ``layer3``,

@@ -104,12 +104,10 @@ def check_run(path: str | Path) -> list[Problem]:
         problems.append(Problem("error", "meta.json", "collection has not finished", RESUME))
         return problems
     n = int(meta.get("n_rows", -1))
-    from .store import ACTIVATIONS, INDEX, layer_filename
+    from .store import ACTIVATIONS, INDEX, TABLE_FILES, layer_filename
 
-    for name in ("labels", "predictions", "source_index"):
-        _check_rows(_load_array(root / f"{name}.npy", problems, f"{name}.npy"), n, f"{name}.npy", problems)
-    _check_rows(_load_array(root / "probabilities.npy", problems, "probabilities.npy"), n,
-                "probabilities.npy", problems)
+    for name in TABLE_FILES:
+        _check_rows(_load_array(root / name, problems, name), n, name, problems)
     try:
         index = read_json(root / INDEX)
         for key in ("ids", "paths"):

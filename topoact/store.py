@@ -38,6 +38,8 @@ THUMBNAILS = "thumbnails.npy"
 ACTIVATIONS = "activations"
 GRAPHS = "graphs"
 DEFAULT_GRAPH = "default"
+#: the per-image tables of a finished run, one row per image each
+TABLE_FILES = ("labels.npy", "predictions.npy", "probabilities.npy", "source_index.npy")
 FORMAT_VERSION = 1
 
 
@@ -366,7 +368,7 @@ class Run:
 
     def _check_files(self) -> None:
         """Every file a finished run must have, or DamagedRunError naming it and the repair."""
-        required = ["labels.npy", "predictions.npy", "probabilities.npy", "source_index.npy", INDEX]
+        required = list(TABLE_FILES) + [INDEX]
         required += [f"{ACTIVATIONS}/{layer_filename(layer)}.npy" for layer in self.meta.get("layers", {})]
         missing = [name for name in required if not (self.path / name).is_file()]
         if missing:

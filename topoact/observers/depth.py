@@ -71,33 +71,19 @@ def find_tunnel(layers: Sequence[str], accuracy: Sequence[float], rank: Sequence
 
 def graph_summary(run, layer: str) -> dict | None:
     """Mean purity / components / loops of the layer's default Mapper graph (None if none saved)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     try:
         graph = run.graph(layer)
     except (FileNotFoundError, KeyError):
         return None
-    graph = graph.to_dict() if hasattr(graph, "to_dict") else graph
-    nodes = graph.get("nodes", [])
-    if not nodes:
+    if graph.n_nodes == 0:
         return {"nodes": 0, "mean_purity": None, "components": 0, "loops": 0}
-    ids = {node["id"]: i for i, node in enumerate(nodes)}
-    edges = [(ids[e["source"]], ids[e["target"]]) for e in graph.get("edges", [])
-             if e["source"] in ids and e["target"] in ids]
-    n = len(nodes)
-    if edges:
-        a, b = np.array(edges).T
-        adjacency = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    else:
-        adjacency = coo_matrix((n, n))
-    components = int(connected_components(adjacency, directed=False)[0])
-    sizes = np.array([node.get("size", len(node.get("members", []))) for node in nodes], float)
-    purity = np.array([node.get("purity", np.nan) for node in nodes], float)
+    # components and loops (E - V + C) come from the graph itself; purity is size-weighted here
+    sizes = np.array([len(m) for m in graph.members], float)
+    purity = np.array([np.nan if s.get("purity") is None else s["purity"] for s in graph.stats], float)
     ok = np.isfinite(purity)
     mean_purity = float((purity[ok] * sizes[ok]).sum() / sizes[ok].sum()) if ok.any() else None
-    return {"nodes": n, "mean_purity": mean_purity, "components": components,
-            "loops": int(len(edges) - n + components), "key": graph.get("key")}
+    return {"nodes": graph.n_nodes, "mean_purity": mean_purity, "components": graph.n_components,
+            "loops": graph.n_cycles, "key": graph.key}
 
 
 def persistence_summary(run, layer: str) -> dict | None:

@@ -321,7 +321,7 @@ def test_stop_jobs_kills_running_job_processes_at_once():
 
 # -- recompute, sweep, upload (the functions behind the callbacks) --------------------------------
 def test_form_becomes_the_librarys_config_and_errors_name_the_field():
-    from topoact.app.panels.graph import FORM_FIELDS, form_config, form_values
+    from topoact.app.panels.graph_form import FORM_FIELDS, form_config, form_values
     from topoact.mapper import MapperConfig
 
     ok = form_config("l2", "balanced", "6", "0.25", "single", "auto", "cosine", "2")
@@ -339,7 +339,7 @@ def test_form_becomes_the_librarys_config_and_errors_name_the_field():
 def test_recompute_job_reports_one_monotone_bar_and_leaves_the_default(fresh_run_dir):
     """The job body behind "Compute graph": saves the graph, never moves the default, bar 0 -> 1."""
     from topoact.app.context import AppContext
-    from topoact.app.panels.graph import build_graphs, form_config, graph_request
+    from topoact.app.panels.graph_form import build_graphs, form_config, graph_request
     from topoact.store import open_run
 
     ctx = AppContext(open_run(fresh_run_dir))
@@ -362,7 +362,7 @@ def test_recompute_job_reports_one_monotone_bar_and_leaves_the_default(fresh_run
 
 def test_sweep_job_summaries_open_as_graphs(fresh_run_dir):
     from topoact.app.context import AppContext
-    from topoact.app.panels.graph import build_graphs, form_config, graph_request
+    from topoact.app.panels.graph_form import build_graphs, form_config, graph_request
     from topoact.app.panels.sweep import parse_list, run_sweep, sweep_grid
     from topoact.mapper import MapperConfig
     from topoact.store import open_run

@@ -253,3 +253,17 @@ def test_early_stop_is_not_armed_for_a_module_called_twice():
     early = optimize(b, obj.channel("act", 0), pf, [], steps=6, seed=1)
     full = optimize(b, obj.channel("act", 0), pf, [], steps=6, seed=1, early_stop=False)
     assert torch.equal(early, full)  # the objective saw the second (last) call both times
+
+
+def test_preview_shows_the_images_of_the_step_it_names(bundle):
+    """Previews arrive every ``preview_every`` steps (not after the last), and each is the image
+    the optimisation had at that step: a run stopped there ends on the same pixels."""
+    o = obj.channel("relu2", 3)
+    pf = param.image_param(bundle.input_size, batch=1)
+    seen = []
+    optimize(bundle, o, pf, [], steps=10, seed=3, preview=lambda step, img: seen.append((step, img.clone())),
+             preview_every=4)
+    assert [step for step, _ in seen] == [4, 8]
+    short = optimize(bundle, o, pf, [], steps=4, seed=3)
+    assert seen[0][1].shape == short.shape
+    assert torch.allclose(seen[0][1], short, atol=1e-6)

@@ -23,6 +23,11 @@ UPLOAD = "topoact-store-upload"
 HIGHLIGHT = "topoact-store-persistence-highlight"
 MAPPER_REQUEST = "topoact-store-mapper-request"
 MAPPER_RESULT = "topoact-store-mapper-result"
+#: {"layer", "rows": [image row indices], "source": "graph"|"embedding", "nodes": [..] | None} | None:
+#: images selected by lasso/box in the graph or the embedding view (shown in both, and as a grid)
+SELECTION = "topoact-store-selection"
+#: dcc.Location holding the view in the URL (layer, graph, colouring, node)
+URL = "topoact-url"
 
 # shell
 TOP_BAR = "topoact-top-bar"

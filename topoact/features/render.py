@@ -135,7 +135,8 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
              should_cancel: CancelFn | None = None, *, optimizer: str = "adam",
              after_step: Callable[[], None] | None = None, device: torch.device | str | None = None,
              threads: int | str | None = "auto", transform_until: float = 1.0,
-             early_stop: bool = True) -> torch.Tensor:
+             early_stop: bool = True, preview: Callable[[int, torch.Tensor], None] | None = None,
+             preview_every: int = 32) -> torch.Tensor:
     """Optimise images to maximise ``objective`` on ``bundle.module``.
 
     Parameters
@@ -162,6 +163,10 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
         setting, whatever the machine's load.
     early_stop : stop the forward pass after the last layer the objective reads (only when
         the objective does not read ``"logits"``; see the module docstring).
+    preview : optional callable ``preview(step, images)`` called every ``preview_every`` steps
+        (and not after the last one) with the current images (B, 3, H, W) in [0, 1] on the CPU,
+        so a user interface can show a first picture long before the optimisation ends.
+    preview_every : steps between previews.
 
     Returns
     -------
@@ -215,6 +220,9 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
                 if after_step is not None:
                     after_step()
                 report(progress, step + 1, steps, f"step {step + 1}/{steps}")
+                if preview is not None and (step + 1) % preview_every == 0 and step + 1 < steps:
+                    with torch.no_grad():
+                        preview(step + 1, image_f().detach().clamp(0, 1).cpu())
             with torch.no_grad():
                 result = image_f().detach().clamp(0, 1).cpu()
             for p in params:

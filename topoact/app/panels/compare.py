@@ -18,7 +18,8 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.panels.graph import build_figure, graph_request
+from topoact.app.panels.graph import build_figure
+from topoact.app.panels.graph_form import graph_request
 from topoact.figures.graph import empty_figure
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
-from topoact.app.panels.graph import FORM_IDS, form_config, graph_request
+from topoact.app.panels.graph_form import FORM_IDS, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
 
 if TYPE_CHECKING:

@@ -251,3 +251,29 @@ def test_generator_files_are_tensors_only_and_old_pickles_are_refused(tmp_path):
     with pytest.raises(GeneratorFormatError, match="retrain"):
         load_generator(old)
     assert not issubclass(pickle.UnpicklingError, GeneratorFormatError)
+
+
+def test_preview_reaches_every_service_entry_point(tmp_path):
+    """Each entry point hands ``preview`` down to the optimisation loop: a first picture after
+    32 steps, of the batch's shape; a cached repeat computes nothing and shows no preview."""
+    run = FakeRun(tmp_path)
+    service.train_generator_for_run(run, "relu2", n_images=12, epochs=1, width=16, batch_size=8)
+    calls = {
+        "node": lambda p: service.visualize_node(run, "relu2", "g1", 1, "node",
+                                                 {"steps": 40, "batch": 2}, preview=p),
+        "dgn": lambda p: service.visualize_node(run, "relu2", "g1", 1, "dgn",
+                                                {"steps": 40, "batch": 2}, preview=p),
+        "class_agnostic": lambda p: service.visualize_node(
+            run, "relu2", "g1", 1, "class_agnostic", {"steps": 40, "n_images": 2}, preview=p),
+        "inverse": lambda p: service.visualize_units(run, "relu2", 3, "inverse",
+                                                     {"steps": 40, "batch": 2}, preview=p),
+        "exemplar": lambda p: service.visualize_exemplar(run, "relu2", 5, params={"steps": 40},
+                                                         preview=p),
+    }
+    for name, call in calls.items():
+        seen = []
+        result = call(lambda step, images: seen.append((step, tuple(images.shape))))
+        n = len(result["images"])
+        assert seen == [(32, (n, 3, 16, 16))], name
+        seen.clear()
+        assert call(lambda step, images: seen.append(step))["cached"] and seen == [], name

@@ -42,9 +42,13 @@ from .transforms import Transform, compose
 if TYPE_CHECKING:
     from topoact.models.base import ModelBundle
 
-__all__ = ["optimize", "evaluate", "thread_limit", "Cancelled", "NormalizedGradient", "default_device"]
+__all__ = ["optimize", "evaluate", "thread_limit", "Cancelled", "NormalizedGradient", "default_device",
+           "PreviewFn"]
 
 log = logging.getLogger(__name__)
+
+#: ``preview(step, images)``: images (B, 3, H, W) in [0, 1] on the CPU after ``step`` steps
+PreviewFn = Callable[[int, torch.Tensor], None]
 
 
 class _StopForward(Exception):
@@ -135,7 +139,7 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
              should_cancel: CancelFn | None = None, *, optimizer: str = "adam",
              after_step: Callable[[], None] | None = None, device: torch.device | str | None = None,
              threads: int | str | None = "auto", transform_until: float = 1.0,
-             early_stop: bool = True, preview: Callable[[int, torch.Tensor], None] | None = None,
+             early_stop: bool = True, preview: PreviewFn | None = None,
              preview_every: int = 32) -> torch.Tensor:
     """Optimise images to maximise ``objective`` on ``bundle.module``.
 

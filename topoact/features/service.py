@@ -47,6 +47,7 @@ from .cache import FeatureCache, make_key
 from .generator import load_generator, save_generator, train_generator
 from .methods import DGNAM, ClassAgnostic, InverseSet, LevelTarget, NodeVisualization
 from .methods.node import projection
+from .render import PreviewFn
 
 if TYPE_CHECKING:
     from topoact.store import RunLike
@@ -198,7 +199,8 @@ def _require_vector(vector):
 def visualize_node(run: RunLike, layer: str, graph_key: str | None, node_id: int,
                    method: str = "node", params: dict | None = None, *,
                    progress: ProgressFn | None = None,
-                   should_cancel: CancelFn | None = None) -> dict:
+                   should_cancel: CancelFn | None = None,
+                   preview: PreviewFn | None = None) -> dict:
     """Synthesize images for Mapper node ``node_id`` of graph ``graph_key`` on ``layer``.
 
     Parameters
@@ -214,6 +216,9 @@ def visualize_node(run: RunLike, layer: str, graph_key: str | None, node_id: int
         Method parameters (see the method classes) plus 'level', 'channel', 'n_images'.
     progress, should_cancel : callable, optional
         :mod:`topoact.progress` protocol.
+    preview : callable, optional
+        ``preview(step, images)`` called every 32 steps of a computed (not cached) request
+        with the current images (B, 3, H, W) in [0, 1], for a first picture in the app.
 
     Returns
     -------
@@ -235,12 +240,13 @@ def visualize_node(run: RunLike, layer: str, graph_key: str | None, node_id: int
     target = {"graph": graph.get("key", graph_key), "node": int(node_id),
               "members": stable_hash(members.tolist())}
     return _dispatch(run, layer, name, params, target, acts, vector, members, member_proj,
-                     progress, should_cancel)
+                     progress, should_cancel, preview)
 
 
 def visualize_units(run: RunLike, layer: str, channel: int | Sequence[int], method: str = "inverse",
                     params: dict | None = None, *, progress: ProgressFn | None = None,
-                    should_cancel: CancelFn | None = None) -> dict:
+                    should_cancel: CancelFn | None = None,
+                    preview: PreviewFn | None = None) -> dict:
     """Channel-level requests without a node.
 
     Parameters
@@ -256,6 +262,9 @@ def visualize_units(run: RunLike, layer: str, channel: int | Sequence[int], meth
         Method parameters plus 'level'.
     progress, should_cancel : callable, optional
         :mod:`topoact.progress` protocol.
+    preview : callable, optional
+        ``preview(step, images)`` called every 32 steps of a computed (not cached) request
+        with the current images (B, 3, H, W) in [0, 1], for a first picture in the app.
 
     Returns
     -------
@@ -281,11 +290,11 @@ def visualize_units(run: RunLike, layer: str, channel: int | Sequence[int], meth
     target = {"channel": channels}
     member_proj = np.asarray(acts[:, int(channels[0])], dtype=np.float64)
     return _dispatch(run, layer, name, params, target, acts, vector, np.arange(len(acts)),
-                     member_proj, progress, should_cancel)
+                     member_proj, progress, should_cancel, preview)
 
 
 def _dispatch(run, layer, name, params, target, acts, vector, members, member_proj,
-              progress, should_cancel):
+              progress, should_cancel, preview=None):
     cls = METHODS[name]
     ctor, extras = _split_params(cls, params)
     method = cls(**ctor)
@@ -297,7 +306,8 @@ def _dispatch(run, layer, name, params, target, acts, vector, members, member_pr
         _require_vector(vector)
 
         def compute():
-            r = method.visualize(_bundle(run), layer, vector, reduce, progress, should_cancel)
+            r = method.visualize(_bundle(run), layer, vector, reduce, progress, should_cancel,
+                                 preview=preview)
             return r.images, {**r.metrics, **member_stats}
 
     elif name == "inverse":
@@ -308,7 +318,8 @@ def _dispatch(run, layer, name, params, target, acts, vector, members, member_pr
                   "channels": [t.index for t in targets]}
 
         def compute():
-            r = method.visualize(_bundle(run), layer, targets, reduce, progress, should_cancel)
+            r = method.visualize(_bundle(run), layer, targets, reduce, progress, should_cancel,
+                                 preview=preview)
             return r.images, r.metrics
 
     elif name == "class_agnostic":
@@ -320,7 +331,7 @@ def _dispatch(run, layer, name, params, target, acts, vector, members, member_pr
         def compute():
             bundle = _bundle(run)
             r = method.visualize(bundle, layer, _unit_images(run, bundle, rows), progress,
-                                 should_cancel)
+                                 should_cancel, preview=preview)
             return r.images, {**r.metrics, "rows": rows}
 
     else:  # dgn
@@ -333,7 +344,8 @@ def _dispatch(run, layer, name, params, target, acts, vector, members, member_pr
 
         def compute():
             fit = load_generator(path)
-            r = method.visualize(_bundle(run), fit, layer, vector, reduce, progress, should_cancel)
+            r = method.visualize(_bundle(run), fit, layer, vector, reduce, progress, should_cancel,
+                                 preview=preview)
             return r.images, {**r.metrics, **member_stats}
 
     return _run_cached(run, layer, target, name, method, compute)
@@ -341,7 +353,8 @@ def _dispatch(run, layer, name, params, target, acts, vector, members, member_pr
 
 def visualize_exemplar(run: RunLike, layer: str, row_index: int, method: str = "class_agnostic",
                        params: dict | None = None, *, progress: ProgressFn | None = None,
-                       should_cancel: CancelFn | None = None) -> dict:
+                       should_cancel: CancelFn | None = None,
+                       preview: PreviewFn | None = None) -> dict:
     """Class-agnostic feature visualization of one image (row ``row_index``) of the run.
 
     Parameters
@@ -356,6 +369,9 @@ def visualize_exemplar(run: RunLike, layer: str, row_index: int, method: str = "
         :class:`~topoact.features.methods.ClassAgnostic` parameters.
     progress, should_cancel : callable, optional
         :mod:`topoact.progress` protocol.
+    preview : callable, optional
+        ``preview(step, images)`` called every 32 steps of a computed (not cached) request
+        with the current images (B, 3, H, W) in [0, 1], for a first picture in the app.
 
     Returns
     -------
@@ -377,7 +393,7 @@ def visualize_exemplar(run: RunLike, layer: str, row_index: int, method: str = "
     def compute():
         bundle = _bundle(run)
         r = method.visualize(bundle, layer, _unit_images(run, bundle, [row_index]), progress,
-                             should_cancel)
+                             should_cancel, preview=preview)
         return r.images, {**r.metrics, "rows": [int(row_index)]}
 
     return _run_cached(run, layer, target, name, method, compute)

@@ -21,7 +21,7 @@ import torch
 
 from ...progress import CancelFn, ProgressFn
 from ..objectives import Objective, layer_activation, reference_distance
-from ..render import evaluate, optimize
+from ..render import PreviewFn, evaluate, optimize
 from .base import FeatureMethod, FeatureResult, check_layer
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ class ClassAgnostic(FeatureMethod):
 
     def visualize(self, bundle: ModelBundle, layer: str, images: torch.Tensor,
                   progress: ProgressFn | None = None,
-                  should_cancel: CancelFn | None = None) -> FeatureResult:
+                  should_cancel: CancelFn | None = None, *,
+                  preview: PreviewFn | None = None) -> FeatureResult:
         """Push each source image toward the layer's features, staying close to it.
 
         Parameters
@@ -55,6 +56,9 @@ class ClassAgnostic(FeatureMethod):
             Sources in [0, 1] at the model's input size.
         progress, should_cancel : callable, optional
             :mod:`topoact.progress` protocol.
+        preview : callable, optional
+            ``preview(step, images)`` called every 32 steps with the current images
+            (B, 3, H, W) in [0, 1] (see :func:`~topoact.features.render.optimize`).
 
         Returns
         -------
@@ -80,7 +84,7 @@ class ClassAgnostic(FeatureMethod):
 
         obj = Objective(fn, [layer, "input"], f"class_agnostic({layer}, w={w:g})")
         out = optimize(bundle, obj, self._param_f(bundle, init=images), self._transform_list(bundle),
-                       self.steps, self.lr, self.seed, progress, should_cancel)
+                       self.steps, self.lr, self.seed, progress, should_cancel, preview=preview)
         acts = evaluate(bundle, out, [layer])
         gain = (act.values(acts) / a0).numpy()
         distance = ((out - images) ** 2).flatten(1).mean(1).sqrt().numpy()

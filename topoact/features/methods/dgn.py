@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from ...progress import CancelFn, ProgressFn
 from ..objectives import Objective, direction, diversity as diversity_obj, resolve_reduce
-from ..render import optimize
+from ..render import PreviewFn, optimize
 from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
     pixel_diversity
 from .node import projection
@@ -45,7 +45,8 @@ class DGNAM(FeatureMethod):
 
     def synthesize(self, bundle: ModelBundle, fit: GeneratorFit, objective: Objective,
                    progress: ProgressFn | None = None,
-                   should_cancel: CancelFn | None = None) -> torch.Tensor:
+                   should_cancel: CancelFn | None = None, *,
+                   preview: PreviewFn | None = None) -> torch.Tensor:
         """Images maximising any ``objective`` through the generator.
 
         Parameters
@@ -56,6 +57,9 @@ class DGNAM(FeatureMethod):
         objective : Objective
         progress, should_cancel : callable, optional
             :mod:`topoact.progress` protocol.
+        preview : callable, optional
+            ``preview(step, images)`` called every 32 steps with the current images
+            (B, 3, H, W) in [0, 1] (see :func:`~topoact.features.render.optimize`).
 
         Returns
         -------
@@ -91,14 +95,14 @@ class DGNAM(FeatureMethod):
         obj = objective + Objective(penalty, [], f"code_norm(lam={self.lam:g})")
         images = optimize(bundle, obj, param_f, self._transform_list(bundle), self.steps,
                           self.lr * s, self.seed, progress, should_cancel,
-                          optimizer="normalized", after_step=clip)
+                          optimizer="normalized", after_step=clip, preview=preview)
         G.to("cpu")
         return images
 
     def visualize(self, bundle: ModelBundle, fit: GeneratorFit, layer: str, vector: ArrayLike,
                   reduce: str = "gap", progress: ProgressFn | None = None,
                   should_cancel: CancelFn | None = None, *,
-                  reduction: str | None = None) -> FeatureResult:
+                  reduction: str | None = None, preview: PreviewFn | None = None) -> FeatureResult:
         """Maximise a direction (e.g. a node's mean activation) in ``layer`` through ``fit``.
 
         Parameters
@@ -112,6 +116,9 @@ class DGNAM(FeatureMethod):
             The run's reduction (``reduction=`` is its deprecated alias).
         progress, should_cancel : callable, optional
             :mod:`topoact.progress` protocol.
+        preview : callable, optional
+            ``preview(step, images)`` called every 32 steps with the current images
+            (B, 3, H, W) in [0, 1] (see :func:`~topoact.features.render.optimize`).
 
         Returns
         -------
@@ -125,7 +132,7 @@ class DGNAM(FeatureMethod):
         obj = direction(layer, v, reduce, self.cossim_pow) * (1.0 / float(np.linalg.norm(v)))
         if self.diversity and self.batch > 1:
             obj = obj + self.diversity * diversity_obj(layer)
-        images = self.synthesize(bundle, fit, obj, progress, should_cancel)
+        images = self.synthesize(bundle, fit, obj, progress, should_cancel, preview=preview)
         feats, probs = layer_features(bundle, images, layer, reduce)
         proj = projection(feats, v)
         metrics = {"activation": proj.round(6).tolist(), "activation_mean": float(proj.mean()),

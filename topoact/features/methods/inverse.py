@@ -33,7 +33,7 @@ from .. import param
 from ..objectives import Objective, annealed, channel, direction, diversity as diversity_obj, \
     level, neuron, resolve_reduce
 from ..objectives import reduce as reduce_output
-from ..render import evaluate, optimize
+from ..render import PreviewFn, evaluate, optimize
 from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
     pixel_diversity
 
@@ -125,7 +125,7 @@ class InverseSet(FeatureMethod):
     def visualize(self, bundle: ModelBundle, layer: str, targets: list[LevelTarget],
                   reduce: str = "gap", progress: ProgressFn | None = None,
                   should_cancel: CancelFn | None = None, *,
-                  reduction: str | None = None) -> FeatureResult:
+                  reduction: str | None = None, preview: PreviewFn | None = None) -> FeatureResult:
         """A batch of images whose measures sit at the targets' levels.
 
         Parameters
@@ -138,6 +138,9 @@ class InverseSet(FeatureMethod):
             The run's reduction (``reduction=`` is its deprecated alias).
         progress, should_cancel : callable, optional
             :mod:`topoact.progress` protocol.
+        preview : callable, optional
+            ``preview(step, images)`` called every 32 steps with the current images
+            (B, 3, H, W) in [0, 1] (see :func:`~topoact.features.render.optimize`).
 
         Returns
         -------
@@ -167,7 +170,7 @@ class InverseSet(FeatureMethod):
         pf = param.image_param(bundle.input_size, self.batch, fft=self.fft, sd=self.init_sd)
         images = optimize(bundle, obj, pf, self._transform_list(bundle),
                           self.steps, self.lr, self.seed, progress, should_cancel,
-                          transform_until=self.anneal)
+                          transform_until=self.anneal, preview=preview)
         acts = evaluate(bundle, images, [layer])
         values = np.stack([m.values(acts).numpy().astype(np.float64) for m in measures], 1)
         levels = np.array([t.level for t in targets])

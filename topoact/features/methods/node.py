@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 
 from ...progress import CancelFn, ProgressFn
 from ..objectives import Objective, direction, diversity as diversity_obj, resolve_reduce
-from ..render import optimize
+from ..render import PreviewFn, optimize
 from .base import FeatureMethod, FeatureResult, check_layer, feature_diversity, layer_features, \
     pixel_diversity
 
@@ -66,7 +66,7 @@ class NodeVisualization(FeatureMethod):
 
     def visualize(self, bundle: ModelBundle, layer: str, vector: ArrayLike, reduce: str = "gap",
                   progress: ProgressFn | None = None, should_cancel: CancelFn | None = None, *,
-                  reduction: str | None = None) -> FeatureResult:
+                  reduction: str | None = None, preview: PreviewFn | None = None) -> FeatureResult:
         """Images maximising ``vector`` in ``layer``.
 
         Parameters
@@ -79,6 +79,9 @@ class NodeVisualization(FeatureMethod):
             The run's reduction (``reduction=`` is its deprecated alias).
         progress, should_cancel : callable, optional
             :mod:`topoact.progress` protocol.
+        preview : callable, optional
+            ``preview(step, images)`` called every 32 steps with the current images
+            (B, 3, H, W) in [0, 1] (see :func:`~topoact.features.render.optimize`).
 
         Returns
         -------
@@ -93,7 +96,7 @@ class NodeVisualization(FeatureMethod):
             raise ValueError("node direction must be finite and non-zero")
         images = optimize(bundle, self.objective(layer, v, reduce), self._param_f(bundle),
                           self._transform_list(bundle), self.steps, self.lr, self.seed,
-                          progress, should_cancel)
+                          progress, should_cancel, preview=preview)
         feats, probs = layer_features(bundle, images, layer, reduce)
         if feats.shape[1] != v.size:
             raise ValueError(f"vector has {v.size} entries but layer {layer!r} has {feats.shape[1]}")

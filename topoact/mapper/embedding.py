@@ -20,12 +20,13 @@ import logging
 import numpy as np
 
 from ..fileio import save_npy
+from ..progress import ProgressFn, report
 from ..results import ResultCache
 from ..store import RunLike
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["layer_embedding", "compute_embedding", "EMBEDDING_METHODS"]
+__all__ = ["layer_embedding", "cached_embedding", "compute_embedding", "EMBEDDING_METHODS"]
 
 EMBEDDING_METHODS = ("umap", "pca")
 #: bump when the computation changes meaning (old files are then not reused)
@@ -53,8 +54,21 @@ def compute_embedding(X, method: str = "umap", seed: int = 0) -> np.ndarray:
     return np.asarray(lens.fit_transform(X), np.float64)
 
 
-def layer_embedding(run: RunLike, layer: str, method: str = "umap", seed: int = 0) -> np.ndarray:
-    """The (N, 2) float64 embedding of a run's layer, cached under ``<run>/embeddings/``.
+def _entry(run: RunLike, layer: str, method: str, seed: int):
+    """(cache, key, params) of a layer's embedding entry (validates ``method``)."""
+    if method not in EMBEDDING_METHODS:
+        raise ValueError(f"embedding method must be one of {EMBEDDING_METHODS}, got {method!r}")
+    params = {"method": method, "seed": int(seed) if method == "umap" else 0}
+    cache = ResultCache(run, "embeddings", version=_VERSION)
+    return cache, cache.key(layer, params), params
+
+
+def cached_embedding(run: RunLike, layer: str, method: str = "umap", seed: int = 0) -> np.ndarray | None:
+    """The layer's cached (N, 2) float64 embedding, or None when it is not (validly) cached.
+
+    Never computes anything: a UI asks this first to decide whether a slow UMAP must run as a
+    background job. An entry from a rewritten layer (other fingerprint), a missing NPY or one
+    of the wrong shape or with non-finite values counts as not cached.
 
     Parameters
     ----------
@@ -65,23 +79,49 @@ def layer_embedding(run: RunLike, layer: str, method: str = "umap", seed: int = 
 
     Returns
     -------
+    (N, 2) float64 array or None
+    """
+    cache, key, _ = _entry(run, layer, method, seed)
+    if cache.load(layer, key) is None:
+        return None
+    npy = cache.path(layer, key).with_suffix(".npy")
+    if not npy.is_file():
+        return None
+    values = np.load(npy)
+    n = run.activations(layer).shape[0]
+    if values.shape == (n, 2) and np.all(np.isfinite(values)):
+        return values.astype(np.float64, copy=False)
+    logger.warning("%s has shape %s, expected (%d, 2); recomputing", npy, values.shape, n)
+    return None
+
+
+def layer_embedding(run: RunLike, layer: str, method: str = "umap", seed: int = 0,
+                    progress: ProgressFn | None = None) -> np.ndarray:
+    """The (N, 2) float64 embedding of a run's layer, cached under ``<run>/embeddings/``.
+
+    Parameters
+    ----------
+    run : Run
+    layer : layer name
+    method : {'umap', 'pca'}
+    seed : UMAP's random seed (ignored by PCA)
+    progress : callable(done, total, message), optional
+        Told when the computation starts and ends (UMAP reports no steps of its own).
+
+    Returns
+    -------
     (N, 2) float64 array, row i for row i of ``run.activations(layer)``.
     """
-    if method not in EMBEDDING_METHODS:
-        raise ValueError(f"embedding method must be one of {EMBEDDING_METHODS}, got {method!r}")
-    params = {"method": method, "seed": int(seed) if method == "umap" else 0}
-    cache = ResultCache(run, "embeddings", version=_VERSION)
-    key = cache.key(layer, params)
+    cache, key, params = _entry(run, layer, method, seed)
+    values = cached_embedding(run, layer, method, seed)
+    if values is not None:
+        report(progress, 1, 1, f"{method.upper()} of {layer} from cache")
+        return values
     X = run.activations(layer)
-    entry = cache.load(layer, key)
-    npy = cache.path(layer, key).with_suffix(".npy")
-    if entry is not None and npy.is_file():
-        values = np.load(npy)
-        if values.shape == (X.shape[0], 2) and np.all(np.isfinite(values)):
-            return values.astype(np.float64, copy=False)
-        logger.warning("%s has shape %s, expected (%d, 2); recomputing", npy, values.shape, X.shape[0])
+    report(progress, 0, 1, f"{method.upper()} of {layer} ({X.shape[0]:,} images)")
     values = compute_embedding(X, method, params["seed"])
     json_path = cache.path(layer, key, create=True)
     save_npy(json_path.with_suffix(".npy"), values)
     cache.save(layer, key, dict(params, shape=list(values.shape), file=json_path.with_suffix(".npy").name))
+    report(progress, 1, 1, f"{method.upper()} of {layer} done")
     return values

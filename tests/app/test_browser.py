@@ -49,6 +49,15 @@ def _wait_for_graph(dash_duo, timeout: float = 30) -> None:
     until(lambda: _node_count(dash_duo) > 0, timeout, msg="the graph to be drawn")
 
 
+def _open_form(dash_duo) -> None:
+    """Unfold the "Mapper parameters" form (folded by default)."""
+    from topoact.app.panels.graph_form import ACCORDION
+
+    if not dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed():
+        dash_duo.find_element(f"#{ACCORDION} .accordion-button").click()
+    until(lambda: dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed(), 5, msg="the unfolded form")
+
+
 def _per_node(dash_duo, expression: str) -> list | None:
     """``expression`` (JS of the trace ``t`` and point ``i``) for every node marker of the drawn figure."""
     return dash_duo.driver.execute_script(f"""
@@ -146,6 +155,7 @@ def test_recompute_in_a_worker_shows_progress_and_only_the_button_moves_the_defa
     before = _node_count(dash_duo)
     dash_duo.driver.execute_script(RECORD_JS, ids.JOB_PROGRESS, ids.JOB_PROGRESS_TEXT, ids.COMPUTE_BUTTON,
                                    "__mapperBar")
+    _open_form(dash_duo)
     field = dash_duo.find_element(f"#{ids.P_INTERVALS}")
     field.clear()
     field.send_keys("12")
@@ -168,13 +178,15 @@ def test_recompute_in_a_worker_shows_progress_and_only_the_button_moves_the_defa
     assert dash_duo.find_element(f"#{ids.JOB_PROGRESS_TEXT}").text == ""
     dash_duo.wait_for_text_to_equal(f"#{ids.DEFAULT_STATUS}", "not the layer's default graph", timeout=10)
 
-    # exploring did not move the default: a reload opens the old graph
+    # exploring did not move the default: the app's address (without a view in the URL, which
+    # would restore that view) opens the old graph
     assert run.default_graph_key(GRAPH_LAYER) == default
-    dash_duo.driver.refresh()
+    dash_duo.driver.get(dash_duo.server_url)
     _wait_for_graph(dash_duo)
     until(lambda: _shown_key(dash_duo) == default, 10, msg="the default graph after reload")
 
     # the same parameters again: the saved graph, shown at once, then made the default explicitly
+    _open_form(dash_duo)
     field = dash_duo.find_element(f"#{ids.P_INTERVALS}")
     field.clear()
     field.send_keys("12")
@@ -185,7 +197,7 @@ def test_recompute_in_a_worker_shows_progress_and_only_the_button_moves_the_defa
     dash_duo.find_element(f"#{ids.DEFAULT_BUTTON}").click()
     dash_duo.wait_for_contains_text(f"#{ids.DEFAULT_STATUS}", "this is the layer's default graph", timeout=10)
     assert run.default_graph_key(GRAPH_LAYER) == new_key
-    dash_duo.driver.refresh()
+    dash_duo.driver.get(dash_duo.server_url)
     _wait_for_graph(dash_duo)
     until(lambda: _shown_key(dash_duo) == new_key, 10, msg="the new default after reload")
 

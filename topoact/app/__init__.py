@@ -3,7 +3,9 @@
 Nothing heavy happens at import time; the run is opened and the panels imported inside
 :func:`create_app`. See :mod:`topoact.app.panels` for the panel contract,
 :mod:`topoact.app.background` for background work (Dash background callbacks in worker
-processes) and :mod:`topoact.app.ids` for the shared stores.
+processes), :mod:`topoact.app.ids` for the shared stores, :mod:`topoact.app.shell` for the page
+(navbar, help, columns; the Bootstrap theme is served from ``assets/``, never a CDN) and
+:mod:`topoact.app.urlstate` for the view kept in the address bar.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
     from .context import AppContext
     from .panels import load_panels
     from .routes import register_routes
-    from .shell import shell_layout
+    from . import shell, urlstate
 
     from topoact.store import open_run
 
@@ -52,8 +54,10 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
     app = dash.Dash(__name__, title=title, update_title=None, suppress_callback_exceptions=False,
                     background_callback_manager=background_manager or make_manager())
     main, tabs = load_panels()
-    app.layout = shell_layout(ctx, main, tabs)
+    app.layout = shell.shell_layout(ctx, main, tabs)
     register_routes(app.server, run)
+    shell.register(app, ctx)
+    urlstate.register(app, ctx)
     for module in main:
         module.register(app, ctx)
     for _, module in tabs:

@@ -32,10 +32,11 @@ Rules for panels:
   never rebuild a cache key (ask the library's config ``.key``).
 * Stores hold keys and parameters, never arrays or member lists.
 
-The shell (``topoact.app.create_app``) shows the ``graph`` and ``node`` panels side by side in
-the first tab and every other panel of :data:`TAB_PANELS` in its own tab. Optional panels
-(``persistence``, ``features``) are included only when their module imports; an import error
-is logged (a warning with the traceback for a broken module), not raised.
+The shell (``topoact.app.create_app``) shows the ``graph``, ``embedding`` and ``node`` panels
+side by side in the first tab and every other panel of :data:`TAB_PANELS` in its own tab.
+Optional panels (``embedding``, ``persistence``, ``features``) are included only when their
+module imports; an import error is logged (a warning with the traceback for a broken module),
+not raised.
 """
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AppContext", "MAIN_PANELS", "TAB_PANELS", "OPTIONAL_PANELS", "load_panels"]
 
-#: shown together in the first tab
-MAIN_PANELS = ("graph", "node")
+#: shown side by side in the first tab, in this order (graph | embedding | node)
+MAIN_PANELS = ("graph", "embedding", "node")
 #: (module name, default tab label), in tab order
 TAB_PANELS = (
     ("sweep", "Parameter sweep"),
@@ -62,28 +63,37 @@ TAB_PANELS = (
     ("anomalies", "Anomalies"),
     ("layers", "Layers"),
 )
-OPTIONAL_PANELS = frozenset({"persistence", "features"})
+OPTIONAL_PANELS = frozenset({"persistence", "features", "embedding"})
+
+
+def _import_panel(name: str) -> ModuleType | None:
+    """The panel module ``name``; None for an optional panel that is missing or broken (logged)."""
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if name in OPTIONAL_PANELS and exc.name == f"{__name__}.{name}":
+            logger.info("optional panel %r not installed", name)
+            return None
+        if name in OPTIONAL_PANELS:
+            logger.warning("optional panel %r left out: %s", name, exc)
+            return None
+        raise
+    except Exception:  # noqa: BLE001 - a broken optional panel must not take the app down
+        if name in OPTIONAL_PANELS:
+            logger.exception("optional panel %r failed to import; left out", name)
+            return None
+        raise
 
 
 def load_panels() -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
-    """Import the panel modules: ``(main panels, [(tab label, module), ...])``."""
-    main = [importlib.import_module(f"{__name__}.{name}") for name in MAIN_PANELS]
+    """Import the panel modules: ``(main panels, [(tab label, module), ...])``.
+
+    A missing optional main panel (``embedding``) leaves its column out.
+    """
+    main = [module for module in map(_import_panel, MAIN_PANELS) if module is not None]
     tabs = []
     for name, label in TAB_PANELS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_PANELS and exc.name == f"{__name__}.{name}":
-                logger.info("optional panel %r not installed", name)
-                continue
-            if name in OPTIONAL_PANELS:
-                logger.warning("optional panel %r left out: %s", name, exc)
-                continue
-            raise
-        except Exception:  # noqa: BLE001 - a broken optional panel must not take the app down
-            if name in OPTIONAL_PANELS:
-                logger.exception("optional panel %r failed to import; left out", name)
-                continue
-            raise
-        tabs.append((getattr(module, "TAB_LABEL", label), module))
+        module = _import_panel(name)
+        if module is not None:
+            tabs.append((getattr(module, "TAB_LABEL", label), module))
     return main, tabs

@@ -15,15 +15,19 @@ Part of the graph panel (:mod:`topoact.app.panels.graph` includes its layout and
 """
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from dash import Input, Output, State, callback_context, dcc, html, no_update
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback_context, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
+from topoact.app.help import HELP, LENS_NAMES, error_id, field, graph_name, info_mark
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -36,8 +40,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LENSES = [("l2", "L2 norm"), ("l1", "L1 norm"), ("pca", "PCA (1st component)"), ("pca2", "PCA (2-D)"),
-          ("knn", "k-NN distance (density)"), ("maxprob", "max probability"), ("entropy", "prediction entropy")]
+LENSES = [(name, LENS_NAMES[name]) for name in ("umap2", "pca2", "umap", "pca", "l2", "l1", "knn", "maxprob",
+                                                 "entropy")]
 COVERS = [("uniform", "uniform"), ("balanced", "balanced (quantile)")]
 CLUSTERERS = [("dbscan", "DBSCAN"), ("single", "single linkage")]
 METRICS = [("euclidean", "euclidean"), ("cosine", "cosine")]
@@ -46,12 +50,24 @@ FORM_FIELDS = ("lens", "cover", "n_intervals", "overlap", "clusterer", "eps", "m
 #: the component ids of these fields
 FORM_IDS = (ids.P_LENS, ids.P_COVER, ids.P_INTERVALS, ids.P_OVERLAP, ids.P_CLUSTERER, ids.P_EPS, ids.P_METRIC,
             ids.P_MIN_SAMPLES)
+#: each field's caption (the name its error message starts with)
+CAPTIONS = {"lens": "lens", "cover": "cover", "n_intervals": "intervals", "overlap": "overlap",
+            "clusterer": "clusterer", "eps": "eps", "metric": "metric", "min_samples": "min samples",
+            "eps_scale": "eps scale"}
+INTEGER_FIELDS = frozenset({"n_intervals", "min_samples"})
+#: fields only DBSCAN reads
+DBSCAN_FIELDS = frozenset({"eps", "min_samples", "eps_scale"})
+ACCORDION = "topoact-form-accordion"
+_SELECTS = frozenset({ids.P_LENS, ids.P_COVER, ids.P_CLUSTERER, ids.P_METRIC})
+WHY_BUTTON = "topoact-form-why-button"
+WHY_COLLAPSE = "topoact-form-why"
+WHY_BODY = "topoact-form-why-body"
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.8em", "alignItems": "flex-end", "marginBottom": "0.5em"}
 
 
 def labelled(label, component, width="11em"):
-    """A small caption above a form control."""
+    """A small caption above a form control (without help: prefer :func:`topoact.app.help.field`)."""
     return html.Div([html.Label(label, style={"fontSize": "0.8em", "color": "#555"}), component],
                     style={"width": width})
 
@@ -90,6 +106,108 @@ def form_config(lens: str, cover: str, n_intervals: Any, overlap: Any, clusterer
                         overlap=number("overlap", overlap, float), clusterer=clusterer,
                         eps="auto" if eps_text in ("", "auto") else number("eps", eps_text, float),
                         metric=metric, min_samples=number("min samples", min_samples, int))
+
+
+# -- bad values in words ----------------------------------------------------------------------------
+_RANGE = re.compile(r"([\[(])(-?inf|-?[\d.]+(?:e[+-]?\d+)?), (-?inf|-?[\d.]+(?:e[+-]?\d+)?)([\])])")
+
+
+def range_words(message: str, integer: bool = False) -> str | None:
+    """The range in a library message (``"... must be in [1, inf], got 0"``) in words.
+
+    Examples
+    --------
+    >>> range_words("n_intervals must be in [1, inf], got 0", integer=True)
+    'a whole number ≥ 1'
+    >>> range_words("overlap must be in (0, 1), got 2")
+    'a number > 0 and < 1'
+    >>> range_words("eps must be 'auto' or a finite number > 0 (0, inf), got -1")
+    "a number > 0 or 'auto'"
+    """
+    match = _RANGE.search(message)
+    if not match:
+        return None
+    left, lo, hi, right = match.groups()
+    kind = "a whole number" if integer else "a number"
+    bounds = []
+    if lo != "-inf":
+        bounds.append(f"{'>' if left == '(' else '≥'} {lo}")
+    if hi != "inf":
+        bounds.append(f"{'<' if right == ')' else '≤'} {hi}")
+    words = f"{kind} {' and '.join(bounds)}" if bounds else kind
+    return words + (" or 'auto'" if "'auto'" in message else "")
+
+
+@functools.lru_cache(maxsize=None)
+def allowed(name: str) -> str:
+    """What the library accepts for the numeric field ``name``, in words, read from its own range
+    message (``MapperConfig`` validation is the source of truth: a changed range changes the text)."""
+    from topoact.mapper import MapperConfig
+
+    try:
+        MapperConfig(clusterer="dbscan", **{name: -10 ** 9})
+    except ValueError as exc:
+        words = range_words(str(exc), integer=name in INTEGER_FIELDS)
+        if words:
+            return words
+    return "a whole number" if name in INTEGER_FIELDS else "a number"
+
+
+def field_message(name: str, value: Any, exc: Exception | None = None) -> str:
+    """The error line of field ``name`` holding the bad ``value``: ``"intervals: a whole number ≥ 1, not 0"``."""
+    caption = CAPTIONS.get(name, name)
+    if name in ("lens", "cover", "clusterer", "metric"):  # a choice: the library lists them
+        return f"{caption}: {exc}" if exc is not None else f"{caption}: choose one of the list"
+    text = "" if value is None else str(value).strip()
+    return f"{caption}: {allowed(name)}" + (f", not {text}" if text else " (empty)")
+
+
+def field_errors(values: dict[str, Any]) -> dict[str, str]:
+    """Each bad field's message in words, checked one by one by the library.
+
+    Parameters
+    ----------
+    values : dict
+        Raw field values by :class:`~topoact.mapper.MapperConfig` field name (text as typed);
+        fields the chosen clusterer does not read are not checked.
+
+    Returns
+    -------
+    dict
+        ``{field name: message}``, empty when every field is fine.
+    """
+    from topoact.mapper import MapperConfig
+
+    errors = {}
+    dbscan = values.get("clusterer", "dbscan") == "dbscan"
+    for name, value in values.items():
+        if name in DBSCAN_FIELDS and not dbscan:
+            continue
+        if isinstance(value, str):
+            value = value.strip()
+        if name == "eps" and value in ("", None):
+            value = "auto"  # an empty eps box means automatic
+        try:
+            MapperConfig(**({"clusterer": "dbscan"} if name in DBSCAN_FIELDS else {}), **{name: value})
+        except ValueError as exc:
+            errors[name] = field_message(name, values[name], exc)
+    return errors
+
+
+def form_errors(*values: Any) -> dict[str, str]:
+    """The form's bad fields (in :data:`FORM_FIELDS` order of arguments): ``{control id: message}``.
+
+    Every field is checked alone (:func:`field_errors`), then the whole configuration (rules that
+    join fields); a message of the latter goes to the field it names (else to lens).
+    """
+    by_name = field_errors(dict(zip(FORM_FIELDS, values)))
+    if not by_name:
+        try:
+            form_config(*values)
+        except ValueError as exc:
+            named = [name for name in FORM_FIELDS if str(exc).startswith((name, CAPTIONS[name]))]
+            by_name[named[0] if named else "lens"] = str(exc)
+    return {FORM_IDS[FORM_FIELDS.index(name)]: message for name, message in by_name.items()}
 
 
 def form_values(params: dict | None) -> list:
@@ -169,37 +287,108 @@ def default_text(ctx: AppContext, selection: dict | None) -> str:
     return "not the layer's default graph"
 
 
+# -- "why this graph?" ------------------------------------------------------------------------------
+def why_content(ctx: AppContext, selection: dict | None) -> list:
+    """How the layer's default graph was chosen (``params["auto"]`` of :mod:`topoact.mapper.auto`).
+
+    The shown graph's own choice when it was chosen automatically, else the layer's default
+    graph's (with a line saying the shown graph was computed with the form's parameters).
+    """
+    if not selection:
+        return [html.P("No graph shown yet.", className="small mb-0")]
+    layer, key = selection["layer"], selection["key"]
+    out = []
+    auto = (ctx.graph(layer, key).get("params") or {}).get("auto")
+    if not auto:
+        default = ctx.default_key(layer)
+        out.append(html.P("The graph shown was computed with the parameters above (not chosen "
+                          "automatically).", className="small mb-1"))
+        if default and default != key:
+            auto = (ctx.graph(layer, default).get("params") or {}).get("auto")
+            if auto:
+                out.append(html.P("The layer's default graph was chosen like this:", className="small mb-1"))
+    if not auto:
+        out.append(html.P("This layer's default graph was not chosen automatically (it was set by hand or "
+                          "saved before the automatic choice existed).", className="small mb-0"))
+        return out
+    candidates = auto.get("candidates") or []
+    winner = auto.get("winner")
+    out += [html.P(auto.get("reason", ""), className="small mb-1 fw-semibold"),
+            html.P(f"Rule: {auto.get('rule', '')}. Scored on {auto.get('n_rows_scored', 0):,} images.",
+                   className="small mb-1")]
+    head = ["candidate", "nodes", "images covered", "largest node", "explained", "stability", "score", "admissible"]
+    rows = []
+    for k, c in enumerate(candidates):
+        label = graph_name(c.get("params")) if c.get("params") else c.get("label", "?")
+        cells = [label, c.get("nodes"), _percent(c.get("coverage")), _percent(c.get("largest")),
+                 _fixed(c.get("explained")), _fixed(c.get("stability")), _fixed(c.get("score")),
+                 "yes" if c.get("admissible") else "no: " + "; ".join(c.get("failed") or [])]
+        rows.append(html.Tr([html.Td(cell) for cell in cells], className="table-success" if k == winner else None))
+    out.append(dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], size="sm",
+                         bordered=False, hover=True, className="mb-0"))
+    return out
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * float(value):.0f} %" if isinstance(value, (int, float)) else "–"
+
+
+def _fixed(value: Any) -> str:
+    return f"{float(value):.3f}" if isinstance(value, (int, float)) else "–"
+
+
 # -- layout ---------------------------------------------------------------------------------------
-def layout(ctx: AppContext) -> html.Details:
-    """The parameter form (filled with the library's defaults until a graph is shown)."""
+def _select(control_id: str, pairs: list[tuple[str, str]], value: str) -> dbc.Select:
+    return dbc.Select(id=control_id, options=_options(pairs), value=value, size="sm")
+
+
+def _text(control_id: str, value: Any, placeholder: str = "") -> dbc.Input:
+    return dbc.Input(id=control_id, type="text", value=value, size="sm", placeholder=placeholder,
+                     autoComplete="off")
+
+
+def layout(ctx: AppContext) -> html.Div:
+    """The parameter form, folded ("Mapper parameters"), filled with the library's defaults until a
+    graph is shown; below it the job's progress bar and status (visible while folded)."""
     from topoact.mapper import MapperConfig
 
     DEFAULTS = MapperConfig()  # noqa: N806 - the library's defaults fill the form
-    return html.Details([
-        html.Summary("Mapper parameters — recompute"),
-        html.Div([
-            labelled("lens", dcc.Dropdown(id=ids.P_LENS, options=_options(LENSES), value=DEFAULTS.lens,
-                                           clearable=False)),
-            labelled("cover", dcc.Dropdown(id=ids.P_COVER, options=_options(COVERS), value=DEFAULTS.cover,
-                                            clearable=False)),
-            labelled("intervals", dcc.Input(id=ids.P_INTERVALS, type="number", min=1, step=1,
-                                             value=DEFAULTS.n_intervals, style={"width": "6em"}), "7em"),
-            labelled("overlap", dcc.Input(id=ids.P_OVERLAP, type="number", min=0, max=0.95, step=0.05,
-                                           value=DEFAULTS.overlap, style={"width": "6em"}), "7em"),
-            labelled("clusterer", dcc.Dropdown(id=ids.P_CLUSTERER, options=_options(CLUSTERERS),
-                                                value=DEFAULTS.clusterer, clearable=False)),
-            labelled("eps (or auto)", dcc.Input(id=ids.P_EPS, type="text", value=str(DEFAULTS.eps), style={"width": "6em"}), "7em"),
-            labelled("metric", dcc.Dropdown(id=ids.P_METRIC, options=_options(METRICS), value=DEFAULTS.metric,
-                                             clearable=False)),
-            labelled("min samples", dcc.Input(id=ids.P_MIN_SAMPLES, type="number", min=1, step=1,
-                                               value=DEFAULTS.min_samples, style={"width": "6em"}), "7em"),
-            html.Button("Compute graph", id=ids.COMPUTE_BUTTON, n_clicks=0),
-            html.Button("Cancel", id=ids.CANCEL_BUTTON, n_clicks=0, disabled=True),
-        ], style=_row),
-        html.Div([html.Progress(id=ids.JOB_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
-                  html.Span(id=ids.JOB_PROGRESS_TEXT, style={"marginLeft": "0.8em", "fontSize": "0.85em"}),
-                  html.Span(id=ids.JOB_STATUS, style={"marginLeft": "0.8em", "fontSize": "0.85em"})]),
-    ], open=True, style={"marginBottom": "0.5em"})
+    fields = html.Div([
+        field("lens", _select(ids.P_LENS, LENSES, DEFAULTS.lens), help=HELP["lens"], control_id=ids.P_LENS,
+              width="10em"),
+        field("cover", _select(ids.P_COVER, COVERS, DEFAULTS.cover), help=HELP["cover"],
+              control_id=ids.P_COVER, width="10em"),
+        field("intervals (per lens dim.)", _text(ids.P_INTERVALS, DEFAULTS.n_intervals), help=HELP["n_intervals"],
+              control_id=ids.P_INTERVALS, width="10em"),
+        field("overlap (0–1)", _text(ids.P_OVERLAP, DEFAULTS.overlap), help=HELP["overlap"],
+              control_id=ids.P_OVERLAP, width="7em"),
+        field("clusterer", _select(ids.P_CLUSTERER, CLUSTERERS, DEFAULTS.clusterer), help=HELP["clusterer"],
+              control_id=ids.P_CLUSTERER, width="9em"),
+        field("eps (distance)", _text(ids.P_EPS, str(DEFAULTS.eps), placeholder="auto"), help=HELP["eps"],
+              control_id=ids.P_EPS, width="7em"),
+        field("metric", _select(ids.P_METRIC, METRICS, DEFAULTS.metric), help=HELP["metric"],
+              control_id=ids.P_METRIC, width="8em"),
+        field("min samples (images)", _text(ids.P_MIN_SAMPLES, DEFAULTS.min_samples), help=HELP["min_samples"],
+              control_id=ids.P_MIN_SAMPLES, width="9em"),
+    ], className="topoact-form-row mb-2")
+    buttons = html.Div([
+        dbc.Button("Compute graph", id=ids.COMPUTE_BUTTON, n_clicks=0, size="sm", color="primary"),
+        dbc.Button("Cancel", id=ids.CANCEL_BUTTON, n_clicks=0, disabled=True, size="sm", color="secondary",
+                   outline=True, className="ms-2"),
+        dbc.Button("Why this graph?", id=WHY_BUTTON, n_clicks=0, size="sm", color="link", className="ms-2"),
+        info_mark(f"{WHY_BUTTON}-info", HELP["why"]),
+    ], className="d-flex align-items-center")
+    why = dbc.Collapse(html.Div(id=WHY_BODY, className="topoact-why mt-2"), id=WHY_COLLAPSE, is_open=False)
+    form = dbc.Accordion(
+        dbc.AccordionItem([fields, buttons, why], title="Mapper parameters", item_id="params"),
+        id=ACCORDION, start_collapsed=True, active_item=None, className="topoact-params mb-1",
+    )
+    status = html.Div([
+        html.Progress(id=ids.JOB_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "10em"}),
+        html.Span(id=ids.JOB_PROGRESS_TEXT, className="ms-2"),
+        html.Span(id=ids.JOB_STATUS, className="ms-2"),
+    ], className="small text-secondary d-flex align-items-center", style={"minHeight": "1.2em"})
+    return html.Div([form, status], style={"flex": "0 0 auto"})
 
 
 # -- callbacks ------------------------------------------------------------------------------------
@@ -230,13 +419,39 @@ def register(app: Dash, ctx: AppContext) -> None:
     def compute(n_clicks, layer, *values):
         if not n_clicks or layer is None:
             raise PreventUpdate
-        try:
-            result, request = graph_request(ctx, [layer], form_config(*values), layer)
-        except ValueError as exc:  # bad parameters are shown next to the form
-            return no_update, no_update, f"error: {exc}"
+        errors = form_errors(*values)
+        if errors:  # each message is on its field's error line (``validate``)
+            return no_update, no_update, "check the marked field: " + "; ".join(errors.values())
+        result, request = graph_request(ctx, [layer], form_config(*values), layer)
         if result is not None:
             return result, no_update, f"graph {result['key']} (saved before)"
         return no_update, request, "queued"
+
+    @app.callback(
+        [Output(error_id(component), "children") for component in FORM_IDS],
+        [Output(component, "invalid") for component in FORM_IDS if component not in _SELECTS],
+        [Input(component, "value") for component in FORM_IDS],
+        prevent_initial_call=True,
+    )
+    def validate(*values):
+        """Every bad value gets its message in words on its field's error line."""
+        errors = form_errors(*values)
+        lines = [errors.get(component, "") for component in FORM_IDS]
+        return lines, [component in errors for component in FORM_IDS if component not in _SELECTS]
+
+    @app.callback(Output(WHY_COLLAPSE, "is_open"), Input(WHY_BUTTON, "n_clicks"), State(WHY_COLLAPSE, "is_open"),
+                  prevent_initial_call=True)
+    def toggle_why(n_clicks, is_open):
+        return not is_open if n_clicks else is_open
+
+    @app.callback(Output(WHY_BODY, "children"), Input(ids.GRAPH_KEY, "data"))
+    def explain(selection):
+        """The "Why this graph?" content of the shown graph (or its layer's default)."""
+        try:
+            return why_content(ctx, selection)
+        except Exception as exc:  # noqa: BLE001 - a graph that cannot be read: say so, keep the page
+            logger.warning("cannot explain graph %s: %s", selection, exc)
+            return html.P(f"cannot read the graph's choice: {exc}", className="small text-danger")
 
     @app.callback(
         Output(ids.MAPPER_RESULT, "data", allow_duplicate=True),

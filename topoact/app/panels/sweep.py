@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
+import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback_context, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
-from topoact.app.panels.graph_form import FORM_IDS, form_config, graph_request
+from topoact.app.help import HELP, error_id, field
+from topoact.app.panels.graph_form import CAPTIONS, FORM_IDS, allowed, field_errors, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
 
 if TYPE_CHECKING:
@@ -35,6 +37,10 @@ TAB_LABEL = "Parameter sweep"
 METRICS = ["nodes", "edges", "components", "cycles", "mean_purity"]
 COLUMNS = ["n_intervals", "overlap", "eps_scale", "eps"] + METRICS
 SWEEP_PROGRESS_TEXT = "topoact-sweep-progress-text"
+#: the sweep's list fields: control id -> the MapperConfig field each entry sets
+LIST_FIELDS = {ids.SWEEP_INTERVALS: "n_intervals", ids.SWEEP_OVERLAPS: "overlap", ids.SWEEP_SCALES: "eps_scale"}
+METRIC_LABELS = {"nodes": "nodes", "edges": "edges", "components": "components", "cycles": "cycles",
+                 "mean_purity": "mean purity (0–1)"}
 
 
 def parse_list(text: str | None, cast: Callable[[str], Any], name: str) -> list:
@@ -51,6 +57,29 @@ def parse_list(text: str | None, cast: Callable[[str], Any], name: str) -> list:
     if not values:
         raise ValueError(f"{name}: give at least one value, separated by commas")
     return sorted(set(values))
+
+
+def list_errors(texts: dict[str, str | None]) -> dict[str, str]:
+    """Messages in words for the sweep's bad list fields: ``{control id: message}``.
+
+    Parameters
+    ----------
+    texts : dict
+        ``{control id of LIST_FIELDS: the text typed}``; every comma-separated entry is checked
+        by the library (:func:`topoact.app.panels.graph_form.field_errors`).
+    """
+    errors = {}
+    for control, text in texts.items():
+        name = LIST_FIELDS[control]
+        entries = [part.strip() for part in str(text or "").replace(";", ",").split(",") if part.strip()]
+        rule = f"{allowed(name)} each, separated by commas"
+        if not entries:
+            errors[control] = f"{CAPTIONS[name]}: give at least one value ({rule})"
+            continue
+        bad = [part for part in entries if field_errors({name: part})]
+        if bad:
+            errors[control] = f"{CAPTIONS[name]}: {rule}; not {', '.join(bad)}"
+    return errors
 
 
 def sweep_grid(base: MapperConfig, n_intervals: list[int], overlaps: list[float], scales: list[float] = (1.0,)) -> dict:
@@ -81,27 +110,34 @@ def summary_rows(summaries: list[dict]) -> list[dict]:
 
 def layout(ctx: AppContext) -> html.Div:
     """The sweep form, progress, heat map and table."""
+    def text(control_id: str, value: str) -> dbc.Input:
+        return dbc.Input(id=control_id, type="text", value=value, size="sm", autoComplete="off")
+
+    form = html.Div([
+        field("intervals (list)", text(ids.SWEEP_INTERVALS, "4, 6, 8, 12"), help=HELP["sweep_intervals"],
+              control_id=ids.SWEEP_INTERVALS, width="14em"),
+        field("overlaps (list, 0–1)", text(ids.SWEEP_OVERLAPS, "0.2, 0.3, 0.5"), help=HELP["sweep_overlaps"],
+              control_id=ids.SWEEP_OVERLAPS, width="14em"),
+        field("eps scales (list, × auto eps)", text(ids.SWEEP_SCALES, "1.0"), help=HELP["sweep_scales"],
+              control_id=ids.SWEEP_SCALES, width="14em"),
+        html.Div([
+            dbc.Button("Run sweep", id=ids.SWEEP_BUTTON, n_clicks=0, size="sm", color="primary"),
+            dbc.Button("Cancel", id=ids.CANCEL_SWEEP, n_clicks=0, disabled=True, size="sm", color="secondary",
+                       outline=True, className="ms-2"),
+        ], className="align-self-end mb-1"),
+        field("heat map shows", dbc.Select(id=ids.SWEEP_METRIC, value="nodes", size="sm",
+                                           options=[{"label": METRIC_LABELS[m], "value": m} for m in METRICS]),
+              help=HELP["sweep_metric"], control_id=ids.SWEEP_METRIC, width="12em"),
+    ], className="topoact-form-row")
     return html.Div([
         html.P("Mapper over a grid of cover settings; lens, clusterer, eps and metric come from the "
-               "parameter form of the Mapper graph tab. Click a cell or a row to open that graph.",
-               style={"fontSize": "0.85em", "color": "#555"}),
-        html.Div([
-            html.Label("intervals "), dcc.Input(id=ids.SWEEP_INTERVALS, type="text", value="4, 6, 8, 12",
-                                                style={"width": "10em"}),
-            html.Label(" overlap ", style={"marginLeft": "1em"}),
-            dcc.Input(id=ids.SWEEP_OVERLAPS, type="text", value="0.2, 0.3, 0.5", style={"width": "10em"}),
-            html.Label(" eps scale ", style={"marginLeft": "1em"}),
-            dcc.Input(id=ids.SWEEP_SCALES, type="text", value="1.0", style={"width": "7em"}),
-            html.Button("Run sweep", id=ids.SWEEP_BUTTON, n_clicks=0, style={"marginLeft": "1em"}),
-            html.Button("Cancel", id=ids.CANCEL_SWEEP, n_clicks=0, disabled=True, style={"marginLeft": "0.5em"}),
-            html.Label(" show ", style={"marginLeft": "1em"}),
-            dcc.Dropdown(id=ids.SWEEP_METRIC, options=METRICS, value="nodes", clearable=False,
-                         style={"width": "10em", "display": "inline-block", "verticalAlign": "middle"}),
-        ]),
+               "parameter form of the Mapper graph tab. Click a cell or a row to open that graph (it does "
+               "not become the layer's default).", className="small text-secondary mb-2"),
+        form,
         html.Div([html.Progress(id=ids.SWEEP_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
-                  html.Span(id=SWEEP_PROGRESS_TEXT, style={"marginLeft": "0.8em"}),
-                  html.Span(id=ids.SWEEP_STATUS, style={"marginLeft": "0.8em"})],
-                 style={"fontSize": "0.85em", "margin": "0.4em 0"}),
+                  html.Span(id=SWEEP_PROGRESS_TEXT, className="ms-2"),
+                  html.Span(id=ids.SWEEP_STATUS, className="ms-2")],
+                 className="small text-secondary my-1 d-flex align-items-center"),
         dcc.Store(id=ids.SWEEP_RESULT, data=None),
         dcc.Graph(id=ids.SWEEP_HEATMAP, figure=empty_figure("no sweep yet", height=300)),
         dash_table.DataTable(id=ids.SWEEP_TABLE, columns=[{"name": c, "id": c} for c in COLUMNS], data=[],
@@ -123,6 +159,9 @@ def register(app: Dash, ctx: AppContext) -> None:
         """Runs in a worker process."""
         if not n_clicks or not layer:
             raise PreventUpdate
+        errors = list_errors(dict(zip(LIST_FIELDS, (intervals_text, overlaps_text, scales_text))))
+        if errors:  # each message is on its field's error line (``validate``)
+            return no_update, "check the marked field: " + "; ".join(errors.values())
         bar = BarProgress(set_progress)
         try:
             grid = sweep_grid(form_config(*form), parse_list(intervals_text, int, "intervals"),
@@ -134,6 +173,14 @@ def register(app: Dash, ctx: AppContext) -> None:
                 f"{len(summaries)} settings of layer {layer} ({bar.elapsed():.1f} s)")
 
     show_cancelled(app, ids.CANCEL_SWEEP, ids.SWEEP_STATUS)
+
+    @app.callback([Output(error_id(control), "children") for control in LIST_FIELDS],
+                  [Output(control, "invalid") for control in LIST_FIELDS],
+                  [Input(control, "value") for control in LIST_FIELDS], prevent_initial_call=True)
+    def validate(*texts):
+        """Every bad list gets its message in words on its field's error line."""
+        errors = list_errors(dict(zip(LIST_FIELDS, texts)))
+        return [errors.get(c, "") for c in LIST_FIELDS], [c in errors for c in LIST_FIELDS]
 
     @app.callback(Output(ids.SWEEP_HEATMAP, "figure"), Output(ids.SWEEP_TABLE, "data"),
                   Input(ids.SWEEP_RESULT, "data"), Input(ids.SWEEP_METRIC, "value"))

@@ -1,0 +1,178 @@
+"""The view in the address bar: layer, graph, colouring and selected node.
+
+``?layer=conv2&graph=<key>&colour=majority&node=12`` is kept in ``ids.URL`` (a ``dcc.Location``
+with ``refresh=False``: writing it pushes a browser history entry without reloading the page).
+
+* view -> URL (:func:`register`'s ``write_url``): each change of the shown graph (hence of the
+  layer), colouring or node writes the query, unless it is already the URL's (no duplicate
+  entries) or a view from the URL is still being restored.
+* URL -> view (``read_url``, on page load and when Back / Forward change the address): the
+  colour and a node of the shown graph are set at once; another graph or layer is set through
+  the graph panel's own dropdowns and finished by ``follow`` once that graph is shown (a layer
+  change first shows the layer's default graph, then the asked one, then its node). Until then
+  the target waits in :data:`PENDING` and ``write_url`` stays quiet, so restoring a view never
+  writes intermediate views into the history (no URL -> dropdown -> URL loop).
+
+Values that do not name something of the run (unknown layer, graph, colouring or node) are
+ignored; the view then writes its own state back to the URL.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+from dash import Input, Output, State, dcc, no_update
+from dash.exceptions import PreventUpdate
+
+from . import ids
+
+if TYPE_CHECKING:
+    from dash import Dash
+
+    from .context import AppContext
+
+#: {"layer", "graph", "colour", "node", "at"} | None: a view from the URL still being restored
+PENDING = "topoact-url-pending"
+#: a restore that has not finished after this many seconds no longer holds the URL back
+PENDING_TTL = 30.0
+
+
+def stores() -> list:
+    """The module's stores (included by the shell)."""
+    return [dcc.Store(id=PENDING, data=None)]
+
+
+def view_query(selection: dict | None, colour: str | None, node_store: dict | None) -> str:
+    """The URL query of a view: ``"?layer=…&graph=…&colour=…&node=…"`` ("" without a graph).
+
+    Parameters
+    ----------
+    selection : dict or None
+        ``ids.GRAPH_KEY``: ``{"layer", "key"}``.
+    colour : str or None
+        The colour dropdown's value.
+    node_store : dict or None
+        ``ids.NODE``: ``{"layer", "graph_key", "node"}`` (kept only when it is of ``selection``'s graph).
+    """
+    if not selection:
+        return ""
+    query = {"layer": selection["layer"], "graph": selection["key"]}
+    if colour:
+        query["colour"] = colour
+    if node_store and node_store.get("graph_key") == selection["key"] and node_store.get("node") is not None:
+        query["node"] = int(node_store["node"])
+    return "?" + urlencode(query)
+
+
+def parse_query(search: str | None) -> dict:
+    """``{"layer", "graph", "colour", "node"}`` from a URL query (missing keys are None; ``node``
+    an int or None)."""
+    values = parse_qs((search or "").lstrip("?"))
+
+    def first(name: str) -> str | None:
+        return values.get(name, [None])[0] or None
+
+    node = first("node")
+    try:
+        node = int(node) if node is not None else None
+    except ValueError:
+        node = None
+    return {"layer": first("layer"), "graph": first("graph"), "colour": first("colour"), "node": node}
+
+
+def resolve(ctx: AppContext, target: dict) -> dict | None:
+    """``target`` checked against the run: None for an unknown layer; an unknown graph becomes
+    the layer's default, an unknown colouring or node None."""
+    layer = target.get("layer")
+    if layer not in ctx.run.layers:
+        return None
+    keys = ctx.graph_keys(layer)
+    graph = target.get("graph") if target.get("graph") in keys else ctx.default_key(layer)
+    colours = {option["value"] for option in ctx.color_options()}
+    node = target.get("node") if graph else None
+    if node is not None:
+        try:
+            ctx.node(layer, graph, int(node))
+        except (KeyError, IndexError, ValueError):
+            node = None
+    return {"layer": layer, "graph": graph, "colour": target.get("colour") if target.get("colour") in colours
+            else None, "node": node}
+
+
+def _live(pending: dict | None) -> bool:
+    return bool(pending) and time.time() - float(pending.get("at", 0)) < PENDING_TTL
+
+
+def _node_store(layer: str, key: str, node: int | None) -> dict | None:
+    return None if node is None else {"layer": layer, "graph_key": key, "node": int(node)}
+
+
+def register(app: Dash, ctx: AppContext) -> None:
+    """The URL <-> view callbacks (see the module docstring)."""
+
+    @app.callback(
+        Output(ids.URL, "search"),
+        Input(ids.GRAPH_KEY, "data"), Input(ids.COLOR_DROPDOWN, "value"), Input(ids.NODE, "data"),
+        Input(PENDING, "data"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )
+    def write_url(selection, colour, node_store, pending, search):
+        """view -> URL: one history entry per change of graph, colouring or node."""
+        if not selection or _live(pending):
+            raise PreventUpdate
+        query = view_query(selection, colour, node_store)
+        if query == (search or ""):
+            raise PreventUpdate
+        return query
+
+    @app.callback(
+        Output(ids.LAYER_DROPDOWN, "value", allow_duplicate=True),
+        Output(ids.KEY_DROPDOWN, "value", allow_duplicate=True),
+        Output(ids.COLOR_DROPDOWN, "value", allow_duplicate=True),
+        Output(ids.NODE, "data", allow_duplicate=True),
+        Output(PENDING, "data"),
+        Input(ids.URL, "search"),
+        State(ids.LAYER, "data"), State(ids.GRAPH_KEY, "data"), State(ids.COLOR_DROPDOWN, "value"),
+        State(ids.NODE, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def read_url(search, layer, selection, colour, node_store):
+        """URL -> view (page load, Back, Forward): set only what differs."""
+        target = resolve(ctx, parse_query(search))
+        if target is None:
+            raise PreventUpdate
+        colour_out = target["colour"] if target["colour"] and target["colour"] != colour else no_update
+        shown_layer = selection["layer"] if selection else layer
+        shown_key = selection["key"] if selection else None
+        pending = dict(target, at=time.time())
+        if target["layer"] != shown_layer:
+            return target["layer"], no_update, colour_out, no_update, pending
+        if target["graph"] and target["graph"] != shown_key:
+            return no_update, target["graph"], colour_out, no_update, pending
+        shown_node = node_store.get("node") if node_store and node_store.get("graph_key") == shown_key else None
+        node_out = (_node_store(target["layer"], shown_key, target["node"]) if target["node"] != shown_node
+                    else no_update)
+        if colour_out is no_update and node_out is no_update:
+            raise PreventUpdate
+        return no_update, no_update, colour_out, node_out, None
+
+    @app.callback(
+        Output(ids.KEY_DROPDOWN, "value", allow_duplicate=True),
+        Output(ids.NODE, "data", allow_duplicate=True),
+        Output(PENDING, "data", allow_duplicate=True),
+        Input(ids.GRAPH_KEY, "data"),
+        State(PENDING, "data"),
+        prevent_initial_call=True,
+    )
+    def follow(selection, pending):
+        """Finish restoring a view once the graph panel shows a graph of the asked layer."""
+        if not selection or not _live(pending) or selection["layer"] != pending["layer"]:
+            raise PreventUpdate
+        graph = pending.get("graph")
+        if graph and selection["key"] != graph:
+            if graph in ctx.graph_keys(selection["layer"]):
+                return graph, no_update, no_update
+            return no_update, no_update, None
+        return no_update, _node_store(selection["layer"], selection["key"], pending.get("node")) or no_update, None

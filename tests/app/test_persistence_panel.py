@@ -34,6 +34,34 @@ def test_form_is_the_librarys_config_with_its_validation():
         panel.persistence_form(None, "euclidean", 1, 10)
 
 
+def test_bad_values_get_a_message_in_words_next_to_their_field():
+    errors = panel.form_errors(1, "euclidean", 1, -1)
+    assert set(errors) == {panel.LANDMARKS, panel.BOOTSTRAP}
+    assert errors[panel.LANDMARKS] == "Landmarks must be a whole number, at least 2 (got 1)."
+    assert "at least 0" in errors[panel.BOOTSTRAP]
+    errors = panel.form_errors(None, "manhattan", 3, 2.5)
+    assert errors[panel.LANDMARKS] == "Landmarks: enter a value."
+    assert "euclidean or cosine" in errors[panel.METRIC]
+    assert "from 0 to 2" in errors[panel.MAX_DIM]
+    assert errors[panel.BOOTSTRAP] == "Bootstrap resamples must be a whole number (got 2.5)."
+    assert panel.form_errors("500", "cosine", 1, 10) == {}
+
+
+def test_origin_text_never_says_cache_for_a_fresh_compute(small_run_dir, tmp_path):
+    from topoact.store import open_run
+    from topoact.topology import layer_persistence
+
+    assert panel.origin_text({"layer": "fc", "key": "k", "computed": True, "seconds": 3.21}) == "computed in 3.2 s"
+    shutil.copytree(small_run_dir, tmp_path / "run")
+    run = open_run(tmp_path / "run")
+    res = layer_persistence(run, "fc", panel.persistence_form(30, "euclidean", 1, 0))
+    text = panel.origin_text({"layer": "fc", "key": res.key, "computed": False}, run)
+    assert re.fullmatch(r"loaded from the run's cache \(computed \d{4}-\d\d-\d\d \d\d:\d\d\)", text)
+    assert panel.origin_text(None) == ""
+    assert panel.max_bars_value("all") is None and panel.max_bars_value(50) == 50
+    assert panel.max_bars_value(None) == panel.DEFAULT_MAX_BARS
+
+
 def test_bar_from_click():
     assert panel.bar_from_click({"points": [{"customdata": [1, 7], "x": 0.2}]}) == (1, 7)
     assert panel.bar_from_click({"points": [{"customdata": [1.0, 3.0]}]}) == (1, 3)  # diagram floats
@@ -75,6 +103,77 @@ def test_significant_bar_click_gives_cycle_rows_and_the_nodes_holding_them():
     text = dict(panel.summary_rows(res))
     assert text["H1"].startswith("1 significant of")
     assert "band 2c =" in text["H1"]
+
+
+def _two_circles(n=150, seed=0):
+    """Two clear unit circles (centres (0, 0) and (4, 0)) with a little noise."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for radius, centre in ((1.0, 0.0), (1.0, 4.0)):
+        t = rng.uniform(0, 2 * np.pi, n)
+        parts.append(radius * np.c_[np.cos(t), np.sin(t)] + [centre, 0] + rng.normal(scale=0.04, size=(n, 2)))
+    return np.r_[tuple(parts)]
+
+
+def test_significance_is_stable_in_the_number_of_resamples():
+    """The default band: 10, 20 and 40 resamples call the same bars significant (two loops, two
+    groups), and the band moves little with B."""
+    X = _two_circles()
+    counts, bands = [], []
+    for B in (10, 20, 40):
+        res = as_result_dict(compute_persistence(X, n_landmarks=120, n_bootstrap=B))
+        counts.append([res["summaries"][f"h{d}"]["n_significant"] for d in (0, 1)])
+        bands.append(res["band"][1])
+    assert counts == [[2, 2]] * 3
+    assert max(bands) / min(bands) < 1.25
+
+
+def test_band_quantile_is_not_the_maximum_of_the_draws():
+    """The old rule (order statistic 'higher') is the maximum for B <= 20, so one far resample
+    sets the band; the default normal fit moves in proportion."""
+    from topoact.topology.bootstrap import band_quantile
+
+    rng = np.random.default_rng(0)
+    typical = rng.normal(0.25, 0.05, size=39)
+    with_far = np.r_[typical[:19], 0.7]       # 20 draws, one far
+    assert band_quantile(with_far, 0.05, "empirical") == 0.7
+    normal = [float(band_quantile(v, 0.05)) for v in (typical[:10], with_far, np.r_[typical, 0.7])]
+    assert all(0.3 < c < 0.55 for c in normal)
+    assert band_quantile(np.array([0.2]), 0.05) == pytest.approx(0.2)  # one draw: itself
+    with pytest.raises(ValueError, match="quantile must be one of"):
+        band_quantile(typical, 0.05, "median")
+
+
+def test_barcode_sorted_longest_first_shows_k_of_n_and_marks_significant_in_both_figures():
+    from topoact.figures.persistence import COLORS, barcode_figure, diagram_figure, shown_text, sorted_bars
+
+    res = as_result_dict(compute_persistence(_two_circles(), n_landmarks=120, n_bootstrap=10))
+    h1 = sorted_bars(res, 1)
+    lengths = [b["death"] - b["birth"] for b in h1]
+    assert lengths == sorted(lengths, reverse=True) and len(h1) >= 3
+    n = len(h1)
+    assert shown_text(res, [1], 2) == f"showing the 2 longest of {n} H1 bars"
+    assert shown_text(res, [0, 1], None) == f"showing all {len(sorted_bars(res, 0))} H0 bars; showing all {n} H1 bars"
+    fig = barcode_figure(res, dims=[1], max_bars=2)
+    assert f"showing the 2 longest of {n} H1 bars" in fig.layout.title.text
+    assert {t.name: len(t.x) // 3 for t in fig.data} == {"H1 significant": 2}   # the two circles
+    fig = barcode_figure(res, dims=[1], max_bars=None)
+    assert {t.name: len(t.x) // 3 for t in fig.data} == {"H1 significant": 2, "H1 noise": n - 2}
+    legend = {t.legendgrouptitle.text for t in fig.data}
+    assert "significant (bootstrap, 95 %)" in legend
+    sig_trace = next(t for t in fig.data if t.name == "H1 significant")
+    assert sig_trace.line.color == COLORS[True]
+    assert sorted(c[1] for c in sig_trace.customdata[::3]) == sorted(b["index"] for b in h1[:2])
+    # the diagram: every point (coloured by significance) plus the significant ones again, in the legend
+    dia = diagram_figure(res, dims=[1])
+    every = next(t for t in dia.data if t.name == "H1")
+    assert len(every.x) == n and list(every.marker.color).count(COLORS[True]) == 2
+    marked = next(t for t in dia.data if t.name == "H1 significant")
+    assert marked.legendgrouptitle.text == "significant (bootstrap, 95 %)"
+    assert sorted(int(c[1]) for c in marked.customdata) == sorted(b["index"] for b in h1[:2])
+    # without a bootstrap the legend says so
+    plain = as_result_dict(compute_persistence(_two_circles(), n_landmarks=60, n_bootstrap=0))
+    assert "no bootstrap" in barcode_figure(plain).data[0].legendgrouptitle.text
 
 
 def test_graph_features_of_a_loop_graph():
@@ -142,6 +241,7 @@ def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir
     from selenium.webdriver.common.by import By
 
     from topoact.app import create_app
+    from topoact.app.help import error_id
 
     shutil.copytree(small_run_dir, tmp_path / "run")  # a fresh run: no persistence cached yet
     app = create_app(tmp_path / "run")
@@ -165,10 +265,29 @@ def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir
     markers = _wait(lambda: (m := dash_duo.find_elements(f"#{panel.BARCODE} .scatterlayer .trace .points path"))
                     and len(m) == n_bars and m, message="one marker per bar")
     assert len(markers) == n_bars
-    assert "done" in dash_duo.find_element(f"#{panel.STATUS}").text
+    # honest status: a fresh compute says "computed in", never "cache"
+    assert re.fullmatch(r"computed in \d+\.\d s", dash_duo.find_element(f"#{panel.STATUS}").text)
+    assert dash_duo.find_element(f"#{panel.ORIGIN}").text.startswith("computed in")
+    assert "cache" not in dash_duo.find_element(f"#{panel.SUMMARY}").text
+    assert re.search(r"Showing (all|the \d+ longest of) \d+ H1 bars", dash_duo.find_element(f"#{panel.SHOWN}").text)
     ctx = app.topoact_context
     res = ctx.run.results_dir("persistence")
     assert len(list(res.glob(f"{GRAPH_LAYER}-*.json"))) == 1  # cached in the run directory
+    # the same request again: read from the run's cache, and it says so (with the date computed)
+    dash_duo.find_element(f"#{panel.COMPUTE}").click()
+    _wait(lambda: "loaded from the run's cache (computed " in dash_duo.find_element(f"#{panel.STATUS}").text,
+          timeout=30, message="the cached status")
+    _wait(lambda: dash_duo.find_element(f"#{panel.ORIGIN}").text.startswith("loaded from the run's cache"),
+          message="the cached origin line")
+    # a bad value gets a message in words next to its field, and Compute refuses it
+    field = dash_duo.find_element(f"#{panel.LANDMARKS}")
+    field.clear()
+    field.send_keys("1")
+    _wait(lambda: "at least 2" in dash_duo.find_element(f"#{error_id(panel.LANDMARKS)}").text,
+          message="the landmarks error line")
+    field.clear()
+    field.send_keys("500")
+    _wait(lambda: dash_duo.find_element(f"#{error_id(panel.LANDMARKS)}").text == "", message="error cleared")
 
     # 2. without a band (bootstrap 0) the library explains the 5 longest H1 bars with cycles:
     #    click the longest one -> thumbnails of the cycle's rows and the Mapper nodes holding them

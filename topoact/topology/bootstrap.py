@@ -17,6 +17,22 @@ bottleneck radius ``2 c_H`` and the H0 band ``4 c_H``. Pass ``h0='bottleneck'`` 
 
 Resampling with replacement duplicates points (effective size ~63 %), which makes ``c``
 conservative: noise bars are very rarely called significant.
+
+Quantile estimator (``quantile='normal'``, the default). The bootstrap distances of real
+layers are heavy-tailed: most resamples lie close to the full diagram, an occasional one lies
+far. The plain empirical ``1 - alpha`` quantile of B draws is then unstable in B: with
+``method='higher'`` and B <= 20 it *is* the maximum of the draws (whose expected value grows
+with B: the max of 10 draws is near the 91 % point, of 20 near the 95 % point), so the band
+widens with B and one extra far resample moves it. Measured on a real layer (the demo run's
+block2, 500 landmarks, H1; the same 40 resamples read as their first 10, 20 and 40): 38 of the
+40 distances lie in [0.16, 0.38], two at 0.52 and 0.68; the empirical ``c`` was 0.37, 0.68,
+0.52 for B = 10, 20, 40. The default estimates the quantile from a normal curve fitted to the
+distances, ``c = mean + z_{1-alpha} * sd``: it converges like a mean (0.38, 0.47, 0.44 on that
+layer), a far resample widens the band only in proportion to its weight, and heavy tails make
+it more conservative, not less. (A median/MAD version was steadier still but called 2 noise
+loops significant in uniform noise, where this rule and the empirical one call none.)
+``quantile='empirical'`` keeps the order statistic (``np.quantile(..., method='higher')``), the
+textbook rule, for large B.
 """
 from __future__ import annotations
 
@@ -29,7 +45,38 @@ from ._validation import check_cancel
 from .distances import bottleneck
 from .pairwise import distances_to, prepare
 
-__all__ = ["bottleneck_bootstrap"]
+__all__ = ["bottleneck_bootstrap", "band_quantile"]
+
+QUANTILES = ("normal", "empirical")
+
+
+def band_quantile(values: np.ndarray, alpha: float, quantile: str = "normal") -> np.ndarray:
+    """The ``1 - alpha`` quantile of bootstrap distances, per column.
+
+    Parameters
+    ----------
+    values : array of shape (B,) or (B, n_dims)
+        Bootstrap distances, one row per resample.
+    alpha : float
+        1 - confidence level, in (0, 1).
+    quantile : {'normal', 'empirical'}
+        'normal': ``mean + z_{1-alpha} * sd`` (sd with B - 1 degrees of freedom, 0 for B = 1;
+        stable in B, see the module docstring); 'empirical': the order statistic
+        ``np.quantile(method='higher')``.
+
+    Returns
+    -------
+    ndarray of shape () or (n_dims,)
+    """
+    values = np.asarray(values, float)
+    if quantile == "empirical":
+        return np.quantile(values, 1 - alpha, axis=0, method="higher")
+    if quantile != "normal":
+        raise ValueError(f"quantile must be one of {QUANTILES}, got {quantile!r}")
+    from scipy.stats import norm
+
+    sd = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1:])
+    return values.mean(axis=0) + float(norm.ppf(1 - alpha)) * sd
 
 
 def _hausdorff_to_subset(Y, sq, idx, metric, block=1024):
@@ -47,8 +94,8 @@ def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Seque
                          diagrams: Sequence[np.ndarray], *, n_bootstrap: int = 20,
                          alpha: float = 0.05, subsample: float | None = None, seed: int = 0,
                          clip: float | None = None, h0: str = "hausdorff",
-                         metric: str = "euclidean", progress: Optional[ProgressFn] = None,
-                         should_cancel: Optional[CancelFn] = None) -> dict:
+                         quantile: str = "normal", metric: str = "euclidean",
+                         progress: Optional[ProgressFn] = None, should_cancel: Optional[CancelFn] = None) -> dict:
     """Bootstrap band per homology dimension.
 
     Parameters
@@ -71,6 +118,8 @@ def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Seque
         Finite value replacing ``inf`` deaths before comparing (the truncation threshold).
     h0 : {'hausdorff', 'bottleneck'}
         Band rule of H0 (see the module docstring).
+    quantile : {'normal', 'empirical'}
+        How the ``1 - alpha`` quantile of the B distances is estimated (:func:`band_quantile`).
     metric : {'euclidean', 'cosine'}
         Point metric (for the Hausdorff distances).
     progress : callable, optional
@@ -96,6 +145,8 @@ def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Seque
     haus = np.zeros(n_bootstrap)
     if h0 not in ("hausdorff", "bottleneck"):
         raise ValueError(f"h0 must be 'hausdorff' or 'bottleneck', got {h0!r}")
+    if quantile not in QUANTILES:
+        raise ValueError(f"quantile must be one of {QUANTILES}, got {quantile!r}")
     if h0 == "hausdorff":
         Y, sq = prepare(np.asarray(X, np.float32), metric)
     for b in range(n_bootstrap):
@@ -111,11 +162,11 @@ def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Seque
             dist[b, d] = bottleneck(diagrams[d], boot[d] if d < len(boot) else np.zeros((0, 2)),
                                     clip=clip)
         report(progress, b + 1, n_bootstrap, f"bootstrap {b + 1}/{n_bootstrap}")
-    c = np.quantile(dist, 1 - alpha, axis=0, method="higher")
+    c = np.atleast_1d(band_quantile(dist, alpha, quantile))
     band = 2 * c
     if h0 == "hausdorff":
-        c[0] = 2 * np.quantile(haus, 1 - alpha, method="higher")
+        c[0] = 2 * band_quantile(haus, alpha, quantile)
         band[0] = 2 * c[0]
     return {"c": [float(v) for v in c], "band": [float(v) for v in band],
             "distances": dist.tolist(), "alpha": float(alpha), "n_bootstrap": int(n_bootstrap),
-            "subsample": subsample}
+            "subsample": subsample, "quantile": quantile}

@@ -12,9 +12,16 @@ What it shows (for the layer chosen in the Mapper graph tab, ``ids.LAYER``):
   parameters (found by the library's :func:`~topoact.topology.run_persistence.persistence_key`)
   is shown, else the layer's newest cached result, else nothing until Compute.
 * Barcode and persistence diagram (:mod:`topoact.figures.persistence`) with the bootstrap
-  significance band (red = significant, grey = noise), an H0 / H1 (/ H2) toggle, and the scalar
+  significance band (red = significant, legend "significant (bootstrap, 95 %)", in both
+  figures; grey = inside the band), an H0 / H1 (/ H2) toggle, the bars sorted longest first with
+  "showing the K longest of N bars" in words and a "bars shown" control, and the scalar
   summaries: bars and significant bars per dimension, total persistence, longest bar, the band
   ``2c``, whether the Rips filtration was exact or truncated at a threshold.
+* An honest status line: "computed in 3.2 s" for a result this session computed, "loaded from
+  the run's cache (computed <date>)" for one read from the run (a repeated request, or the
+  cached result shown when the tab opens). The shown selection carries where it came from.
+* Every form field has a tooltip and an error line; a bad value gets a message in words there
+  (:func:`form_errors`) and Compute refuses it.
 * Clicking a significant H1 bar (in the barcode or the diagram) selects its representative
   cycle (the library recovers one per significant bar: a shortest loop through the bar's birth
   edge among the landmarks). The panel then lists the cycle's run rows with thumbnails
@@ -33,13 +40,16 @@ What it shows (for the layer chosen in the Mapper graph tab, ``ids.LAYER``):
   graph rebuilt on resampled rows, which is a job for the Mapper engine); the column reports
   persistence in lens units.
 
-Stores hold keys only: ``{"layer", "key"}`` of the shown result, the selected bar and the
+Stores hold keys only: ``{"layer", "key", "computed", "seconds"}`` of the shown result, the selected bar and the
 highlighted node ids. Results are read through the library (the app's one LRU helper,
 :func:`topoact.app.context.cached`).
 """
 from __future__ import annotations
 
 import logging
+import re
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
 from dash import Input, Output, State, callback_context, dcc, html, no_update
@@ -48,6 +58,7 @@ from dash.exceptions import PreventUpdate
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
 from topoact.app.context import cached
+from topoact.app.help import HELP, error_id, field
 from topoact.app.routes import image_url
 from topoact.figures.graph import empty_figure
 
@@ -79,6 +90,9 @@ RESULT = P + "store-result"
 #: ``{"layer", "key"}`` of the result a job just computed (shown when its layer is still selected)
 DONE = P + "store-done"
 DIMS = P + "dims"
+MAX_BARS = P + "max-bars"
+SHOWN = P + "shown"
+ORIGIN = P + "origin"
 BARCODE = P + "barcode"
 DIAGRAM = P + "diagram"
 SUMMARY = P + "summary"
@@ -98,6 +112,30 @@ DIST_HEATMAP = P + "dist-heatmap"
 EXTENDED = P + "extended"
 
 DEFAULT_FORM = {"n_landmarks": 500, "metric": "euclidean", "max_dim": 1, "n_bootstrap": 10}
+#: choices of the "bars shown" control (per dimension, longest first); "all" draws every bar
+MAX_BARS_OPTIONS = [50, 200, 1000, "all"]
+DEFAULT_MAX_BARS = 200
+
+#: tooltip texts of this panel's controls (help.py's HELP holds the shared ones)
+PANEL_HELP = {
+    "landmarks": "How many points the persistence is computed on: this many images of the layer, picked "
+                 "spread out (each new one the farthest from those already picked). More landmarks show finer "
+                 "structure; the time grows quickly with the number.",
+    "max_dim": "Highest homology dimension: H0 = separate groups of images, H1 = loops, H2 = enclosed voids "
+               "(much slower).",
+    "bootstrap": "Significance test. The landmarks are redrawn at random (with replacement) this many times and "
+                 "each redraw's diagram is compared with the full one (bottleneck distance). The band 2c is twice "
+                 "the 95 % point of these distances, read from a normal curve fitted to them (mean + 1.645 "
+                 "standard deviations), so 10 resamples already give a stable band and more refine it instead "
+                 "of widening it. A "
+                 "bar longer than the band is significant (red): it survives redrawing the data. 10-20 is "
+                 "enough; 0 skips the test (no band, faster).",
+    "max_bars": "How many bars per dimension the barcode draws, longest first. The diagram always shows every "
+                "point.",
+}
+#: what the form fields are called in words, by the library's parameter name
+FIELD_WORDS = {"n_landmarks": (LANDMARKS, "Landmarks"), "n_bootstrap": (BOOTSTRAP, "Bootstrap resamples"),
+               "max_dim": (MAX_DIM, "Max dimension"), "metric": (METRIC, "Metric")}
 MAX_THUMBS = 48
 FAMILY_NAMES = {"loops": "loop", "downward_branches": "branch (from a minimum)",
                 "upward_branches": "branch (to a maximum)", "components": "component"}
@@ -126,6 +164,86 @@ def persistence_form(n_landmarks: Any, metric: str, max_dim: Any, n_bootstrap: A
 
     return PersistenceConfig(n_landmarks=whole("landmarks", n_landmarks), metric=metric,
                              max_dim=whole("max dim", max_dim), n_bootstrap=whole("bootstrap", n_bootstrap))
+
+
+def _range_words(message: str) -> str:
+    """The library's "x must be in [2, inf], got 1" as words: "at least 2"."""
+    m = re.search(r"in \[([^,\]]+), ([^\]]+)\]", message)
+    if not m:
+        return ""
+    lo, hi = m.groups()
+    return f"at least {lo}" if hi.strip() == "inf" else f"from {lo} to {hi.strip()}"
+
+
+def form_errors(n_landmarks: Any, metric: Any, max_dim: Any, n_bootstrap: Any) -> dict[str, str]:
+    """A message in words for every bad form field, by control id (empty when all are fine).
+
+    Each field is checked on its own by the library's validation
+    (:class:`~topoact.topology.config.PersistenceConfig`), so the message names that field and
+    the range the library allows.
+
+    Returns
+    -------
+    dict
+        ``{control_id: message}``, e.g. ``{LANDMARKS: "Landmarks must be a whole number, at least
+        2 (got 1)."}``.
+    """
+    from topoact.topology.config import PersistenceConfig
+
+    errors = {}
+    values = {"n_landmarks": n_landmarks, "metric": metric, "max_dim": max_dim, "n_bootstrap": n_bootstrap}
+    for name, value in values.items():
+        control, words = FIELD_WORDS[name]
+        if value is None or value == "":
+            errors[control] = f"{words}: enter a value."
+            continue
+        try:
+            PersistenceConfig(**{name: value})
+        except (ValueError, TypeError) as exc:
+            rng = _range_words(str(exc))
+            if name == "metric":
+                errors[control] = f"{words}: choose euclidean or cosine (got {value!r})."
+            else:
+                errors[control] = f"{words} must be a whole number{', ' + rng if rng else ''} (got {value!r})."
+    return errors
+
+
+def origin_text(selection: dict | None, run: Run | None = None) -> str:
+    """Where the shown result came from, in words.
+
+    Parameters
+    ----------
+    selection : dict
+        The shown result's store: ``{"layer", "key", "computed": bool, "seconds": float}``.
+    run : Run, optional
+        To date a cached result (the time its file was written).
+
+    Returns
+    -------
+    str
+        ``"computed in 3.2 s"`` for a result computed by this request, else ``"loaded from the
+        run's cache (computed 2026-11-30 16:40)"`` (without the date when it is unknown). A fresh
+        compute never says cache.
+    """
+    if not selection:
+        return ""
+    if selection.get("computed"):
+        return f"computed in {float(selection.get('seconds') or 0.0):.1f} s"
+    when = None
+    if run is not None:
+        from topoact.topology.run_persistence import cached_persistence
+
+        for entry in cached_persistence(run, selection["layer"]):
+            if entry["key"] == selection["key"]:
+                when = datetime.fromtimestamp(entry["mtime"]).strftime("%Y-%m-%d %H:%M")
+    return "loaded from the run's cache" + (f" (computed {when})" if when else "")
+
+
+def max_bars_value(choice: Any) -> int | None:
+    """The "bars shown" choice as ``max_bars`` of the barcode (None = all)."""
+    if choice in (None, ""):
+        return DEFAULT_MAX_BARS
+    return None if choice == "all" else int(choice)
 
 
 def bar_from_click(click: dict | None) -> tuple[int, int] | None:
@@ -172,8 +290,12 @@ def nodes_on_cycle(graph: dict, rows: Iterable[int] | None) -> list[int]:
     return sorted(int(n["id"]) for n in graph.get("nodes", []) if rows.intersection(map(int, n["members"])))
 
 
-def summary_rows(result: dict) -> list[tuple[str, str]]:
-    """(label, text) lines of the scalar summaries of a result."""
+def summary_rows(result: dict, origin: str | None = None) -> list[tuple[str, str]]:
+    """(label, text) lines of the scalar summaries of a result.
+
+    ``origin`` (:func:`origin_text`) says where the shown result came from; without it the
+    line gives the computing time only.
+    """
     s = result["summaries"]
     band = result.get("band") or []
     lines = []
@@ -201,7 +323,14 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
                   f" {result['n_features']}-D, {params.get('metric', '?')}"))
     timings = result.get("timings", {})
     total = sum(v for k, v in timings.items() if k in ("landmarks", "persistence", "bootstrap"))
-    lines.append(("computed", f"{total:.1f} s" + (" · loaded from the run's cache" if result.get("cached") else "")))
+    lines.append(("compute time", f"{total:.1f} s (landmarks, persistence and bootstrap)"))
+    if origin:
+        lines.append(("status", origin))
+    boot = result.get("bootstrap") or {}
+    if boot:
+        lines.append(("significance", f"bootstrap with {boot.get('n_bootstrap')} resamples at "
+                      f"{100 * (1 - float(boot.get('alpha', 0.05))):.0f} % confidence: a bar is significant when "
+                      "it is longer than the band 2c"))
     return lines
 
 
@@ -243,31 +372,44 @@ def _dims(choice, result) -> tuple[int, ...]:
 
 
 # -- layout ---------------------------------------------------------------------------------------
-def _labelled(label, component, width="9em"):
-    return html.Div([html.Label(label, style={"fontSize": "0.8em", "color": "#555"}), component],
-                    style={"width": width})
-
-
 def layout(ctx: AppContext) -> html.Div:
     """Form, progress, barcode and diagram, cycle, layer distances, extended persistence."""
     form = html.Div([
-        _labelled("landmarks", dcc.Input(id=LANDMARKS, type="number", min=2, step=1,
-                                         value=DEFAULT_FORM["n_landmarks"], style={"width": "7em"})),
-        _labelled("metric", dcc.Dropdown(id=METRIC, options=["euclidean", "cosine"], value=DEFAULT_FORM["metric"],
-                                         clearable=False)),
-        _labelled("max dim", dcc.Dropdown(id=MAX_DIM, options=[0, 1, 2], value=DEFAULT_FORM["max_dim"],
-                                          clearable=False), "6em"),
-        _labelled("bootstrap", dcc.Input(id=BOOTSTRAP, type="number", min=0, step=1,
-                                         value=DEFAULT_FORM["n_bootstrap"], style={"width": "6em"}), "7em"),
-        html.Button("Compute", id=COMPUTE, n_clicks=0),
-        html.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True),
+        field("landmarks (points)", dcc.Input(id=LANDMARKS, type="number", step=1,
+                                              value=DEFAULT_FORM["n_landmarks"], style={"width": "7em"}),
+              help=PANEL_HELP["landmarks"], control_id=LANDMARKS, width="10em"),
+        field("metric", dcc.Dropdown(id=METRIC, options=["euclidean", "cosine"], value=DEFAULT_FORM["metric"],
+                                     clearable=False), help=HELP["metric"], control_id=METRIC, width="9em"),
+        field("max dimension", dcc.Dropdown(id=MAX_DIM, options=[0, 1, 2], value=DEFAULT_FORM["max_dim"],
+                                            clearable=False), help=PANEL_HELP["max_dim"], control_id=MAX_DIM,
+              width="8em"),
+        field("bootstrap resamples", dcc.Input(id=BOOTSTRAP, type="number", step=1,
+                                               value=DEFAULT_FORM["n_bootstrap"], style={"width": "6em"}),
+              help=PANEL_HELP["bootstrap"], control_id=BOOTSTRAP, width="11em"),
+        html.Button("Compute", id=COMPUTE, n_clicks=0, className="btn btn-primary btn-sm"),
+        html.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True, className="btn btn-outline-secondary btn-sm"),
         html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
         html.Span(id=PROGRESS_TEXT, style={"fontSize": "0.85em"}),
         html.Span(id=STATUS, style={"fontSize": "0.85em"}),
     ], style=_row)
-    toggle = dcc.RadioItems(id=DIMS, options=[{"label": " H0", "value": "0"}, {"label": " H1", "value": "1"},
-                                              {"label": " H2", "value": "2"}, {"label": " all", "value": "all"}],
-                            value="1", inline=True, inputStyle={"marginLeft": "0.8em"})
+    toggle = html.Div([
+        dcc.RadioItems(id=DIMS, options=[{"label": " H0", "value": "0"}, {"label": " H1", "value": "1"},
+                                         {"label": " H2", "value": "2"}, {"label": " all", "value": "all"}],
+                       value="1", inline=True, inputStyle={"marginLeft": "0.8em"}),
+        field("bars shown (longest first)", dcc.Dropdown(
+            id=MAX_BARS, options=[{"label": "all" if v == "all" else f"{v} longest", "value": v}
+                                  for v in MAX_BARS_OPTIONS], value=DEFAULT_MAX_BARS, clearable=False),
+              help=PANEL_HELP["max_bars"], control_id=MAX_BARS, width="12em"),
+        html.Span(id=SHOWN, style={"fontSize": "0.85em"}),
+        html.Span(id=ORIGIN, style={"fontSize": "0.85em", "fontWeight": "bold"}),
+    ], style=_row)
+    how = html.Div(
+        "How to read: each bar is a feature of the layer's activation space (H0: a separate group of images, H1: "
+        "a loop) that appears at the scale where the bar starts and disappears where it ends; long bars are "
+        "structure, short ones noise. Red bars and points are significant (bootstrap, 95 %): longer than the "
+        "band 2c, they survive redrawing the landmarks; grey ones lie inside the band. "
+        + PANEL_HELP["bootstrap"],
+        style={"fontSize": "0.8em", "color": "#555", "margin": "0.2em 0 0.4em"})
     figures = html.Div([
         html.Div(dcc.Graph(id=BARCODE, figure=empty_figure("no result yet: press Compute", height=420),
                            config={"displaylogo": False}), style={"flex": "1 1 0", "minWidth": "0"}),
@@ -303,6 +445,7 @@ def layout(ctx: AppContext) -> html.Div:
         html.Div(id=TITLE, style={"fontWeight": "bold", "margin": "0.4em 0"}),
         form,
         toggle,
+        how,
         figures,
         html.Div(id=SUMMARY, style={"fontSize": "0.85em"}),
         cycle,
@@ -323,7 +466,7 @@ def _table(rows):
 def register(app: Dash, ctx: AppContext) -> None:
     """The panel's callbacks; the two computations are background callbacks."""
     from topoact.figures.graph import graph_figure
-    from topoact.figures.persistence import barcode_figure, diagram_figure, distance_heatmap
+    from topoact.figures.persistence import barcode_figure, diagram_figure, distance_heatmap, shown_text
     from topoact.topology.results import as_result_dict
     from topoact.topology.run_persistence import layer_distance_matrix, layer_persistence, load_persistence
 
@@ -354,7 +497,16 @@ def register(app: Dash, ctx: AppContext) -> None:
             config = persistence_form(*values)
         except ValueError:
             config = None
-        return choose_cached(ctx.run, layer, config)
+        chosen = choose_cached(ctx.run, layer, config)
+        return None if chosen is None else dict(chosen, computed=False)
+
+    form_controls = (LANDMARKS, METRIC, MAX_DIM, BOOTSTRAP)
+
+    @app.callback([Output(error_id(c), "children") for c in form_controls],
+                  [Input(c, "value") for c in form_controls])
+    def check_form(*values):
+        errors = form_errors(*values)
+        return [errors.get(c, "") for c in form_controls]
 
     @app.callback(
         Output(DONE, "data"), Output(STATUS, "children"),
@@ -366,12 +518,17 @@ def register(app: Dash, ctx: AppContext) -> None:
         """Runs in a worker process; Cancel kills it."""
         if not n_clicks or not layer:
             raise PreventUpdate
+        if form_errors(*values):
+            return no_update, "not computed: correct the fields marked in red"
         bar = BarProgress(set_progress)
+        started = time.perf_counter()
         try:
             res = layer_persistence(ctx.run, layer, persistence_form(*values), progress=bar)
-        except Exception as exc:  # noqa: BLE001 - bad parameters or a failed computation, shown
+        except Exception as exc:  # noqa: BLE001 - a failed computation, shown
             return no_update, f"error: {exc}"
-        return {"layer": layer, "key": res.key}, f"done ({bar.elapsed():.1f} s)"
+        done = {"layer": layer, "key": res.key, "computed": not res.cached,
+                "seconds": round(time.perf_counter() - started, 2)}
+        return done, origin_text(done, ctx.run)
 
     @app.callback(Output(RESULT, "data", allow_duplicate=True), Input(DONE, "data"), State(ids.LAYER, "data"),
                   prevent_initial_call=True)
@@ -384,26 +541,32 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output(BARCODE, "figure"), Output(DIAGRAM, "figure"), Output(SUMMARY, "children"),
-        Input(RESULT, "data"), Input(DIMS, "value"), Input(SELECTED_BAR, "data"),
+        Output(SHOWN, "children"), Output(ORIGIN, "children"),
+        Input(RESULT, "data"), Input(DIMS, "value"), Input(SELECTED_BAR, "data"), Input(MAX_BARS, "value"),
     )
-    def draw(selection, choice, selected):
+    def draw(selection, choice, selected, shown_choice):
         if not selection:
             return (empty_figure("no result for this layer yet: press Compute", height=420),
-                    empty_figure("", height=420), "")
+                    empty_figure("", height=420), "", "", "")
         try:
             res = result(selection)
         except Exception as exc:  # noqa: BLE001 - show, don't crash the page
             logger.exception("cannot load persistence result %s", selection)
-            return empty_figure(f"cannot load the result: {exc}", height=420), empty_figure("", height=420), ""
+            return (empty_figure(f"cannot load the result: {exc}", height=420), empty_figure("", height=420), "",
+                    "", "")
         dims = _dims(choice or "1", res)
         sel = None
         if selected and selected.get("key") == selection["key"]:
             sel = (selected["dim"], selected["index"])
-        bar = barcode_figure(res, dims=dims, click_targets=True, selected=sel)
-        bar.update_layout(height=420, title=f"Barcode · {selection['layer']} · H{', H'.join(map(str, dims))}")
+        max_bars = max_bars_value(shown_choice)
+        bar = barcode_figure(res, dims=dims, click_targets=True, selected=sel, max_bars=max_bars)
+        bar.update_layout(height=440, title=f"Barcode of {selection['layer']}, longest bars first")
         dia = diagram_figure(res, dims=dims)
-        dia.update_layout(height=420)
-        return bar, dia, _table(summary_rows(res))
+        dia.update_layout(height=440)
+        origin = origin_text(selection, ctx.run)
+        shown = shown_text(res, dims, max_bars)
+        shown = shown[:1].upper() + shown[1:] + "."
+        return bar, dia, _table(summary_rows(res, origin)), shown, origin
 
     @app.callback(
         Output(SELECTED_BAR, "data"),

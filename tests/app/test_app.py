@@ -174,11 +174,9 @@ def test_figure_fades_nodes_without_the_class_and_filters_edges(ctx):
     graph = ctx.graph(GRAPH_LAYER, key)
     selection = {"layer": GRAPH_LAYER, "key": key}
     cls = int(graph["nodes"][0]["majority_label"])
-    fig, text = build_figure(ctx, selection, "majority", cls, 0.0, None, None)
-    opacity = {}
-    for trace in fig.data[1:]:
-        for node_id, o in zip(trace.customdata, trace.marker.opacity):
-            opacity[int(node_id[0])] = float(o)
+    fig, text = build_figure(ctx, selection, "majority", cls, 0.0, None, None, expanded=True)
+    trace = fig.data[1]  # every node in one marker trace
+    opacity = {int(node_id[0]): float(o) for node_id, o in zip(trace.customdata, trace.marker.opacity)}
     assert set(opacity) == {n["id"] for n in graph["nodes"]}
     for n in graph["nodes"]:
         assert (opacity[n["id"]] == 1.0) == (n["label_counts"].get(str(cls), 0) > 0)
@@ -187,7 +185,7 @@ def test_figure_fades_nodes_without_the_class_and_filters_edges(ctx):
     weights = sorted(e["weight"] for e in graph["edges"])
     if n_edges:
         threshold = weights[len(weights) // 2] + 1e-9
-        fig2, _ = build_figure(ctx, selection, "purity", None, threshold, None, None)
+        fig2, _ = build_figure(ctx, selection, "purity", None, threshold, None, None, expanded=True)
         drawn = sum(1 for x in fig2.data[0].x if x is None)
         assert drawn == sum(w >= threshold for w in weights) < n_edges
 
@@ -215,7 +213,7 @@ def test_layout_is_deterministic_and_keeps_components_apart(ctx):
 
 def test_graph_figure_draws_each_node_where_its_size_and_colour_say():
     """Positions, marker sizes (area ~ members), class colours, value colours, rings: from the data."""
-    from topoact.figures.graph import CLASS_COLORS, graph_figure
+    from topoact.figures.graph import CLASS_COLORS, UPLOAD_TRACE, graph_figure
 
     graph = {"layer": "l", "key": "k", "nodes": [
         {"id": 0, "size": 1, "majority_label": 0, "purity": 1.0, "label_counts": {"0": 1}},
@@ -224,25 +222,29 @@ def test_graph_figure_draws_each_node_where_its_size_and_colour_say():
     ], "edges": [{"source": 0, "target": 1, "weight": 0.2}, {"source": 1, "target": 2, "weight": 0.6}]}
     positions = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
     fig = graph_figure(graph, positions, class_names=["a", "b", "c"], selected_node=2, marked_nodes=[0],
-                       edge_threshold=0.5)
-    edges, *markers = fig.data
+                       upload_nodes=[1], edge_threshold=0.5)
+    edges, trace = fig.data[:2]
     assert list(edges.x) == [2.0, 4.0, None] and list(edges.y) == [3.0, 5.0, None]  # only the 0.6 edge
-    drawn = {}
-    for trace in markers:
-        for k, (custom, x, y) in enumerate(zip(trace.customdata, trace.x, trace.y)):
-            drawn[custom[0]] = dict(xy=(x, y), size=trace.marker.size[k], color=trace.marker.color,
-                                    name=trace.name, ring=(trace.marker.line.color[k], trace.marker.line.width[k]))
+    assert [c[0] for c in trace.customdata] == [2, 1, 0]  # largest first: smaller nodes drawn on top
+    drawn = {c[0]: dict(xy=(x, y), size=s, color=col, ring=(rc, rw)) for c, x, y, s, col, rc, rw in zip(
+        trace.customdata, trace.x, trace.y, trace.marker.size, trace.marker.color, trace.marker.line.color,
+        trace.marker.line.width)}
     assert {i: d["xy"] for i, d in drawn.items()} == {0: (0.0, 1.0), 1: (2.0, 3.0), 2: (4.0, 5.0)}
-    assert drawn[0]["color"] == CLASS_COLORS[0] and drawn[0]["name"] == "a"
-    assert drawn[1]["color"] == drawn[2]["color"] == CLASS_COLORS[1] and drawn[2]["name"] == "b"
+    assert drawn[0]["color"] == CLASS_COLORS[0]
+    assert drawn[1]["color"] == drawn[2]["color"] == CLASS_COLORS[1]
+    assert [t.name for t in fig.data[4:]] == ["a", "b"] and fig.layout.showlegend  # legend: majority classes
     assert drawn[0]["size"] == 6.0 and drawn[2]["size"] == 34.0  # diameter ~ sqrt(size): 1, 2, 4
-    assert drawn[1]["size"] == pytest.approx(6.0 + 28.0 / 3.0)
+    assert drawn[1]["size"] == pytest.approx(6.0 + 28.0 / 3.0, abs=0.01)
     assert drawn[0]["ring"] == ("#e00000", 4.0) and drawn[2]["ring"] == ("#000000", 3.0)
+    star = fig.data[UPLOAD_TRACE]  # the uploaded image's node: a white star, not a class colour
+    assert (list(star.x), list(star.y)) == ([2.0], [3.0]) and star.marker.symbol == "star"
+    assert star.marker.color not in CLASS_COLORS and star.hoverinfo == "skip"
 
     purity = graph_figure(graph, positions, color_by="purity", values=np.array([1.0, 0.5, 0.75]))
     trace = purity.data[1]
-    assert list(trace.marker.color) == [1.0, 0.5, 0.75]
+    assert list(trace.marker.color) == [0.75, 0.5, 1.0]  # in drawing order (ids 2, 1, 0)
     assert (trace.marker.cmin, trace.marker.cmax) == (0.5, 1.0)
+    assert not purity.layout.showlegend
     hue = graph_figure(graph, positions, color_by="attr:hue", values=np.array([0.1, 0.5, 0.9]),
                        color_kind="circular", period=1.0)
     assert (hue.data[1].marker.cmin, hue.data[1].marker.cmax) == (0.0, 1.0)
@@ -256,17 +258,16 @@ def test_a_click_patches_only_the_rings_and_they_equal_a_full_redraw(ctx):
     selection = {"layer": GRAPH_LAYER, "key": key}
     nodes = ctx.graph(GRAPH_LAYER, key)["nodes"]
     clicked = {"layer": GRAPH_LAYER, "graph_key": key, "node": nodes[-1]["id"]}
-    upload = {"layers": {GRAPH_LAYER: {"graph_key": key, "nodes": [nodes[0]["id"]]}}}
+    cycle = {"layer": GRAPH_LAYER, "graph_key": key, "nodes": [nodes[0]["id"]]}
     for color_by in ("majority", "purity"):
-        full, _ = build_figure(ctx, selection, color_by, None, 0.0, clicked, upload)
-        operations = ring_patch(ctx, selection, color_by, clicked, upload, None).to_plotly_json()["operations"]
+        full, _ = build_figure(ctx, selection, color_by, None, 0.0, clicked, None, cycle=cycle, expanded=True)
+        operations = ring_patch(ctx, selection, color_by, clicked, None, cycle, True).to_plotly_json()["operations"]
         assigned = {tuple(op["location"]): op["params"]["value"] for op in operations}
-        assert {loc[-1] for loc in assigned} == {"color", "width"}  # nothing else is sent
-        assert {loc[1] for loc in assigned} == set(range(1, len(full.data)))  # every marker trace
-        for t, trace in enumerate(full.data[1:], start=1):
-            assert list(trace.marker.line.color) == assigned[("data", t, "marker", "line", "color")]
-            assert list(trace.marker.line.width) == assigned[("data", t, "marker", "line", "width")]
-        colors = [c for t in range(1, len(full.data)) for c in assigned[("data", t, "marker", "line", "color")]]
+        assert set(assigned) == {("data", 1, "marker", "line", "color"), ("data", 1, "marker", "line", "width")}
+        trace = full.data[1]
+        assert list(trace.marker.line.color) == assigned[("data", 1, "marker", "line", "color")]
+        assert list(trace.marker.line.width) == assigned[("data", 1, "marker", "line", "width")]
+        colors = assigned[("data", 1, "marker", "line", "color")]
         assert colors.count("#000000") == 1 and colors.count("#e00000") == 1
 
 
@@ -458,7 +459,7 @@ def test_neighbouring_layers():
 
 def test_exemplars_are_paged(ctx):
     from topoact.app.panels.node import PAGE, exemplar_images
-    from topoact.app.routes import image_url
+    from topoact.app.routes import thumb_url
 
     key = _key(ctx)
     node = max(ctx.graph(GRAPH_LAYER, key)["nodes"], key=lambda n: n["size"])
@@ -466,6 +467,6 @@ def test_exemplars_are_paged(ctx):
     store = node_ref(ctx, {"layer": GRAPH_LAYER, "graph_key": key, "node": node["id"]})
     rows = ctx.exemplar_rows(GRAPH_LAYER, key, node["id"])
     first, total = exemplar_images(ctx, store, 2)
-    assert total == node["size"] and [img.src for img in first] == [image_url(r) for r in rows[:2]]
+    assert total == node["size"] and [img.src for img in first] == [thumb_url(r) for r in rows[:2]]
     page, _ = exemplar_images(ctx, store, PAGE)
     assert len(page) == min(PAGE, node["size"])

@@ -70,6 +70,8 @@ class AppContext:
         # per-instance caches (a module-level lru_cache would keep every run alive)
         self._graph = cached(16)(self._load_graph)
         self._positions = cached(32)(self._layout)
+        self._node_index = cached(16)(self._index_nodes)
+        self._incidence = cached(8)(self._member_incidence)
         self._values = cached(64)(self._node_values)
         self._exemplars = cached(64)(self._exemplar_rows)
         self._labels = cached(256)(self._graph_label)
@@ -99,6 +101,12 @@ class AppContext:
 
     def _load_graph(self, layer: str, key: str) -> tuple[dict, np.ndarray | None]:
         graph = self.run.graph(layer, key)
+        if getattr(graph, "layout", False) is None and hasattr(self.run, "save_graph"):
+            # a graph saved before layouts existed gets its stored layout once (the library's
+            # ``ensure_layout``): positions then never change when it is recoloured or reopened
+            from topoact.mapper.run_graphs import ensure_layout
+
+            graph = ensure_layout(self.run, layer, key)
         if hasattr(graph, "to_dict"):
             return graph.to_dict(), getattr(graph, "node_means", None)
         return graph, None
@@ -129,13 +137,30 @@ class AppContext:
         return f"{len(graph['nodes'])} nodes — {describe_params(graph.get('params'))}"
 
     def positions(self, layer: str, key: str) -> np.ndarray:
-        """(K, 2) layout positions of the graph's nodes (deterministic, cached)."""
+        """(K, 2) stored layout positions of the graph's nodes (see :meth:`layout`)."""
+        return self._positions(layer, key)[0]
+
+    def layout(self, layer: str, key: str) -> tuple[np.ndarray, dict | None]:
+        """The graph's stored layout (:mod:`topoact.mapper.layout`): positions and glyph summary.
+
+        Returns
+        -------
+        positions : (K, 2) float array, in the order of ``graph["nodes"]``
+        summary : dict or None
+            ``{"position": [x, y], "nodes": [ids], "n_components": c}``: the tiny components
+            collapsed into one glyph (None when nothing is collapsed).
+        """
         return self._positions(layer, key)
 
-    def _layout(self, layer: str, key: str) -> np.ndarray:
-        from topoact.figures.graph import graph_layout
+    def _layout(self, layer: str, key: str) -> tuple[np.ndarray, dict | None]:
+        graph = self.graph(layer, key)
+        stored = graph.get("layout")
+        if stored and len(stored.get("positions", ())) == len(graph["nodes"]):
+            positions = np.asarray(stored["positions"], dtype=np.float64).reshape(-1, 2)
+            return positions, stored.get("summary")
+        from topoact.figures.graph import graph_layout  # a graph object without a stored layout
 
-        return graph_layout(self.graph(layer, key), seed=0)
+        return graph_layout(graph, seed=0), None
 
     def node(self, layer: str, key: str, node_id: int) -> dict:
         """The node dict (members and statistics) of node ``node_id``.
@@ -146,10 +171,47 @@ class AppContext:
             When the graph has no such node.
         """
         graph = self.graph(layer, key)
-        for node in graph["nodes"]:
-            if int(node["id"]) == int(node_id):
-                return node
-        raise KeyError(f"graph {key!r} of layer {layer!r} has no node {node_id}")
+        position = self._node_index(layer, key).get(int(node_id))
+        if position is None:
+            raise KeyError(f"graph {key!r} of layer {layer!r} has no node {node_id}")
+        return graph["nodes"][position]
+
+    def _index_nodes(self, layer: str, key: str) -> dict[int, int]:
+        return {int(n["id"]): k for k, n in enumerate(self.graph(layer, key)["nodes"])}
+
+    def node_rows(self, layer: str, key: str, node_ids: list[int]) -> np.ndarray:
+        """Sorted union of the member rows of some nodes (unknown ids are ignored).
+
+        Returns
+        -------
+        (n,) int64 array of image rows
+        """
+        index = self._node_index(layer, key)
+        nodes = self.graph(layer, key)["nodes"]
+        parts = [np.asarray(nodes[index[int(i)]]["members"], np.int64) for i in node_ids if int(i) in index]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    def nodes_with_rows(self, layer: str, key: str, rows: list[int] | np.ndarray) -> list[int]:
+        """Ids of the nodes holding at least one of ``rows`` (image rows), in graph order."""
+        flat, owner = self._incidence(layer, key)
+        chosen = np.zeros(int(self.run.n), bool)
+        rows = np.asarray(rows, np.int64)
+        chosen[rows[(rows >= 0) & (rows < chosen.size)]] = True
+        hit = np.zeros(len(self.graph(layer, key)["nodes"]), bool)
+        hit[owner[chosen[flat]]] = True
+        nodes = self.graph(layer, key)["nodes"]
+        return [int(nodes[k]["id"]) for k in np.flatnonzero(hit)]
+
+    def _member_incidence(self, layer: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(member rows of every node concatenated, node position of each): one pass per graph."""
+        nodes = self.graph(layer, key)["nodes"]
+        flat = np.concatenate([np.asarray(n["members"], np.int64) for n in nodes]) if nodes else np.zeros(0, np.int64)
+        owner = np.repeat(np.arange(len(nodes)), [len(n["members"]) for n in nodes])
+        return flat, owner
+
+    def edge_weights(self, layer: str, key: str) -> np.ndarray:
+        """(E,) Jaccard weights of the graph's edges."""
+        return np.array([float(e.get("weight", 1.0)) for e in self.graph(layer, key).get("edges", [])])
 
     # -- colours --------------------------------------------------------------------------------
     def color_options(self) -> list[dict]:

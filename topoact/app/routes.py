@@ -1,11 +1,14 @@
 """Flask routes of the app: run images by row index.
 
 ``GET /topoact/image/<row>.png`` serves row ``row`` of the run as a PNG (longest side at most
-``MAX_SIDE`` px, never upscaled). Only an integer row is parsed from the request (Flask's
-``int`` converter: no sign, no path); rows outside ``[0, run.n)`` are 404. Nothing from the
-request is ever used as a file path. Responses carry ``Cache-Control: public, max-age=86400``
-and an ETag (the run identity plus the row), so the browser reuses exemplars, and recently
-served PNGs are kept in memory (the app's one LRU helper, keyed by row).
+``MAX_SIDE`` px, never upscaled); ``GET /topoact/thumb/<row>.jpg`` serves it as a small JPEG
+thumbnail (longest side ``THUMB_SIDE`` px, quality 85: a few hundred bytes to a few kB, what
+exemplar grids and hover cards show). Only an integer row is parsed from the request (Flask's
+``int`` converter: no sign, no path); rows outside ``[0, run.n)`` are 404, so only images the
+run indexed are ever served. Nothing from the request is ever used as a file path. Responses
+carry ``Cache-Control: public, max-age=86400, immutable`` and an ETag (the run identity plus
+the row and the size), so the browser reuses them, and recently served images are kept in
+memory (the app's one LRU helper, keyed by row).
 """
 from __future__ import annotations
 
@@ -24,12 +27,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IMAGE_ROUTE = "/topoact/image/<int:row>.png"
+THUMB_ROUTE = "/topoact/thumb/<int:row>.jpg"
 MAX_SIDE = 256
+THUMB_SIDE = 96
 
 
 def image_url(row: int) -> str:
     """The URL of row ``row``'s image on the image route."""
     return f"/topoact/image/{int(row)}.png"
+
+
+def thumb_url(row: int) -> str:
+    """The URL of row ``row``'s small JPEG thumbnail (exemplar grids, hover cards)."""
+    return f"/topoact/thumb/{int(row)}.jpg"
 
 
 def register_routes(server: Flask, run: Run) -> None:
@@ -48,32 +58,43 @@ def register_routes(server: Flask, run: Run) -> None:
     # the ETag names the run by content (its collection settings), never by an object id
     identity = str(run.meta.get("config_hash") or stable_hash(run.meta))
 
-    @cached(512)
-    def png_bytes(row: int) -> bytes:
+    def encoded(row: int, side: int, fmt: str) -> bytes:
         image = run.image(row).convert("RGB")
-        if max(image.size) > MAX_SIDE:
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
+        if max(image.size) > side:
+            image.thumbnail((side, side))
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        image.save(buffer, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
         return buffer.getvalue()
 
-    def serve_image(row: int) -> Response:
+    png_bytes = cached(512)(lambda row: encoded(row, MAX_SIDE, "PNG"))
+    jpeg_bytes = cached(4096)(lambda row: encoded(row, THUMB_SIDE, "JPEG"))
+
+    def respond(row: int, make, mimetype: str, tag: str) -> Response:
         if not 0 <= row < run.n:
             abort(404)
         try:
-            data = png_bytes(row)
+            data = make(row)
         except Exception as exc:  # noqa: BLE001 - a missing source file is a 404, not a crash
             logger.warning("cannot load image of row %d: %s", row, exc)
             abort(404)
-        response = Response(data, mimetype="image/png")
-        response.headers["Cache-Control"] = "public, max-age=86400"
-        response.set_etag(f"{identity}-{row}")
+        response = Response(data, mimetype=mimetype)
+        response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+        response.set_etag(f"{identity}-{tag}-{row}")
         return response.make_conditional(request)
 
+    def serve_image(row: int) -> Response:
+        return respond(row, png_bytes, "image/png", "png")
+
+    def serve_thumb(row: int) -> Response:
+        return respond(row, jpeg_bytes, "image/jpeg", "thumb")
+
     def reject(anything: str) -> None:
-        # anything under /topoact/image/ that is not "<non-negative int>.png" (negative numbers,
-        # names, paths) is a 404 here, instead of falling through to Dash's catch-all page route
+        # anything under /topoact/image/ or /topoact/thumb/ that is not "<non-negative int>.png"
+        # / ".jpg" (negative numbers, names, paths) is a 404 here, instead of falling through to
+        # Dash's catch-all page route
         abort(404)
 
     server.add_url_rule(IMAGE_ROUTE, endpoint="topoact_image", view_func=serve_image)
+    server.add_url_rule(THUMB_ROUTE, endpoint="topoact_thumb", view_func=serve_thumb)
     server.add_url_rule("/topoact/image/<path:anything>", endpoint="topoact_image_reject", view_func=reject)
+    server.add_url_rule("/topoact/thumb/<path:anything>", endpoint="topoact_thumb_reject", view_func=reject)

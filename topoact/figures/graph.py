@@ -6,19 +6,24 @@ figures work in a notebook too.
 
 Choices:
 
-* Layout: a seeded Fruchterman-Reingold (spring) layout weighted by the edges' Jaccard weight,
-  computed with networkx (a kmapper dependency), each connected component laid out on its own
-  in a square box of side ~ sqrt(size) and the boxes shelf-packed in rows, largest first, so
-  small components do not drift off to the border. Deterministic for a given graph and seed.
-* Nodes: area proportional to member count (marker diameter ~ sqrt(size), 6-34 px); one trace
-  per majority class when colouring by class (so the legend lists classes), otherwise one
-  trace with a colour bar; circular values use the cyclic ``Twilight`` scale spanning one period.
-  Each marker carries its node id in ``customdata`` as ``[id]`` (click -> node id); plain lists,
-  because plotly's binary array encoding does not reach Dash's ``clickData``.
+* Layout: the graph's stored layout (:mod:`topoact.mapper.layout`: components packed by size,
+  tiny components collapsed into one summary glyph), so positions never change with the
+  colouring. :func:`graph_layout` (a networkx spring layout per component, shelf-packed) is the
+  fallback for a graph dict without one.
+* Nodes: area proportional to member count (marker diameter ~ sqrt(size), 6-34 px), all in ONE
+  trace, larger nodes drawn first so a smaller node is on top of a larger one it overlaps.
+  Plotly's "closest" picking inside one trace scores a point by its pointer distance relative
+  to its marker radius (0 at the marker centre), so the node opened is the node whose centre is
+  under the pointer even where markers overlap; several traces (one per class, as before)
+  compared points across traces less reliably. Class colours per point, legend entries from
+  legend-only traces; other colourings use a colour bar (circular values: the cyclic
+  ``Twilight`` scale spanning one period). Each marker carries its node id in ``customdata``
+  as ``[id]`` (click -> node id); plain lists, because plotly's binary array encoding does not
+  reach Dash's ``clickData``. Above :data:`WEBGL_MIN_NODES` nodes, WebGL (``Scattergl``).
 * Class highlight (TopoAct): nodes without a member of the class fade to opacity 0.12.
 * Edges: one line trace, drawn only for Jaccard weight >= ``edge_threshold``.
-* Marked nodes (e.g. where an uploaded image falls) get a thick red ring; the selected node a
-  black one.
+* Rings: a persistence cycle's nodes get a thick red ring, the selected node a black one; an
+  uploaded image's nodes a white star (a different shape, in no class colour).
 """
 from __future__ import annotations
 
@@ -29,8 +34,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 __all__ = [
-    "graph_layout", "graph_figure", "marker_traces", "node_rings", "composition_figure", "sweep_figure",
-    "empty_figure", "CLASS_COLORS",
+    "graph_layout", "graph_figure", "drawn_order", "node_colors", "edge_lines", "node_rings", "label_mix",
+    "weight_histogram", "weight_marks", "composition_figure", "sweep_figure", "empty_figure", "CLASS_COLORS",
+    "NODE_TRACE", "UPLOAD_TRACE", "GLYPH_TRACE", "GLYPH_ID", "WEBGL_MIN_NODES",
 ]
 
 CLASS_COLORS = (
@@ -104,6 +110,23 @@ def graph_layout(graph: dict, seed: int = 0, iterations: int | None = None) -> n
 
 
 # -- main figure --------------------------------------------------------------------------------
+#: above this many nodes the markers and edges are drawn with WebGL (``go.Scattergl``)
+WEBGL_MIN_NODES = 1000
+#: trace indices of :func:`graph_figure` (0 is the edges); legend-only traces follow the glyph
+NODE_TRACE, UPLOAD_TRACE, GLYPH_TRACE = 1, 2, 3
+#: ``customdata`` of the summary glyph (node ids are >= 0)
+GLYPH_ID = -1
+#: marker outlines: (colour, width) of plain, selected (clicked) and cycle-marked nodes
+PLAIN_RING = ("rgba(40,40,40,0.7)", 0.6)
+SELECTED_RING = ("#000000", 3.0)
+CYCLE_RING = ("#e00000", 4.0)
+#: the uploaded image's nodes: a white star with a black outline on the node (no class colour
+#: is white, and a star is not a ring, so it reads apart from the class colours and the
+#: selected node's black ring)
+UPLOAD_MARK = dict(symbol="star", size=15, color="#ffffff", line=dict(color="#000000", width=1.6))
+SELECTION_FADED_OPACITY = 0.15
+
+
 def _marker_sizes(sizes: np.ndarray) -> np.ndarray:
     sizes = np.asarray(sizes, dtype=float)
     if sizes.size == 0:
@@ -116,11 +139,122 @@ def _marker_sizes(sizes: np.ndarray) -> np.ndarray:
 
 
 def _hover(node: dict, class_names: Sequence[str], extra: str = "") -> str:
-    counts = sorted(((int(k), int(v)) for k, v in node.get("label_counts", {}).items()), key=lambda kv: -kv[1])
-    top = ", ".join(f"{class_names[k] if k < len(class_names) else k}: {v}" for k, v in counts[:4])
-    text = (f"node {node['id']}<br>size {node['size']}<br>purity {node.get('purity', float('nan')):.2f}"
-            f"<br>{top}")
-    return text + (f"<br>{extra}" if extra else "")
+    text = f"node {node['id']}<br>size {node['size']}<br>purity {node.get('purity', float('nan')):.2f}"
+    top = label_mix(node.get("label_counts", {}), class_names)
+    return text + (f"<br>{top}" if top else "") + (f"<br>{extra}" if extra else "")
+
+
+def label_mix(label_counts: dict, class_names: Sequence[str], top: int = 4) -> str:
+    """``"cat: 12, dog: 3"``: the ``top`` most frequent labels of a node with their counts."""
+    counts = sorted(((int(k), int(v)) for k, v in label_counts.items()), key=lambda kv: -kv[1])
+    return ", ".join(f"{class_names[k] if 0 <= k < len(class_names) else k}: {v}" for k, v in counts[:top])
+
+
+def drawn_order(graph: dict, summary: dict | None = None, expanded: bool = False) -> np.ndarray:
+    """Which nodes the marker trace draws, in drawing order.
+
+    Larger nodes are drawn first so a smaller node is never hidden under a larger one (ties by
+    node id); the nodes of the collapsed tiny components (``summary["nodes"]``) are left out
+    unless ``expanded``.
+
+    Parameters
+    ----------
+    graph : dict
+        The Mapper graph dict.
+    summary : dict, optional
+        The stored layout's glyph summary (``{"position", "nodes", "n_components"}``).
+    expanded : bool
+        Whether the glyph is unfolded (its nodes drawn).
+
+    Returns
+    -------
+    (n_drawn,) int array
+        Positions in ``graph["nodes"]``; point ``i`` of the marker trace is node
+        ``graph["nodes"][order[i]]``.
+    """
+    nodes = graph["nodes"]
+    ids = np.array([int(n["id"]) for n in nodes], dtype=np.int64)
+    sizes = np.array([int(n["size"]) for n in nodes], dtype=np.int64)
+    keep = np.ones(len(nodes), bool)
+    if summary and summary.get("nodes") and not expanded:
+        keep &= ~np.isin(ids, np.asarray(summary["nodes"], np.int64))
+    index = np.flatnonzero(keep)
+    return index[np.lexsort((ids[index], -sizes[index]))]
+
+
+def node_colors(graph: dict, order: np.ndarray, color_by: str = "majority", values: np.ndarray | None = None,
+                color_kind: str = "linear", period: float | None = None) -> dict:
+    """The marker colour properties of the drawn nodes (what a recolouring changes, nothing else).
+
+    Parameters
+    ----------
+    graph : dict
+    order : (n_drawn,) int, from :func:`drawn_order`
+    color_by : ``"majority"`` (class colours) or the name of the quantity in ``values``
+    values : (K,) float per node of the graph (NaN draws grey), when ``color_by != "majority"``
+    color_kind : ``"linear"`` or ``"circular"`` (cyclic scale over ``[0, period]``)
+
+    Returns
+    -------
+    dict
+        ``color``, ``colorscale``, ``cmin``, ``cmax``, ``showscale``, ``colorbar`` (None where
+        unused, so a ``dash.Patch`` assigning them clears the previous colouring).
+    """
+    nodes = graph["nodes"]
+    if color_by == "majority":
+        return dict(color=[class_color(int(nodes[k].get("majority_label", -1))) for k in order],
+                    colorscale=None, cmin=None, cmax=None, showscale=False, colorbar=None)
+    vals = np.asarray(values, dtype=float) if values is not None else np.full(len(nodes), np.nan)
+    vals = vals[order]
+    out = dict(color=[float(v) if np.isfinite(v) else None for v in vals], showscale=True,
+               colorbar=dict(title=dict(text=color_by), thickness=14))
+    if color_kind == "circular":
+        out.update(colorscale="Twilight", cmin=0.0, cmax=float(period or 2 * math.pi))
+    else:
+        finite = vals[np.isfinite(vals)]
+        lo = float(finite.min()) if finite.size else 0.0
+        hi = float(finite.max()) if finite.size else 1.0
+        out.update(colorscale="Viridis", cmin=lo, cmax=hi if hi > lo else lo + 1e-9)
+    return out
+
+
+def edge_lines(graph: dict, positions: np.ndarray, drawn: Iterable[int], edge_threshold: float = 0.0
+               ) -> tuple[list, list]:
+    """x and y of the edge trace: one None-separated polyline of the edges between drawn nodes
+    with Jaccard weight >= ``edge_threshold``."""
+    drawn = set(int(k) for k in drawn)
+    index = {int(n["id"]): k for k, n in enumerate(graph["nodes"])}
+    xs: list = []
+    ys: list = []
+    for edge in graph.get("edges", []):
+        if float(edge.get("weight", 1.0)) < edge_threshold:
+            continue
+        a, b = index.get(int(edge["source"])), index.get(int(edge["target"]))
+        if a is None or b is None or a not in drawn or b not in drawn:
+            continue
+        xs += [float(positions[a, 0]), float(positions[b, 0]), None]
+        ys += [float(positions[a, 1]), float(positions[b, 1]), None]
+    return xs, ys
+
+
+def glyph_text(summary: dict | None, expanded: bool) -> str:
+    """The glyph's label: ``"+37 small components (52 nodes)"`` (or how to fold them again)."""
+    if not summary:
+        return ""
+    n_comp, n_nodes = int(summary.get("n_components", 0)), len(summary.get("nodes", ()))
+    what = f"{n_comp} small component{'s' if n_comp != 1 else ''} ({n_nodes} node{'s' if n_nodes != 1 else ''})"
+    return f"fold {what}" if expanded else f"+{what}"
+
+
+def glyph_position(summary: dict, positions: np.ndarray, graph: dict, expanded: bool) -> tuple[float, float]:
+    """Where the glyph is drawn: the summary's position, or just above its unfolded grid."""
+    x, y = (float(v) for v in summary["position"])
+    if expanded:
+        index = {int(n["id"]): k for k, n in enumerate(graph["nodes"])}
+        rows = [index[int(i)] for i in summary["nodes"] if int(i) in index]
+        if rows:
+            y = float(positions[rows, 1].max()) + 1.0
+    return x, y
 
 
 def graph_figure(
@@ -136,127 +270,116 @@ def graph_figure(
     edge_threshold: float = 0.0,
     selected_node: int | None = None,
     marked_nodes: Iterable[int] = (),
+    upload_nodes: Iterable[int] = (),
+    summary: dict | None = None,
+    expanded: bool = False,
+    hover: str = "text",
+    webgl: bool | None = None,
     title: str | None = None,
     height: int = 600,
     show_legend: bool = True,
 ) -> go.Figure:
     """The interactive Mapper graph figure.
 
+    Traces: 0 edges (one None-separated line trace), 1 every drawn node (:data:`NODE_TRACE`,
+    one trace so picking compares every node; larger nodes first so smaller ones are on top;
+    ``customdata`` ``[id]``), 2 stars on the uploaded image's nodes (:data:`UPLOAD_TRACE`,
+    not pickable), 3 the summary glyph of the collapsed tiny components (:data:`GLYPH_TRACE`,
+    ``customdata`` ``[GLYPH_ID]``, empty without a summary), then legend-only traces (one per
+    majority class).
+
     Parameters
     ----------
     graph : Mapper graph dict
-    positions : (n_nodes, 2) from :func:`graph_layout`
-    color_by : ``"majority"`` (one trace per majority class, with a legend) or the name of the
-        quantity in ``values`` (shown on the colour bar)
+    positions : (n_nodes, 2) node positions (the stored layout), in the order of ``graph["nodes"]``
+    color_by : ``"majority"`` (class colours, legend) or the name of the quantity in ``values``
+        (shown on the colour bar)
     values : (n_nodes,) float values when ``color_by != "majority"`` (NaN draws grey)
     color_kind : ``"linear"`` or ``"circular"`` (cyclic colour scale over ``[0, period]``)
     highlight_class : label index; nodes without members of it are faded
     edge_threshold : minimum Jaccard weight of the edges drawn
-    selected_node, marked_nodes : node ids drawn with a black / red ring
+    selected_node : node id drawn with a black ring
+    marked_nodes : node ids drawn with a red ring (e.g. a persistence cycle)
+    upload_nodes : node ids marked with a white star (where an uploaded image falls)
+    summary : the stored layout's glyph summary; its nodes are drawn only when ``expanded``
+    hover : ``"text"`` (plotly hover labels) or ``"none"`` (hover events only, for a tooltip)
+    webgl : draw nodes and edges with WebGL; default: more than :data:`WEBGL_MIN_NODES` nodes
     """
     nodes = graph["nodes"]
+    positions = np.asarray(positions, dtype=float).reshape(-1, 2)
+    order = drawn_order(graph, summary, expanded)
     ids = np.array([int(n["id"]) for n in nodes], dtype=int)
-    index = {int(i): k for k, i in enumerate(ids)}
-    sizes = np.array([int(n["size"]) for n in nodes])
-    marker_size = _marker_sizes(sizes)
+    marker_size = _marker_sizes(np.array([int(n["size"]) for n in nodes]))
     if highlight_class is not None:
         key = str(int(highlight_class))
-        contains = np.array([int(n.get("label_counts", {}).get(key, 0)) > 0 for n in nodes], dtype=bool)
-        opacity = np.where(contains, 1.0, FADED_OPACITY)
+        opacity = np.array([1.0 if int(n.get("label_counts", {}).get(key, 0)) > 0 else FADED_OPACITY
+                            for n in nodes])
     else:
-        contains = np.ones(len(nodes), dtype=bool)
         opacity = np.ones(len(nodes))
-    marked = [int(m) for m in marked_nodes]
+    if webgl is None:
+        webgl = len(nodes) > WEBGL_MIN_NODES
+    scatter = go.Scattergl if webgl else go.Scatter
 
     fig = go.Figure()
-    # edges
-    xs, ys = [], []
-    for edge in graph.get("edges", []):
-        if float(edge.get("weight", 1.0)) < edge_threshold:
-            continue
-        a, b = index.get(int(edge["source"])), index.get(int(edge["target"]))
-        if a is None or b is None:
-            continue
-        xs += [positions[a, 0], positions[b, 0], None]
-        ys += [positions[a, 1], positions[b, 1], None]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                             line=dict(color="rgba(120,120,120,0.6)", width=1.2), name="edges"))
+    xs, ys = edge_lines(graph, positions, order, edge_threshold)
+    fig.add_trace(scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                          line=dict(color="rgba(120,120,120,0.6)", width=1.2), name="edges"))
 
-    rings = node_rings(ids, selected_node, marked)
-    hovers = [_hover(n, class_names) for n in nodes]
-    scatter = go.Scattergl if len(nodes) > 3000 else go.Scatter
-
-    if color_by == "majority":
-        majority = np.array([int(n.get("majority_label", -1)) for n in nodes])
-        for label, sel in zip(*_majority_groups(majority)):
-            name = class_names[label] if 0 <= label < len(class_names) else str(label)
-            fig.add_trace(scatter(
-                x=positions[sel, 0], y=positions[sel, 1], mode="markers", name=name,
-                customdata=[[int(ids[k])] for k in sel], text=[hovers[k] for k in sel], hoverinfo="text",
-                marker=dict(size=marker_size[sel], color=class_color(label), opacity=opacity[sel],
-                            line=dict(color=[rings[0][k] for k in sel], width=[rings[1][k] for k in sel])),
-            ))
+    colors = node_colors(graph, order, color_by, values, color_kind, period)
+    rings = node_rings(ids[order], selected_node, marked_nodes)
+    node_trace = dict(
+        x=positions[order, 0].tolist(), y=positions[order, 1].tolist(), mode="markers", name="nodes",
+        customdata=[[int(i)] for i in ids[order]], showlegend=False,
+        marker=dict(size=np.round(marker_size[order], 2).tolist(), opacity=opacity[order].tolist(),
+                    line=dict(color=rings[0], width=rings[1]),
+                    **{k: v for k, v in colors.items() if v is not None}),
+        unselected=dict(marker=dict(opacity=SELECTION_FADED_OPACITY)),
+    )
+    if hover == "text":
+        vals = colors["color"] if color_by != "majority" else [None] * len(order)
+        node_trace.update(hoverinfo="text", text=[
+            _hover(nodes[k], class_names, "" if v is None else f"{color_by}: {v:.3g}") for k, v in zip(order, vals)])
     else:
-        vals = np.asarray(values, dtype=float) if values is not None else np.full(len(nodes), np.nan)
-        marker = dict(size=marker_size, color=vals, opacity=opacity, showscale=True,
-                      colorbar=dict(title=dict(text=color_by), thickness=14),
-                      line=dict(color=rings[0], width=rings[1]))
-        if color_kind == "circular":
-            marker.update(colorscale="Twilight", cmin=0.0, cmax=float(period or 2 * math.pi))
-        else:
-            marker.update(colorscale="Viridis")
-            finite = vals[np.isfinite(vals)]
-            if finite.size:
-                marker.update(cmin=float(finite.min()), cmax=float(finite.max()) if finite.max() > finite.min()
-                              else float(finite.min()) + 1e-9)
-        text = [f"{h}<br>{color_by}: {v:.3g}" for h, v in zip(hovers, vals)]
-        fig.add_trace(scatter(x=positions[:, 0], y=positions[:, 1], mode="markers", name=color_by,
-                              customdata=[[int(i)] for i in ids], text=text, hoverinfo="text", marker=marker, showlegend=False))
+        node_trace.update(hoverinfo="none")
+    fig.add_trace(scatter(**node_trace))
+
+    shown = set(order.tolist())
+    up = [k for k, n in enumerate(nodes) if int(n["id"]) in {int(u) for u in upload_nodes} and k in shown]
+    fig.add_trace(scatter(x=positions[up, 0].tolist(), y=positions[up, 1].tolist(), mode="markers",
+                          name="uploaded image", hoverinfo="skip", showlegend=False, marker=UPLOAD_MARK))
+
+    gx, gy, gtext = [], [], []
+    if summary and summary.get("nodes"):
+        x, y = glyph_position(summary, positions, graph, expanded)
+        gx, gy, gtext = [x], [y], [glyph_text(summary, expanded)]
+    fig.add_trace(go.Scatter(x=gx, y=gy, mode="markers+text", text=gtext, textposition="bottom center",
+                             customdata=[[GLYPH_ID]] * len(gx), name="small components", showlegend=False,
+                             hoverinfo="none" if hover != "text" else "text",
+                             hovertext=["click to " + ("fold" if expanded else "show") + " them"] * len(gx),
+                             textfont=dict(size=11, color="#444"),
+                             marker=dict(symbol="square", size=18, color="#f0f0f0",
+                                         line=dict(color="#555", width=1.5))))
+
+    majority = sorted({int(n.get("majority_label", -1)) for n in nodes})
+    for label in majority:
+        name = class_names[label] if 0 <= label < len(class_names) else str(label)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                                 marker=dict(color=class_color(label), size=10)))
     fig.update_layout(
         title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         hovermode="closest", clickmode="event", dragmode="pan", plot_bgcolor="white",
         showlegend=show_legend and color_by == "majority",
-        legend=dict(title=dict(text="majority class"), itemsizing="constant", x=1.01, xanchor="left", y=1),
+        legend=dict(title=dict(text="majority class"), itemsizing="constant", x=1.01, xanchor="left", y=1,
+                    itemclick=False, itemdoubleclick=False),
         xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"),
         uirevision=f"{graph.get('layer')}/{graph.get('key')}",
     )
     return fig
 
 
-def _majority_groups(majority: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
-    """The majority-class traces: labels in order and the node positions of each."""
-    labels = sorted(set(majority.tolist()))
-    return labels, [np.flatnonzero(majority == label) for label in labels]
-
-
-def marker_traces(graph: dict, color_by: str = "majority") -> list[list[int]]:
-    """Node ids of each marker trace of :func:`graph_figure`, in trace order (trace 0 is the edges).
-
-    Lets a caller restyle markers of a drawn figure (e.g. a ``dash.Patch`` of the selection
-    ring) without rebuilding it.
-
-    Parameters
-    ----------
-    graph : dict
-        The Mapper graph dict the figure was drawn from.
-    color_by : str
-        The figure's ``color_by``: one trace per majority class for ``"majority"``, else one.
-
-    Returns
-    -------
-    list of list of int
-        ``out[i]`` = node ids of trace ``i + 1``, in point order.
-    """
-    ids = [int(n["id"]) for n in graph["nodes"]]
-    if color_by != "majority":
-        return [ids]
-    majority = np.array([int(n.get("majority_label", -1)) for n in graph["nodes"]])
-    return [[ids[k] for k in sel] for sel in _majority_groups(majority)[1]]
-
-
 def node_rings(node_ids: Sequence[int], selected_node: int | None = None,
                marked_nodes: Iterable[int] = ()) -> tuple[list[str], list[float]]:
-    """Marker outline colours and widths: a red ring for marked nodes, black for the selected one.
+    """Marker outline colours and widths: red for marked nodes, black for the selected one.
 
     Parameters
     ----------
@@ -265,7 +388,7 @@ def node_rings(node_ids: Sequence[int], selected_node: int | None = None,
     selected_node : int, optional
         The clicked node.
     marked_nodes : iterable of int
-        Nodes to ring in red (an uploaded image's nodes, a persistence cycle's nodes).
+        Nodes to ring in red (a persistence cycle's nodes).
 
     Returns
     -------
@@ -275,17 +398,76 @@ def node_rings(node_ids: Sequence[int], selected_node: int | None = None,
     colors, widths = [], []
     for node_id in node_ids:
         if int(node_id) in marked:
-            color, width = "#e00000", 4.0
+            color, width = CYCLE_RING
         elif selected_node is not None and int(node_id) == int(selected_node):
-            color, width = "#000000", 3.0
+            color, width = SELECTED_RING
         else:
-            color, width = "rgba(40,40,40,0.7)", 0.6
+            color, width = PLAIN_RING
         colors.append(color)
         widths.append(width)
     return colors, widths
 
 
 # -- small charts -------------------------------------------------------------------------------
+def weight_marks(weights: np.ndarray, quantiles: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
+                 ) -> tuple[float, float, float, dict]:
+    """Edge-weight slider settings spanning a graph's actual Jaccard weights.
+
+    Parameters
+    ----------
+    weights : (E,) float, the graph's edge weights
+    quantiles : the quantiles marked on the slider
+
+    Returns
+    -------
+    (low, high, step, marks) : the slider's range (weights rounded outwards to 0.01), a step of
+        1/100 of it, and ``{value: label}`` marks at the weight quantiles (labels ``"0.12"``).
+    """
+    weights = np.asarray(weights, dtype=float)
+    if weights.size == 0:
+        return 0.0, 1.0, 0.01, {0.0: "0", 1.0: "1"}
+    low = math.floor(float(weights.min()) * 100) / 100
+    high = max(math.ceil(float(weights.max()) * 100) / 100, low + 0.01)
+    marks: dict = {}
+    for q in quantiles:
+        value = round(float(np.quantile(weights, q)), 3)
+        if all(abs(value - v) > (high - low) / 12 for v in marks):  # labels that do not collide
+            marks[value] = f"{value:.2f}"
+    return low, high, round((high - low) / 100, 5), marks
+
+
+def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24, height: int = 70) -> dict:
+    """A small histogram of a graph's edge weights, bars at or above ``threshold`` (drawn edges)
+    in blue, below it (hidden edges) in grey; a plain figure dict (drawn on every slider move).
+
+    Parameters
+    ----------
+    weights : (E,) float Jaccard weights
+    threshold : the slider's value
+    bins : number of bars
+    height : pixels
+    """
+    weights = np.asarray(weights, dtype=float)
+    layout = {"height": height, "margin": {"l": 4, "r": 4, "t": 2, "b": 2}, "bargap": 0.05,
+              "xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "white",
+              "showlegend": False}
+    if weights.size == 0:
+        return {"data": [], "layout": layout}
+    lo, hi = float(weights.min()), float(weights.max())
+    counts, edges = np.histogram(weights, bins=bins, range=(lo, hi if hi > lo else lo + 1e-9))
+    centres = (edges[:-1] + edges[1:]) / 2
+    shown = edges[1:] > threshold  # a bar holding any drawn edge counts as drawn
+    above = int((weights >= threshold).sum())
+    trace = {"type": "bar", "x": centres.round(4).tolist(), "y": counts.tolist(),
+             "width": float(edges[1] - edges[0]) * 0.95,
+             "marker": {"color": ["#1f77b4" if s else "#c8c8c8" for s in shown]},
+             "hovertemplate": "weight %{x:.3f}: %{y} edges<extra></extra>"}
+    layout["annotations"] = [{"text": f"{above} of {weights.size} edges drawn", "x": 1, "y": 1, "xref": "paper",
+                              "yref": "paper", "xanchor": "right", "yanchor": "top", "showarrow": False,
+                              "font": {"size": 10, "color": "#555"}}]
+    return {"data": [trace], "layout": layout}
+
+
 def composition_figure(label_counts: dict, class_names: Sequence[str], *, kind: str = "bar",
                        height: int = 260) -> dict:
     """Class composition of a node: a bar (default) or pie chart of its label counts.

@@ -3,9 +3,22 @@
 * Layer dropdown and saved-graph dropdown (every graph saved for the layer, labelled by its
   parameters; ``*`` marks the layer's default graph); a layer without any graph gets one
   computed with the default parameters in the background.
+* The figure (:func:`topoact.figures.graph.graph_figure`) draws the graph's *stored* layout
+  (``topoact.mapper.layout``, made once by the library and kept in the graph file): components
+  packed by size, tiny components (singletons, pairs) folded into one summary glyph; a click on
+  the glyph draws them (in a grid under it), a second click folds them again. WebGL above
+  1,000 nodes.
+* What changes often is sent as a ``dash.Patch`` of the drawn figure, never as a new figure:
+  a node click moves the selection ring, a colouring change replaces the marker colours (so
+  node positions cannot move and 5,000 positions and edges are not re-sent), a selection in
+  the embedding view fades the nodes that hold none of its images (``selectedpoints``).
+* Hover on a node: a card with its top exemplar (thumbnail route) and label mix (dcc.Tooltip).
+* Box / lasso selection (modebar) writes ``ids.SELECTION`` = ``{"layer", "rows", "source":
+  "graph", "nodes"}`` with the sorted union of the selected nodes' member rows.
 * Colour by majority class / purity / mean lens / accuracy / size / mean L2 norm / any per-image
   attribute (cyclic colour scale for circular ones), class search (fade nodes without it),
-  Jaccard edge-weight threshold, a node-id box (select a node without clicking).
+  Jaccard edge-weight threshold (the slider spans this graph's weights, marks at quantiles, a
+  small histogram beside it), a node-id box (select a node without clicking).
 * The parameter form, the graph jobs and "Set as default" live in
   :mod:`topoact.app.panels.graph_form` (its layout is included here and its callbacks are
   registered by :func:`register`).
@@ -21,10 +34,12 @@ from dash import Input, Output, Patch, State, callback_context, dcc, html, no_up
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.help import HELP, error_id as error_line, field
 from topoact.app.panels import graph_form
-from topoact.app.panels.graph_form import graph_request, key_options, labelled
+from topoact.app.panels.graph_form import graph_request, key_options
 from topoact.fileio import safe_name
-from topoact.figures.graph import empty_figure, graph_figure
+from topoact.figures.graph import (GLYPH_ID, GLYPH_TRACE, NODE_TRACE, drawn_order, empty_figure, graph_figure,
+                                   label_mix, node_colors, node_rings, weight_histogram, weight_marks)
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -36,7 +51,14 @@ logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Mapper graph"
 
-_row = {"display": "flex", "flexWrap": "wrap", "gap": "0.8em", "alignItems": "flex-end", "marginBottom": "0.5em"}
+#: {"layer", "key", "open": bool}: whether the shown graph's small-components glyph is unfolded
+GLYPH_OPEN = "topoact-graph-glyph-open"
+#: {"layer", "key", "open"}: what the figure in the page was drawn from (guards the patches)
+DRAWN = "topoact-graph-drawn"
+TOOLTIP = "topoact-graph-tooltip"
+EDGE_HISTOGRAM = "topoact-graph-edge-histogram"
+
+_row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "flex-start", "marginBottom": "0.3em"}
 
 
 # -- layout ---------------------------------------------------------------------------------------
@@ -49,28 +71,39 @@ def initial_layer(ctx: AppContext) -> str | None:
 
 
 def layout(ctx: AppContext) -> html.Div:
-    """The panel's components (cheap: the figure is drawn by a callback)."""
+    """The panel's components (cheap: the figure, the slider range and the options are filled by
+    callbacks)."""
     run = ctx.run
-    layers = run.layers
     initial = initial_layer(ctx)
     class_opts = [{"label": name, "value": i} for i, name in enumerate(run.label_names)]
+    slider = html.Div([
+        dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.01, value=0, marks={0: "0", 1: "1"},
+                   tooltip={"placement": "bottom"}),
+        dcc.Graph(id=EDGE_HISTOGRAM, figure=weight_histogram([]), config={"displayModeBar": False,
+                                                                         "staticPlot": True},
+                  style={"height": "40px"}),
+    ])
     controls = html.Div([
-        labelled("layer", dcc.Dropdown(id=ids.LAYER_DROPDOWN, options=layers, value=initial,
-                                        clearable=False), "14em"),
-        labelled("graph", dcc.Dropdown(id=ids.KEY_DROPDOWN, options=[], value=None, clearable=False), "22em"),
-        labelled("colour by", dcc.Dropdown(id=ids.COLOR_DROPDOWN, options=ctx.color_options(), value="majority",
-                                            clearable=False), "14em"),
-        labelled("search a class", dcc.Dropdown(id=ids.CLASS_DROPDOWN, options=class_opts, value=None,
-                                                 placeholder="class…"), "12em"),
-        labelled("min edge weight (Jaccard)", dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.05, value=0,
-                                                          marks={0: "0", 0.5: "0.5", 1: "1"},
-                                                          tooltip={"placement": "bottom"}), "14em"),
-        labelled("node id", dcc.Input(id=ids.NODE_INPUT, type="number", min=0, step=1, debounce=True,
-                                       style={"width": "6em"}), "7em"),
+        field("Layer", dcc.Dropdown(id=ids.LAYER_DROPDOWN, options=run.layers, value=initial, clearable=False),
+              help=HELP["layer"], control_id=ids.LAYER_DROPDOWN, width="11em"),
+        field("Graph", dcc.Dropdown(id=ids.KEY_DROPDOWN, options=[], value=None, clearable=False),
+              help=HELP["graph"], control_id=ids.KEY_DROPDOWN, width="18em"),
+        field("Colour by", dcc.Dropdown(id=ids.COLOR_DROPDOWN, options=ctx.color_options(), value="majority",
+                                        clearable=False), help=HELP["colour"], control_id=ids.COLOR_DROPDOWN,
+              width="12em"),
+        field("Search a class", dcc.Dropdown(id=ids.CLASS_DROPDOWN, options=class_opts, value=None,
+                                             placeholder="class…"), help=HELP["class"],
+              control_id=ids.CLASS_DROPDOWN, width="10em"),
+        field("Min edge weight (Jaccard)", slider, help=HELP["edge_weight"], control_id=ids.EDGE_SLIDER,
+              width="15em"),
+        field("Node id", dcc.Input(id=ids.NODE_INPUT, type="number", min=0, step=1, debounce=True,
+                                   className="form-control form-control-sm", style={"width": "6em"}),
+              help=HELP["node_id"], control_id=ids.NODE_INPUT, width="7em"),
     ], style=_row)
     export = html.Div([
-        html.Button("Export graph JSON", id=ids.EXPORT_JSON, n_clicks=0),
-        html.Button("Export KeplerMapper HTML", id=ids.EXPORT_HTML, n_clicks=0, style={"marginLeft": "0.5em"}),
+        html.Button("Export graph JSON", id=ids.EXPORT_JSON, n_clicks=0, className="btn btn-outline-secondary btn-sm"),
+        html.Button("Export KeplerMapper HTML", id=ids.EXPORT_HTML, n_clicks=0,
+                    className="btn btn-outline-secondary btn-sm", style={"marginLeft": "0.5em"}),
         dcc.Download(id=ids.EXPORT_DOWNLOAD),
     ], style={"marginTop": "0.3em"})
     return html.Div([
@@ -79,22 +112,33 @@ def layout(ctx: AppContext) -> html.Div:
         html.Div([html.Span(id=ids.NODE_COUNT),
                   html.Button("Set as default", id=ids.DEFAULT_BUTTON, n_clicks=0,
                               title="open this graph first for this layer (saved in the run)",
-                              style={"marginLeft": "1em"}),
+                              className="btn btn-outline-primary btn-sm", style={"marginLeft": "1em"}),
                   html.Span(id=ids.DEFAULT_STATUS, style={"marginLeft": "0.5em", "color": "#666"})],
-                 style={"fontSize": "0.9em", "color": "#333"}),
+                 style={"fontSize": "0.85em", "color": "#333"}),
         dcc.Store(id=ids.MAPPER_REQUEST, data=None),
         dcc.Store(id=ids.MAPPER_RESULT, data=None),
-        dcc.Graph(id=ids.GRAPH, figure=empty_figure("loading…"), config={"scrollZoom": True, "displaylogo": False},
-                  style={"height": "620px"}),
+        dcc.Store(id=GLYPH_OPEN, data=None),
+        dcc.Store(id=DRAWN, data=None),
+        dcc.Graph(id=ids.GRAPH, figure=empty_figure("loading…"), className="topoact-graph-figure",
+                  config={"scrollZoom": True, "displaylogo": False, "responsive": True},
+                  style={"height": "calc(100vh - 250px)", "minHeight": "360px"}),
+        dcc.Tooltip(id=TOOLTIP, direction="right", style={"pointerEvents": "none"}),
         html.Div(id=ids.GRAPH_INFO, style={"fontSize": "0.8em", "color": "#666"}),
         export,
     ])
 
 
 # -- figure ---------------------------------------------------------------------------------------
-def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlight_class: int | None, edge_threshold: float | None,
-                 node_store: dict | None, upload: dict | None, height: int = 600, title: str | None = None,
-                 show_legend: bool = True, cycle: dict | None = None):
+def is_open(glyph: dict | None, selection: dict) -> bool:
+    """Whether the small-components glyph of the shown graph is unfolded."""
+    return bool(glyph and glyph.get("open") and glyph.get("layer") == selection["layer"]
+                and glyph.get("key") == selection["key"])
+
+
+def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlight_class: int | None,
+                 edge_threshold: float | None, node_store: dict | None, upload: dict | None,
+                 height: int | None = 600, title: str | None = None, show_legend: bool = True,
+                 cycle: dict | None = None, expanded: bool = False, hover: str = "text"):
     """The figure and its caption for a ``{"layer", "key"}`` selection (shared with compare).
 
     Returns
@@ -103,18 +147,23 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
     """
     layer, key = selection["layer"], selection["key"]
     graph = ctx.graph(layer, key)
-    positions = ctx.positions(layer, key)
+    positions, summary = ctx.layout(layer, key)
     values = kind = period = None
     if color_by and color_by != "majority":
         values, kind, period = ctx.node_values(layer, key, color_by)
-    selected, marked = ringed_nodes(selection, node_store, upload, cycle)
+    selected, marked, uploaded = ringed_nodes(selection, node_store, upload, cycle)
     fig = graph_figure(graph, positions, color_by=color_by or "majority", values=values,
                        color_kind=kind or "linear", period=period, class_names=ctx.run.label_names,
                        highlight_class=highlight_class, edge_threshold=float(edge_threshold or 0.0),
-                       selected_node=selected, marked_nodes=marked, height=height, title=title,
-                       show_legend=show_legend)
-    n_shown = sum(1 for e in graph.get("edges", []) if float(e.get("weight", 1.0)) >= float(edge_threshold or 0))
-    text = f"{len(graph['nodes'])} nodes · {len(graph.get('edges', []))} edges ({n_shown} shown) · graph {key}"
+                       selected_node=selected, marked_nodes=marked, upload_nodes=uploaded, summary=summary,
+                       expanded=expanded, hover=hover, height=height, title=title, show_legend=show_legend)
+    weights = ctx.edge_weights(layer, key)
+    n_shown = int((weights >= float(edge_threshold or 0)).sum())
+    text = f"{len(graph['nodes'])} nodes · {len(weights)} edges ({n_shown} shown)"
+    if summary and summary.get("nodes"):
+        text += (f" · {summary.get('n_components', 0)} small components ({len(summary['nodes'])} nodes) "
+                 + ("shown" if expanded else "folded into the square"))
+    text += f" · graph {key}"
     if highlight_class is not None:
         hit = sum(1 for n in graph["nodes"] if int(n.get("label_counts", {}).get(str(highlight_class), 0)) > 0)
         text += f" · {hit} nodes contain {ctx.run.label_names[highlight_class]}"
@@ -122,40 +171,104 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
 
 
 def ringed_nodes(selection: dict, node_store: dict | None, upload: dict | None,
-                 cycle: dict | None) -> tuple[int | None, list[int]]:
-    """``(selected node, marked nodes)`` of the shown graph: the clicked node (black ring) and the
-    nodes of an uploaded image or a persistence cycle on this graph (red rings)."""
+                 cycle: dict | None) -> tuple[int | None, list[int], list[int]]:
+    """``(selected node, cycle nodes, upload nodes)`` of the shown graph: the clicked node
+    (black ring), the nodes of a persistence cycle (red rings) and of an uploaded image (stars)."""
     layer, key = selection["layer"], selection["key"]
     selected = None
     if node_store and node_store.get("layer") == layer and node_store.get("graph_key") == key:
         selected = node_store.get("node")
-    marked: list[int] = []
+    uploaded: list[int] = []
     if upload and layer in (upload.get("layers") or {}):
         entry = upload["layers"][layer]
         if entry.get("graph_key") == key:
-            marked = list(entry.get("nodes", []))
+            uploaded = [int(n) for n in entry.get("nodes", [])]
+    marked: list[int] = []
     if cycle and cycle.get("layer") == layer and cycle.get("graph_key") == key:
-        marked += list(cycle.get("nodes", []))  # nodes on a persistence cycle
-    return selected, marked
+        marked = [int(n) for n in cycle.get("nodes", [])]  # nodes on a persistence cycle
+    return selected, marked, uploaded
+
+
+def shown_order(ctx: AppContext, selection: dict, expanded: bool):
+    """Graph positions of the marker trace's points (:func:`topoact.figures.graph.drawn_order`)."""
+    graph = ctx.graph(selection["layer"], selection["key"])
+    return graph, drawn_order(graph, ctx.layout(selection["layer"], selection["key"])[1], expanded)
 
 
 def ring_patch(ctx: AppContext, selection: dict, color_by: str | None, node_store: dict | None,
-               upload: dict | None, cycle: dict | None) -> Patch:
+               upload: dict | None, cycle: dict | None, expanded: bool = False) -> Patch:
     """A ``dash.Patch`` of the drawn figure that moves only the selection ring (a node click).
 
     Rebuilding and re-sending the whole figure for a click costs tens of ms on the server and a
     full plotly redraw in the browser; the marker outlines are all that change.
     """
-    from topoact.figures.graph import marker_traces, node_rings
-
-    selected, marked = ringed_nodes(selection, node_store, upload, cycle)
+    graph, order = shown_order(ctx, selection, expanded)
+    selected, marked, _ = ringed_nodes(selection, node_store, upload, cycle)
+    colors, widths = node_rings([int(graph["nodes"][k]["id"]) for k in order], selected, marked)
     patch = Patch()
-    for k, node_ids in enumerate(marker_traces(ctx.graph(selection["layer"], selection["key"]),
-                                               color_by or "majority")):
-        colors, widths = node_rings(node_ids, selected, marked)
-        patch["data"][k + 1]["marker"]["line"]["color"] = colors
-        patch["data"][k + 1]["marker"]["line"]["width"] = widths
+    patch["data"][NODE_TRACE]["marker"]["line"]["color"] = colors
+    patch["data"][NODE_TRACE]["marker"]["line"]["width"] = widths
     return patch
+
+
+def color_patch(ctx: AppContext, selection: dict, color_by: str | None, expanded: bool = False) -> Patch:
+    """A ``dash.Patch`` that recolours the drawn figure: the marker colour properties and the legend,
+    nothing else (positions, sizes and edges stay as drawn)."""
+    graph, order = shown_order(ctx, selection, expanded)
+    color_by = color_by or "majority"
+    values = kind = period = None
+    if color_by != "majority":
+        values, kind, period = ctx.node_values(selection["layer"], selection["key"], color_by)
+    patch = Patch()
+    for name, value in node_colors(graph, order, color_by, values, kind or "linear", period).items():
+        patch["data"][NODE_TRACE]["marker"][name] = value
+    patch["layout"]["showlegend"] = color_by == "majority"
+    return patch
+
+
+def selected_points(ctx: AppContext, selection: dict, chosen: dict | None, expanded: bool = False) -> list[int] | None:
+    """Marker points of the nodes holding at least one image selected elsewhere (the embedding
+    view), or None when there is no such selection on this layer."""
+    if not chosen or chosen.get("layer") != selection["layer"] or chosen.get("rows") is None:
+        return None
+    graph, order = shown_order(ctx, selection, expanded)
+    hit = set(ctx.nodes_with_rows(selection["layer"], selection["key"], chosen["rows"]))
+    return [i for i, k in enumerate(order) if int(graph["nodes"][k]["id"]) in hit]
+
+
+def selection_patch(ctx: AppContext, selection: dict, chosen: dict | None, expanded: bool = False) -> Patch:
+    """A ``dash.Patch`` that fades the drawn nodes holding none of the selected images
+    (``selectedpoints`` of the marker trace); no selection clears it."""
+    patch = Patch()
+    patch["data"][NODE_TRACE]["selectedpoints"] = selected_points(ctx, selection, chosen, expanded)
+    return patch
+
+
+def hover_card(ctx: AppContext, selection: dict, node_id: int) -> list:
+    """The hover card of a node: its top exemplar (thumbnail), size, purity and label mix."""
+    from topoact.app.routes import thumb_url
+
+    layer, key = selection["layer"], selection["key"]
+    if node_id == GLYPH_ID:
+        summary = ctx.layout(layer, key)[1] or {}
+        return [html.Div(f"{summary.get('n_components', 0)} small components "
+                         f"({len(summary.get('nodes', ()))} nodes)", style={"fontWeight": "bold"}),
+                html.Div("click to show or fold them")]
+    node = ctx.node(layer, key, node_id)
+    rows = ctx.exemplar_rows(layer, key, node_id)
+    purity = node.get("purity")
+    return [
+        html.Img(src=thumb_url(int(rows[0])), style={"width": "64px", "height": "64px", "objectFit": "cover",
+                                                      "imageRendering": "pixelated", "float": "left",
+                                                      "marginRight": "6px"}) if len(rows) else None,
+        html.Div(f"node {node_id} · {node['size']} images", style={"fontWeight": "bold"}),
+        html.Div(f"purity {purity:.2f}" if isinstance(purity, (int, float)) else ""),
+        html.Div(label_mix(node.get("label_counts", {}), ctx.run.label_names), style={"fontSize": "0.85em"}),
+    ]
+
+
+def _layer_key(selection: dict | None) -> tuple | None:
+    return (selection["layer"], selection["key"]) if selection else None
 
 
 # -- callbacks ------------------------------------------------------------------------------------
@@ -199,68 +312,173 @@ def register(app: Dash, ctx: AppContext) -> None:
         return label
 
     @app.callback(
+        Output(ids.EDGE_SLIDER, "min"), Output(ids.EDGE_SLIDER, "max"), Output(ids.EDGE_SLIDER, "step"),
+        Output(ids.EDGE_SLIDER, "marks"), Output(ids.EDGE_SLIDER, "value"),
+        Input(ids.GRAPH_KEY, "data"), State(ids.EDGE_SLIDER, "value"),
+    )
+    def slider_range(selection, value):
+        """The slider spans the shown graph's weights (marks at quantiles); a threshold that would
+        hide edges of the new graph is reset to show them all."""
+        if not selection:
+            raise PreventUpdate
+        low, high, step, marks = weight_marks(ctx.edge_weights(selection["layer"], selection["key"]))
+        return low, high, step, marks, (no_update if value is None or float(value) <= low else low)
+
+    @app.callback(Output(EDGE_HISTOGRAM, "figure"), Input(ids.EDGE_SLIDER, "value"), Input(ids.GRAPH_KEY, "data"))
+    def histogram(value, selection):
+        if not selection:
+            raise PreventUpdate
+        return weight_histogram(ctx.edge_weights(selection["layer"], selection["key"]), float(value or 0.0))
+
+    @app.callback(
         Output(ids.GRAPH, "figure"),
         Output(ids.NODE_COUNT, "children"),
+        Output(DRAWN, "data"),
         Input(ids.GRAPH_KEY, "data"),
-        Input(ids.COLOR_DROPDOWN, "value"),
         Input(ids.CLASS, "data"),
         Input(ids.EDGE_SLIDER, "value"),
         Input(ids.UPLOAD, "data"),
         Input(ids.HIGHLIGHT, "data"),
+        Input(GLYPH_OPEN, "data"),
+        State(ids.COLOR_DROPDOWN, "value"),
         State(ids.NODE, "data"),
+        State(ids.SELECTION, "data"),
     )
-    def draw(selection, color_by, highlight, threshold, upload, cycle, node_store):
+    def draw(selection, highlight, threshold, upload, cycle, glyph, color_by, node_store, chosen):
+        """The whole figure: a new graph, class search, edge threshold, upload, cycle, glyph."""
         if not selection:
-            return empty_figure("no graph selected (computing the layer's first graph…)"), ""
+            return empty_figure("no graph selected (computing the layer's first graph…)"), "", None
+        expanded = is_open(glyph, selection)
         try:
-            return build_figure(ctx, selection, color_by, highlight, threshold, node_store, upload, cycle=cycle)
+            fig, text = build_figure(ctx, selection, color_by, highlight, threshold, node_store, upload,
+                                     height=None, cycle=cycle, expanded=expanded, hover="none")
         except Exception as exc:  # noqa: BLE001 - show, don't crash the page
             logger.exception("cannot draw graph %s", selection)
-            return empty_figure(f"cannot draw the graph: {exc}"), f"error: {exc}"
+            return empty_figure(f"cannot draw the graph: {exc}"), f"error: {exc}", None
+        if chosen and chosen.get("source") != "graph" and chosen.get("layer") == selection["layer"]:
+            fig.data[NODE_TRACE].selectedpoints = selected_points(ctx, selection, chosen, expanded)
+        return fig, text, {"layer": selection["layer"], "key": selection["key"], "open": expanded}
+
+    @app.callback(
+        Output(ids.GRAPH, "figure", allow_duplicate=True),
+        Input(ids.COLOR_DROPDOWN, "value"),
+        State(ids.GRAPH_KEY, "data"), State(DRAWN, "data"),
+        prevent_initial_call=True,
+    )
+    def recolour(color_by, selection, drawn):
+        """A new colouring patches the marker colours only (the layout cannot move)."""
+        if not selection or _layer_key(drawn) != _layer_key(selection):
+            raise PreventUpdate
+        try:
+            return color_patch(ctx, selection, color_by, bool(drawn.get("open")))
+        except Exception:  # noqa: BLE001
+            logger.exception("cannot recolour graph %s by %s", selection, color_by)
+            raise PreventUpdate from None
 
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),
         Input(ids.NODE, "data"),
         State(ids.GRAPH_KEY, "data"), State(ids.COLOR_DROPDOWN, "value"), State(ids.UPLOAD, "data"),
-        State(ids.HIGHLIGHT, "data"),
+        State(ids.HIGHLIGHT, "data"), State(DRAWN, "data"),
         prevent_initial_call=True,
     )
-    def ring(node_store, selection, color_by, upload, cycle):
+    def ring(node_store, selection, color_by, upload, cycle, drawn):
         """A click moves the black ring only (the figure is redrawn by ``draw`` for anything else)."""
-        if not node_store or not selection or node_store.get("graph_key") != selection["key"]:
+        if not node_store or not selection or node_store.get("graph_key") != selection["key"] \
+                or _layer_key(drawn) != _layer_key(selection):
             raise PreventUpdate  # no node, or a new graph: ``draw`` draws it whole
-        return ring_patch(ctx, selection, color_by, node_store, upload, cycle)
+        return ring_patch(ctx, selection, color_by, node_store, upload, cycle, bool(drawn.get("open")))
+
+    @app.callback(
+        Output(ids.GRAPH, "figure", allow_duplicate=True),
+        Input(ids.SELECTION, "data"),
+        State(ids.GRAPH_KEY, "data"), State(DRAWN, "data"),
+        prevent_initial_call=True,
+    )
+    def show_selection(chosen, selection, drawn):
+        """Images selected in the embedding view: the nodes holding none of them fade (a patch)."""
+        if not selection or _layer_key(drawn) != _layer_key(selection) or (chosen or {}).get("source") == "graph":
+            raise PreventUpdate  # the graph's own selection is drawn by plotly itself
+        return selection_patch(ctx, selection, chosen, bool(drawn.get("open")))
+
+    @app.callback(
+        Output(ids.SELECTION, "data", allow_duplicate=True),
+        Input(ids.GRAPH, "selectedData"),
+        State(ids.GRAPH_KEY, "data"), State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def select_nodes(selected, selection, current):
+        """Box / lasso in the graph: the selected nodes and the sorted union of their members."""
+        if not selection:
+            raise PreventUpdate
+        points = (selected or {}).get("points") or []
+        nodes = sorted({int(p["customdata"][0] if isinstance(p.get("customdata"), list) else p["customdata"])
+                        for p in points if p.get("curveNumber") == NODE_TRACE and p.get("customdata") is not None})
+        if not nodes:
+            if current and current.get("source") == "graph":
+                return None  # the graph's selection was cleared
+            raise PreventUpdate
+        rows = ctx.node_rows(selection["layer"], selection["key"], nodes)
+        return {"layer": selection["layer"], "rows": rows.tolist(), "source": "graph", "nodes": nodes}
+
+    @app.callback(
+        Output(TOOLTIP, "show"), Output(TOOLTIP, "bbox"), Output(TOOLTIP, "children"),
+        Input(ids.GRAPH, "hoverData"), State(ids.GRAPH_KEY, "data"),
+    )
+    def hover(hover_data, selection):
+        """A card for the node under the pointer (top exemplar and label mix)."""
+        points = (hover_data or {}).get("points") or []
+        if not selection or not points or points[0].get("curveNumber") not in (NODE_TRACE, GLYPH_TRACE):
+            return False, no_update, no_update
+        custom = points[0].get("customdata")
+        node_id = int(custom[0] if isinstance(custom, list) else custom)
+        try:
+            card = hover_card(ctx, selection, node_id)
+        except KeyError:
+            return False, no_update, no_update
+        return True, points[0].get("bbox"), html.Div(card, style={"minWidth": "12em", "maxWidth": "18em",
+                                                                  "fontSize": "0.8em"})
 
     # a click on a node selects it in the browser (no server round trip before the node panel's
-    # callbacks start): the marker's customdata is the node id of the graph it was drawn from
+    # callbacks start): the marker's customdata is the node id of the graph it was drawn from; a
+    # click on the small-components glyph folds / unfolds it
     app.clientside_callback(
-        """function(click, selection) {
+        """function(click, selection, glyph) {
+            const nu = window.dash_clientside.no_update;
             const points = (click && click.points) || [];
             const custom = points.length ? points[0].customdata : undefined;
-            if (!selection || custom === undefined || custom === null) return window.dash_clientside.no_update;
-            return {layer: selection.layer, graph_key: selection.key, node: Array.isArray(custom) ? custom[0] : custom};
-        }""",
+            if (!selection || custom === undefined || custom === null) return [nu, nu];
+            const id = Array.isArray(custom) ? custom[0] : custom;
+            if (id === %d) {
+                const open = !!(glyph && glyph.open && glyph.layer === selection.layer && glyph.key === selection.key);
+                return [nu, {layer: selection.layer, key: selection.key, open: !open}];
+            }
+            return [{layer: selection.layer, graph_key: selection.key, node: id}, nu];
+        }""" % GLYPH_ID,
         Output(ids.NODE, "data", allow_duplicate=True),
+        Output(GLYPH_OPEN, "data"),
         Input(ids.GRAPH, "clickData"),
-        State(ids.GRAPH_KEY, "data"),
+        State(ids.GRAPH_KEY, "data"), State(GLYPH_OPEN, "data"),
         prevent_initial_call=True,
     )
 
     @app.callback(
         Output(ids.NODE, "data", allow_duplicate=True),
+        Output(error_line(ids.NODE_INPUT), "children"),
         Input(ids.NODE_INPUT, "value"),
         State(ids.GRAPH_KEY, "data"),
         prevent_initial_call=True,
     )
     def type_node(typed, selection):
-        """A node id typed in the box selects that node (when the graph has it)."""
+        """A node id typed in the box selects that node (when the graph has it; else says so)."""
         if not selection or typed is None:
             raise PreventUpdate
         try:
             ctx.node(selection["layer"], selection["key"], int(typed))
-        except KeyError:
-            raise PreventUpdate from None
-        return {"layer": selection["layer"], "graph_key": selection["key"], "node": int(typed)}
+        except (KeyError, ValueError, TypeError):
+            n = len(ctx.graph(selection["layer"], selection["key"])["nodes"])
+            return no_update, f"no node {typed} in this graph (it has {n} nodes)"
+        return {"layer": selection["layer"], "graph_key": selection["key"], "node": int(typed)}, ""
 
     # exports
     @app.callback(Output(ids.EXPORT_DOWNLOAD, "data"),

@@ -2,7 +2,8 @@
 
 Exemplars are the node's members ordered by distance to the node's mean activation vector in
 the graph's layer (most typical first); only the first ``PAGE`` (24) are sent as ``<img>``
-elements pointing at ``/topoact/image/<row>.png`` (lazy loading), "more" adds the next page.
+elements pointing at the small cached JPEG thumbnails ``/topoact/thumb/<row>.jpg`` (a few
+hundred bytes each, cached by the browser), "more" adds the next page.
 The CSV holds every member: row, id, path, label, prediction (with names) and correctness.
 Each exemplar ``<img>`` has the pattern-matching id ``{"type": EXEMPLAR_CLICK, "row": row}``:
 clicking it asks for a class-agnostic visualization of that image (the callback lives in the
@@ -18,7 +19,7 @@ from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.fileio import safe_name
-from topoact.app.routes import image_url
+from topoact.app.routes import thumb_url
 from topoact.app.validate import BadInput, NodeRef, node_ref, whole_number
 from topoact.figures.graph import composition_figure, empty_figure
 
@@ -118,7 +119,7 @@ def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, in
         lab, pred = int(labels[row]), int(preds[row])
         title = f"row {row} · label {label_names[lab] if lab < len(label_names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
         title += " · click: class-agnostic from this exemplar (Feature visualization tab)"
-        images.append(html.Img(src=image_url(row), title=title, className="topoact-exemplar",
+        images.append(html.Img(src=thumb_url(row), title=title, className="topoact-exemplar",
                                id={"type": EXEMPLAR_CLICK, "row": int(row)}, n_clicks=0,
                                style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "objectFit": "cover",
                                       "imageRendering": "pixelated", "cursor": "pointer",

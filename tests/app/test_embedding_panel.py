@@ -139,7 +139,8 @@ def test_highlight_patch_touches_only_selectedpoints(tiny):
     ops = panel.highlight_patch(groups, np.array([0, 1])).to_plotly_json()["operations"]
     assert {tuple(op["location"][-1:]) for op in ops} == {("selectedpoints",)}
     assert len(ops) == len(groups)
-    cleared = panel.highlight_patch(groups, None).to_plotly_json()["operations"]
+    assert not [op for op in ops if "selections" in op["location"]]  # a node click keeps a lasso outline
+    cleared = panel.highlight_patch(groups, None, clear_outline=True).to_plotly_json()["operations"]
     assert {"selections"} <= {op["location"][-1] for op in cleared}
 
 
@@ -275,6 +276,15 @@ def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_d
         until(lambda: len(dash_duo.find_elements(f"#{panel.GRID} img"))
               == min(len(rows) - panel.GRID_PAGE, panel.GRID_PAGE), 10, msg="page 2")
 
+    # a selection made in the graph then replaces it: its rows highlighted, the box outline gone,
+    # and plotly's resulting "empty selection" event does not wipe the graph's selection
+    dash_duo.find_element(f"#{GRAPH_SELECT}").click()
+    until(lambda: _highlighted(dash_duo) == graph_rows(run), 10, msg="the graph's rows highlighted")
+    until(lambda: not dash_duo.driver.execute_script(f"return {SCATTER_GD}.layout.selections || []"), 10,
+          msg="the box outline removed")
+    dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "selected in the graph")
+    assert _selection(dash_duo)["source"] == "graph"
+
     # clear: the store, the summary and the scatter's highlight go
     dash_duo.find_element(f"#{panel.CLEAR}").click()
     until(lambda: _selection(dash_duo) is None, 10, msg="the cleared selection")
@@ -327,3 +337,29 @@ def test_umap_of_an_uncached_layer_runs_in_the_background_and_pca_is_shown_meanw
     dash_duo.wait_for_contains_text(f"#{panel.STATUS}", "cancelled", timeout=10)
     until(lambda: not dash_duo.find_element(f"#{panel.CANCEL}").is_enabled(), 10, msg="the job stopped")
     assert cached_embedding(run, LAYER, "umap") is None
+
+
+@pytest.mark.browser
+def test_in_the_app_the_scatter_sits_between_graph_and_node_and_a_box_selects(dash_duo, fresh_run_dir):
+    """The whole app (create_app): the middle column draws every image; a box selection fills the grid."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from topoact.app import create_app
+
+    app = create_app(fresh_run_dir)
+    run = app.topoact_context.run
+    dash_duo.start_server(app)
+    _wait_for_scatter(dash_duo, run.n)
+    left = {name: dash_duo.find_element(f"#{name}").location["x"] for name in (ids.GRAPH, panel.SCATTER, ids.NODE_TITLE)}
+    assert left[ids.GRAPH] < left[panel.SCATTER] < left[ids.NODE_TITLE]
+    dash_duo.driver.execute_script(f"Plotly.relayout({SCATTER_GD}, {{dragmode: 'select'}})")
+    area = dash_duo.find_element(f"#{panel.SCATTER} .nsewdrag")
+    w, h = area.size["width"], area.size["height"]
+    ActionChains(dash_duo.driver).move_to_element(area).move_by_offset(int(-w * 0.45), int(-h * 0.45)) \
+        .click_and_hold().move_by_offset(int(w * 0.4), int(h * 0.4)).move_by_offset(int(w * 0.5), int(h * 0.5)) \
+        .release().perform()
+    dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "images selected in the embedding", timeout=15)
+    count = int(dash_duo.find_element(f"#{panel.SUMMARY}").text.split(" images")[0].replace(",", ""))
+    assert 0 < count <= run.n
+    until(lambda: len(dash_duo.find_elements(f"#{panel.GRID} img")) == min(count, panel.GRID_PAGE), 10,
+          msg="the grid's images")

@@ -69,7 +69,7 @@ CLEAR = "topoact-embedding-clear"
 #: images per page of the grid
 GRID_PAGE = 40
 THUMB_PX = 48
-SCATTER_HEIGHT = 380
+SCATTER_HEIGHT = 340
 
 #: tooltip texts of this panel's controls
 HELP = {
@@ -178,13 +178,24 @@ def grid_images(ctx: AppContext, rows: np.ndarray) -> list[html.Img]:
     return images
 
 
-def highlight_patch(groups: list, rows: np.ndarray | None) -> Patch:
-    """A ``Patch`` of the scatter setting every class trace's ``selectedpoints`` (None: none faded)."""
+def highlight_patch(groups: list, rows: np.ndarray | None, clear_outline: bool = False) -> Patch:
+    """A ``Patch`` of the scatter setting every class trace's ``selectedpoints`` (None: none faded).
+
+    Parameters
+    ----------
+    groups : the scatter's traces as ``[(label, rows), ...]`` (:func:`topoact.app.selection.class_groups`)
+    rows : (k,) int array or None
+        Rows to highlight.
+    clear_outline : bool
+        Also remove a lasso / box outline drawn earlier (plotly then reports an empty
+        selection, which :func:`register`'s ``select`` ignores unless the store holds a
+        selection made in the scatter: so not for node clicks, which keep that selection).
+    """
     patch = Patch()
     for k, points in enumerate(trace_selection(groups, rows)):
         patch["data"][k]["selectedpoints"] = points
-    if rows is None:
-        patch["layout"]["selections"] = []  # the lasso outline goes with the selection
+    if clear_outline:
+        patch["layout"]["selections"] = []
     return patch
 
 
@@ -302,7 +313,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         except BadInput as exc:
             logger.warning("ignored a bad selection: %s", exc)
             raise PreventUpdate
-        return highlight_patch(groups_of(), rows)
+        return highlight_patch(groups_of(), rows, clear_outline=True)
 
     @app.callback(Output(ids.SELECTION, "data", allow_duplicate=True), Input(CLEAR, "n_clicks"),
                   prevent_initial_call=True)
@@ -326,8 +337,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             text = "No selection: drag a lasso over the points." if rows is None else "The selection is empty."
             return text, mix_figure({}, []), [], "", True, True, 0
         trigger = callback_context.triggered_id
-        page = (page or 0) + (1 if trigger == NEXT else -1 if trigger == PREV else 0) \
-            if trigger in (PREV, NEXT) else 0
+        page = (page or 0) + {NEXT: 1, PREV: -1}[trigger] if trigger in (PREV, NEXT) else 0
         shown, page, pages = grid_page(rows, page, GRID_PAGE)
         mix = label_mix(run.labels, rows)
         where = "the embedding" if selection.get("source") == "embedding" else "the graph"

@@ -13,10 +13,11 @@ holds every point, or every highlighted point, and two animation frames have pas
   (:func:`topoact.figures.embedding.embedding_figure`: typed float32 arrays, a hover template,
   one trace per class), into a blank plot; **reference**: the same points as a naive plotly
   figure (plain lists, one hover string per point, one trace with a colour per point).
-* **highlight (patch)**: a selection of 10 % of the rows written to ``ids.SELECTION`` with source
-  "graph" (what the graph panel writes); the panel answers with a ``Patch`` of the traces'
-  ``selectedpoints``; **reference**: the server sends the whole compact figure again with the
-  same highlight (a full redraw).
+* **highlight (patch)**: a button's server callback writes a selection of 10 % of the rows to
+  ``ids.SELECTION`` with source "graph" (what the graph panel writes); the panel answers in the
+  browser with a ``Patch`` of the traces' ``selectedpoints``; **reference**: the button's server
+  callback sends the whole compact figure again with the same highlight (a full redraw). Both
+  take one server round trip.
 
 Reported: median and max ms per measurement, the ratios against the references, the JSON size of
 both figures and the server's time to build them, and ``os.getloadavg()`` before and after (the
@@ -233,6 +234,7 @@ def main(argv=None) -> None:
     naive_json = json.dumps(naive_figure(coords, np.asarray(run.labels), run.label_names))
     naive_s = time.perf_counter() - t0
 
+    # the browser builds this patch for a selection; the server sends the same for a clicked node
     patch_json = json.dumps(panel.highlight_patch(groups, np.asarray(rows)).to_plotly_json())
 
     url, server = serve(app)

@@ -12,7 +12,8 @@
   those to image rows (:func:`topoact.app.selection.rows_from_points`).
 * A selection made in the graph (``source: "graph"``) and a clicked node (``ids.NODE``: its
   members) highlight their rows in the scatter, the other points faded, through a ``Patch`` of
-  the traces' ``selectedpoints`` (no redraw of the 100,000 points).
+  the traces' ``selectedpoints`` (no figure re-sent): built in the browser for a selection (its
+  rows are in the store already, :data:`HIGHLIGHT_JS`), on the server for a node (members).
 * Below the scatter: the selection's size, its label mix (one stacked bar in class colours) and
   a paged grid of its images (the app's image route, as the node panel's exemplars), and a
   button that clears the selection.
@@ -83,6 +84,39 @@ HELP = {
     "grid": "The selected images, page by page. Border: green = predicted correctly, red = misclassified.",
     "mix": "Share of each true class among the selected images.",
 }
+
+#: browser side of the highlight (same result as :func:`highlight_patch` with ``clear_outline``):
+#: a graph selection's rows (sorted) are matched against each class trace's ascending rows
+#: (its ``customdata``) in one merge pass, and written as a ``dash_clientside.Patch``
+HIGHLIGHT_JS = """function(selection, layer, figure) {
+    const nu = window.dash_clientside.no_update;
+    if (!figure || !figure.data || !figure.data.length || figure.data[0].customdata === undefined) return nu;
+    if (selection && selection.layer === layer && selection.source === 'embedding') return nu;
+    const rows = (selection && selection.layer === layer && Array.isArray(selection.rows))
+        ? Float64Array.from(selection.rows).sort() : null;  // any writer's order
+    const decode = (spec) => {
+        if (Array.isArray(spec) || ArrayBuffer.isView(spec)) return spec;
+        const text = atob(spec.bdata), bytes = new Uint8Array(text.length);
+        for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+        return new Int32Array(bytes.buffer);
+    };
+    const patch = new window.dash_clientside.Patch();
+    figure.data.forEach((trace, k) => {
+        let points = null;
+        if (rows) {
+            const members = decode(trace.customdata);
+            points = [];
+            for (let i = 0, j = 0; i < members.length && j < rows.length;) {
+                if (members[i] === rows[j]) { points.push(i); i++; j++; }
+                else if (members[i] < rows[j]) i++;
+                else j++;
+            }
+        }
+        patch.assign(['data', k, 'selectedpoints'], points);
+    });
+    patch.assign(['layout', 'selections'], []);
+    return patch.build();
+}"""
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "center"}
 
@@ -290,30 +324,33 @@ def register(app: Dash, ctx: AppContext) -> None:
             raise PreventUpdate
         return make_selection(pick["layer"], rows, "embedding")
 
-    @app.callback(
+    # a selection made in the graph (or cleared): highlighted in the browser, the rows are already
+    # there; a server round trip would cost as much as the redraw it avoids
+    app.clientside_callback(
+        HIGHLIGHT_JS,
         Output(SCATTER, "figure", allow_duplicate=True),
-        Input(ids.SELECTION, "data"),
-        Input(ids.NODE, "data"),
-        State(ids.LAYER, "data"),
+        Input(ids.SELECTION, "data"), State(ids.LAYER, "data"), State(SCATTER, "figure"),
         prevent_initial_call=True,
     )
-    def highlight(selection, node_store, layer):
-        """Graph selections and clicked nodes: a patch of ``selectedpoints``, never a redraw."""
-        trigger = callback_context.triggered_id
-        if trigger == ids.NODE and node_store and node_store.get("layer") == layer:
+
+    @app.callback(
+        Output(SCATTER, "figure", allow_duplicate=True),
+        Input(ids.NODE, "data"),
+        State(ids.SELECTION, "data"), State(ids.LAYER, "data"),
+        prevent_initial_call=True,
+    )
+    def highlight_node(node_store, selection, layer):
+        """A clicked node's members (on the server: the browser does not hold member lists)."""
+        if node_store and node_store.get("layer") == layer:
             try:
                 members = ctx.node(layer, node_store["graph_key"], int(node_store["node"]))["members"]
             except (KeyError, TypeError, ValueError, FileNotFoundError):
                 raise PreventUpdate
             return highlight_patch(groups_of(), np.unique(np.asarray(members, dtype=np.int64)))
-        if selection and selection.get("source") == "embedding" and trigger == ids.SELECTION:
-            raise PreventUpdate  # plotly already shows its own lasso selection
-        try:
-            rows = selection_rows(selection, layer, run.n)
-        except BadInput as exc:
-            logger.warning("ignored a bad selection: %s", exc)
+        try:  # no node (a new graph): back to the selection's highlight
+            return highlight_patch(groups_of(), selection_rows(selection, layer, run.n))
+        except BadInput:
             raise PreventUpdate
-        return highlight_patch(groups_of(), rows, clear_outline=True)
 
     @app.callback(Output(ids.SELECTION, "data", allow_duplicate=True), Input(CLEAR, "n_clicks"),
                   prevent_initial_call=True)

@@ -223,10 +223,21 @@ def _wait_for_scatter(dash_duo, n: int):
         == n, 20, msg="the scatter's points")
 
 
-@pytest.mark.browser
-def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_dir):
+def _drag_box(dash_duo, start: tuple[float, float], size: tuple[float, float]) -> None:
+    """Drag a box with the mouse in the scatter (box tool): corner at ``start`` from the plot's centre
+    and ``size``, both as fractions of the plot area, moved in two steps as a hand does."""
     from selenium.webdriver.common.action_chains import ActionChains
 
+    dash_duo.driver.execute_script(f"Plotly.relayout({SCATTER_GD}, {{dragmode: 'select'}})")
+    area = dash_duo.find_element(f"#{panel.SCATTER} .nsewdrag")
+    w, h = area.size["width"], area.size["height"]
+    ActionChains(dash_duo.driver).move_to_element(area).move_by_offset(int(w * start[0]), int(h * start[1])) \
+        .click_and_hold().move_by_offset(int(w * size[0] / 3), int(h * size[1] / 3)) \
+        .move_by_offset(int(w * size[0] * 2 / 3), int(h * size[1] * 2 / 3)).release().perform()
+
+
+@pytest.mark.browser
+def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_dir):
     from topoact.mapper.embedding import layer_embedding
 
     app = panel_app(fresh_run_dir)
@@ -239,11 +250,7 @@ def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_d
         "image row %{customdata}<extra></extra>")
 
     # drag a box over the middle of the plot area, as a user does with the box tool
-    dash_duo.driver.execute_script(f"Plotly.relayout({SCATTER_GD}, {{dragmode: 'select'}})")
-    area = dash_duo.find_element(f"#{panel.SCATTER} .nsewdrag")
-    w, h = area.size["width"], area.size["height"]
-    ActionChains(dash_duo.driver).move_to_element(area).move_by_offset(int(-w * 0.35), int(-h * 0.35)) \
-        .click_and_hold().move_by_offset(int(w * 0.2), int(h * 0.2)).move_by_offset(int(w * 0.4), int(h * 0.45)).release().perform()
+    _drag_box(dash_duo, (-0.35, -0.35), (0.6, 0.65))
     until(lambda: _selection(dash_duo) is not None, 10, msg="SELECTION written by the box")
     selection = _selection(dash_duo)
     assert selection["source"] == "embedding" and selection["layer"] == LAYER and selection["nodes"] is None
@@ -342,8 +349,6 @@ def test_umap_of_an_uncached_layer_runs_in_the_background_and_pca_is_shown_meanw
 @pytest.mark.browser
 def test_in_the_app_the_scatter_sits_between_graph_and_node_and_a_box_selects(dash_duo, fresh_run_dir):
     """The whole app (create_app): the middle column draws every image; a box selection fills the grid."""
-    from selenium.webdriver.common.action_chains import ActionChains
-
     from topoact.app import create_app
 
     app = create_app(fresh_run_dir)
@@ -352,12 +357,7 @@ def test_in_the_app_the_scatter_sits_between_graph_and_node_and_a_box_selects(da
     _wait_for_scatter(dash_duo, run.n)
     left = {name: dash_duo.find_element(f"#{name}").location["x"] for name in (ids.GRAPH, panel.SCATTER, ids.NODE_TITLE)}
     assert left[ids.GRAPH] < left[panel.SCATTER] < left[ids.NODE_TITLE]
-    dash_duo.driver.execute_script(f"Plotly.relayout({SCATTER_GD}, {{dragmode: 'select'}})")
-    area = dash_duo.find_element(f"#{panel.SCATTER} .nsewdrag")
-    w, h = area.size["width"], area.size["height"]
-    ActionChains(dash_duo.driver).move_to_element(area).move_by_offset(int(-w * 0.45), int(-h * 0.45)) \
-        .click_and_hold().move_by_offset(int(w * 0.4), int(h * 0.4)).move_by_offset(int(w * 0.5), int(h * 0.5)) \
-        .release().perform()
+    _drag_box(dash_duo, (-0.45, -0.45), (0.9, 0.9))
     dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "images selected in the embedding", timeout=15)
     count = int(dash_duo.find_element(f"#{panel.SUMMARY}").text.split(" images")[0].replace(",", ""))
     assert 0 < count <= run.n

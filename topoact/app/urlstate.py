@@ -8,8 +8,8 @@ with ``refresh=False``: writing it pushes a browser history entry without reload
   entries) or a view from the URL is still being restored.
 * URL -> view (``read_url``, on page load and when Back / Forward change the address): the
   colour and a node of the shown graph are set at once; another graph or layer is set through
-  the graph panel's own dropdowns and finished by ``follow`` once that graph is shown (a layer
-  change first shows the layer's default graph, then the asked one, then its node). Until then
+  the graph panel's own dropdowns: a layer change first lists the layer's graphs (and shows its
+  default), then ``follow_layer`` picks the asked graph and ``follow`` its node once it is shown. Until then
   the target waits in :data:`PENDING` and ``write_url`` stays quiet, so restoring a view never
   writes intermediate views into the history (no URL -> dropdown -> URL loop).
 
@@ -38,9 +38,14 @@ PENDING = "topoact-url-pending"
 PENDING_TTL = 30.0
 
 
+#: :data:`PENDING` until the URL has been read once: the page's first view must not overwrite the
+#: address it was opened with
+BOOT = {"boot": True}
+
+
 def stores() -> list:
     """The module's stores (included by the shell)."""
-    return [dcc.Store(id=PENDING, data=None)]
+    return [dcc.Store(id=PENDING, data=BOOT)]
 
 
 def view_query(selection: dict | None, colour: str | None, node_store: dict | None) -> str:
@@ -101,7 +106,9 @@ def resolve(ctx: AppContext, target: dict) -> dict | None:
 
 
 def _live(pending: dict | None) -> bool:
-    return bool(pending) and time.time() - float(pending.get("at", 0)) < PENDING_TTL
+    if not pending:
+        return False
+    return bool(pending.get("boot")) or time.time() - float(pending.get("at", 0)) < PENDING_TTL
 
 
 def _node_store(layer: str, key: str, node: int | None) -> dict | None:
@@ -140,9 +147,11 @@ def register(app: Dash, ctx: AppContext) -> None:
     )
     def read_url(search, layer, selection, colour, node_store):
         """URL -> view (page load, Back, Forward): set only what differs."""
-        target = resolve(ctx, parse_query(search))
-        if target is None:
+        if search is None:  # the Location has not read the address yet
             raise PreventUpdate
+        target = resolve(ctx, parse_query(search))
+        if target is None:  # nothing (known) to restore: the view may write the URL from now on
+            return no_update, no_update, no_update, no_update, None
         colour_out = target["colour"] if target["colour"] and target["colour"] != colour else no_update
         shown_layer = selection["layer"] if selection else layer
         shown_key = selection["key"] if selection else None
@@ -154,12 +163,28 @@ def register(app: Dash, ctx: AppContext) -> None:
         shown_node = node_store.get("node") if node_store and node_store.get("graph_key") == shown_key else None
         node_out = (_node_store(target["layer"], shown_key, target["node"]) if target["node"] != shown_node
                     else no_update)
-        if colour_out is no_update and node_out is no_update:
-            raise PreventUpdate
         return no_update, no_update, colour_out, node_out, None
 
     @app.callback(
         Output(ids.KEY_DROPDOWN, "value", allow_duplicate=True),
+        Output(PENDING, "data", allow_duplicate=True),
+        Input(ids.KEY_DROPDOWN, "options"),
+        State(ids.LAYER, "data"), State(PENDING, "data"),
+        prevent_initial_call=True,
+    )
+    def follow_layer(options, layer, pending):
+        """After a layer change from the URL: pick the asked graph once the layer's graphs are listed.
+
+        Triggered by the options (not by the shown graph): a callback chain through the graph
+        dropdown's value and back would be a dependency cycle, whose second step Dash skips.
+        """
+        if not _live(pending) or not pending.get("graph") or layer != pending.get("layer"):
+            raise PreventUpdate
+        if pending["graph"] in {option["value"] for option in options or []}:
+            return pending["graph"], no_update
+        return no_update, None  # the graph is gone: show what the layer shows
+
+    @app.callback(
         Output(ids.NODE, "data", allow_duplicate=True),
         Output(PENDING, "data", allow_duplicate=True),
         Input(ids.GRAPH_KEY, "data"),
@@ -167,12 +192,12 @@ def register(app: Dash, ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def follow(selection, pending):
-        """Finish restoring a view once the graph panel shows a graph of the asked layer."""
-        if not selection or not _live(pending) or selection["layer"] != pending["layer"]:
+        """Finish restoring a view once the graph panel shows the asked graph: select its node."""
+        if not selection or not _live(pending) or selection["layer"] != pending.get("layer"):
             raise PreventUpdate
         graph = pending.get("graph")
         if graph and selection["key"] != graph:
             if graph in ctx.graph_keys(selection["layer"]):
-                return graph, no_update, no_update
-            return no_update, no_update, None
-        return no_update, _node_store(selection["layer"], selection["key"], pending.get("node")) or no_update, None
+                raise PreventUpdate  # the layer's default is shown first; the asked graph follows
+            return no_update, None
+        return _node_store(selection["layer"], selection["key"], pending.get("node")) or no_update, None

@@ -437,7 +437,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         """Every bad value gets its message in words on its field's error line."""
         errors = form_errors(*values)
         lines = [errors.get(component, "") for component in FORM_IDS]
-        return lines, [component in errors for component in FORM_IDS if component not in _SELECTS]
+        return (*lines, *[component in errors for component in FORM_IDS if component not in _SELECTS])
 
     @app.callback(Output(WHY_COLLAPSE, "is_open"), Input(WHY_BUTTON, "n_clicks"), State(WHY_COLLAPSE, "is_open"),
                   prevent_initial_call=True)

@@ -180,7 +180,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     def validate(*texts):
         """Every bad list gets its message in words on its field's error line."""
         errors = list_errors(dict(zip(LIST_FIELDS, texts)))
-        return [errors.get(c, "") for c in LIST_FIELDS], [c in errors for c in LIST_FIELDS]
+        return (*[errors.get(c, "") for c in LIST_FIELDS], *[c in errors for c in LIST_FIELDS])
 
     @app.callback(Output(ids.SWEEP_HEATMAP, "figure"), Output(ids.SWEEP_TABLE, "data"),
                   Input(ids.SWEEP_RESULT, "data"), Input(ids.SWEEP_METRIC, "value"))

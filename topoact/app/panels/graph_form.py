@@ -101,11 +101,12 @@ def form_config(lens: str, cover: str, n_intervals: Any, overlap: Any, clusterer
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number, got {value!r}") from None
 
-    eps_text = "auto" if eps is None else str(eps).strip().lower()
+    eps_text = "auto" if eps is None or clusterer != "dbscan" else str(eps).strip().lower()
     return MapperConfig(lens=lens, cover=cover, n_intervals=number("intervals", n_intervals, int),
                         overlap=number("overlap", overlap, float), clusterer=clusterer,
                         eps="auto" if eps_text in ("", "auto") else number("eps", eps_text, float),
-                        metric=metric, min_samples=number("min samples", min_samples, int))
+                        metric=metric, min_samples=number("min samples", min_samples, int)
+                        if clusterer == "dbscan" else MapperConfig().min_samples)  # only DBSCAN reads these
 
 
 # -- bad values in words ----------------------------------------------------------------------------

@@ -223,13 +223,14 @@ def _wait_for_scatter(dash_duo, n: int):
         == n, 20, msg="the scatter's points")
 
 
-def _drag_box(dash_duo, start: tuple[float, float], size: tuple[float, float]) -> None:
-    """Drag a box with the mouse in the scatter (box tool): corner at ``start`` from the plot's centre
+def _drag_box(dash_duo, start: tuple[float, float], size: tuple[float, float], graph_id: str = panel.SCATTER) -> None:
+    """Drag a box with the mouse in a plot (box tool): corner at ``start`` from the plot's centre
     and ``size``, both as fractions of the plot area, moved in two steps as a hand does."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    dash_duo.driver.execute_script(f"Plotly.relayout({SCATTER_GD}, {{dragmode: 'select'}})")
-    area = dash_duo.find_element(f"#{panel.SCATTER} .nsewdrag")
+    dash_duo.driver.execute_script(
+        f"Plotly.relayout(document.querySelector('#{graph_id} .js-plotly-plot'), {{dragmode: 'select'}})")
+    area = dash_duo.find_element(f"#{graph_id} .nsewdrag")
     w, h = area.size["width"], area.size["height"]
     ActionChains(dash_duo.driver).move_to_element(area).move_by_offset(int(w * start[0]), int(h * start[1])) \
         .click_and_hold().move_by_offset(int(w * size[0] / 3), int(h * size[1] / 3)) \
@@ -355,7 +356,8 @@ def test_in_the_app_the_scatter_sits_between_graph_and_node_and_a_box_selects(da
     run = app.topoact_context.run
     dash_duo.start_server(app)
     _wait_for_scatter(dash_duo, run.n)
-    left = {name: dash_duo.find_element(f"#{name}").location["x"] for name in (ids.GRAPH, panel.SCATTER, ids.NODE_TITLE)}
+    left = {name: dash_duo.driver.execute_script(f"return document.getElementById('{name}').getBoundingClientRect().left")
+            for name in (ids.GRAPH, panel.SCATTER, ids.NODE_TITLE)}
     assert left[ids.GRAPH] < left[panel.SCATTER] < left[ids.NODE_TITLE]
     _drag_box(dash_duo, (-0.45, -0.45), (0.9, 0.9))
     dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "images selected in the embedding", timeout=15)
@@ -363,3 +365,37 @@ def test_in_the_app_the_scatter_sits_between_graph_and_node_and_a_box_selects(da
     assert 0 < count <= run.n
     until(lambda: len(dash_duo.find_elements(f"#{panel.GRID} img")) == min(count, panel.GRID_PAGE), 10,
           msg="the grid's images")
+
+    # linked: the graph fades every node that holds none of the selected images
+    from topoact.figures.graph import NODE_TRACE
+
+    ctx = app.topoact_context
+    graph = ctx.graph(LAYER, None)
+    graph_gd = f"document.querySelector('#{ids.GRAPH} .js-plotly-plot')"
+
+    def node_ids(points: str) -> list[int] | None:
+        """Node ids of some points (a JS expression of the trace ``t``) of the graph's node trace."""
+        return dash_duo.driver.execute_script(f"""
+            const t = {graph_gd}._fullData[{NODE_TRACE}], points = {points};
+            if (!points) return null;
+            return Array.from(points).map(i => {{ const c = t.customdata[i];
+                                                return Array.isArray(c) ? c[0] : c; }}).sort((a, b) => a - b);""")
+
+    def graph_highlight():
+        return node_ids("t.selectedpoints")
+
+    scatter_rows = _highlighted(dash_duo)  # plotly's own record of the box selection
+    assert len(scatter_rows) == count
+    drawn = set(node_ids("Array.from({length: t._length}, (_, i) => i)"))  # tiny components may be folded
+    expected_nodes = sorted(set(nodes_containing(graph, np.asarray(scatter_rows))) & drawn)
+    assert expected_nodes, "the box selected images of no drawn node"
+    until(lambda: graph_highlight() == expected_nodes, 10,
+          msg=lambda: f"the graph's nodes holding the selected images: {graph_highlight()} != {expected_nodes}")
+
+    # and back: a box over the whole graph selects every drawn node; the scatter highlights their members
+    _drag_box(dash_duo, (-0.49, -0.49), (0.98, 0.98), graph_id=ids.GRAPH)
+    members = sorted(set().union(*(n["members"] for n in graph["nodes"] if int(n["id"]) in drawn)))
+    until(lambda: _highlighted(dash_duo) == members, 15,
+          msg=lambda: f"the graph's selection highlighted in the scatter: {len(_highlighted(dash_duo) or [])} "
+                      f"rows, expected {len(members)}")
+    dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", f"{len(members):,} images selected in the graph")

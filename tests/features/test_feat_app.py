@@ -5,6 +5,7 @@ picker with its "within tolerance" metric; DGN-AM next to pixel space once a (ti
 trained) generator exists."""
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -86,8 +87,10 @@ def test_panel_job_path(real_run):
     assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert len(set(fractions)) > 3  # the bar moves step by step
     children = panel.result_children(real_run, result)
-    assert len(children[0].children) == 2
-    assert children[0].children[0].src.startswith("data:image/png;base64,")
+    assert children[0].children.startswith(f"Layer conv2, node {node['id']}: inverse set at activation levels ")
+    assert children[0].children.endswith(" of channels 1, 4")
+    assert len(children[1].children) == 2
+    assert children[1].children[0].src.startswith("data:image/png;base64,")
     with pytest.raises(ValueError, match="not an integer"):
         panel.parse_channels("1, x")
     with pytest.raises(ValueError, match="select a node"):
@@ -127,6 +130,87 @@ def test_channel_picker_requests_and_levels(real_run):
     req = panel.build_request(store, "class_agnostic", 8, 4, 0, None, None, 1.0, 5)
     assert req["kind"] == "exemplar" and req["row"] == 5 and req["layer"] == "conv2"
     assert "n_images" not in req["params"]
+
+
+def test_only_the_chosen_methods_fields_are_shown():
+    from topoact.app.panels import features as panel
+
+    def shown(method):
+        return {f for f, style in zip(panel.FIELDS, panel.field_styles(method)) if style["display"] != "none"}
+
+    assert shown("node") == shown("dgn") == {panel.STEPS, panel.BATCH, panel.SEED}
+    assert shown("inverse") == {panel.STEPS, panel.BATCH, panel.SEED, panel.LEVEL, panel.CHANNELS, panel.LEVELS}
+    assert shown("class_agnostic") == {panel.STEPS, panel.BATCH, panel.SEED, panel.WEIGHT, panel.ROW}
+    assert shown(None) == shown("node")
+
+
+def test_bad_values_get_messages_in_words_for_the_methods_fields_only():
+    from topoact.app.panels import features as panel
+
+    ok = ("node", 256, 4, 0, 0.5, None, 1.0, None)
+    assert panel.form_errors(*ok, n_rows=60) == {}
+    errors = panel.form_errors("node", 0, 40, -1, 7, "x", -1, 999, n_rows=60)
+    # level, levels, weight and row are not used by 'node': no messages for them
+    assert set(errors) == {panel.STEPS, panel.BATCH, panel.SEED}
+    assert errors[panel.STEPS] == "Steps must be a whole number from 1 to 4096 (got 0)."
+    assert "from 1 to 32" in errors[panel.BATCH] and "0 or more" in errors[panel.SEED]
+    errors = panel.form_errors("inverse", 8, 2, 0, 1.5, "0.2, x", None, None)
+    assert errors[panel.LEVEL] == "Level must be a number from 0 to 1 (got 1.5)."
+    assert "level 'x' is not a number" in errors[panel.LEVELS]
+    assert "from 0 to 1" in panel.form_errors("inverse", 8, 2, 0, 0.5, "0.2, 3", None, None)[panel.LEVELS]
+    errors = panel.form_errors("class_agnostic", 8, 2, 0, None, None, -0.5, 999, n_rows=60)
+    assert "0 or more" in errors[panel.WEIGHT]
+    assert errors[panel.ROW].startswith("Row must be a whole number from 0 to 59")
+    assert panel.form_errors("class_agnostic", None, 2, 0, None, None, 1.0, None)[panel.STEPS].endswith("(got None).")
+
+
+def test_headers_name_what_was_visualized_and_metrics_are_explained(real_run):
+    from topoact.app.panels import features as panel
+
+    node = {"layer": "layer3", "method": "node", "target": {"graph": "g", "node": 12}, "params": {}}
+    assert panel.result_title(node) == "Layer layer3, node 12: synthesized input"
+    units = {"layer": "conv2", "method": "inverse", "target": {"channel": [3, 7], "levels": [1.2, -0.3]},
+             "params": {"level": [0.2, 0.8]}}  # the fractions asked for, not the activation values
+    assert panel.result_title(units) == "Layer conv2, channels 3, 7: inverse set at levels 0.2, 0.8"
+    one = {"layer": "conv2", "method": "inverse", "target": {"channel": [3], "levels": [0.5]}}
+    assert panel.result_title(one) == "Layer conv2, channel 3: inverse set at activation level 0.5"
+    exemplar = {"layer": "conv2", "method": "class_agnostic", "target": {"row": 31}}
+    assert panel.result_title(exemplar) == "Layer conv2: class-agnostic visualization of source image #31"
+    label = real_run.label_names[int(real_run.labels[31])]
+    assert panel.source_title(real_run, 31) == f"source image #31 ({label})"
+    rows = panel.metric_rows({"levels": [[1.0, 2.0]], "values": [[1.5, 2.5]], "relative_error": [[0.1, 0.3]],
+                              "fraction_within": 0.5, "confidence": [0.9, 0.7], "predicted": [1, 2]})
+    names = [r[0] for r in rows]
+    assert names == ["requested level", "reached level (mean)", "inverse-set distance", "within tolerance",
+                     "model's confidence"]
+    assert dict((r[0], r[1]) for r in rows)["inverse-set distance"] == "0.2"
+    assert all(len(r[2]) > 30 for r in rows)  # a sentence each
+
+
+def test_class_agnostic_source_beside_result_and_preview_through_the_job(real_run):
+    """The exemplar job: one (source, result) pair with headers; previews every 32 steps go
+    through the job's progress output as images."""
+    from topoact.app.panels import features as panel
+
+    request = panel.build_request(None, "class_agnostic", 70, 1, 3, None, None, 1.0, 7, layer="conv2")
+    writes = []
+    bar = panel.PreviewProgress(writes.append, steps=70)
+    result = panel.run_request(real_run, request, "conv2", bar, preview=bar.preview)
+    previews = [w[2] for w in writes if w[2]]
+    assert previews, "no preview was written during the job"
+    caption = previews[0][0].children
+    assert caption == "Preview after 32 of 70 steps (refining…)"
+    assert previews[0][1].children[0].src.startswith("data:image/png;base64,")
+    assert {w[2][0].children for w in writes if w[2]} == {caption, "Preview after 64 of 70 steps (refining…)"}
+    children = panel.result_children(real_run, result)
+    assert children[0].children == "Layer conv2: class-agnostic visualization of source image #7"
+    pair = children[1].children[0]
+    source, synthesized = pair.children
+    assert source.children[0].children == panel.source_title(real_run, 7)
+    assert source.children[1].children[0].src == "/topoact/image/7.png"
+    assert synthesized.children[1].children[0].src.startswith("data:image/png;base64,")
+    table = children[-1]
+    assert "distance to the source" in str(table) and "Root-mean-square" in str(table)
 
 
 def test_dgn_request_returns_pixel_and_dgn_side_by_side(generator_run):
@@ -211,9 +295,12 @@ def test_browser_exemplar_click_and_inverse_set_from_channel_picker(dash_duo, re
     assert dash_duo.find_element(f"#{panel.RESULTS}").is_displayed()
     dash_duo.wait_for_contains_text(f"#{panel.RESULTS}", "class_agnostic", timeout=10)
     assert dash_duo.find_element(f"#{panel.ROW}").get_attribute("value") != ""
-    # inverse set: pick channel 3 (valid range shown), level 0.5
-    dash_duo.wait_for_contains_text(f"#{panel.CHANNEL_RANGE}", "valid: 0–11", timeout=10)
+    # the class-agnostic result: its header names the source image, shown beside the result
+    dash_duo.wait_for_contains_text(f"#{panel.RESULTS}", "class-agnostic visualization of source image #", timeout=10)
+    assert dash_duo.find_elements(f"#{panel.RESULTS} img.topoact-feature-source")
+    # inverse set (its fields appear with the method): pick channel 3 (valid range shown), level 0.5
     _method(dash_duo, By, panel, "Inverse set")
+    dash_duo.wait_for_contains_text(f"#{panel.CHANNEL_RANGE}", "valid: 0–11", timeout=10)
     dash_duo.select_dcc_dropdown(f"#{panel.CHANNELS}", index=3)
     _steps(dash_duo, panel, 24)
     dash_duo.find_element(f"#{panel.RUN_BUTTON}").click()
@@ -238,3 +325,60 @@ def test_browser_dgn_side_by_side_with_pixel_space(dash_duo, generator_run):
     for col in columns:
         imgs = col.find_elements(By.CSS_SELECTOR, "img.topoact-feature-image")
         assert len(imgs) == 4 and imgs[0].get_attribute("src").startswith("data:image/png;base64,")
+
+
+def _displayed(dash_duo, control):
+    return dash_duo.find_element(f"#{control}-field").is_displayed()
+
+
+def test_browser_form_shows_only_the_chosen_methods_fields(dash_duo, real_run):
+    pytest.importorskip("selenium")
+    By, panel, ids = _open_features_tab_on_node(dash_duo, real_run)
+    dash_duo.driver.find_element(By.XPATH, f"//*[text()='{panel.TAB_LABEL}']").click()
+    dash_duo.wait_for_contains_text(f"#{panel.TARGET}", "Node ", timeout=10)
+
+    def visible():
+        return {f for f in panel.FIELDS if _displayed(dash_duo, f)}
+
+    from dash.testing.wait import until
+
+    until(lambda: visible() == set(panel.FIELDS_BY_METHOD["node"]), 10, msg=f"node fields only: {visible()}")
+    for label, method in (("Inverse set", "inverse"), ("Class-agnostic", "class_agnostic"),
+                          ("Visualize", "node")):
+        _method(dash_duo, By, panel, label)
+        until(lambda: visible() == set(panel.FIELDS_BY_METHOD[method]), 10,
+              msg=f"{method} fields only: {visible()}")
+        assert dash_duo.find_element(f"#{panel.METHOD_HELP_LINE}").text == panel.METHOD_HELP[method]
+    # a bad value: a message in words next to the field, and no job
+    from topoact.app.help import error_id
+
+    _steps(dash_duo, panel, 0)
+    dash_duo.wait_for_text_to_equal(f"#{error_id(panel.STEPS)}",
+                                    "Steps must be a whole number from 1 to 4096 (got 0).", timeout=10)
+    dash_duo.find_element(f"#{panel.RUN_BUTTON}").click()
+    dash_duo.wait_for_contains_text(f"#{panel.STATUS}", "correct the fields marked in red", timeout=10)
+
+
+def test_browser_preview_appears_before_the_job_ends(dash_duo, real_run):
+    """Many steps on the tiny model: the first preview (after 32 steps) is shown while the job runs."""
+    pytest.importorskip("selenium")
+    By, panel, ids = _open_features_tab_on_node(dash_duo, real_run)
+    dash_duo.driver.find_element(By.XPATH, f"//*[text()='{panel.TAB_LABEL}']").click()
+    dash_duo.wait_for_contains_text(f"#{panel.TARGET}", "Node ", timeout=10)
+    _steps(dash_duo, panel, 4000)
+    seed = dash_duo.find_element(f"#{panel.SEED}")  # a seed no other test used: not a cache hit
+    seed.clear()
+    seed.send_keys("97")
+    dash_duo.find_element(f"#{panel.RUN_BUTTON}").click()
+    dash_duo.wait_for_element(f"#{panel.PREVIEW} img.topoact-feature-preview", timeout=60)
+    # read the page at one instant (previews keep replacing each other while the job refines)
+    state = dash_duo.driver.execute_script(f"""
+        const img = document.querySelector('#{panel.PREVIEW} img.topoact-feature-preview');
+        return {{src: img.src, caption: document.querySelector('#{panel.PREVIEW}').innerText,
+                 results: document.querySelectorAll('#{panel.RESULTS} img.topoact-feature-image').length}};""")
+    # the job is still running: no final image yet, and the caption says how far it got
+    assert state["results"] == 0
+    assert state["src"].startswith("data:image/png;base64,")
+    assert re.search(r"Preview after \d+ of 4000 steps \(refining", state["caption"])
+    dash_duo.find_element(f"#{panel.CANCEL}").click()
+    dash_duo.wait_for_contains_text(f"#{panel.STATUS}", "cancelled", timeout=10)

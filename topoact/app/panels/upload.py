@@ -8,6 +8,12 @@ every layer with a graph (the selected graph for the selected layer, the default
 others) :func:`topoact.mapper.run_graphs.locate_points` gives the nodes the image's activation
 vector falls into. The result goes to the shared ``ids.UPLOAD`` store; the graph figures ring
 those nodes in red. The model's prediction for the image is shown too.
+
+What the panel shows: the uploaded image in a 192 px box (:data:`PREVIEW_PX`; small images such
+as 32-px CIFAR pictures are enlarged with sharp pixels, ``image-rendering: pixelated``) with a
+caption giving its size, the prediction, and the nodes it falls in listed per layer, each saying
+which graph they belong to (the graph in view or the layer's default graph). A refused upload
+(not an image, too large) gets its reason in words under the drop zone.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
+from topoact.app.help import error_id, field
 from topoact.progress import ProgressFn, report
 
 if TYPE_CHECKING:
@@ -31,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Upload an image"
 UPLOAD_PROGRESS_TEXT = "topoact-upload-progress-text"
+PREVIEW_CAPTION = "topoact-upload-preview-caption"
+#: side of the preview box (px); smaller images are enlarged with sharp pixels
+PREVIEW_PX = 192
+UPLOAD_HELP = ("A PNG or JPEG photo. It is run through the run's model like the run's own images (same resizing "
+               "and normalisation); the nodes it falls in are listed per layer and ringed in the graphs.")
 
 
 def locate_image(ctx: AppContext, image: Any, selection: dict | None, progress: ProgressFn | None = None) -> dict:
@@ -80,34 +92,89 @@ def locate_image(ctx: AppContext, image: Any, selection: dict | None, progress: 
     return result
 
 
-def result_lines(result: dict, class_names: list[str], name: str | None) -> list:
-    """The status lines of a located upload: the prediction, then the nodes per layer."""
+def result_lines(result: dict, class_names: list[str], name: str | None,
+                 shown: dict | None = None) -> list:
+    """The status lines of a located upload: the prediction, then the nodes per layer.
+
+    Parameters
+    ----------
+    result : dict
+        From :func:`locate_image`.
+    class_names : list of str
+    name : str or None
+        The uploaded file's name.
+    shown : dict, optional
+        ``{"layer", "key"}`` of the graph in view: its layer's line says "in the graph in view",
+        the others "in the layer's default graph".
+    """
     pred = result["prediction"]
     lines = [html.Div(f"{name or 'image'}: predicted "
-                      f"{class_names[pred] if pred < len(class_names) else pred} ({result['probability']:.2f})")]
+                      f"{class_names[pred] if pred < len(class_names) else pred} ({result['probability']:.2f})",
+                      style={"fontWeight": "bold"}),
+             html.Div("Nodes it falls in, per layer:", style={"marginTop": "0.3em"})]
+    grey = {"color": "#666", "fontSize": "0.9em"}
     for layer, entry in result["layers"].items():
         if entry.get("error"):
             lines.append(html.Div(f"{layer}: {entry['error']}"))
             continue
         nodes = entry["nodes"]
-        lines.append(html.Div(f"{layer}: nodes {', '.join(map(str, nodes)) if nodes else '(none: outside every node)'}"))
+        which = ("the graph in view" if shown and shown.get("layer") == layer and shown.get("key") == entry["graph_key"]
+                 else "the layer's default graph")
+        text = f"nodes {', '.join(map(str, nodes))}" if nodes else "(none: outside every node)"
+        lines.append(html.Div([html.Span(f"{layer}: {text}"), html.Span(f" · in {which}", style=grey)],
+                              className="topoact-upload-layer"))
     return lines
 
 
+def preview_view(contents: str | None, filename: str | None = None) -> tuple[str | None, dict, str, str]:
+    """What the preview shows for an upload: ``(src, style, caption, error)``.
+
+    The image is decoded with the library's bounded decoder (size checked first); it is drawn
+    in a :data:`PREVIEW_PX` box, enlarged with sharp pixels when smaller than the box.
+    ``error`` is a refusal in words ("" when the image is fine; src is None then).
+    """
+    from topoact.data.bounded_decode import decode_data_url
+
+    style = {"width": f"{PREVIEW_PX}px", "height": f"{PREVIEW_PX}px", "objectFit": "contain",
+             "border": "1px solid #ddd", "background": "#fafafa"}
+    if not contents:
+        return None, {**style, "display": "none"}, "", ""
+    try:
+        image = decode_data_url(contents)
+    except Exception as exc:  # noqa: BLE001 - a refused upload, in words
+        return None, {**style, "display": "none"}, "", f"This file cannot be used: {exc}."
+    width, height = image.size
+    enlarged = max(width, height) < PREVIEW_PX
+    style["imageRendering"] = "pixelated" if enlarged else "auto"
+    caption = (f"{filename or 'image'}: {width} × {height} px, shown at {PREVIEW_PX} px"
+               + (" (enlarged, pixels kept sharp)" if enlarged else ""))
+    return contents, style, caption, ""
+
+
 def layout(ctx: AppContext) -> html.Div:
-    """The drop zone, progress, status and preview."""
+    """The drop zone (with its error line), progress, the large preview and the nodes per layer."""
+    drop = dcc.Upload(id=ids.UPLOAD_INPUT, children=html.Div(["Drag and drop or ", html.A("select an image")]),
+                      accept="image/*", multiple=False,
+                      style={"width": "22em", "height": "4em", "lineHeight": "4em", "borderWidth": "1px",
+                             "borderStyle": "dashed", "borderRadius": "5px", "textAlign": "center"})
+    left = html.Div([
+        field("image", drop, help=UPLOAD_HELP, control_id=ids.UPLOAD_INPUT, width="23em"),
+        html.Button("Clear", id=ids.UPLOAD_CLEAR, n_clicks=0, className="btn btn-outline-secondary btn-sm",
+                    style={"marginTop": "0.4em"}),
+        html.Div([html.Progress(id=ids.UPLOAD_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
+                  html.Span(id=UPLOAD_PROGRESS_TEXT, style={"marginLeft": "0.8em"})],
+                 style={"fontSize": "0.85em", "marginTop": "0.4em"}),
+        html.Div(id=ids.UPLOAD_STATUS, style={"fontSize": "0.9em", "margin": "0.5em 0"}),
+    ])
+    right = html.Figure([
+        html.Img(id=ids.UPLOAD_PREVIEW, alt="the uploaded image", style=preview_view(None)[1]),
+        html.Figcaption(id=PREVIEW_CAPTION, style={"fontSize": "0.8em", "color": "#555", "maxWidth": f"{PREVIEW_PX}px"}),
+    ], style={"margin": "0"})
     return html.Div([
         html.P("Drop an image to run it through the run's model and see which nodes of each layer it "
-               "falls into (ringed in red in the graphs).", style={"fontSize": "0.85em", "color": "#555"}),
-        dcc.Upload(id=ids.UPLOAD_INPUT, children=html.Div(["Drag and drop or ", html.A("select an image")]),
-                   accept="image/*", multiple=False,
-                   style={"width": "24em", "height": "4em", "lineHeight": "4em", "borderWidth": "1px",
-                          "borderStyle": "dashed", "borderRadius": "5px", "textAlign": "center"}),
-        html.Button("Clear", id=ids.UPLOAD_CLEAR, n_clicks=0, style={"marginTop": "0.4em"}),
-        html.Div([html.Progress(id=ids.UPLOAD_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
-                  html.Span(id=UPLOAD_PROGRESS_TEXT, style={"marginLeft": "0.8em"})], style={"fontSize": "0.85em"}),
-        html.Div(id=ids.UPLOAD_STATUS, style={"fontSize": "0.9em", "margin": "0.5em 0"}),
-        html.Img(id=ids.UPLOAD_PREVIEW, style={"maxWidth": "128px", "imageRendering": "pixelated"}),
+               "falls into (ringed in the graphs).", style={"fontSize": "0.85em", "color": "#555"}),
+        html.Div([left, right], style={"display": "flex", "gap": "2em", "alignItems": "flex-start",
+                                       "flexWrap": "wrap"}),
     ])
 
 
@@ -131,17 +198,21 @@ def register(app: Dash, ctx: AppContext) -> None:
         except Exception as exc:  # noqa: BLE001 - a refused upload or a model error, shown in words
             return no_update, f"error: {exc}"
         result["name"] = filename
-        return result, result_lines(result, ctx.run.class_names, filename)
+        return result, result_lines(result, ctx.run.class_names, filename, selection)
 
-    @app.callback(Output(ids.UPLOAD_PREVIEW, "src"), Input(ids.UPLOAD_INPUT, "contents"),
+    @app.callback(Output(ids.UPLOAD_PREVIEW, "src"), Output(ids.UPLOAD_PREVIEW, "style"),
+                  Output(PREVIEW_CAPTION, "children"), Output(error_id(ids.UPLOAD_INPUT), "children"),
+                  Input(ids.UPLOAD_INPUT, "contents"), State(ids.UPLOAD_INPUT, "filename"),
                   prevent_initial_call=True)
-    def preview(contents):
-        return contents
+    def preview(contents, filename):
+        return preview_view(contents, filename)
 
     @app.callback(Output(ids.UPLOAD, "data", allow_duplicate=True),
                   Output(ids.UPLOAD_STATUS, "children", allow_duplicate=True),
+                  Output(ids.UPLOAD_INPUT, "contents"),
                   Input(ids.UPLOAD_CLEAR, "n_clicks"), prevent_initial_call=True)
     def clear(n_clicks):
+        """Forget the upload (the preview callback then hides the image)."""
         if not n_clicks:
             raise PreventUpdate
-        return None, ""
+        return None, "", None

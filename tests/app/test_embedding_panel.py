@@ -238,7 +238,7 @@ def _drag_box(dash_duo, start: tuple[float, float], size: tuple[float, float], g
 
 
 @pytest.mark.browser
-def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_dir):
+def test_box_selection_fills_the_grid_and_graph_selections_and_nodes_highlight(dash_duo, fresh_run_dir):
     from topoact.mapper.embedding import layer_embedding
 
     app = panel_app(fresh_run_dir)
@@ -284,14 +284,25 @@ def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_d
         until(lambda: len(dash_duo.find_elements(f"#{panel.GRID} img"))
               == min(len(rows) - panel.GRID_PAGE, panel.GRID_PAGE), 10, msg="page 2")
 
-    # a selection made in the graph then replaces it: its rows highlighted, the box outline gone,
-    # and plotly's resulting "empty selection" event does not wipe the graph's selection
+    # a selection made in the graph then replaces it: its rows highlighted (others faded), the box
+    # outline gone, and plotly's resulting "empty selection" event does not wipe the graph's selection;
+    # a patch: the traces keep the coordinate arrays they were drawn with (a new figure brings new ones)
+    dash_duo.driver.execute_script(f"window.__x = {SCATTER_GD}.data[0].x;")
     dash_duo.find_element(f"#{GRAPH_SELECT}").click()
     until(lambda: _highlighted(dash_duo) == graph_rows(run), 10, msg="the graph's rows highlighted")
     until(lambda: not dash_duo.driver.execute_script(f"return {SCATTER_GD}.layout.selections || []"), 10,
           msg="the box outline removed")
-    dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "selected in the graph")
+    dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", f"{len(graph_rows(run))} images selected in the graph")
     assert _selection(dash_duo)["source"] == "graph"
+    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}._fullData[0].unselected.marker.opacity") < 0.2
+    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.data[0].x === window.__x"), "the scatter was redrawn"
+
+    # a clicked node highlights its members (a server patch: the browser holds no member lists)
+    dash_duo.find_element(f"#{NODE_CLICK}").click()
+    members = sorted(app.topoact_context.graph(LAYER, None)["nodes"][0]["members"])
+    until(lambda: _highlighted(dash_duo) == members, 10, msg="the node's members highlighted")
+    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.data[0].x === window.__x"), "the scatter was redrawn"
+    assert _selection(dash_duo)["source"] == "graph"  # the click does not change the selection
 
     # clear: the store, the summary and the scatter's highlight go
     dash_duo.find_element(f"#{panel.CLEAR}").click()
@@ -299,30 +310,6 @@ def test_box_selection_writes_selection_and_fills_the_grid(dash_duo, fresh_run_d
     dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "No selection")
     until(lambda: _highlighted(dash_duo) is None, 10, msg="no highlight after clear")
     assert dash_duo.find_elements(f"#{panel.GRID} img") == []
-
-
-@pytest.mark.browser
-def test_graph_selection_and_node_click_highlight_rows_in_the_scatter(dash_duo, fresh_run_dir):
-    app = panel_app(fresh_run_dir)
-    ctx = app.topoact_context
-    run = ctx.run
-    dash_duo.start_server(app)
-    _wait_for_scatter(dash_duo, run.n)
-    assert _highlighted(dash_duo) is None
-    # mark the drawn traces: a patch keeps them, a redraw would replace the figure's trace objects
-    dash_duo.driver.execute_script(f"window.__x0 = {SCATTER_GD}._fullData[0]._length;"
-                                   f"{SCATTER_GD}.__marker = 'first draw';")
-
-    dash_duo.find_element(f"#{GRAPH_SELECT}").click()
-    until(lambda: _highlighted(dash_duo) == graph_rows(run), 10, msg="the graph's rows highlighted")
-    dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", f"{len(graph_rows(run))} images selected in the graph")
-    opacity = dash_duo.driver.execute_script(f"return {SCATTER_GD}._fullData[0].unselected.marker.opacity")
-    assert opacity < 0.2
-
-    dash_duo.find_element(f"#{NODE_CLICK}").click()
-    members = sorted(ctx.graph(LAYER, None)["nodes"][0]["members"])
-    until(lambda: _highlighted(dash_duo) == members, 10, msg="the node's members highlighted")
-    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.__marker") == "first draw"
 
 
 @pytest.mark.browser

@@ -56,6 +56,8 @@ GLYPH_OPEN = "topoact-graph-glyph-open"
 #: {"layer", "key", "open"}: what the figure in the page was drawn from (guards the patches)
 DRAWN = "topoact-graph-drawn"
 TOOLTIP = "topoact-graph-tooltip"
+#: set once the page's exact-picking helper is installed (see ``register``)
+PICKER = "topoact-graph-picker"
 EDGE_HISTOGRAM = "topoact-graph-edge-histogram"
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "flex-start", "marginBottom": "0.3em"}
@@ -119,6 +121,7 @@ def layout(ctx: AppContext) -> html.Div:
         dcc.Store(id=ids.MAPPER_RESULT, data=None),
         dcc.Store(id=GLYPH_OPEN, data=None),
         dcc.Store(id=DRAWN, data=None),
+        dcc.Store(id=PICKER, data=None),
         dcc.Graph(id=ids.GRAPH, figure=empty_figure("loading…"), className="topoact-graph-figure",
                   config={"scrollZoom": True, "displaylogo": False, "responsive": True},
                   style={"height": "calc(100vh - 250px)", "minHeight": "360px"}),
@@ -241,6 +244,7 @@ def selection_patch(ctx: AppContext, selection: dict, chosen: dict | None, expan
     (``selectedpoints`` of the marker trace); no selection clears it."""
     patch = Patch()
     patch["data"][NODE_TRACE]["selectedpoints"] = selected_points(ctx, selection, chosen, expanded)
+    patch["layout"]["selections"] = []  # a box / lasso drawn before would re-select its own nodes
     return patch
 
 
@@ -439,6 +443,38 @@ def register(app: Dash, ctx: AppContext) -> None:
         return True, points[0].get("bbox"), html.Div(card, style={"minWidth": "12em", "maxWidth": "18em",
                                                                   "fontSize": "0.8em"})
 
+    # Exact picking. Plotly's "closest" hover scores a point inside its marker by its marker
+    # radius alone (smaller markers win), so where markers overlap a click on a large node's
+    # centre can open a small node whose disk covers it. The page keeps the last pointer
+    # position (installed once at page load), and a click re-picks among the markers that
+    # contain the pointer the one whose centre is nearest (plotly's pick when none does).
+    app.clientside_callback(
+        """function(_) {
+            if (window.topoactPick) return 1;
+            const keep = e => { window.topoactPointer = [e.clientX, e.clientY]; };
+            document.addEventListener('pointermove', keep, true);
+            document.addEventListener('pointerdown', keep, true);
+            window.topoactPick = function(graphId, curve) {
+                const gd = document.querySelector('#' + graphId + ' .js-plotly-plot');
+                const p = window.topoactPointer;
+                if (!gd || !p || !gd.data || !gd.data[curve] || !gd._fullLayout.xaxis) return null;
+                const t = gd.data[curve], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+                const r = gd.getBoundingClientRect(), size = t.marker.size;
+                const many = Array.isArray(size) || ArrayBuffer.isView(size);
+                let best = null, nearest = Infinity;
+                for (let i = 0; i < t.x.length; i++) {
+                    const d = Math.hypot(r.left + xa._offset + xa.d2p(t.x[i]) - p[0],
+                                         r.top + ya._offset + ya.d2p(t.y[i]) - p[1]);
+                    if (d <= (many ? size[i] : size) / 2 + 1 && d < nearest) { nearest = d; best = t.customdata[i]; }
+                }
+                return best;
+            };
+            return 1;
+        }""",
+        Output(PICKER, "data"),
+        Input(ids.GRAPH, "id"),
+    )
+
     # a click on a node selects it in the browser (no server round trip before the node panel's
     # callbacks start): the marker's customdata is the node id of the graph it was drawn from; a
     # click on the small-components glyph folds / unfolds it
@@ -446,15 +482,19 @@ def register(app: Dash, ctx: AppContext) -> None:
         """function(click, selection, glyph) {
             const nu = window.dash_clientside.no_update;
             const points = (click && click.points) || [];
-            const custom = points.length ? points[0].customdata : undefined;
+            let custom = points.length ? points[0].customdata : undefined;
             if (!selection || custom === undefined || custom === null) return [nu, nu];
+            if (points[0].curveNumber === %(node)d && window.topoactPick) {
+                const exact = window.topoactPick('%(graph)s', %(node)d);
+                if (exact !== null && exact !== undefined) custom = exact;
+            }
             const id = Array.isArray(custom) ? custom[0] : custom;
-            if (id === %d) {
+            if (id === %(glyph)d) {
                 const open = !!(glyph && glyph.open && glyph.layer === selection.layer && glyph.key === selection.key);
                 return [nu, {layer: selection.layer, key: selection.key, open: !open}];
             }
             return [{layer: selection.layer, graph_key: selection.key, node: id}, nu];
-        }""" % GLYPH_ID,
+        }""" % {"node": NODE_TRACE, "graph": ids.GRAPH, "glyph": GLYPH_ID},
         Output(ids.NODE, "data", allow_duplicate=True),
         Output(GLYPH_OPEN, "data"),
         Input(ids.GRAPH, "clickData"),

@@ -267,3 +267,29 @@ def test_preview_shows_the_images_of_the_step_it_names(bundle):
     short = optimize(bundle, o, pf, [], steps=4, seed=3)
     assert seen[0][1].shape == short.shape
     assert torch.allclose(seen[0][1], short, atol=1e-6)
+
+
+# -- threads -------------------------------------------------------------------------------
+def test_thread_tuner_keeps_the_faster_count_and_follows_a_change_of_load(bundle):
+    """The tuner times real steps: it settles on the faster thread count, spends few steps on
+    the slower one, switches back when the load changes, and optimize restores the count."""
+    from topoact.features.render import _ThreadTuner
+
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        tuner = _ThreadTuner(400)
+        used = []
+        for step in range(400):
+            tuner.before(step)
+            used.append(torch.get_num_threads())
+            busy = step < 200                    # two threads are 5x slower while "busy"
+            tuner.after(step, (5.0 if busy else 0.8) if used[-1] == 2 else 1.0)
+        assert used[:5] == [2, 2, 2, 1, 1]
+        assert sum(n == 2 for n in used[5:200]) <= 4          # only the occasional probe
+        assert sum(n == 2 for n in used[-100:]) >= 98         # idle again: back to two
+        torch.set_num_threads(2)
+        optimize(bundle, obj.channel("relu2", 1), param.image_param((16, 16)), steps=12)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)

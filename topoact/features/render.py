@@ -20,15 +20,23 @@ overhead:
   full forward's). Disable with ``early_stop=False``.
 * The normalisation is one precomputed ``x * a + b`` (no tensors built per step).
 * Measured and rejected (see benchmarks/featvis.py's docstring): ``channels_last`` (within
-  noise, 0-5 %), flushing denormals (no gain). Threads: on an idle 2-core machine two intra-op
-  threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s). ``threads='auto'`` keeps
-  torch's own setting whatever the load: a heuristic that dropped to one thread when the load
-  average exceeded the cores halved the speed on a busy machine (issue 13) and was removed.
+  noise, 0-5 %), flushing denormals (no gain).
+* **Threads are measured, not guessed** (``threads='auto'``, CPU only). On an idle 2-core
+  machine two intra-op threads are faster (ResNet-20, 32 px, batch 8: 6.0 s vs 9.1 s); on an
+  oversubscribed one (load 11-19 on 2 cores, issue 13's session) two OpenMP threads wait for
+  each other at every barrier while the scheduler runs other processes, and a step became
+  5-20x *slower* than with one thread. A load-average rule got this wrong both ways (it halved
+  the speed at load 2.5), so :class:`_ThreadTuner` times real steps: steps 1-2 with torch's
+  thread count, 3-4 with one thread, keeps the faster, and re-times the other one for a step
+  now and then (after 32, 64, 128 ... steps) since the load changes. Results do not depend on
+  the thread count (checked bit for bit on ResNet-20 and the test model), so a render stays
+  reproducible from its seed.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
@@ -127,6 +135,55 @@ class NormalizedGradient(torch.optim.Optimizer):
                     p.add_(g / (g.abs().mean() + group["eps"]), alpha=-group["lr"])
 
 
+class _ThreadTuner:
+    """Chooses, by timing optimisation steps, between torch's thread count and one thread.
+
+    Parameters
+    ----------
+    steps : int
+        Length of the optimisation (no tuning below 8 steps, or with one thread anyway).
+    """
+
+    def __init__(self, steps: int):
+        self.default = torch.get_num_threads()
+        self.active = self.default > 1 and steps >= 8
+        self.times = {self.default: [], 1: []}
+        self.best = self.default
+        self.next_probe, self.interval = 5 + 32, 32
+        self.current = self.default
+
+    def before(self, step: int) -> None:
+        """Set the thread count for ``step`` (trial steps, then the faster, with probes)."""
+        if not self.active:
+            return
+        if step <= 2:
+            n = self.default
+        elif step <= 4:
+            n = 1
+        elif step == self.next_probe:
+            n = 1 if self.best == self.default else self.default
+        else:
+            n = self.best
+        if n != self.current:
+            torch.set_num_threads(n)
+            self.current = n
+
+    def after(self, step: int, seconds: float) -> None:
+        """Record the wall time of ``step`` and update the choice."""
+        if not self.active or step == 0:
+            return
+        times = self.times[self.current]
+        times.append(seconds)
+        del times[:-2]                                  # the two most recent timings per count
+        if step == 4 or step == self.next_probe:
+            old = self.best
+            self.best = min(self.times, key=lambda n: min(self.times[n]) if self.times[n] else 1e9)
+            if step == self.next_probe:
+                self.interval = self.interval * 2 if self.best == old else 32
+                self.next_probe = step + self.interval
+            log.debug("threads: %d (step %d; recent step times %s)", self.best, step, self.times)
+
+
 def _module_device(module: torch.nn.Module) -> torch.device:
     for p in module.parameters():
         return p.device
@@ -163,8 +220,9 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
     transform_until : apply ``transforms`` only during this fraction of the steps (the rest
         optimises the image exactly as it will be evaluated; inverse sets use this to land on
         their level precisely).
-    threads : CPU threads for the call (restored afterwards). ``'auto'`` or None: torch's own
-        setting, whatever the machine's load.
+    threads : CPU threads for the call (restored afterwards). ``'auto'``: torch's own count or
+        one thread, whichever makes steps faster now (timed, see the module docstring); None:
+        torch's own setting.
     early_stop : stop the forward pass after the last layer the objective reads (only when
         the objective does not read ``"logits"``; see the module docstring).
     preview : optional callable ``preview(step, images)`` called every ``preview_every`` steps
@@ -188,7 +246,9 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
         if device != home:
             model.to(device)
         normalize = _normalizer(bundle, device)
-        with thread_limit(bundle, threads, device), frozen(model), \
+        tuned = threads == "auto" and device.type == "cpu"  # the tuner's changes are undone
+        with thread_limit(bundle, torch.get_num_threads() if tuned else threads, device), \
+                frozen(model), \
                 recording(model, objective.layers, bundle) as acts:
             if early_stop and "logits" not in objective.layers:
                 stopper = _EarlyStop(model, objective.layers, bundle)
@@ -199,8 +259,11 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
                 opt = NormalizedGradient(params, lr=lr)
             else:
                 raise ValueError(f"optimizer must be 'adam' or 'normalized', got {optimizer!r}")
+            tuner = _ThreadTuner(steps if tuned else 0)
             for step in range(steps):
                 check_cancelled(should_cancel, f"optimisation (step {step} of {steps})")
+                tuner.before(step)
+                started = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
                 images = image_f()
                 shown = transform(images, generator) if step < transform_until * steps else images
@@ -223,6 +286,7 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
                 opt.step()
                 if after_step is not None:
                     after_step()
+                tuner.after(step, time.perf_counter() - started)
                 report(progress, step + 1, steps, f"step {step + 1}/{steps}")
                 if preview is not None and (step + 1) % preview_every == 0 and step + 1 < steps:
                     with torch.no_grad():

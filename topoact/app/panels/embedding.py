@@ -146,7 +146,7 @@ def layout(ctx: AppContext) -> html.Div:
     job = html.Div([
         html.Progress(id=PROGRESS, max="1", value="0", style={"width": "8em"}),
         html.Span(id=PROGRESS_TEXT, style={"fontSize": "0.8em", "color": "#555"}),
-        html.Button("cancel", id=CANCEL, n_clicks=0, disabled=True, className="btn btn-sm btn-outline-secondary"),
+        html.Button("cancel", id=CANCEL, n_clicks=0, disabled=True, title="Stop computing the UMAP layout", className="btn btn-sm btn-outline-secondary"),
     ], style=_row)
     header = html.Div([
         html.Span(["Images in 2-D", info_mark(f"{SCATTER}-info", HELP["scatter"])], style={"fontWeight": "bold"}),
@@ -155,13 +155,13 @@ def layout(ctx: AppContext) -> html.Div:
     summary = html.Div([
         html.Div([html.Span(id=SUMMARY, children="No selection: drag a lasso over the points."),
                   info_mark(f"{MIX}-info", HELP["mix"]),
-                  html.Button("Clear selection", id=CLEAR, n_clicks=0, className="btn btn-sm btn-outline-secondary",
+                  html.Button("Clear selection", id=CLEAR, n_clicks=0, title="Forget the selection, in both views", className="btn btn-sm btn-outline-secondary",
                               style={"marginLeft": "auto"})], style=_row),
         dcc.Graph(id=MIX, figure=mix_figure({}, []), config={"displayModeBar": False},
                   style={"height": "46px"}),
-        html.Div([html.Button("‹ prev", id=PREV, n_clicks=0, disabled=True, className="btn btn-sm btn-light"),
+        html.Div([html.Button("‹ prev", id=PREV, n_clicks=0, disabled=True, title="Previous page of selected images", className="btn btn-sm btn-light"),
                   html.Span(id=PAGE_TEXT, style={"fontSize": "0.8em", "color": "#555"}),
-                  html.Button("next ›", id=NEXT, n_clicks=0, disabled=True, className="btn btn-sm btn-light"),
+                  html.Button("next ›", id=NEXT, n_clicks=0, disabled=True, title="Next page of selected images", className="btn btn-sm btn-light"),
                   info_mark(f"{GRID}-info", HELP["grid"])], style=_row),
         html.Div(id=GRID, style={"display": "flex", "flexWrap": "wrap", "gap": "2px", "marginTop": "0.3em"}),
         dcc.Store(id=PAGE_STORE, data=0),

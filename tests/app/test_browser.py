@@ -17,7 +17,8 @@ from topoact.app import create_app, ids
 pytest.importorskip("selenium")
 
 GRAPH_LAYER = "conv2"  # the layer with a saved graph in app_fixtures.py
-GRAPH_POINTS = f"#{ids.GRAPH} .scatterlayer .trace .points path"
+#: the node markers (trace 1 holds every drawn node; the glyph and stars are other traces)
+GRAPH_POINTS = f"#{ids.GRAPH} .scatterlayer .trace:nth-of-type(2) .points path"
 #: one running-progress line: "message — 40% (1.2 s)"
 PROGRESS_LINE = re.compile(r"(?P<message>.*?) — (?P<pct>\d+)% \((?P<seconds>\d+\.\d) s\)")
 
@@ -66,7 +67,7 @@ def _per_node(dash_duo, expression: str) -> list | None:
         const at = (v, i) => (Array.isArray(v) || ArrayBuffer.isView(v)) ? v[i] : v;
         let out = [];
         for (const t of gd._fullData) {{
-            if (t.mode !== 'markers') continue;
+            if (t.name !== 'nodes') continue;
             for (let i = 0; i < t._length; i++) out.push({expression});
         }}
         return out;""")
@@ -105,7 +106,9 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
     app = create_app(small_run_dir)
     dash_duo.start_server(app)
     _wait_for_graph(dash_duo)
-    n_nodes = _node_count(dash_duo)
+    ctx = app.topoact_context
+    summary = ctx.layout(GRAPH_LAYER, ctx.default_key(GRAPH_LAYER))[1]
+    n_nodes = _node_count(dash_duo) - len((summary or {}).get("nodes", ()))  # small components folded
     until(lambda: len(dash_duo.find_elements(GRAPH_POINTS)) == n_nodes, 15, msg="node markers")
     points = dash_duo.find_elements(GRAPH_POINTS)
 
@@ -127,7 +130,7 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
         f"const imgs = document.querySelectorAll('#{ids.EXEMPLARS} img');"
         "return imgs.length > 0 && Array.from(imgs).every(i => i.complete && i.naturalWidth > 0);"),
         15, msg="exemplar images to load")
-    assert all(re.search(r"/topoact/image/\d+\.png$", img.get_attribute("src")) for img in images)
+    assert all(re.search(r"/topoact/thumb/\d+\.jpg$", img.get_attribute("src")) for img in images)
 
     # class search: nodes without a member of the class fade
     assert set(_marker_opacities(dash_duo)) == {1}
@@ -136,7 +139,8 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
     until(lambda: len(set(_marker_opacities(dash_duo) or [1])) > 1, 10, msg="faded nodes")
     opacities = _marker_opacities(dash_duo)
     graph = app.topoact_context.graph(GRAPH_LAYER, None)
-    with_class = sum(1 for n in graph["nodes"] if n["label_counts"].get("0", 0) > 0)
+    drawn = set(_per_node(dash_duo, "t.customdata[i][0]"))
+    with_class = sum(1 for n in graph["nodes"] if n["label_counts"].get("0", 0) > 0 and n["id"] in drawn)
     assert sum(o == 1 for o in opacities) == with_class
     assert 0 < with_class < len(graph["nodes"])
 
@@ -256,9 +260,16 @@ def test_upload_runs_the_model_in_a_worker_and_rings_the_nodes(dash_duo, small_r
     assert set(nodes) & holding  # its own image lands where the row is
     dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Mapper graph']").click()
     _wait_for_graph(dash_duo)
-    red = "at(t.marker.line.color, i) === '#e00000' ? t.customdata[i][0] : null"
-    until(lambda: sorted(r for r in (_per_node(dash_duo, red) or []) if r is not None) == sorted(nodes), 10,
-          msg="red rings on the uploaded image's nodes")
+    # the uploaded image's nodes get white stars (drawn nodes; a folded small component has none)
+    graph = app.topoact_context.graph(GRAPH_LAYER, key)
+    positions, summary = app.topoact_context.layout(GRAPH_LAYER, key)
+    index = {n["id"]: k for k, n in enumerate(graph["nodes"])}
+    expected = sorted(positions[index[n]].tolist() for n in nodes if n not in set((summary or {}).get("nodes", ())))
+    stars = f"""const gd = document.querySelector('#{ids.GRAPH} .js-plotly-plot');
+        if (!gd || !gd.data || gd.data.length < 3) return null;
+        const t = gd.data[2]; return Array.from(t.x || []).map((x, i) => [x, t.y[i]]);"""
+    until(lambda: sorted(dash_duo.driver.execute_script(stars) or []) == expected, 10,
+          msg="stars on the uploaded image's nodes")
 
 
 def _running(jobs) -> list[int]:

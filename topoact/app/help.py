@@ -133,8 +133,8 @@ def error_id(control_id: str) -> str:
 def info_mark(target_id: str, text: str) -> html.Span:
     """A small ⓘ with a tooltip ``text`` (``target_id`` must be unique on the page)."""
     return html.Span([
-        html.Span("ⓘ", id=target_id, className="topoact-info", style={"cursor": "help", "marginLeft": "0.25em",
-                                                                    "color": "#6c757d"}),
+        # a CSS-drawn circled "i" (the ⓘ character is missing from many fonts)
+        html.Span("i", id=target_id, className="topoact-info", tabIndex="0", **{"aria-label": text}),
         dbc.Tooltip(text, target=target_id, placement="top"),
     ])
 

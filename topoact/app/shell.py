@@ -137,7 +137,9 @@ def shell_layout(ctx: AppContext, main_panels: list[ModuleType], tab_panels: lis
 
     run = ctx.run
     first_layer = initial_layer(ctx)
-    tab_style = {"padding": "0.35rem 0.9rem", "lineHeight": "1.4"}
+    # compact tabs as wide as their label (one line, not stretched over the width)
+    tab_style = {"padding": "0.3rem 0.9rem", "lineHeight": "1.3", "width": "auto", "flex": "0 0 auto",
+                 "whiteSpace": "nowrap"}
     tabs = [dcc.Tab(label="Mapper graph", value="main", children=main_columns(ctx, main_panels),
                     style=tab_style, selected_style=tab_style)]
     for label, module in tab_panels:

@@ -23,6 +23,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -31,6 +32,7 @@ from topoact.anomaly.topology import node_of_row
 from topoact.app import ids, validate
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
 from topoact.app.context import cached
+from topoact.app.help import field
 from topoact.app.routes import image_url
 
 if TYPE_CHECKING:
@@ -78,18 +80,21 @@ def layout(ctx: AppContext) -> html.Div:
         html.Div([
             dcc.RadioItems(id=KIND, options=[{"label": KIND_NAMES[k], "value": k} for k in kinds],
                            value=kinds[0], inline=True, style={"marginRight": "2em"}),
-            html.Label("threshold ", style={"fontSize": "0.85em"}),
-            dcc.Input(id=THRESHOLD, type="number", min=0, max=1, step=0.01, debounce=True,
-                      value=DEFAULT_THRESHOLDS[kinds[0]], style={"width": "6em"}),
-            html.Button("Download selection (CSV)", id=CSV_BUTTON, n_clicks=0, style={"marginLeft": "2em"}),
+            field("threshold (score 0–1)", dcc.Input(id=THRESHOLD, type="number", min=0, max=1, step=0.01,
+                                                      debounce=True, value=DEFAULT_THRESHOLDS[kinds[0]],
+                                                      className="form-control form-control-sm"),
+                  help="Images scoring at or above this value are listed (scores run from 0 to 1; higher "
+                       "is more suspicious).", width="10em"),
+            dbc.Button("Download selection (CSV)", id=CSV_BUTTON, n_clicks=0, size="sm", color="secondary",
+                       outline=True, className="ms-4"),
             dcc.Download(id=CSV_DOWNLOAD),
         ], style={"display": "flex", "alignItems": "center", "gap": "0.5em", "margin": "0.5em 0"}),
         html.Div("Scores in [0, 1], higher = more suspicious. Defaults: label issue 0.5, outlier 0.95 (the "
                  "5 % most unusual), duplicate 0.995. Click an image to see its Mapper node." + note,
                  style={"fontSize": "0.8em", "color": "#666"}),
         html.Div([
-            html.Button("Compute scores", id=COMPUTE, n_clicks=0),
-            html.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True),
+            dbc.Button("Compute scores", id=COMPUTE, n_clicks=0, size="sm", color="primary"),
+            dbc.Button("Cancel", id=CANCEL, n_clicks=0, disabled=True, size="sm", color="secondary", outline=True),
             html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "12em"}),
             html.Span(id=PROGRESS_TEXT, style={"fontSize": "0.85em"}),
             html.Span(id=STATUS, style={"fontSize": "0.85em"}),

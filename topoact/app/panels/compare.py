@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import logging
 
+import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -48,10 +49,13 @@ def layout(ctx: AppContext) -> html.Div:
                                 config={"scrollZoom": True, "displayModeBar": False}),
                       style={"flex": "1 1 0", "minWidth": "0"}) for k in range(3)]
     return html.Div([
-        html.P("The selected layer and its neighbours; the searched class is highlighted in all three.",
-               style={"fontSize": "0.85em", "color": "#555"}),
-        html.Button("Compute neighbours with these parameters", id=ids.COMPARE_COMPUTE, n_clicks=0),
-        html.Span(id=ids.COMPARE_STATUS, style={"marginLeft": "0.8em", "fontSize": "0.85em"}),
+        html.P("The selected layer and its neighbours; the searched class is highlighted in all three. Each "
+               "shows the same parameters' graph when it is saved there, else that layer's default graph.",
+               className="small text-secondary mb-2"),
+        dbc.Button("Compute neighbours with these parameters", id=ids.COMPARE_COMPUTE, n_clicks=0, size="sm",
+                   color="primary", title="build the shown graph's parameters on the two neighbouring layers "
+                                          "(in the background; their default graphs do not change)"),
+        html.Span(id=ids.COMPARE_STATUS, className="ms-2 small text-secondary"),
         dcc.Store(id=ids.COMPARE_VERSION, data=0),
         html.Div(cells, id=ids.COMPARE_GRAPHS, style={"display": "flex", "gap": "0.5em"}),
     ])

@@ -388,7 +388,7 @@ def layout(ctx: AppContext) -> html.Div:
         html.Progress(id=ids.JOB_PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"width": "10em"}),
         html.Span(id=ids.JOB_PROGRESS_TEXT, className="ms-2"),
         html.Span(id=ids.JOB_STATUS, className="ms-2"),
-    ], className="small text-secondary d-flex align-items-center", style={"minHeight": "1.2em"})
+    ], className="topoact-job-status small text-secondary d-flex align-items-center")
     return html.Div([form, status], style={"flex": "0 0 auto"})
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Sequence
 
+import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -72,8 +73,8 @@ COMPARE_STATUS = COMPARE_JOB + "status"
 
 def _job_controls(prefix: str, *, request: bool = True) -> list:
     """Cancel button, progress bar and text, status line (and the request stores) of one job."""
-    controls = [html.Button("Cancel", id=prefix + "cancel", n_clicks=0, disabled=True,
-                            style={"marginLeft": "0.8em"}),
+    controls = [dbc.Button("Cancel", id=prefix + "cancel", n_clicks=0, disabled=True, size="sm", color="secondary",
+                           outline=True, className="ms-2"),
                 html.Progress(id=prefix + "progress", value=PROGRESS_DEFAULT[0], max="1",
                               style={"width": "10em", "marginLeft": "0.8em"}),
                 html.Span(id=prefix + "progress-text", style={"marginLeft": "0.5em", "fontSize": "0.85em"}),
@@ -179,7 +180,7 @@ def layout(ctx: AppContext) -> html.Div:
         _row((UNIT_SHARE, 320, 1), (RELEVANCE, 320, 1)),
         html.Div([html.Span("spatial relevance of image row "),
                   dcc.Input(id=ROW_INPUT, type="number", min=0, max=run.n - 1, value=0, style={"width": "7em"}),
-                  html.Button("Show", id=SPATIAL_BUTTON, n_clicks=0, style={"marginLeft": "0.5em"})]
+                  dbc.Button("Show", id=SPATIAL_BUTTON, n_clicks=0, size="sm", color="primary", className="ms-2")]
                  + _job_controls(SPATIAL_JOB, request=False)),
         _graph(SPATIAL, 360),
         html.Div(compare, id=COMPARE),

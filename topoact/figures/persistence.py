@@ -100,8 +100,9 @@ def barcode_figure(res: Any, dims: Sequence[int] = (0, 1), *, max_bars: Optional
     -------
     plotly Figure
         Traces ``"H<d> significant"`` (red) / ``"H<d> noise"`` (grey) in the legend groups
-        titled :func:`significance_label` and "not significant (inside the band)", one line
-        segment per bar; each point's ``customdata`` is [dim, index in the diagram]. Infinite
+        titled :func:`significance_label` and "not significant (inside the band)" (an empty
+        trace ``"none"`` keeps the first group in the legend when no drawn bar is significant),
+        one line segment per bar; each point's ``customdata`` is [dim, index in the diagram]. Infinite
         (truncated) bars end at the right edge, 5 % beyond the largest finite death or the
         threshold.
     """
@@ -150,6 +151,10 @@ def barcode_figure(res: Any, dims: Sequence[int] = (0, 1), *, max_bars: Optional
                     line={"color": "#1f77b4", "width": 6}, customdata=[[dim, b["index"]]] * 2,
                     hoverinfo="skip"))
         y += len(bars) + 2
+    if not any(t.name.endswith(" significant") for t in fig.data):  # keep the legend entry, saying "none"
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"color": COLORS[True], "width": 3},
+                                 name="none", legendgroup="significant", legendgrouptitle={"text": sig_name},
+                                 hoverinfo="skip"))
     fig.update_layout(xaxis_title="scale (distance in activation space)",
                       yaxis={"visible": False, "autorange": "reversed"},
                       title=f"Barcode, longest bars first ({shown_text(res, dims, max_bars)})",

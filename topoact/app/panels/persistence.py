@@ -407,8 +407,10 @@ def layout(ctx: AppContext) -> html.Div:
         "How to read: each bar is a feature of the layer's activation space (H0: a separate group of images, H1: "
         "a loop) that appears at the scale where the bar starts and disappears where it ends; long bars are "
         "structure, short ones noise. Red bars and points are significant (bootstrap, 95 %): longer than the "
-        "band 2c, they survive redrawing the landmarks; grey ones lie inside the band. "
-        + PANEL_HELP["bootstrap"],
+        "band 2c, they survive redrawing the landmarks; grey ones lie inside the band. The bootstrap redraws the "
+        "landmarks as many times as 'bootstrap resamples' says and reads the band from a normal curve fitted to "
+        "how far each redraw's diagram moved, so 10-20 resamples give a stable band (more refine it rather than "
+        "widen it); 0 skips the test.",
         style={"fontSize": "0.8em", "color": "#555", "margin": "0.2em 0 0.4em"})
     figures = html.Div([
         html.Div(dcc.Graph(id=BARCODE, figure=empty_figure("no result yet: press Compute", height=420),
@@ -528,7 +530,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             return no_update, f"error: {exc}"
         done = {"layer": layer, "key": res.key, "computed": not res.cached,
                 "seconds": round(time.perf_counter() - started, 2)}
-        return done, origin_text(done, ctx.run)
+        return done, ""  # the status line beside the figures says "computed in" / "loaded from the cache"
 
     @app.callback(Output(RESULT, "data", allow_duplicate=True), Input(DONE, "data"), State(ids.LAYER, "data"),
                   prevent_initial_call=True)

@@ -73,7 +73,8 @@ def test_upload_preview_is_shown_at_its_size_with_the_nodes_per_layer(dash_duo, 
     assert Image.open(image).size == (32, 32)
     dash_duo.start_server(create_app(run))
     dash_duo.wait_for_element(f"#{ids.GRAPH} .scatterlayer", timeout=30)
-    dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Upload an image']").click()
+    tab = "//*[contains(@class,'tab') and normalize-space()='Upload an image']"
+    dash_duo.driver.find_element(By.XPATH, tab).click()
     dash_duo.wait_for_element(f"#{ids.UPLOAD_INPUT} input[type=file]").send_keys(str(image))
     dash_duo.wait_for_contains_text(f"#{panel.PREVIEW_CAPTION}", "32 × 32 px, shown at 192 px", timeout=20)
     box = until(lambda: dash_duo.driver.execute_script(f"""

@@ -157,7 +157,12 @@ def test_bad_values_get_messages_in_words_for_the_methods_fields_only():
     errors = panel.form_errors("inverse", 8, 2, 0, 1.5, "0.2, x", None, None)
     assert errors[panel.LEVEL] == "Level must be a number from 0 to 1 (got 1.5)."
     assert "level 'x' is not a number" in errors[panel.LEVELS]
-    assert "from 0 to 1" in panel.form_errors("inverse", 8, 2, 0, 0.5, "0.2, 3", None, None)[panel.LEVELS]
+    assert "from 0 to 1" in panel.form_errors("inverse", 8, 2, 0, 0.5, "0.2, 3", None, None, channels=[1, 2])[
+        panel.LEVELS]
+    assert panel.form_errors("inverse", 8, 2, 0, 0.5, "0.2, 0.3, 0.4", None, None, channels=[1, 2])[panel.LEVELS] == \
+        "3 levels for 2 picked channel(s): give one level per channel, or a single level for all."
+    assert panel.form_errors("inverse", 8, 2, 0, 0.5, "0.2, 0.3", None, None, channels=[1, 2]) == {}
+    assert panel.form_errors("inverse", 8, 2, 0, 0.5, "0.3", None, None, channels=[1, 2]) == {}
     errors = panel.form_errors("class_agnostic", 8, 2, 0, None, None, -0.5, 999, n_rows=60)
     assert "0 or more" in errors[panel.WEIGHT]
     assert errors[panel.ROW].startswith("Row must be a whole number from 0 to 59")

@@ -47,7 +47,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import base64
-import inspect
 import io
 import logging
 import time
@@ -195,7 +194,7 @@ def _whole(value, lo, hi=None):
 
 
 def form_errors(method: str | None, steps: Any, batch: Any, seed: Any, level: Any, levels: Any,
-                weight: Any, row: Any, n_rows: int | None = None) -> dict[str, str]:
+                weight: Any, row: Any, n_rows: int | None = None, channels: Any = None) -> dict[str, str]:
     """A message in words for every bad value among the fields ``method`` uses, by control id.
 
     Parameters
@@ -206,6 +205,8 @@ def form_errors(method: str | None, steps: Any, batch: Any, seed: Any, level: An
         The field values as the browser sends them.
     n_rows : int, optional
         Images in the run (the valid rows are 0 .. n_rows - 1).
+    channels : list of int, optional
+        The picked channels (several levels must match them one to one).
 
     Returns
     -------
@@ -229,9 +230,14 @@ def form_errors(method: str | None, steps: Any, batch: Any, seed: Any, level: An
             errors[LEVEL] = f"Level must be a number from 0 to 1 (got {level!r})."
     if LEVELS in used:
         try:
-            bad = [v for v in parse_levels(levels) or [] if not 0 <= v <= 1]
+            per = parse_levels(levels) or []
+            bad = [v for v in per if not 0 <= v <= 1]
+            n_channels = len(channels) if isinstance(channels, (list, tuple)) else 0
             if bad:
                 errors[LEVELS] = f"Levels must lie from 0 to 1 (got {bad[0]:g})."
+            elif len(per) > 1 and len(per) != n_channels:
+                errors[LEVELS] = (f"{len(per)} levels for {n_channels} picked channel(s): give one level per "
+                                  "channel, or a single level for all.")
         except ValueError as exc:
             errors[LEVELS] = f"Levels: {exc}; write numbers from 0 to 1 separated by commas."
     if WEIGHT in used:
@@ -284,7 +290,8 @@ def layout(ctx: AppContext) -> html.Div:
                         className="btn btn-outline-secondary btn-sm", style={"marginLeft": "0.5em"}),
             html.Button("Train generator", id=TRAIN_BUTTON, n_clicks=0, className="btn btn-outline-primary btn-sm",
                         style={"marginLeft": "0.5em"}),
-            html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1", style={"marginLeft": "1em", "width": "12em"}),
+            html.Progress(id=PROGRESS, value=PROGRESS_DEFAULT[0], max="1",
+                          style={"marginLeft": "1em", "width": "12em"}),
             html.Span(id=PROGRESS_TEXT, style={"marginLeft": "0.6em", "fontSize": "0.85em"}),
             html.Span(id=STATUS, style={"marginLeft": "0.6em", "fontSize": "0.85em"}),
         ], style={"margin": "0.5em 0"}),
@@ -379,13 +386,6 @@ def build_request(node_store, method, steps, batch, seed, level, channels, weigh
     raise ValueError("select a node (or give an exemplar row, or pick channels for an inverse set) first")
 
 
-def _call(fn, *args, preview=None, **kwargs):
-    """``fn(*args, **kwargs)``, with ``preview=`` when given and the service function takes it."""
-    if preview is not None and "preview" in inspect.signature(fn).parameters:
-        kwargs["preview"] = preview
-    return fn(*args, **kwargs)
-
-
 def run_request(run: Run, request: dict, layer: str | None, progress: ProgressFn | None = None,
                 preview: Any = None) -> dict:
     """Background-job body: call :mod:`topoact.features.service` for a request.
@@ -418,19 +418,19 @@ def run_request(run: Run, request: dict, layer: str | None, progress: ProgressFn
     if request["kind"] == "node" and request["method"] == "dgn":
         # pixel space first (same steps / batch / seed; a cache hit when already run), then DGN-AM
         pixel_params = {k: v for k, v in request["params"].items() if k in ("steps", "batch", "seed")}
-        pixel = _call(service.visualize_node, run, request["layer"], request["graph_key"], request["node"], "node",
-                      pixel_params, progress=stage(0.0, 0.5, "pixel space"), preview=preview)
-        dgn = _call(service.visualize_node, run, request["layer"], request["graph_key"], request["node"], "dgn",
-                    request["params"], progress=stage(0.5, 1.0, "DGN-AM"), preview=preview)
+        pixel = service.visualize_node(run, request["layer"], request["graph_key"], request["node"], "node",
+                                       pixel_params, progress=stage(0.0, 0.5, "pixel space"), preview=preview)
+        dgn = service.visualize_node(run, request["layer"], request["graph_key"], request["node"], "dgn",
+                                     request["params"], progress=stage(0.5, 1.0, "DGN-AM"), preview=preview)
         return {"comparison": [pixel, dgn]}
     if request["kind"] == "node":
-        return _call(service.visualize_node, run, request["layer"], request["graph_key"], request["node"],
-                     request["method"], request["params"], progress=stage(), preview=preview)
+        return service.visualize_node(run, request["layer"], request["graph_key"], request["node"],
+                                      request["method"], request["params"], progress=stage(), preview=preview)
     if request["kind"] == "units":
-        return _call(service.visualize_units, run, request["layer"], request["channel"], request["method"],
-                     request["params"], progress=stage(), preview=preview)
-    return _call(service.visualize_exemplar, run, request.get("layer") or layer, request["row"], request["method"],
-                 request["params"], progress=stage(), preview=preview)
+        return service.visualize_units(run, request["layer"], request["channel"], request["method"],
+                                       request["params"], progress=stage(), preview=preview)
+    return service.visualize_exemplar(run, request.get("layer") or layer, request["row"], request["method"],
+                                      request["params"], progress=stage(), preview=preview)
 
 
 def _data_uri(path) -> str:
@@ -698,9 +698,10 @@ def register(app: Dash, ctx: AppContext) -> None:
     form_inputs = (STEPS, BATCH, SEED, LEVEL, LEVELS, WEIGHT, ROW)
 
     @app.callback([Output(error_id(f), "children") for f in form_inputs],
-                  Input(METHOD, "value"), [Input(f, "value") for f in form_inputs])
+                  Input(METHOD, "value"), [Input(f, "value") for f in form_inputs], Input(CHANNELS, "value"))
     def check_form(method, *values):
-        errors = form_errors(method, *values, n_rows=ctx.run.n)
+        *values, channels = values
+        errors = form_errors(method, *values, n_rows=ctx.run.n, channels=channels)
         return [errors.get(f, "") for f in form_inputs]
 
     def _request(request: dict, layer, batch) -> tuple:
@@ -716,7 +717,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     def submit(n_clicks, node_store, layer, method, steps, batch, seed, level, channels, weight, row, levels):
         if not n_clicks:
             raise PreventUpdate
-        if form_errors(method, steps, batch, seed, level, levels, weight, row, n_rows=ctx.run.n):
+        if form_errors(method, steps, batch, seed, level, levels, weight, row, n_rows=ctx.run.n, channels=channels):
             return no_update, "not started: correct the fields marked in red", no_update
         try:
             request = build_request(node_store, method, steps, batch, seed, level, channels, weight, row,

@@ -168,7 +168,8 @@ def layout(ctx: AppContext) -> html.Div:
     ])
     right = html.Figure([
         html.Img(id=ids.UPLOAD_PREVIEW, alt="the uploaded image", style=preview_view(None)[1]),
-        html.Figcaption(id=PREVIEW_CAPTION, style={"fontSize": "0.8em", "color": "#555", "maxWidth": f"{PREVIEW_PX}px"}),
+        html.Figcaption(id=PREVIEW_CAPTION,
+                        style={"fontSize": "0.8em", "color": "#555", "maxWidth": f"{PREVIEW_PX}px"}),
     ], style={"margin": "0"})
     return html.Div([
         html.P("Drop an image to run it through the run's model and see which nodes of each layer it "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -223,6 +224,13 @@ def _wait_for_scatter(dash_duo, n: int):
         == n, 20, msg="the scatter's points")
 
 
+def _open(dash_duo, app):
+    """Serve ``app`` in Chromium and wait for the scatter; the app's run."""
+    dash_duo.start_server(app)
+    _wait_for_scatter(dash_duo, app.topoact_context.run.n)
+    return app.topoact_context.run
+
+
 def _drag_box(dash_duo, start: tuple[float, float], size: tuple[float, float], graph_id: str = panel.SCATTER) -> None:
     """Drag a box with the mouse in a plot (box tool): corner at ``start`` from the plot's centre
     and ``size``, both as fractions of the plot area, moved in two steps as a hand does."""
@@ -242,9 +250,7 @@ def test_box_selection_fills_the_grid_and_graph_selections_and_nodes_highlight(d
     from topoact.mapper.embedding import layer_embedding
 
     app = panel_app(fresh_run_dir)
-    run = app.topoact_context.run
-    dash_duo.start_server(app)
-    _wait_for_scatter(dash_duo, run.n)
+    run = _open(dash_duo, app)
     dash_duo.wait_for_contains_text(f"#{panel.STATUS}", f"PCA of layer {LAYER}", timeout=10)
     # hover shows the class and the row (one template per trace, no per-point strings)
     assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.data[0].hovertemplate").endswith(
@@ -270,6 +276,7 @@ def test_box_selection_fills_the_grid_and_graph_selections_and_nodes_highlight(d
     shown = min(len(rows), panel.GRID_PAGE)
     until(lambda: len(dash_duo.find_elements(f"#{panel.GRID} img")) == shown, 10, msg="the grid's images")
     srcs = [img.get_attribute("src") for img in dash_duo.find_elements(f"#{panel.GRID} img")]
+    assert all(re.search(r"/topoact/thumb/\d+\.jpg$", src) for src in srcs), srcs[:3]  # the app's thumbnails
     assert [int(s.rsplit("/", 1)[1].split(".")[0]) for s in srcs] == rows[:shown]
     until(lambda: dash_duo.driver.execute_script(
         f"const imgs = document.querySelectorAll('#{panel.GRID} img');"
@@ -317,10 +324,8 @@ def test_umap_of_an_uncached_layer_runs_in_the_background_and_pca_is_shown_meanw
     from topoact.mapper.embedding import cached_embedding
 
     app = panel_app(fresh_run_dir)
-    run = app.topoact_context.run
-    assert cached_embedding(run, LAYER, "umap") is None
-    dash_duo.start_server(app)
-    _wait_for_scatter(dash_duo, run.n)
+    assert cached_embedding(app.topoact_context.run, LAYER, "umap") is None
+    run = _open(dash_duo, app)
     dash_duo.find_element(f"#{panel.METHOD} input[value='umap']").click()
     dash_duo.wait_for_contains_text(f"#{panel.STATUS}", "UMAP is being computed (showing PCA meanwhile)", timeout=10)
     dash_duo.wait_for_contains_text(f"#{panel.PROGRESS_TEXT}", f"UMAP of {LAYER}", timeout=20)
@@ -340,9 +345,7 @@ def test_in_the_app_the_scatter_sits_between_graph_and_node_and_a_box_selects(da
     from topoact.app import create_app
 
     app = create_app(fresh_run_dir)
-    run = app.topoact_context.run
-    dash_duo.start_server(app)
-    _wait_for_scatter(dash_duo, run.n)
+    run = _open(dash_duo, app)
     left = {name: dash_duo.driver.execute_script(f"return document.getElementById('{name}').getBoundingClientRect().left")
             for name in (ids.GRAPH, panel.SCATTER, ids.NODE_TITLE)}
     assert left[ids.GRAPH] < left[panel.SCATTER] < left[ids.NODE_TITLE]

@@ -15,7 +15,7 @@
   the traces' ``selectedpoints`` (no figure re-sent): built in the browser for a selection (its
   rows are in the store already, :data:`HIGHLIGHT_JS`), on the server for a node (members).
 * Below the scatter: the selection's size, its label mix (one stacked bar in class colours) and
-  a paged grid of its images (the app's image route, as the node panel's exemplars), and a
+  a paged grid of its images (the app's thumbnail route, as the node panel's exemplars), and a
   button that clears the selection.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from topoact.app import ids
 from topoact.app.background import BarProgress, job_options, show_cancelled
 from topoact.app.context import cached
 from topoact.app.help import field, info_mark
-from topoact.app.routes import image_url
+from topoact.app.routes import thumb_url
 from topoact.app.selection import (class_groups, grid_page, label_mix, make_selection, rows_from_points,
                                    selection_rows)
 from topoact.app.validate import BadInput
@@ -196,7 +196,8 @@ def coordinates(ctx: AppContext, layer: str, method: str) -> tuple[np.ndarray, s
 
 
 def grid_images(ctx: AppContext, rows: np.ndarray) -> list[html.Img]:
-    """Thumbnails of ``rows`` from the app's image route (titles: row, label, prediction)."""
+    """Thumbnails of ``rows`` from the app's thumbnail route, as the node panel's exemplars (titles: row,
+    label, prediction; border: green = predicted correctly, red = misclassified)."""
     run = ctx.run
     names, label_names = run.class_names, run.label_names
     labels, preds = run.labels, run.predictions
@@ -205,7 +206,7 @@ def grid_images(ctx: AppContext, rows: np.ndarray) -> list[html.Img]:
         lab, pred = int(labels[row]), int(preds[row])
         title = (f"row {row} · label {label_names[lab] if lab < len(label_names) else lab} · "
                  f"predicted {names[pred] if pred < len(names) else pred}")
-        images.append(html.Img(src=image_url(row), title=title, className="topoact-grid-image",
+        images.append(html.Img(src=thumb_url(row), title=title, className="topoact-grid-image",
                                style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "objectFit": "cover",
                                       "imageRendering": "pixelated",
                                       "border": "2px solid " + ("#2a2" if lab == pred else "#d22")}))

@@ -78,6 +78,24 @@ def test_graph_names_are_parameters_in_words():
         "L2 norm · 4 intervals · 30 % overlap · eps 0.7 · cosine · 5 nodes"
 
 
+def test_graph_choices_are_named_by_parameters_never_by_hash(fresh_run_dir):
+    from topoact.app.context import AppContext
+    from topoact.app.panels.graph_form import key_options
+    from topoact.mapper import MapperConfig, run_graphs
+    from topoact.store import open_run
+
+    run = open_run(fresh_run_dir)
+    run_graphs.build_run_graph(run, GRAPH_LAYER, MapperConfig(**dict(FIXTURE_FORM, overlap=0.45)), default=False)
+    ctx = AppContext(open_run(fresh_run_dir))
+    options = {o["value"]: o["label"] for o in key_options(ctx, GRAPH_LAYER)}
+    assert set(options) == set(ctx.graph_keys(GRAPH_LAYER)) and len(options) == 2
+    default = ctx.default_key(GRAPH_LAYER)
+    for key, label in options.items():
+        assert key not in label and label.startswith("* ") == (key == default)
+        assert label.endswith(f"{len(ctx.graph(GRAPH_LAYER, key)['nodes'])} nodes")
+    assert sorted("45 % overlap" in label for label in options.values()) == [False, True]
+
+
 def test_why_this_graph_shows_the_automatic_choice(fresh_run_dir):
     """A real automatic choice (two fast candidates) stored with its graph: every candidate's numbers
     and the winner are shown; a graph computed by hand points to the default's choice."""

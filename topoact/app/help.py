@@ -103,12 +103,17 @@ def graph_name(params: dict | None, n_nodes: int | None = None) -> str:
         config = None
     if config is not None and params:
         n = config.n_intervals
-        parts.append(LENS_NAMES.get(config.lens, config.lens))
+        lens = LENS_NAMES.get(config.lens, config.lens)
+        if config.lens == "knn":
+            lens += f" (k = {config.knn_k})"
+        elif config.lens == "class" and config.class_index is not None:
+            lens += f" {config.class_index}"
+        parts.append(lens)
         cover = f"{n}×{n}" if config.n_lens_dims == 2 else f"{n} intervals"
         parts.append(cover + (" balanced" if config.cover == "balanced" else ""))
         parts.append(f"{config.overlap * 100:.0f} % overlap")
         if config.clusterer == "single":
-            parts.append("single linkage")
+            parts.append("single linkage" + (f" ≤ {config.threshold:g}" if config.threshold else ""))
         else:
             if config.eps != "auto":
                 parts.append(f"eps {config.eps:g}")
@@ -118,6 +123,8 @@ def graph_name(params: dict | None, n_nodes: int | None = None) -> str:
                 parts.append(f"min {config.min_samples} images")
         if config.metric != "euclidean":
             parts.append(config.metric)
+        if config.backend != "topoact":
+            parts.append("KeplerMapper" if config.backend == "kmapper" else config.backend)
     else:
         parts.append("Mapper graph")
     if n_nodes is not None:

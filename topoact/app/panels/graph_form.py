@@ -264,18 +264,25 @@ def build_graphs(run: Run, request: dict, progress: ProgressFn | None = None) ->
 
 
 def key_options(ctx: AppContext, layer: str) -> list[dict]:
-    """Dropdown options of a layer's saved graphs, labelled by node count and parameters.
+    """Dropdown options of a layer's saved graphs, named by their parameters in words
+    (:func:`topoact.app.help.graph_name`, never a hash) and node count.
 
-    The layer's default graph is marked ``*``. Labels are cached per (layer, key) (graph files
-    are immutable once saved).
+    The layer's default graph is marked ``*``; unreadable graphs are left out. Graphs are cached
+    per (layer, key) by the context (graph files are immutable once saved).
     """
     options = []
     default = ctx.default_key(layer)
     for key in ctx.graph_keys(layer):
-        label = ctx.graph_label(layer, key)
-        if label is None:
+        if ctx.graph_label(layer, key) is None:  # unreadable (logged by the context)
             continue
+        graph = ctx.graph(layer, key)
+        label = graph_name(graph.get("params"), len(graph.get("nodes", [])))
         options.append({"label": ("* " if key == default else "") + label, "value": key})
+    seen: dict[str, int] = {}
+    for option in options:  # graphs that differ only in what the name leaves out (seed, ...)
+        seen[option["label"]] = seen.get(option["label"], 0) + 1
+        if seen[option["label"]] > 1:
+            option["label"] += f" (#{seen[option['label']]})"
     return options
 
 

@@ -252,9 +252,19 @@ def test_box_selection_fills_the_grid_and_graph_selections_and_nodes_highlight(d
     app = panel_app(fresh_run_dir)
     run = _open(dash_duo, app)
     dash_duo.wait_for_contains_text(f"#{panel.STATUS}", f"PCA of layer {LAYER}", timeout=10)
-    # hover shows the class and the row (one template per trace, no per-point strings)
-    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.data[0].hovertemplate").endswith(
-        "image row %{customdata}<extra></extra>")
+    # the pointer on a point shows its class and row (one template per trace, no per-point strings)
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    label, members = class_groups(run.labels)[0]
+    px, py = dash_duo.driver.execute_script(
+        f"const gd = {SCATTER_GD}, t = gd._fullData[0], fl = gd._fullLayout;"
+        "return [fl.xaxis.d2p(t.x[arguments[0]]), fl.yaxis.d2p(t.y[arguments[0]])];", len(members) // 2)
+    area = dash_duo.find_element(f"#{panel.SCATTER} .nsewdrag")
+    ActionChains(dash_duo.driver).move_to_element(area).move_by_offset(
+        int(px - area.size["width"] / 2), int(py - area.size["height"] / 2)).pause(0.3).move_by_offset(1, 0).perform()
+    hover = f"{run.label_names[label]}image row {members[len(members) // 2]}"
+    until(lambda: dash_duo.driver.execute_script(
+        "const h = document.querySelector('.hoverlayer'); return h && h.textContent") == hover, 10, msg=hover)
 
     # drag a box over the middle of the plot area, as a user does with the box tool
     _drag_box(dash_duo, (-0.35, -0.35), (0.6, 0.65))

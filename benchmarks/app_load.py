@@ -8,7 +8,9 @@ with and without a background job running. One command, one table.
   browser does (the callback signatures are read from the app's ``/_dash-dependencies``, so the
   test follows the app) and fetching ``/topoact/image/<row>.png``.
 - Each request is one of: the node panel (statistics + label mix) of a random node, the
-  exemplar grid of that node, a member image. Request count and time are bounded; traffic goes
+  exemplar grid of that node, the hover card of that node (top exemplar and label mix), a
+  member image (``/topoact/image/<row>.png``) or a member thumbnail (``/topoact/thumb/<row>.jpg``,
+  what the exemplar grid and the hover card load). Request count and time are bounded; traffic goes
   to 127.0.0.1 only.
 - "with a job" runs a persistence computation on the same run in a second process for the whole
   phase (the CPU load a background job puts on the machine; the app's own jobs run in worker
@@ -155,7 +157,8 @@ def main(argv=None) -> int:
     cmd = [sys.executable, "-m", "topoact", "serve", str(run.path), "--port", str(port)]
     if args.server != "flask":
         cmd += ["--server", args.server]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd: ``-m topoact`` is this checkout's package (not whichever one is installed)
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     try:
         probe = Client(port)
         for _ in range(600):
@@ -169,6 +172,10 @@ def main(argv=None) -> int:
         deps = json.loads(probe.request("GET", "/_dash-dependencies")[1])
         node_cb = _callback_for(deps, ids.NODE, ids.NODE_STATS)
         exemplar_cb = _callback_for(deps, ids.NODE, ids.EXEMPLARS)
+        from topoact.app.panels.graph import TOOLTIP
+        from topoact.figures.graph import NODE_TRACE
+
+        hover_cb = _callback_for(deps, ids.GRAPH, TOOLTIP)
         rng = random.Random(0)
 
         def work(n):
@@ -178,14 +185,19 @@ def main(argv=None) -> int:
                 values = {ids.NODE: {"layer": layer, "graph_key": graph.key, "node": node["id"]},
                           ids.GRAPH_KEY: {"layer": layer, "key": graph.key}, ids.LAYER: layer,
                           ids.EXEMPLAR_LIMIT: 24}
-                kind = rng.choice(["node", "exemplars", "image"])
+                values[ids.GRAPH] = {"points": [{"curveNumber": NODE_TRACE, "customdata": [node["id"]],
+                                                 "bbox": {"x0": 10, "x1": 20, "y0": 10, "y1": 20}}]}
+                kind = rng.choice(["node", "exemplars", "hover", "image", "thumbnail"])
                 if kind == "node":
                     items.append((kind, "POST", "/_dash-update-component", _body(node_cb, values)))
                 elif kind == "exemplars":
                     items.append((kind, "POST", "/_dash-update-component", _body(exemplar_cb, values)))
+                elif kind == "hover":
+                    items.append((kind, "POST", "/_dash-update-component", _body(hover_cb, values)))
                 else:
                     row = rng.choice(node["members"])
-                    items.append((kind, "GET", f"/topoact/image/{row}.png", None))
+                    items.append((kind, "GET", f"/topoact/image/{row}.png" if kind == "image"
+                                  else f"/topoact/thumb/{row}.jpg", None))
             return items
 
         rows = []

@@ -454,18 +454,22 @@ def register(app: Dash, ctx: AppContext) -> None:
             const keep = e => { window.topoactPointer = [e.clientX, e.clientY]; };
             document.addEventListener('pointermove', keep, true);
             document.addEventListener('pointerdown', keep, true);
-            window.topoactPick = function(graphId, curve) {
+            window.topoactPick = function(graphId, curve, picked) {
                 const gd = document.querySelector('#' + graphId + ' .js-plotly-plot');
                 const p = window.topoactPointer;
                 if (!gd || !p || !gd.data || !gd.data[curve] || !gd._fullLayout.xaxis) return null;
                 const t = gd.data[curve], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
                 const r = gd.getBoundingClientRect(), size = t.marker.size;
                 const many = Array.isArray(size) || ArrayBuffer.isView(size);
+                const away = i => Math.hypot(r.left + xa._offset + xa.d2p(t.x[i]) - p[0],
+                                             r.top + ya._offset + ya.d2p(t.y[i]) - p[1]);
+                const inside = (i, d) => d <= (many ? size[i] : size) / 2 + 1;
+                // a click plotly did not take at the pointer (an event sent by a script) is kept
+                if (picked === undefined || !inside(picked, away(picked))) return null;
                 let best = null, nearest = Infinity;
                 for (let i = 0; i < t.x.length; i++) {
-                    const d = Math.hypot(r.left + xa._offset + xa.d2p(t.x[i]) - p[0],
-                                         r.top + ya._offset + ya.d2p(t.y[i]) - p[1]);
-                    if (d <= (many ? size[i] : size) / 2 + 1 && d < nearest) { nearest = d; best = t.customdata[i]; }
+                    const d = away(i);
+                    if (inside(i, d) && d < nearest) { nearest = d; best = t.customdata[i]; }
                 }
                 return best;
             };
@@ -485,7 +489,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             let custom = points.length ? points[0].customdata : undefined;
             if (!selection || custom === undefined || custom === null) return [nu, nu];
             if (points[0].curveNumber === %(node)d && window.topoactPick) {
-                const exact = window.topoactPick('%(graph)s', %(node)d);
+                const exact = window.topoactPick('%(graph)s', %(node)d, points[0].pointNumber);
                 if (exact !== null && exact !== undefined) custom = exact;
             }
             const id = Array.isArray(custom) ? custom[0] : custom;

@@ -260,7 +260,7 @@ def test_persistence_tab_compute_shows_barcode_and_cycle(dash_duo, small_run_dir
         text = dash_duo.find_element(f"#{panel.SUMMARY}").text
         return re.search(r"H1\s+(\d+) significant of (\d+) bars", text)
 
-    # 1. Compute with the defaults (500 landmarks -> all 150 rows, 10 bootstrap resamples)
+    # 1. Compute with the defaults (500 landmarks -> all 150 rows, 20 bootstrap resamples)
     dash_duo.find_element(f"#{panel.COMPUTE}").click()
     match = _wait(h1_summary, timeout=30, message="the summary of the computed result")
     n_bars = int(match.group(2))

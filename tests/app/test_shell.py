@@ -49,7 +49,7 @@ def test_1366x768_window_fits_graph_and_node_panel_without_scrolling(dash_duo, s
     assert heights[0] <= heights[1] + 3, f"the page scrolls: scrollHeight {heights[0]} > innerHeight {heights[1]}"
     # the graph and the node panel are fully in view, side by side (graph left of node)
     graph = driver.execute_script(RECT_JS, f"#{ids.GRAPH}")
-    node = driver.execute_script(RECT_JS, f"#topoact-col-node")
+    node = driver.execute_script(RECT_JS, "#topoact-col-node")
     assert _in_view(graph), graph
     assert _in_view(node), node
     assert graph["right"] <= node["left"] and graph["height"] >= 240

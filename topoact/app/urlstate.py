@@ -19,7 +19,7 @@ ignored; the view then writes its own state back to the URL.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
 
 from dash import Input, Output, State, dcc, no_update

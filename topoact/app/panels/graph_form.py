@@ -63,7 +63,6 @@ WHY_BUTTON = "topoact-form-why-button"
 WHY_COLLAPSE = "topoact-form-why"
 WHY_BODY = "topoact-form-why-body"
 
-_row = {"display": "flex", "flexWrap": "wrap", "gap": "0.8em", "alignItems": "flex-end", "marginBottom": "0.5em"}
 
 
 def labelled(label, component, width="11em"):
@@ -366,8 +365,8 @@ def layout(ctx: AppContext) -> html.Div:
               width="10em"),
         field("cover", _select(ids.P_COVER, COVERS, DEFAULTS.cover), help=HELP["cover"],
               control_id=ids.P_COVER, width="10em"),
-        field("intervals (per lens dim.)", _text(ids.P_INTERVALS, DEFAULTS.n_intervals), help=HELP["n_intervals"],
-              control_id=ids.P_INTERVALS, width="10em"),
+        field("intervals (per lens axis)", _text(ids.P_INTERVALS, DEFAULTS.n_intervals), help=HELP["n_intervals"],
+              control_id=ids.P_INTERVALS, width="11.5em"),
         field("overlap (0–1)", _text(ids.P_OVERLAP, DEFAULTS.overlap), help=HELP["overlap"],
               control_id=ids.P_OVERLAP, width="7em"),
         field("clusterer", _select(ids.P_CLUSTERER, CLUSTERERS, DEFAULTS.clusterer), help=HELP["clusterer"],
@@ -377,7 +376,7 @@ def layout(ctx: AppContext) -> html.Div:
         field("metric", _select(ids.P_METRIC, METRICS, DEFAULTS.metric), help=HELP["metric"],
               control_id=ids.P_METRIC, width="8em"),
         field("min samples (images)", _text(ids.P_MIN_SAMPLES, DEFAULTS.min_samples), help=HELP["min_samples"],
-              control_id=ids.P_MIN_SAMPLES, width="9em"),
+              control_id=ids.P_MIN_SAMPLES, width="11em"),
     ], className="topoact-form-row mb-2")
     buttons = html.Div([
         dbc.Button("Compute graph", id=ids.COMPUTE_BUTTON, n_clicks=0, size="sm", color="primary"),

@@ -69,7 +69,9 @@ def _type_node(dash_duo, node: int) -> None:
     box.send_keys(f"{node}\n")
 
 
-def test_a_url_opens_its_layer_graph_colouring_and_node(dash_duo, fresh_run_dir):
+def test_url_round_trip_and_back_button(dash_duo, fresh_run_dir):
+    """A URL opens its layer, graph, colouring and node; Back returns to the previous node, and after a
+    layer change to the previous layer with its (non-default) graph and node."""
     from topoact.app.panels.graph import initial_layer
     from topoact.mapper import MapperConfig, run_graphs
 
@@ -79,49 +81,35 @@ def test_a_url_opens_its_layer_graph_colouring_and_node(dash_duo, fresh_run_dir)
                                      default=False).key
     app = create_app(fresh_run_dir)
     ctx = app.topoact_context
-    assert initial_layer(ctx) != GRAPH_LAYER and ctx.default_key(GRAPH_LAYER) != key
-    nodes = ctx.graph(GRAPH_LAYER, key)["nodes"]
-    node = max(nodes, key=lambda n: n["size"])["id"]
+    assert initial_layer(ctx) == OTHER_LAYER and ctx.default_key(GRAPH_LAYER) != key
+    nodes = sorted(ctx.graph(GRAPH_LAYER, key)["nodes"], key=lambda n: -n["size"])
+    node, other_node = nodes[0]["id"], nodes[1]["id"]
     colour = next(o["value"] for o in ctx.color_options() if o["value"] not in ("majority",))
     dash_duo.start_server(app)
-    # the app opens on conv1 (its first layer with a graph): the view goes layer -> its default graph ->
-    # the asked graph -> the node, and only the asked view reaches the URL
+    # the view goes layer -> its default graph -> the asked graph -> the node; only the asked view
+    # reaches the URL
+    view = {"layer": GRAPH_LAYER, "graph": key, "colour": colour, "node": str(node)}
     dash_duo.driver.get(f"{dash_duo.server_url}/?layer={GRAPH_LAYER}&graph={key}&colour={colour}&node={node}")
     until(lambda: _shown_node(dash_duo) == node, 40, msg="the URL's node")
     assert _shown_key(dash_duo) == key
     assert GRAPH_LAYER in dash_duo.find_element(f"#{ids.LAYER_DROPDOWN}").text
-    until(lambda: _url(dash_duo) == {"layer": GRAPH_LAYER, "graph": key, "colour": colour, "node": str(node)}, 10,
-          msg="the URL kept as asked (no intermediate view written over it)")
-    # the colouring dropdown shows the URL's colouring
+    until(lambda: _url(dash_duo) == view, 10, msg="the URL kept as asked (no intermediate view written over it)")
     label = next(o["label"] for o in ctx.color_options() if o["value"] == colour)
     assert str(label) in dash_duo.find_element(f"#{ids.COLOR_DROPDOWN}").text
 
-
-def test_back_button_returns_to_the_previous_node_then_layer(dash_duo, fresh_run_dir):
-    from topoact.app.panels.graph import initial_layer
-
-    run = _two_layer_run(fresh_run_dir)
-    app = create_app(fresh_run_dir)
-    start = initial_layer(app.topoact_context)
-    other_layer = GRAPH_LAYER if start == OTHER_LAYER else OTHER_LAYER
-    dash_duo.start_server(app)
-    key = run.default_graph_key(start)
-    until(lambda: _url(dash_duo).get("graph") == key, 40, msg="the first view in the URL")
-    first, second = 0, 1
-    _type_node(dash_duo, first)
-    until(lambda: _url(dash_duo).get("node") == str(first), 15, msg="the first node in the URL")
-    _type_node(dash_duo, second)
-    until(lambda: _url(dash_duo).get("node") == str(second) and _shown_node(dash_duo) == second, 15,
+    # another node, then Back: the previous node
+    _type_node(dash_duo, other_node)
+    until(lambda: _url(dash_duo).get("node") == str(other_node) and _shown_node(dash_duo) == other_node, 15,
           msg="the second node shown and in the URL")
     dash_duo.driver.back()
-    until(lambda: _shown_node(dash_duo) == first, 15, msg="Back: the previous node")
-    assert _url(dash_duo).get("node") == str(first)
-    # another layer, then Back: the previous layer's graph and node again
-    dash_duo.select_dcc_dropdown(f"#{ids.LAYER_DROPDOWN}", value=other_layer)
-    other = run.default_graph_key(other_layer)
-    until(lambda: _shown_key(dash_duo) == other and _url(dash_duo).get("layer") == other_layer, 30,
+    until(lambda: _shown_node(dash_duo) == node, 15, msg="Back: the previous node")
+    assert _url(dash_duo) == view
+    # another layer, then Back: the previous layer, its non-default graph and the node
+    dash_duo.select_dcc_dropdown(f"#{ids.LAYER_DROPDOWN}", value=OTHER_LAYER)
+    other = run.default_graph_key(OTHER_LAYER)
+    until(lambda: _shown_key(dash_duo) == other and _url(dash_duo).get("layer") == OTHER_LAYER, 30,
           msg="the other layer's graph")
     dash_duo.driver.back()
-    until(lambda: _shown_key(dash_duo) == key and _shown_node(dash_duo) == first, 30,
+    until(lambda: _shown_key(dash_duo) == key and _shown_node(dash_duo) == node, 30,
           msg="Back: the previous layer, graph and node")
-    assert _url(dash_duo) == {"layer": start, "graph": key, "colour": "majority", "node": str(first)}
+    assert _url(dash_duo) == view

@@ -64,13 +64,6 @@ WHY_COLLAPSE = "topoact-form-why"
 WHY_BODY = "topoact-form-why-body"
 
 
-
-def labelled(label, component, width="11em"):
-    """A small caption above a form control (without help: prefer :func:`topoact.app.help.field`)."""
-    return html.Div([html.Label(label, style={"fontSize": "0.8em", "color": "#555"}), component],
-                    style={"width": width})
-
-
 def _options(pairs):
     return [{"label": label, "value": value} for value, label in pairs]
 

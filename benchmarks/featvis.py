@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/featvis.py            # full: 256 steps, demo + ResNet-20
     .venv/bin/python benchmarks/featvis.py --quick    # small sizes while developing
+    .venv/bin/python benchmarks/featvis.py --speed-only --models resnet20   # issue 13's rows
 
 For each model (``demo`` on the built-in ``shapes`` images; ``cifar-resnet20`` with the shared
 checkpoint on the shared CIFAR-10 JPEGs) and one layer (demo ``block3``, ResNet-20 ``layer3``,
@@ -19,6 +20,10 @@ GAP-reduced):
 * class-agnostic: mean activation gain vs RMS pixel distance for several weights.
 * DGN-AM vs pixel space: trained generator (time-limited), projection reached and the
   classifier's confidence for the node's majority class.
+* speed (issue 13): ResNet-20, 32 px, a batch of 8 and one image, NodeVisualization (Fourier
+  parameterization, transforms, diversity term, ``threads='auto'``) against the bare 20-line
+  loop (pixel parameters, Adam, no transforms, full forward, torch's thread count),
+  interleaved in one run; ratio of the summed times and the activation reached.
 * timing at the model's input size / STEPS steps: one image, a batch of 8, a cached repeat
   through the service, and the same channel objective with torch-lucent 0.1.8 (its own
   transforms, ``fixed_image_size`` = the input size, same thread count) as a time ratio.
@@ -42,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -63,7 +69,7 @@ from topoact.features.methods.node import projection  # noqa: E402
 from topoact.features.render import optimize, thread_limit  # noqa: E402
 from topoact.features.transforms import standard_transforms  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("TOPOACT_SHARED_DATA", REPO.parent / "shared" / "data"))
 log = logging.getLogger("featvis")
 
 
@@ -165,6 +171,64 @@ def lucent_time(bundle, layer, channel, steps, batch):
     for p in bundle.module.parameters():
         p.requires_grad_(False)
     return secs, ""
+
+
+def bare_loop(bundle, layer, vector, batch, steps, seed=0):
+    """The bare 20-line PyTorch loop of issue 13: pixel parameters, Adam, no transforms, full
+    forward, torch's own thread count; maximises the projection on ``vector`` at ``layer``."""
+    model = bundle.module.eval()
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    store = {}
+    hook = dict(model.named_modules())[layer].register_forward_hook(
+        lambda _m, _i, out: store.__setitem__("a", out))
+    v = torch.as_tensor(vector / np.linalg.norm(vector), dtype=torch.float32)
+    x = (torch.randn(batch, 3, *bundle.input_size, generator=torch.Generator().manual_seed(seed))
+         * 0.01).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.05)
+    for _ in range(steps):
+        opt.zero_grad()
+        model(bundle.normalize(torch.sigmoid(x)))
+        loss = -(store["a"].mean((2, 3)) @ v).mean()
+        loss.backward()
+        opt.step()
+    hook.remove()
+    for p, f in zip(model.parameters(), flags):
+        p.requires_grad_(f)
+    return torch.sigmoid(x).detach()
+
+
+def bench_speed(name, args, rows_out):
+    """Issue 13's speed rows: a batch of 8 and one image, ours (NodeVisualization: Fourier
+    parameterization, transforms, diversity, threads='auto') vs the bare loop, interleaved
+    (bare, ours, bare, ours) so that both see the same load; ratio of the sums."""
+    from topoact.models import load_model
+
+    weights = SHARED / "cifar10-resnet" / "resnet20.th"
+    if name != "resnet20" or not weights.is_file():
+        return
+    bundle, layer, steps = load_model("cifar-resnet20", weights=weights), "layer3", args.steps
+    ds, rows, labels = load_images(name, 10)
+    unit = torch.stack([bundle.to_unit_tensor(ds.load(i)) for i in rows])
+    feats = layer_features(bundle, unit, layer)[0]
+    v = feats[labels == labels[0]].mean(0)
+    members = projection(feats[labels == labels[0]], v).mean()
+
+    def add(k, val):
+        rows_out.append((name, k, val))
+        print(f"{name:<9} {k:<28} {val}", flush=True)
+
+    for batch in (8, 1):
+        bare_t, ours_t, reached = [], [], []
+        for _ in range(args.repeats):
+            bare_t.append(timed(lambda: bare_loop(bundle, layer, v, batch, steps))[1])
+            res, secs = timed(lambda: NodeVisualization(steps=steps, batch=batch).visualize(bundle, layer, v))
+            ours_t.append(secs)
+            reached.append(res.metrics["activation_mean"] / members)
+        add(f"speed batch {batch} ({steps} st.)", f"ours {' '.join(f'{t:.2f}' for t in ours_t)} s | bare loop "
+            f"{' '.join(f'{t:.2f}' for t in bare_t)} s | ours/bare {sum(ours_t) / sum(bare_t):.2f}x "
+            f"(goal <= 1) | activation {np.mean(reached):.2f}x members' mean | load {os.getloadavg()[0]:.1f}")
 
 
 def bench_model(name, args, rows_out):
@@ -269,6 +333,8 @@ def main(argv=None):
     ap.add_argument("--gen-images", type=int, default=1000)
     ap.add_argument("--gen-epochs", type=int, default=30)
     ap.add_argument("--gen-seconds", type=float, default=120.0)
+    ap.add_argument("--speed-only", action="store_true", help="only issue 13's speed rows")
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats of the speed rows")
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.per_class, args.gen_images, args.gen_epochs, args.gen_seconds = 32, 20, 200, 3, 15
@@ -277,8 +343,12 @@ def main(argv=None):
     print(f"{'model':<9} {'measure':<28} result  (steps={args.steps}, torch threads per call: "
           f"1 at <= 64 px)", flush=True)
     print("-" * 110, flush=True)
+    print(f"load average at start {os.getloadavg()}", flush=True)
     for name in args.models.split(","):
-        bench_model(name.strip(), args, rows)
+        bench_speed(name.strip(), args, rows)
+        if not args.speed_only:
+            bench_model(name.strip(), args, rows)
+    print(f"load average at end {os.getloadavg()}", flush=True)
     return rows
 
 

@@ -293,3 +293,69 @@ def test_thread_tuner_keeps_the_faster_count_and_follows_a_change_of_load(bundle
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(saved)
+
+
+def test_random_affine_is_one_exact_resampling():
+    """No zoom/rotation: the output is the input shifted by whole pixels (exact interior), a
+    different shift per image; the standard recipe is this one transform."""
+    x = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(transforms.random_affine(0, [1.0], [0.0])(x, None), x, atol=1e-5)
+    y = transforms.random_affine(2, [1.0], [0.0])(x, torch.Generator().manual_seed(1))
+    shifts = []
+    for i in range(len(x)):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.allclose(y[i, :, 2:-2, 2:-2], x[i, :, 2 + dy:14 + dy, 2 + dx:14 + dx],
+                                   atol=1e-5)]
+        assert len(found) == 1, i
+        shifts.append(found[0])
+    assert len(set(shifts)) > 1
+    std = transforms.standard_transforms(32)
+    assert len(std) == 1
+    z = std[0](torch.rand(2, 3, 32, 32), torch.Generator().manual_seed(0))
+    assert z.shape == (2, 3, 32, 32)
+
+
+# -- batch-norm folding --------------------------------------------------------------------
+def _bn_bundle():
+    torch.manual_seed(0)
+    m = nn.Sequential()
+    m.add_module("conv1", nn.Conv2d(3, 8, 3, padding=1))
+    m.add_module("bn1", nn.BatchNorm2d(8))
+    m.add_module("relu1", nn.ReLU())
+    m.add_module("conv2", nn.Conv2d(8, 8, 3, padding=1))
+    m.add_module("bn2", nn.BatchNorm2d(8))
+    m.add_module("relu2", nn.ReLU())
+    m.add_module("pool", nn.AdaptiveAvgPool2d(1))
+    m.add_module("flat", nn.Flatten())
+    m.add_module("fc", nn.Linear(8, 3))
+    for bn in (m.bn1, m.bn2):                      # non-trivial running statistics
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    m.eval()
+    return ModelBundle(m, (16, 16), (0.5,) * 3, (0.25,) * 3, list("abc"), "bn", hash="bn")
+
+
+def test_batchnorm_folding_keeps_values_and_leaves_the_model_alone():
+    """Folded copy: same outputs at every read layer, fewer batch norms, hooked convolutions
+    kept; optimize with fold=True gives the images of fold=False (to float rounding)."""
+    from topoact.features.fold import fold_batchnorm, foldable_pairs
+
+    b = _bn_bundle()
+    before = {k: v.clone() for k, v in b.module.state_dict().items()}
+    assert foldable_pairs(b.module) == [("conv1", "bn1"), ("conv2", "bn2")]
+    assert foldable_pairs(b.module, keep=["conv2"]) == [("conv1", "bn1")]
+    folded = fold_batchnorm(b.module, keep=["conv2"])
+    assert isinstance(folded.bn1, nn.Identity) and isinstance(folded.bn2, nn.BatchNorm2d)
+    x = torch.rand(4, 3, 16, 16)
+    assert torch.allclose(folded(x), b.module(x), atol=1e-5)
+    assert all(torch.equal(v, b.module.state_dict()[k]) for k, v in before.items())
+    o = obj.channel("bn2", 2) + 0.1 * obj.channel("conv2", 1)
+    pf = param.image_param((16, 16), batch=2)
+    tf = transforms.standard_transforms(16)
+    a = optimize(b, o, pf, tf, steps=16, seed=2, fold=True)
+    c = optimize(b, o, pf, tf, steps=16, seed=2, fold=False)
+    assert torch.allclose(a, c, atol=1e-3)
+    assert not torch.equal(a, optimize(b, o, pf, tf, steps=16, seed=3))
+    assert sum(len(m._forward_hooks) for m in b.module.modules()) == 0

@@ -19,6 +19,9 @@ overhead:
   e.g. torchvision's shared ``relu``, keeps full forwards, so recorded values always equal a
   full forward's). Disable with ``early_stop=False``.
 * The normalisation is one precomputed ``x * a + b`` (no tensors built per step).
+* **Batch norm folded** into the convolutions on a private copy of the model
+  (:mod:`topoact.features.fold`, ``fold=True``): ResNet-20, batch 8, one thread, CPU time per
+  32 steps 0.85 s vs 1.1 s (-22 %), outputs equal to 1e-5.
 * Measured and rejected (see benchmarks/featvis.py's docstring): ``channels_last`` (within
   noise, 0-5 %), flushing denormals (no gain).
 * **Threads are measured, not guessed** (``threads='auto'``, CPU only). On an idle 2-core
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import torch
 
 from ..progress import Cancelled, CancelFn, ProgressFn, check_cancelled, report
+from .fold import fold_batchnorm
 from .hooks import SPECIAL_LAYERS, frozen, recording
 from .objectives import Objective
 from .transforms import Transform, compose
@@ -197,7 +201,7 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
              after_step: Callable[[], None] | None = None, device: torch.device | str | None = None,
              threads: int | str | None = "auto", transform_until: float = 1.0,
              early_stop: bool = True, preview: PreviewFn | None = None,
-             preview_every: int = 32) -> torch.Tensor:
+             preview_every: int = 32, fold: bool = True) -> torch.Tensor:
     """Optimise images to maximise ``objective`` on ``bundle.module``.
 
     Parameters
@@ -229,6 +233,10 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
         (and not after the last one) with the current images (B, 3, H, W) in [0, 1] on the CPU,
         so a user interface can show a first picture long before the optimisation ends.
     preview_every : steps between previews.
+    fold : run the loop on a private copy of the model with its batch norms folded into the
+        convolutions (:mod:`topoact.features.fold`; same values up to float rounding at every
+        layer the objective reads, ~20 % less CPU per ResNet-20 step). The model itself is
+        never changed; hooks a caller put on it do not run on the copy.
 
     Returns
     -------
@@ -247,11 +255,13 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
             model.to(device)
         normalize = _normalizer(bundle, device)
         tuned = threads == "auto" and device.type == "cpu"  # the tuner's changes are undone
+        folded = fold_batchnorm(model, objective.layers) if fold else None
+        net = model if folded is None else folded
         with thread_limit(bundle, torch.get_num_threads() if tuned else threads, device), \
                 frozen(model), \
-                recording(model, objective.layers, bundle) as acts:
+                recording(net, objective.layers, bundle) as acts:
             if early_stop and "logits" not in objective.layers:
-                stopper = _EarlyStop(model, objective.layers, bundle)
+                stopper = _EarlyStop(net, objective.layers, bundle)
             params, image_f = param_f(generator=generator, device=device)
             if optimizer == "adam":
                 opt = torch.optim.Adam(params, lr=lr)
@@ -270,7 +280,7 @@ def optimize(bundle: ModelBundle, objective: Objective, param_f: Callable[..., t
                 if stopper is not None:
                     stopper.start_pass()
                 try:
-                    out = model(normalize(shown))
+                    out = net(normalize(shown))
                 except _StopForward:
                     out = None
                 else:

@@ -71,6 +71,28 @@ def test_sweep_lists_name_the_bad_entries():
     assert list_errors({ids.SWEEP_INTERVALS: "3, 5", ids.SWEEP_OVERLAPS: "0.2", ids.SWEEP_SCALES: "0.8, 1"}) == {}
 
 
+def test_every_form_field_has_a_tooltip_and_an_error_line(small_run_dir):
+    """Both forms: each control has its info mark (tooltip text from HELP) and its error line."""
+    from dash import html
+
+    import dash_bootstrap_components as dbc
+
+    from topoact.app.context import AppContext
+    from topoact.app.help import HELP
+    from topoact.app.panels import graph_form, sweep
+    from topoact.app.shell import walk
+    from topoact.store import open_run
+
+    ctx = AppContext(open_run(small_run_dir))
+    for panel, controls in [(graph_form, graph_form.FORM_IDS), (sweep, tuple(sweep.LIST_FIELDS))]:
+        parts = list(walk(panel.layout(ctx)))
+        by_id = {getattr(c, "id", None): c for c in parts}
+        tips = {c.target: c.children for c in parts if isinstance(c, dbc.Tooltip)}
+        for control in controls:
+            assert control in by_id and isinstance(by_id.get(error_id(control)), html.Div), control
+            assert tips.get(f"{control}-info") in HELP.values(), control
+
+
 def test_graph_names_are_parameters_in_words():
     assert graph_name({"lens": "umap2", "n_intervals": 12, "overlap": 0.4}, 89) == \
         "UMAP 2-D · 12×12 · 40 % overlap · 89 nodes"

@@ -11,7 +11,7 @@ from dash.testing.wait import until
 from app_fixtures import GRAPH_LAYER, small_run, small_run_dir  # noqa: F401 - fixtures
 
 from topoact.app import create_app, ids
-from topoact.app.help import HOW_TO_READ
+from topoact.app.help import HELP, HOW_TO_READ
 from topoact.app.panels import graph_form
 from topoact.app import shell
 
@@ -90,10 +90,16 @@ def test_theme_is_local_form_folded_help_opens_and_navbar_names_the_graph(dash_d
     assert not intervals.is_displayed()
     driver.find_element("css selector", f"#{graph_form.ACCORDION} .accordion-button").click()
     until(intervals.is_displayed, 5, msg="the unfolded form")
+    # a field's info mark shows what the control does
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).move_to_element(driver.find_element("id", f"{ids.P_INTERVALS}-info")).perform()
+    until(lambda: HELP["n_intervals"] in " ".join(t.text for t in driver.find_elements("css selector", ".tooltip")),
+          5, msg="the intervals tooltip")
     # "How to read this graph" opens from the navbar with every section
     driver.find_element("id", shell.HELP_BUTTON).click()
     until(lambda: driver.find_element("id", shell.HELP_PANEL).is_displayed(), 5, msg="the help panel")
-    text = driver.find_element("id", shell.HELP_PANEL).text
+    text = driver.execute_script("return document.getElementById(arguments[0]).textContent", shell.HELP_PANEL)
     for heading, _ in HOW_TO_READ:
         assert heading in text
     assert "Jaccard" in text and "0 to 1" in text

@@ -102,19 +102,19 @@ def navbar(run: Any) -> dbc.Navbar:
     ], fluid=True, className="flex-nowrap"), color="dark", dark=True, className="topoact-navbar py-1")
 
 
-def _components(component: Any):
-    """``component`` and everything under it (depth first)."""
+def walk(component: Any):
+    """``component`` and every component under it, depth first (a Dash layout tree)."""
     yield component
     children = getattr(component, "children", None)
     for child in children if isinstance(children, (list, tuple)) else [children]:
         if child is not None and hasattr(child, "to_plotly_json"):
-            yield from _components(child)
+            yield from walk(child)
 
 
 def fit_graph(panel: Any) -> Any:
     """Let the Mapper figure (``ids.GRAPH``) follow its column's height (the column is sized from
     the window by the stylesheet): plotly's ``responsive`` mode, which ignores a fixed figure height."""
-    for component in _components(panel):
+    for component in walk(panel):
         if isinstance(component, dcc.Graph) and getattr(component, "id", None) == ids.GRAPH:
             component.responsive = True
     return panel

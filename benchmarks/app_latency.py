@@ -117,7 +117,7 @@ function poll() {
     requestAnimationFrame(() => done(performance.now() - window.__t0));
     return;
   }
-  if (performance.now() - (window.__t0 || performance.now()) > 30000) { done(null); return; }
+  if (performance.now() - (window.__t0 || performance.now()) > 120000) { done(null); return; }
   requestAnimationFrame(poll);
 }
 poll();
@@ -181,7 +181,7 @@ def browser():
     if Path("/usr/bin/chromium").exists():
         options.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(options=options)
-    driver.set_script_timeout(60)
+    driver.set_script_timeout(180)
     return driver
 
 
@@ -411,7 +411,7 @@ def recolour_phase(driver, args, run_dir: Path) -> tuple[list[float], int]:
         choose_option(driver, "topoact-color-dropdown", "purity" if numeric else "majority class")
         ms = driver.execute_async_script(RECOLOURED_JS, numeric)
         if ms is None:
-            raise RuntimeError("the graph was not recoloured within 30 s")
+            raise RuntimeError("the graph was not recoloured within 120 s")
         if k:  # the first one warms the colour values' cache
             out.append(ms)
     return out, n_nodes

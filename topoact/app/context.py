@@ -194,12 +194,12 @@ class AppContext:
     def nodes_with_rows(self, layer: str, key: str, rows: list[int] | np.ndarray) -> list[int]:
         """Ids of the nodes holding at least one of ``rows`` (image rows), in graph order."""
         flat, owner = self._incidence(layer, key)
+        nodes = self.graph(layer, key)["nodes"]
         chosen = np.zeros(int(self.run.n), bool)
         rows = np.asarray(rows, np.int64)
         chosen[rows[(rows >= 0) & (rows < chosen.size)]] = True
-        hit = np.zeros(len(self.graph(layer, key)["nodes"]), bool)
+        hit = np.zeros(len(nodes), bool)
         hit[owner[chosen[flat]]] = True
-        nodes = self.graph(layer, key)["nodes"]
         return [int(nodes[k]["id"]) for k in np.flatnonzero(hit)]
 
     def _member_incidence(self, layer: str, key: str) -> tuple[np.ndarray, np.ndarray]:

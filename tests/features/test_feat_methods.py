@@ -106,12 +106,21 @@ def test_class_agnostic_stays_closer_than_unconstrained(bundle):
 
 
 def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundle, tmp_path):
+    """The spatial-code generator (the default for a conv layer; pixel + feature + adversarial
+    losses) trains (loss goes down, hold-out error well under the mean image's), reloads
+    from tensors only, and DGN-AM through it raises the target direction."""
     images = structured_images(160)
-    fit = train_generator(bundle, images, "relu2", epochs=12, batch_size=32, width=16, lr=3e-3)
+    fit = train_generator(bundle, images, "relu2", epochs=12, batch_size=32, width=16, lr=3e-3,
+                          max_seconds=None)
     m = fit.metrics
+    assert m["code"] == "spatial" and fit.config["code_shape"] == [16, 8, 8]
+    assert fit.config["adversarial"] > 0
+    assert m["train_pixel_mse"][-1] < 0.5 * m["train_pixel_mse"][0], m
     assert m["holdout_mse"] < 0.6 * m["mean_image_mse"], m
     path = save_generator(fit, tmp_path / "relu2.pt")
+    assert all(isinstance(v, torch.Tensor) for v in torch.load(path, weights_only=True).values())
     loaded = load_generator(path)
+    assert type(loaded.generator).__name__ == "SpatialCodeGenerator"
     codes = torch.as_tensor(fit.code_mean)[None]
     assert torch.allclose(loaded.generator(codes), fit.generator.eval()(codes))
     assert np.all(loaded.code_low == 0) and np.all(loaded.code_high > 0)  # post-ReLU codes
@@ -124,3 +133,15 @@ def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundl
     # the optimised codes push the direction above the generator's average output
     start = layer_features(bundle, loaded.generator(codes).detach(), "relu2")[0]
     assert result.metrics["activation_mean"] > projection(start, v)[0]
+
+
+def test_generator_code_choice(bundle):
+    """'reduced' keeps the stored vector as the code; 'spatial' on a flat layer is refused."""
+    images = structured_images(16)
+    fit = train_generator(bundle, images, "relu2", epochs=1, batch_size=8, width=16,
+                          code="reduced", adversarial=0.0)
+    assert fit.metrics["code"] == "reduced" and fit.code_mean.shape == (16,)
+    with pytest.raises(ValueError, match="code='spatial' needs a conv layer"):
+        train_generator(bundle, images, "fc", epochs=1, code="spatial")
+    with pytest.raises(ValueError, match="code must be"):
+        train_generator(bundle, images, "relu2", epochs=1, code="pixels")

@@ -240,7 +240,7 @@ def test_generator_files_are_tensors_only_and_old_pickles_are_refused(tmp_path):
     meta = path.with_suffix(".json")
     assert meta.is_file() and '"reduce": "gap"' in meta.read_text()
     fit = load_generator(path)
-    assert fit.reduce == "gap" and fit.code_mean.shape == (16,)
+    assert fit.reduce == "gap" and fit.code_mean.shape == (16 * 8 * 8,)   # spatial code (C, h, w)
     # a file of the old format: one pickled dict (numpy arrays inside), no JSON sidecar
     old = tmp_path / "old.pt"
     torch.save({"state_dict": fit.generator.state_dict(), "code_mean": np.zeros(16),

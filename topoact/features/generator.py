@@ -1,17 +1,24 @@
 """topoact's own image generator for DGN-AM: inverts one layer of the user's model.
 
-``train_generator`` fits a small up-convolutional network ``G`` that maps a layer's reduced
-activation vector (the "code", (D,)) back to an image, on a set of real images:
+``train_generator`` fits a network ``G`` that maps a layer's code back to an image, on a set
+of real images. The code is the layer's whole output (C, h, w) for conv layers
+(``code='spatial'``, :class:`~topoact.features.networks.SpatialCodeGenerator`; the default
+for them) or the stored reduced vector (D,) (``code='reduced'``, :class:`CodeGenerator`, an
+up-convolutional network from a 4x4 start). The loss is
 
-    loss = mean((G(c) - x) ** 2) + feature_weight * mean((E(G(c)) - c) ** 2) / var(c)
+    mean((G(c) - x) ** 2) + feature_weight * mean((E(G(c)) - c) ** 2) / var(c)
+        + adversarial * softplus(-D(G(c)))
 
-(image reconstruction + feature matching through the frozen classifier ``E``; no adversarial
-term). ``G`` works at ``base = min(side, 64)`` px rounded down to a power of two, from a 4x4
-start, and is bilinearly resized to the model's input size. A hold-out split reports the
-reconstruction error next to that of the mean training image. The per-unit code statistics
-(mean, std, bounds) are kept for DGN-AM's code clipping: ``[0, 3 std]`` when all training
-codes are non-negative (post-ReLU layers, as in the paper), else ``mean ± 3 std``.
-``save_generator``/``load_generator`` store everything in one ``torch.save`` file.
+(pixels + feature matching through the frozen classifier ``E`` at the code's layer, a
+perceptual loss in ``E``'s own feature space + the non-saturating adversarial term of a small
+spectral-normalised patch discriminator ``D`` trained alongside, as in DGN-AM's generator).
+Training images are augmented with their mirror images (codes computed once, up front)
+and the learning rate follows a cosine over the planned epochs or ``max_seconds``. A hold-out
+split reports the reconstruction error next to that of the mean training image. The per-unit
+code statistics (mean, std, bounds) are kept for DGN-AM's code clipping: ``[0, 3 std]`` when
+all training codes are non-negative (post-ReLU layers, as in the paper), else ``mean ± 3 std``.
+``save_generator``/``load_generator`` store the tensors in one ``torch.save`` file (loaded with
+``weights_only=True``) and the configuration in a JSON file beside it.
 """
 from __future__ import annotations
 
@@ -31,14 +38,16 @@ from torch import nn
 from ..fileio import atomic_write, read_json, write_json
 from ..progress import CancelFn, ProgressFn, check_cancelled, report
 from .hooks import frozen, recording
+from .networks import PatchDiscriminator, SpatialCodeGenerator
 from .objectives import reduce as reduce_output, resolve_reduce
 from .render import thread_limit
 
 if TYPE_CHECKING:
     from topoact.models.base import ModelBundle
 
-__all__ = ["CodeGenerator", "GeneratorFit", "train_generator", "save_generator", "load_generator",
-           "codes_of", "GeneratorFormatError", "FORMAT_VERSION"]
+__all__ = ["CodeGenerator", "SpatialCodeGenerator", "GeneratorFit", "train_generator",
+           "save_generator", "load_generator", "build_generator", "codes_of", "GeneratorFormatError",
+           "FORMAT_VERSION"]
 
 #: version of the (.pt tensors + .json) generator files
 FORMAT_VERSION = 2
@@ -95,7 +104,7 @@ class GeneratorFit:
 
     Attributes
     ----------
-    generator : CodeGenerator
+    generator : CodeGenerator or SpatialCodeGenerator
     layer : str
     reduce : str
         The run's reduction the codes were computed with.
@@ -109,7 +118,7 @@ class GeneratorFit:
         Network shape and training parameters.
     """
 
-    generator: CodeGenerator
+    generator: nn.Module
     layer: str
     reduce: str
     code_mean: np.ndarray
@@ -121,10 +130,27 @@ class GeneratorFit:
     config: dict = field(default_factory=dict)
 
 
+def _code_kind(code: str, sample: torch.Tensor) -> str:
+    """'spatial' for a conv output (B, C, h, w) with h * w > 1 under ``'auto'``, else 'reduced'."""
+    if code not in ("auto", "reduced", "spatial"):
+        raise ValueError(f"code must be 'auto', 'reduced' or 'spatial', got {code!r}")
+    is_map = sample.dim() == 4 and sample.shape[-1] * sample.shape[-2] > 1
+    if code == "spatial" and not is_map:
+        raise ValueError(f"code='spatial' needs a conv layer output (B, C, h, w); this layer "
+                         f"gives {tuple(sample.shape[1:])}")
+    if code == "auto":
+        return "spatial" if is_map else "reduced"
+    return code
+
+
+def _code(out: torch.Tensor, kind: str, reduce: str) -> torch.Tensor:
+    return out.flatten(1) if kind == "spatial" else reduce_output(out, reduce).flatten(1)
+
+
 @torch.no_grad()
 def codes_of(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
-             batch_size: int = 256) -> torch.Tensor:
-    """Stored-vector codes of images at ``layer`` (the run's reduction, as collection stores).
+             batch_size: int = 256, code: str = "reduced") -> torch.Tensor:
+    """Codes of images at ``layer``: the stored (reduced) vector, or the full output.
 
     Parameters
     ----------
@@ -133,8 +159,11 @@ def codes_of(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str 
         Images in [0, 1].
     layer : str
     reduce : {'gap', 'center', 'random'}
-        The run's reduction (:func:`topoact.features.objectives.reduce`).
+        The run's reduction (:func:`topoact.features.objectives.reduce`), for reduced codes.
     batch_size : int
+    code : {'reduced', 'spatial'}
+        'reduced': the stored vector (as collection stores it); 'spatial': the whole output
+        flattened (C * h * w).
 
     Returns
     -------
@@ -144,8 +173,27 @@ def codes_of(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str 
     with frozen(bundle.module), recording(bundle.module, [layer], bundle) as acts:
         for s in range(0, len(images), batch_size):
             bundle.module(bundle.normalize(images[s:s + batch_size]))
-            out.append(reduce_output(acts[layer], reduce).flatten(1).clone())
+            out.append(_code(acts[layer], code, reduce).clone())
     return torch.cat(out)
+
+
+def build_generator(config: dict) -> nn.Module:
+    """The (untrained) generator network a fit's ``config`` describes.
+
+    Parameters
+    ----------
+    config : dict
+        ``code`` ('reduced' or 'spatial'), ``code_dim`` or ``code_shape``, ``output_size``,
+        ``width``.
+
+    Returns
+    -------
+    CodeGenerator or SpatialCodeGenerator
+    """
+    if config.get("code", "reduced") == "spatial":
+        return SpatialCodeGenerator(tuple(config["code_shape"]), tuple(config["output_size"]),
+                                    config["width"])
+    return CodeGenerator(config["code_dim"], tuple(config["output_size"]), config["width"])
 
 
 def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
@@ -153,9 +201,10 @@ def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduc
                     feature_weight: float = 0.5, width: int = 64, holdout: float = 0.1,
                     max_seconds: float | None = 180.0, seed: int = 0,
                     progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
-                    threads: int | str | None = "auto", *,
+                    threads: int | str | None = "auto", *, code: str = "auto",
+                    adversarial: float = 0.005, augment: bool = True,
                     reduction: str | None = None) -> GeneratorFit:
-    """Train a :class:`CodeGenerator` inverting ``layer`` on ``images``.
+    """Train a generator inverting ``layer`` on ``images``.
 
     Parameters
     ----------
@@ -166,8 +215,8 @@ def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduc
     reduce : {'gap', 'center', 'random'}
         The run's reduction (``reduction=`` is its deprecated alias).
     epochs, batch_size, lr, feature_weight, width, holdout
-        Training length, batch, Adam step, weight of the feature-matching term, network
-        width, hold-out fraction.
+        Training length, batch, Adam step (cosine-decayed over the planned epochs or time),
+        weight of the feature-matching term, network width, hold-out fraction.
     max_seconds : float or None
         Stop after this long (whichever of ``epochs`` and ``max_seconds`` comes first).
     seed : int
@@ -175,6 +224,15 @@ def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduc
         :mod:`topoact.progress`: ``progress(epoch, epochs, message)`` after each epoch.
     threads : int, 'auto' or None
         As in :func:`~topoact.features.render.optimize`.
+    code : {'auto', 'spatial', 'reduced'}
+        What the generator reads: the layer's whole output (C, h, w) ('spatial', chosen by
+        'auto' for conv layers) or the stored reduced vector ('reduced').
+    adversarial : float
+        Weight of the adversarial term (a :class:`PatchDiscriminator` trained alongside;
+        0 disables it).
+    augment : bool
+        Add the mirror images of the training images (their codes computed once, up front:
+        the code of a flipped image is not the flipped code).
 
     Returns
     -------
@@ -182,13 +240,17 @@ def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduc
         ``metrics`` hold the hold-out reconstruction MSE and that of the mean training image.
     """
     reduce = resolve_reduce(reduce, reduction, "train_generator")
+    if adversarial < 0 or feature_weight < 0:
+        raise ValueError("adversarial and feature_weight must be >= 0")
     with thread_limit(bundle, threads):
         return _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight,
-                      width, holdout, max_seconds, seed, progress, should_cancel)
+                      width, holdout, max_seconds, seed, progress, should_cancel, code,
+                      float(adversarial), bool(augment))
 
 
 def _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight, width,
-           holdout, max_seconds, seed, progress, should_cancel) -> GeneratorFit:
+           holdout, max_seconds, seed, progress, should_cancel, code, adversarial,
+           augment) -> GeneratorFit:
     images = torch.as_tensor(images, dtype=torch.float32)
     if images.dim() != 4 or len(images) < 4:
         raise ValueError(f"need at least 4 images (N, 3, H, W), got {tuple(images.shape)}")
@@ -199,40 +261,74 @@ def _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight
     perm = torch.randperm(len(images), generator=gen)
     n_hold = max(1, int(round(holdout * len(images))))
     hold, train = images[perm[:n_hold]], images[perm[n_hold:]]
-    codes_train = codes_of(bundle, train, layer, reduce)
-    codes_hold = codes_of(bundle, hold, layer, reduce)
+    module = bundle.module
+    with frozen(module), recording(module, [layer], bundle) as acts, torch.no_grad():
+        module(bundle.normalize(train[:2]))
+        sample = acts[layer]
+    kind = _code_kind(code, sample)
+    n_train = len(train)
+    if augment:
+        train = torch.cat([train, train.flip(-1)])
+    codes_train = codes_of(bundle, train, layer, reduce, code=kind)
+    codes_hold = codes_of(bundle, hold, layer, reduce, code=kind)
     var = codes_train.var().clamp_min(1e-8)
-    model = CodeGenerator(codes_train.shape[1], tuple(bundle.input_size), width)
+    config = {"code": kind, "code_dim": int(codes_train.shape[1]),
+              "code_shape": list(sample.shape[1:]) if kind == "spatial" else None,
+              "output_size": list(bundle.input_size), "width": width, "epochs": epochs, "lr": lr,
+              "feature_weight": feature_weight, "adversarial": adversarial, "augment": augment,
+              "batch_size": batch_size, "seed": seed}
+    model = build_generator(config)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    critic = PatchDiscriminator() if adversarial > 0 else None
+    opt_d = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.999)) if critic else None
     start = time.perf_counter()
-    done = 0
-    with frozen(bundle.module), recording(bundle.module, [layer], bundle) as acts:
+    done, n_batches = 0, -(-len(train) // batch_size)
+    history, seen = [], 0
+    with frozen(module), recording(module, [layer], bundle) as acts:
         for epoch in range(epochs):
             model.train()
             order = torch.randperm(len(train), generator=gen)
-            for s in range(0, len(train), batch_size):
+            total = 0.0
+            for b, s in enumerate(range(0, len(train), batch_size)):
                 check_cancelled(should_cancel, "generator training")
-                idx = order[s:s + batch_size]
-                x, c = train[idx], codes_train[idx]
+                elapsed = (time.perf_counter() - start) / max_seconds if max_seconds else 0.0
+                frac = min(1.0, max((epoch + b / n_batches) / epochs, elapsed))
+                for group in opt.param_groups + (opt_d.param_groups if opt_d else []):
+                    group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+                x, c = train[order[s:s + batch_size]], codes_train[order[s:s + batch_size]]
                 recon = model(c)
-                bundle.module(bundle.normalize(recon))
-                feat = reduce_output(acts[layer], reduce).flatten(1)
-                loss = F.mse_loss(recon, x) + feature_weight * F.mse_loss(feat, c) / var
+                module(bundle.normalize(recon))
+                feat = _code(acts[layer], kind, reduce)
+                pixel = F.mse_loss(recon, x)
+                loss = pixel + feature_weight * F.mse_loss(feat, c) / var
+                if critic is not None:
+                    loss = loss + adversarial * F.softplus(-critic(recon)).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if critic is not None:
+                    d_loss = (F.softplus(-critic(x)).mean()
+                              + F.softplus(critic(recon.detach())).mean())
+                    opt_d.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    opt_d.step()
+                total += float(pixel.detach()) * len(x)
+                seen += len(x)
+                if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                    break
             done = epoch + 1
+            history.append(total / min(len(train), (b + 1) * batch_size))
             report(progress, done, epochs, f"epoch {done}/{epochs}")
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 log.info("generator training stopped after %d epochs (time limit)", done)
                 break
     model.eval()
     with torch.no_grad():
-        recon_hold = model(codes_hold)
+        recon_hold = torch.cat([model(codes_hold[s:s + 256]) for s in range(0, len(hold), 256)])
         mse = float(F.mse_loss(recon_hold, hold))
         mean_img = train.mean(0, keepdim=True)
         mse_mean = float(((hold - mean_img) ** 2).mean())
-        feat_hold = codes_of(bundle, recon_hold, layer, reduce)
+        feat_hold = codes_of(bundle, recon_hold, layer, reduce, code=kind)
         feat_err = float(F.mse_loss(feat_hold, codes_hold) / var)
     c = codes_train.numpy().astype(np.float64)
     mean, std = c.mean(0), c.std(0) + 1e-8
@@ -241,11 +337,9 @@ def _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight
     else:
         low, high = mean - 3 * std, mean + 3 * std
     metrics = {"holdout_mse": mse, "mean_image_mse": mse_mean, "holdout_feature_error": feat_err,
-               "epochs": done, "seconds": time.perf_counter() - start,
-               "n_train": len(train), "n_holdout": len(hold)}
-    config = {"code_dim": int(codes_train.shape[1]), "output_size": list(bundle.input_size),
-              "width": width, "epochs": epochs, "lr": lr, "feature_weight": feature_weight,
-              "batch_size": batch_size, "seed": seed}
+               "epochs": done, "images_seen": seen, "seconds": time.perf_counter() - start,
+               "n_train": n_train, "n_holdout": len(hold), "code": kind,
+               "train_pixel_mse": [round(v, 6) for v in history]}
     return GeneratorFit(model, layer, reduce, mean.astype(np.float32), std.astype(np.float32),
                         low.astype(np.float32), high.astype(np.float32),
                         getattr(bundle, "hash", ""), metrics, config)
@@ -320,7 +414,7 @@ def load_generator(path: str | Path) -> GeneratorFit:
     except pickle.UnpicklingError as exc:
         raise GeneratorFormatError(f"{path} is not a tensors-only file ({exc}); {retrain}") from None
     cfg = meta["config"]
-    model = CodeGenerator(cfg["code_dim"], tuple(cfg["output_size"]), cfg["width"])
+    model = build_generator(cfg)
     prefix = "generator."
     model.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
     model.eval()

@@ -436,7 +436,7 @@ def weight_marks(weights: np.ndarray, quantiles: Sequence[float] = (0.0, 0.25, 0
     return low, high, round((high - low) / 100, 5), marks
 
 
-def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24, height: int = 70) -> dict:
+def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24, height: int = 24) -> dict:
     """A small histogram of a graph's edge weights, bars at or above ``threshold`` (drawn edges)
     in blue, below it (hidden edges) in grey; a plain figure dict (drawn on every slider move).
 

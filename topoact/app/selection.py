@@ -15,7 +15,7 @@ import numpy as np
 
 from topoact.app.validate import BadInput
 
-__all__ = ["SOURCES", "make_selection", "selection_rows", "label_mix", "nodes_containing", "grid_page",
+__all__ = ["SOURCES", "make_selection", "selection_rows", "label_mix", "grid_page",
            "class_groups", "rows_from_points"]
 
 #: where a selection can come from
@@ -99,34 +99,6 @@ def label_mix(labels: np.ndarray, rows: np.ndarray) -> dict[int, int]:
     values, counts = np.unique(np.asarray(labels)[np.asarray(rows, dtype=np.int64)], return_counts=True)
     order = np.lexsort((values, -counts))
     return {int(values[i]): int(counts[i]) for i in order}
-
-
-def nodes_containing(graph: Mapping[str, Any], rows: np.ndarray) -> dict[int, int]:
-    """``{node id: selected members}`` of every node of ``graph`` holding at least one of ``rows``.
-
-    Parameters
-    ----------
-    graph : Mapper graph dict (``nodes`` with ``id`` and ``members``)
-    rows : (k,) int array
-        Selected rows.
-
-    Returns
-    -------
-    dict
-        In the graph's node order; nodes without a selected member are left out.
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    if not rows.size:
-        return {}
-    top = max((int(np.max(n["members"])) for n in graph["nodes"] if len(n["members"])), default=-1)
-    selected = np.zeros(max(int(rows.max()), top) + 1, dtype=bool)
-    selected[rows] = True
-    out = {}
-    for node in graph["nodes"]:
-        hits = int(selected[np.asarray(node["members"], dtype=np.int64)].sum())
-        if hits:
-            out[int(node["id"])] = hits
-    return out
 
 
 def grid_page(rows: np.ndarray, page: int, size: int) -> tuple[np.ndarray, int, int]:

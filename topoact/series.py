@@ -395,7 +395,7 @@ def collect_series(model: Any, data: Any, layers: str | Sequence[str], *,
     for k, (step, ckpt) in enumerate(checkpoints):
         check_cancelled(should_cancel, "series collection")
         run_rel = f"steps/step-{step:06d}"
-        digest = file_sha256(ckpt)
+        digest = file_sha256(ckpt, length=64)
         prior = old.get(step)
         if (prior and prior.get("status") == "complete" and prior.get("sha256") == digest
                 and (out / run_rel / "meta.json").is_file()):

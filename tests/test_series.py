@@ -152,3 +152,34 @@ def test_cli_collect_glob_and_timeline(tmp_path, capsys):
     assert data["kind"] == "timeline" and isinstance(data["events"], list)
     assert main(["timeline", str(out), "--layer", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_demo_trains_once_with_a_checkpoint_per_epoch_and_builds_its_series(tmp_path, monkeypatch):
+    import topoact.demo as demo
+    from topoact.models import demo as demo_model
+
+    tiny = demo_model.DemoConfig(n_train=128, n_val=32, epochs=3, widths=(4, 8, 8))
+    monkeypatch.setenv("TOPOACT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(demo_model, "DEFAULT_CONFIG", tiny)
+    monkeypatch.setattr(demo, "DEMO_SERIES_IMAGES", 120)
+    paths = demo.demo_checkpoints()
+    assert [p.name for p in paths] == ["epoch_01.pt", "epoch_02.pt", "epoch_03.pt"]
+    assert demo_model.demo_model_path().is_file()          # the same training cached the model
+    final = torch.load(demo_model.demo_model_path(), weights_only=True)["state_dict"]
+    last = torch.load(paths[-1], weights_only=True)
+    assert all(torch.equal(final[k], last[k]) for k in final)   # the last epoch is the trained model
+    first = torch.load(paths[0], weights_only=True)
+    assert not all(torch.equal(first[k], last[k]) for k in final)
+    stamp = paths[0].stat().st_mtime_ns
+    assert demo.demo_checkpoints() == paths and paths[0].stat().st_mtime_ns == stamp   # not retrained
+    run = topoact_collect_demo(tmp_path / "demo-run")
+    series = demo.prepare_demo_series(run, paths)
+    assert series.path == tmp_path / "demo-run-series" and series.steps == [1, 2, 3]
+    assert find_series(run.path).path == series.path          # the attached demo run finds it
+    assert load_timeline(series, demo.DEMO_SERIES_LAYERS[0]) is not None
+
+
+def topoact_collect_demo(out):
+    from topoact.collection import collect
+
+    return collect("demo", "shapes:120", ["block3"], out=out, num_workers=0, chunk_size=60, batch_size=60)

@@ -34,8 +34,9 @@ Rules for panels:
 
 The shell (``topoact.app.create_app``) shows the ``graph`` and ``node`` panels side by side in
 the first tab and every other panel of :data:`TAB_PANELS` in its own tab. Optional panels
-(``persistence``, ``features``) are included only when their module imports; an import error
-is logged (a warning with the traceback for a broken module), not raised.
+(``persistence``, ``features``, ``timeline``) are included only when their module imports; an
+import error is logged (a warning with the traceback for a broken module), not raised. A panel
+may define ``available(ctx) -> bool``: the tab is left out when it answers False.
 """
 from __future__ import annotations
 
@@ -61,12 +62,17 @@ TAB_PANELS = (
     ("features", "Feature visualization"),
     ("anomalies", "Anomalies"),
     ("layers", "Layers"),
+    ("timeline", "Timeline"),
 )
-OPTIONAL_PANELS = frozenset({"persistence", "features"})
+OPTIONAL_PANELS = frozenset({"persistence", "features", "timeline"})
 
 
-def load_panels() -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
-    """Import the panel modules: ``(main panels, [(tab label, module), ...])``."""
+def load_panels(ctx: AppContext | None = None) -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
+    """Import the panel modules: ``(main panels, [(tab label, module), ...])``.
+
+    A panel module with an ``available(ctx) -> bool`` function is left out when, given ``ctx``,
+    it answers False (the Timeline tab: only for a run that belongs to a series).
+    """
     main = [importlib.import_module(f"{__name__}.{name}") for name in MAIN_PANELS]
     tabs = []
     for name, label in TAB_PANELS:
@@ -85,5 +91,9 @@ def load_panels() -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
                 logger.exception("optional panel %r failed to import; left out", name)
                 continue
             raise
+        available = getattr(module, "available", None)
+        if ctx is not None and available is not None and not available(ctx):
+            logger.info("panel %r not shown for this run", name)
+            continue
         tabs.append((getattr(module, "TAB_LABEL", label), module))
     return main, tabs

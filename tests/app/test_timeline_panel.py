@@ -12,7 +12,7 @@ import torch
 from dash.testing.wait import until
 from tiny_models import TinyCNN
 
-from app_fixtures import FIXTURE_FORM, GRAPH_LAYER, small_run, small_run_dir  # noqa: F401 - fixtures
+from app_fixtures import FIXTURE_FORM, GRAPH_LAYER, fresh_run_dir, small_run, small_run_dir  # noqa: F401 - fixtures
 
 import topoact
 from topoact.app import create_app
@@ -128,3 +128,28 @@ def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series):
     chain = re.search(r"matched chain \(step:node\): (.*)", text).group(1)
     assert chain.endswith(f"2:{node}")
     assert dash_duo.get_logs() == [] or all("favicon" in e.get("message", "") for e in dash_duo.get_logs())
+
+
+def test_neighbouring_layers_ring_the_counterparts(fresh_run_dir):
+    from topoact.app.panels import compare
+    from topoact.mapper import MapperConfig, run_graphs
+    from topoact.mapper.matching import match_graphs
+
+    run = topoact.open_run(fresh_run_dir)
+    config = MapperConfig(**FIXTURE_FORM)
+    g_fc = run_graphs.build_run_graph(run, "fc", config, default=True)
+    g_conv = run.graph(GRAPH_LAYER)
+    ctx = AppContext(run)
+    expected = match_graphs(g_conv, g_fc)
+    found = 0
+    for node in range(g_conv.n_nodes):
+        store = {"layer": GRAPH_LAYER, "graph_key": g_conv.key, "node": node}
+        got = compare.counterpart_nodes(ctx, store, "fc", g_fc.key)
+        assert got == expected.counterparts(node)
+        if expected.counterpart(node) is not None:
+            assert got[0] == expected.counterpart(node)
+            found += 1
+        assert compare.counterpart_nodes(ctx, store, GRAPH_LAYER, g_conv.key) == []   # its own layer
+    assert found > 0
+    trace = compare.counterpart_trace(ctx.positions("fc", g_fc.key), [0])
+    assert trace.marker.symbol == "circle-open" and len(trace.x) == 1

@@ -115,3 +115,12 @@ def test_persisting_nodes_move_less_than_the_bound(graphs):
         for i, j in m.pairs:
             moved.append(float(np.hypot(*(layouts[t + 1][j] - layouts[t][i]))))
     assert moved and max(moved) <= bound + 1e-9
+
+
+def test_counterparts_of_a_split_node(graphs):
+    third = np.arange(2 * N_PER, 3 * N_PER)
+    m = match_graphs(graphs[SPLIT_STEP - 1], graphs[SPLIT_STEP])
+    parent = node_of_rows(graphs[SPLIT_STEP - 1], third)[0]
+    assert sorted(m.counterparts(parent)) == sorted(node_of_rows(graphs[SPLIT_STEP], third))
+    first = node_of_rows(graphs[SPLIT_STEP - 1], np.arange(N_PER))[0]
+    assert m.counterparts(first) == [m.counterpart(first)]

@@ -131,6 +131,26 @@ class GraphMatching:
         hit = np.flatnonzero(self.pairs[:, col] == int(node))
         return int(self.pairs[hit[0], 1 - col]) if len(hit) else None
 
+    def counterparts(self, node: int, share: float = 0.2) -> list[int]:
+        """Nodes of b that stand for ``node`` of a: its matched node first, then every other node
+        that receives at least ``share`` of its mass (the transport plan), largest share first.
+
+        Parameters
+        ----------
+        node : int, node id in a
+        share : float, smallest share of the node's mass
+
+        Returns
+        -------
+        list of int
+        """
+        row = self.plan.getrow(int(node)).toarray().ravel()
+        total = row.sum()
+        out = [] if (m := self.counterpart(node)) is None else [m]
+        if total > 0:
+            out += [int(j) for j in np.argsort(-row, kind="stable") if row[j] / total >= share and int(j) not in out]
+        return out
+
     def counts(self) -> dict[str, int]:
         """Number of events of each kind."""
         return {k: sum(e["kind"] == k for e in self.events) for k in EVENT_KINDS}

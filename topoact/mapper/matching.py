@@ -171,12 +171,12 @@ def _assignment(J: sparse.csr_matrix, a: "MapperGraph", b: "MapperGraph",
     score = vals + 1e-6 * same + 1e-9 / (1.0 + np.abs(rows - cols))
     dense = np.zeros((len(ra), len(rb)))
     dense[ia, ib] = score
+    raw = np.zeros_like(dense)
+    raw[ia, ib] = vals
     r, c = linear_sum_assignment(dense, maximize=True)
     ok = dense[r, c] > 0
     pairs = np.stack([ra[r[ok]], rb[c[ok]]], 1).astype(np.int64)
-    J = J.tocsr()
-    jac = np.array([J[i, j] for i, j in pairs], np.float64)
-    return pairs, jac
+    return pairs, raw[r[ok], c[ok]].astype(np.float64)
 
 
 def match_graphs(a: "MapperGraph", b: "MapperGraph", *, min_jaccard: float = 0.3, share: float = 0.2,

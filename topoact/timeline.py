@@ -400,15 +400,14 @@ def node_history(timeline: Timeline, step: int, node: int, graphs: dict[int, "Ma
     chain = [(int(step), int(node))]
     while chain[0] in back:
         chain.insert(0, back[chain[0]])
-    first = chain[0]
+    # the event that started the chain (a split child that is also its parent's match continues
+    # the parent's chain: then the split it came out of is the origin)
     origin = None
     for e in timeline.events:
-        if e["kind"] in ("split", "merge", "birth") and list(first) in e["to"]:
+        if e["kind"] == "persist":
+            continue
+        if list(chain[0]) in e["to"] or (e["kind"] == "split" and any(list(c) in e["to"] for c in chain[1:])):
             origin = {"kind": e["kind"], "from": e["from"], "step": e["step"]}
-            break
-    for e in timeline.events:   # a split child that is also the parent's match keeps the split
-        if e["kind"] == "split" and any(list(c) in e["to"] for c in chain[1:]):
-            origin = origin or {"kind": "split", "from": e["from"], "step": e["step"]}
     mix = []
     if graphs:
         for s, n in chain:

@@ -124,3 +124,23 @@ def test_counterparts_of_a_split_node(graphs):
     assert sorted(m.counterparts(parent)) == sorted(node_of_rows(graphs[SPLIT_STEP], third))
     first = node_of_rows(graphs[SPLIT_STEP - 1], np.arange(N_PER))[0]
     assert m.counterparts(first) == [m.counterpart(first)]
+
+
+def test_node_history_names_the_split_it_came_from(graphs):
+    from topoact.timeline import Timeline, _event_records, node_history
+
+    matchings = [match_graphs(graphs[t], graphs[t + 1]) for t in range(3)]
+    matches = [{"from": [t, int(i)], "to": [t + 1, int(j)], "jaccard": float(v)}
+               for t, m in enumerate(matchings) for (i, j), v in zip(m.pairs, m.jaccard)]
+    events = [r for t, m in enumerate(matchings) for r in _event_records(m, t, t + 1)]
+    tl = Timeline(layer="x", key="k", params={}, steps=[{"step": t} for t in range(4)], matches=matches,
+                  events=events, layouts={str(t): [[0, 0]] * g.n_nodes for t, g in enumerate(graphs)})
+    third = np.arange(2 * N_PER, 3 * N_PER)
+    parent = node_of_rows(graphs[SPLIT_STEP - 1], third)[0]
+    for child in node_of_rows(graphs[3], third):
+        h = node_history(tl, 3, child, dict(enumerate(graphs)))
+        assert h["origin"] == {"kind": "split", "from": [[SPLIT_STEP - 1, parent]], "step": SPLIT_STEP}
+        assert h["chain"][-1] == [3, child] and [m["step"] for m in h["label_mix"]] == [c[0] for c in h["chain"]]
+    first = node_of_rows(graphs[3], np.arange(N_PER))[0]
+    h = node_history(tl, 3, first)
+    assert h["origin"] is None and h["appeared"] == 0 and len(h["chain"]) == 4

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +22,9 @@ from topoact.data.synthetic import SHAPE_CLASSES
 from topoact.series import collect_series
 from topoact.timeline import build_timeline
 
-SCREENSHOT = Path(os.environ.get("TOPOACT_TIMELINE_SCREENSHOT", "/work/notes/s2/timeline.png"))
+#: a demo run whose series was prepared (topoact.demo.prepare_demo) and where to save the screenshot
+DEMO_RUN = os.environ.get("TOPOACT_DEMO_RUN")
+SCREENSHOT = os.environ.get("TOPOACT_TIMELINE_SCREENSHOT")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def _node_positions(dash_duo) -> list:
 
 
 @pytest.mark.browser
-def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series):
+def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
@@ -114,8 +115,7 @@ def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series):
           msg="aligned positions of step 2")
     ident = panel.identities(tl)
     assert [p[0] for p in _node_positions(dash_duo)] == [ident[(2, k)] for k in range(n2)]
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    dash_duo.driver.save_screenshot(str(SCREENSHOT))
+    assert dash_duo.driver.save_screenshot(str(tmp_path / "timeline.png"))
     # click a node: its history
     points = dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")
     until(lambda: len(dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")) == n2, 20,
@@ -153,3 +153,26 @@ def test_neighbouring_layers_ring_the_counterparts(fresh_run_dir):
     assert found > 0
     trace = compare.counterpart_trace(ctx.positions("fc", g_fc.key), [0])
     assert trace.marker.symbol == "circle-open" and len(trace.x) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not DEMO_RUN, reason="set TOPOACT_DEMO_RUN to a prepared demo run (topoact demo --no-serve)")
+def test_demo_series_slider(dash_duo, tmp_path):
+    """The demo run's Timeline tab on its training series: walk the slider to the middle epoch."""
+    from selenium.webdriver.common.by import By
+
+    from topoact.series import find_series
+
+    series = find_series(DEMO_RUN)
+    assert series is not None and len(series.steps) >= 4
+    dash_duo.start_server(create_app(DEMO_RUN))
+    dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Timeline']").click()
+    last = series.steps[-1]
+    dash_duo.wait_for_contains_text(f"#{panel.STEP_TEXT}", f"step {last}:", timeout=60)
+    middle = len(series.steps) // 2
+    _slider_to(dash_duo, middle)
+    dash_duo.wait_for_contains_text(f"#{panel.STEP_TEXT}", f"step {series.steps[middle]}:", timeout=30)
+    import time
+
+    time.sleep(1.5)                                      # let the 0.5 s transition finish
+    assert dash_duo.driver.save_screenshot(SCREENSHOT or str(tmp_path / "demo-timeline.png"))

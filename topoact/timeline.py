@@ -360,6 +360,7 @@ def build_timeline(series: "Series", layer: str, config: "MapperConfig | dict | 
             previous_h1 = h1
         summaries.append(summary)
     report(progress, 0.9, 1, "matching nodes")
+    aligned_embeddings(series.runs(), layer)      # the PCA of every step, cached in its run for the app
     matchings = [match_graphs(graphs[t], graphs[t + 1], min_jaccard=min_jaccard) for t in range(T - 1)]
     layouts = align_layouts(graphs, matchings, max_motion=max_motion, min_jaccard=min_jaccard)
     matches, events = [], []

@@ -20,7 +20,7 @@ from topoact.app.panels import load_panels
 from topoact.app.panels import timeline as panel
 from topoact.data.synthetic import SHAPE_CLASSES
 from topoact.series import collect_series
-from topoact.timeline import build_timeline
+from topoact.timeline import aligned_embeddings, build_timeline
 
 #: a demo run whose series was prepared (topoact.demo.prepare_demo) and where to save the screenshot
 DEMO_RUN = os.environ.get("TOPOACT_DEMO_RUN")
@@ -77,6 +77,22 @@ def _slider_to(dash_duo, index: int) -> None:
     thumb.send_keys(Keys.HOME + Keys.ARROW_RIGHT * index)
 
 
+def _embedding_points(dash_duo):
+    return dash_duo.driver.execute_script(f"""
+        const gd = document.querySelector('#{panel.EMBEDDING} .js-plotly-plot');
+        if (!gd || !gd._fullData || !gd._fullData.length) return null;
+        const t = gd._fullData[0];
+        return Array.from(t.x).map((x, i) => [x, t.y[i]]);""")
+
+
+def _outlined(dash_duo) -> set:
+    widths = dash_duo.driver.execute_script(f"""
+        const gd = document.querySelector('#{panel.EMBEDDING} .js-plotly-plot');
+        const t = gd._fullData[0];
+        return Array.from(t.ids).map((id, i) => [id, t.marker.line.width[i]]);""")
+    return {int(i) for i, w in widths if w > 0}
+
+
 def _node_positions(dash_duo) -> list:
     return dash_duo.driver.execute_script(f"""
         const gd = document.querySelector('#{panel.GRAPH} .js-plotly-plot');
@@ -115,6 +131,10 @@ def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series, 
           msg="aligned positions of step 2")
     ident = panel.identities(tl)
     assert [p[0] for p in _node_positions(dash_duo)] == [ident[(2, k)] for k in range(n2)]
+    # the linked embedding: step 2's PCA, Procrustes-aligned on step 1's, one point per image
+    aligned = aligned_embeddings(series.runs(), GRAPH_LAYER)[1]
+    until(lambda: _embedding_points(dash_duo) is not None
+          and np.allclose(_embedding_points(dash_duo), aligned, atol=1e-6), 20, msg="aligned embedding of step 2")
     assert dash_duo.driver.save_screenshot(str(tmp_path / "timeline.png"))
     # click a node: its history
     points = dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")
@@ -123,6 +143,10 @@ def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series, 
     points = dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")
     ActionChains(dash_duo.driver).move_to_element(points[0]).pause(0.5).click().perform()
     dash_duo.wait_for_contains_text(f"#{panel.HISTORY}", "appeared at step", timeout=20)
+    # the clicked node's images are outlined in the embedding
+    node_members = set(series.run(2).graph(GRAPH_LAYER, tl.key).members[
+        int(re.search(r"node (\d+) at step 2", dash_duo.find_element(f"#{panel.HISTORY}").text).group(1))].tolist())
+    until(lambda: _outlined(dash_duo) == node_members, 20, msg="the node's images outlined")
     text = dash_duo.find_element(f"#{panel.HISTORY}").text
     node = int(re.search(r"node (\d+) at step 2", text).group(1))
     chain = re.search(r"matched chain \(step:node\): (.*)", text).group(1)

@@ -6,7 +6,10 @@ graph moves between the aligned layouts of :func:`topoact.timeline.build_timelin
 node keeps its identity - plotly animates it from its old place - its colour, the majority
 class, and its position within the motion bound). Clicking a node shows its history: the step it
 appeared at, what it split from (or merged from, or that it was born), and its label mix over
-time. Curves under the graph: accuracy, purity, components and loops per step. A layer without a
+time. Beside it, the images in the layer's 2-D PCA, Procrustes-aligned from step to step
+(:func:`topoact.timeline.aligned_embeddings`; points keep their identity, so they glide between
+steps), with the clicked node's images outlined. Curves under the graph: accuracy, purity,
+components and loops per step. A layer without a
 timeline yet gets one with "Build timeline" (a background job with progress and cancel).
 """
 from __future__ import annotations
@@ -46,6 +49,9 @@ STATUS = "topoact-timeline-status"
 PROGRESS = "topoact-timeline-progress"
 PROGRESS_TEXT = "topoact-timeline-progress-text"
 VERSION = "topoact-timeline-version"
+EMBEDDING = "topoact-timeline-embedding"
+#: images drawn in the embedding view (a fixed random subset above this)
+MAX_POINTS = 2000
 STEP_TEXT = "topoact-timeline-step"
 
 HELP = {
@@ -162,6 +168,39 @@ def curves_figure(timeline: Timeline) -> go.Figure:
     return fig
 
 
+def embedding_figure(points: np.ndarray, rows: np.ndarray, labels: np.ndarray, *, members: set[int] = frozenset(),
+                     extent: tuple[float, float, float, float] | None = None, height: int = 360) -> go.Figure:
+    """Aligned 2-D embedding of the images ``rows`` (ids = row numbers, so plotly animates them).
+
+    Parameters
+    ----------
+    points : (M, 2) coordinates of ``rows``
+    rows : (M,) int row indices
+    labels : (M,) int labels of ``rows``
+    members : rows of the selected node (outlined)
+    extent : (x0, x1, y0, y1) shared by every step
+    height : pixels
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    chosen = np.array([int(r) in members for r in rows], bool)
+    fig = go.Figure(go.Scatter(
+        x=points[:, 0], y=points[:, 1], ids=[str(int(r)) for r in rows], mode="markers", hoverinfo="text",
+        text=[f"image {int(r)}" for r in rows], showlegend=False, name="images",
+        marker=dict(size=np.where(chosen, 9, 5), color=[class_color(int(lab)) for lab in labels],
+                    opacity=np.where(chosen | (len(members) == 0), 0.9, 0.35),
+                    line=dict(color="black", width=np.where(chosen, 1.5, 0)))))
+    if extent is not None:
+        fig.update_xaxes(range=[extent[0], extent[1]])
+        fig.update_yaxes(range=[extent[2], extent[3]])
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
+                      xaxis=dict(visible=False), yaxis=dict(visible=False), uirevision="timeline-embedding",
+                      transition=dict(duration=500, easing="cubic-in-out"))
+    return fig
+
+
 def history_figure(history: dict, class_names: list[str]) -> go.Figure:
     """Stacked label counts of a node's chain, one bar per step."""
     mix = history["label_mix"]
@@ -205,7 +244,9 @@ def layout(ctx: AppContext) -> html.Div:
             html.Div(dcc.Graph(id=GRAPH, figure=empty_figure("", height=520), animate=True,
                                config={"scrollZoom": True, "displayModeBar": False}),
                      style={"flex": "3 1 0", "minWidth": "0"}),
-            html.Div(html.Div("Click a node to see its history.", id=HISTORY),
+            html.Div([dcc.Graph(id=EMBEDDING, figure=empty_figure("", height=360), animate=True,
+                                config={"displayModeBar": False}),
+                      html.Div("Click a node to see its history.", id=HISTORY)],
                      style={"flex": "2 1 0", "minWidth": "0", "fontSize": "0.85em"}),
         ], style={"display": "flex", "gap": "1em"}),
         dcc.Graph(id=CURVES, figure=empty_figure("", height=260), config={"displayModeBar": False}),
@@ -262,6 +303,40 @@ def register(app: Dash, ctx: AppContext) -> None:
                     f"{v} {k}" for k, v in events.items() if v) if events else ""))
         fig = timeline_figure(graph, positions, ids_, class_names=class_names, extent=extent)
         return fig, text, curves_figure(timeline)
+
+    @functools.lru_cache(maxsize=4)
+    def embeddings(layer: str, _version: int) -> tuple[dict[int, np.ndarray], np.ndarray, tuple]:
+        from topoact.timeline import aligned_embeddings
+
+        runs = series.runs()
+        n = runs[0].n
+        rows = (np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False)) if n > MAX_POINTS
+                else np.arange(n))
+        coords = {s: y[rows] for s, y in zip(series.steps, aligned_embeddings(runs, layer))}
+        stacked = np.concatenate(list(coords.values()))
+        pad = 0.05 * (stacked.max(0) - stacked.min(0) + 1e-9)
+        lo, hi = stacked.min(0) - pad, stacked.max(0) + pad
+        return coords, rows, (lo[0], hi[0], lo[1], hi[1])
+
+    @app.callback(Output(EMBEDDING, "figure"), Input(SLIDER, "value"), Input(LAYER, "value"),
+                  Input(VERSION, "data"), Input(GRAPH, "clickData"))
+    def draw_embedding(index, layer, version, click):
+        view = step_view(layer, version, index) if layer else None
+        if view is None:
+            return empty_figure("", height=360)
+        timeline, step = view
+        coords, rows, extent = embeddings(layer, version)
+        members: set[int] = set()
+        from dash import ctx as callback_context
+
+        # a click belongs to the graph of the step it was made on: only a fresh click outlines
+        if callback_context.triggered_id == GRAPH and click and click.get("points") and "customdata" in click["points"][0]:
+            node = int(click["points"][0]["customdata"][0])
+            graph = graph_of(step, layer, timeline.key)
+            if 0 <= node < graph.n_nodes:
+                members = set(graph.members[node].tolist())
+        labels = series.run(step).labels[rows]
+        return embedding_figure(coords[step], rows, labels, members=members, extent=extent)
 
     @app.callback(Output(HISTORY, "children"), Input(GRAPH, "clickData"),
                   State(SLIDER, "value"), State(LAYER, "value"), State(VERSION, "data"), prevent_initial_call=True)

@@ -9,7 +9,8 @@ collected vs 10 separate collections.
 2. Collection: ``--checkpoints`` state dicts of the demo CNN architecture (seeded random
    weights), ``shapes:<n>`` images, layers block3 + linear. Reference: one ``topoact.collect``
    per checkpoint (each opening the data from its spec, as ten commands would); measured:
-   ``collect_series`` over the same checkpoints. Target: ratio <= 1.1.
+   ``collect_series`` growing by the same checkpoint, interleaved with the reference (a shared
+   machine's load drifts over minutes). Target: ratio <= 1.1.
 Prints seconds, ratios and ``os.getloadavg()`` (before and after).
 """
 from __future__ import annotations
@@ -80,15 +81,22 @@ def bench_collection(n: int, checkpoints: int, work: Path) -> dict:
     data = f"shapes:{n}"
     # warm-up (imports, first forward pass) outside both timings
     collect(load_model(DemoCNN(len(SHAPE_CLASSES)), **options), "shapes:50", LAYERS, work / "warm", **kwargs)
-    t = time.perf_counter()
+    # interleaved, so both sides see the same machine load: checkpoint k is collected alone, then
+    # the series grows by checkpoint k (collect_series on checkpoints 0..k resumes: it re-hashes the
+    # earlier checkpoints and skips their steps, an overhead a single call would not have)
+    separate = series = 0.0
+    print(f"  {'step':>4}{'separate s':>12}{'series s':>10}{'load':>8}", flush=True)
     for k, path in enumerate(paths):
+        t = time.perf_counter()
         bundle = load_model(DemoCNN(len(SHAPE_CLASSES)), weights=str(path), **options)
         collect(bundle, data, LAYERS, work / "separate" / f"run{k}", **kwargs)
-    separate = time.perf_counter() - t
-    t = time.perf_counter()
-    collect_series(DemoCNN(len(SHAPE_CLASSES)), data, LAYERS, weights=str(folder), out=work / "series",
-                   model_options=options, **kwargs)
-    series = time.perf_counter() - t
+        one = time.perf_counter() - t
+        t = time.perf_counter()
+        collect_series(DemoCNN(len(SHAPE_CLASSES)), data, LAYERS, weights=[str(p) for p in paths[:k + 1]],
+                       out=work / "series", model_options=options, **kwargs)
+        step = time.perf_counter() - t
+        separate, series = separate + one, series + step
+        print(f"  {k:>4}{one:>12.1f}{step:>10.1f}{os.getloadavg()[0]:>8.1f}", flush=True)
     t = time.perf_counter()
     collect_series(DemoCNN(len(SHAPE_CLASSES)), data, LAYERS, weights=str(folder), out=work / "series",
                    model_options=options, **kwargs)
@@ -115,12 +123,12 @@ def main() -> None:
     if args.matching_only:
         return
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="topoact-bench-timeline-"))
+    print(f"\n{args.checkpoints} checkpoints x {args.n} images (demo CNN architecture, layers {','.join(LAYERS)})")
     try:
         c = bench_collection(args.n, args.checkpoints, work)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{args.checkpoints} checkpoints x {args.n} images (demo CNN architecture, layers {','.join(LAYERS)})")
     print(f"  {'what':<34}{'seconds':>10}")
     print(f"  {str(args.checkpoints) + ' separate collections':<34}{c['separate']:>10.1f}")
     print(f"  {'collect_series':<34}{c['series']:>10.1f}")

@@ -183,3 +183,11 @@ def topoact_collect_demo(out):
     from topoact.collection import collect
 
     return collect("demo", "shapes:120", ["block3"], out=out, num_workers=0, chunk_size=60, batch_size=60)
+
+
+def test_public_api(series_dir):
+    import topoact
+
+    series = topoact.open_series(series_dir)
+    assert series.steps[:3] == [1, 2, 3] and series.run(2).n == N
+    assert topoact.collect_series is collect_series

@@ -123,7 +123,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     run = collect(args.model, args.data, args.layers, args.out, reduce=args.reduce, limit=args.limit,
                   batch_size=args.batch_size, chunk_size=args.chunk_size, seed=args.seed,
-                  num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite)
+                  num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite,
+                  store=args.store, scheduler=args.scheduler)
     if args.attributes:
         from .attributes import import_attributes
         from .store import open_run
@@ -249,7 +250,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="delete a previous, different topoact run in --out (never anything else)")
     p.add_argument("--attributes", metavar="FILE.csv", help="per-image attributes ('path' or 'id' column)")
+    from .distributed.cli import add_convert_arguments, add_scheduler_argument, add_store_argument, \
+        run_convert_command, with_scheduler
+
+    add_store_argument(p)
+    add_scheduler_argument(p)
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("convert", help="rewrite a finished run's activations as Zarr arrays (or back to .npy)")
+    add_convert_arguments(p)
+    p.set_defaults(func=run_convert_command)
 
     p = sub.add_parser("check", help="verify a run directory and say how to repair what is wrong")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -259,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mapper", help="build and save a Mapper graph of one layer")
     add_mapper_arguments(p)
-    p.set_defaults(func=run_mapper_command)
+    add_scheduler_argument(p)
+    p.set_defaults(func=with_scheduler(run_mapper_command))
     p = sub.add_parser("sweep", help="Mapper parameter sweep with a summary per setting")
     add_sweep_arguments(p)
     p.set_defaults(func=run_sweep_command)

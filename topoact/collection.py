@@ -401,8 +401,6 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
               "dataset": {k: v for k, v in description.items() if k != "length"},
               "layers": layers, "reduce": reduce, "seed": seed, "n_images": n, "chunk_size": chunk_size,
               "format": FORMAT_VERSION}
-    if store != "npy":  # keeps the hash (so resume) of .npy runs of earlier releases
-        config["store"] = store
     out = Path(out)
     with RunLock(out):
         _prepare_out(out, overwrite)

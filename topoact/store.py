@@ -284,8 +284,8 @@ class RunWriter:
             specs["thumbnails"] = (self.path / THUMBNAILS, (n, h, w, 3), "uint8")
         return specs
 
-    def _open_array(self, path: Path, shape: tuple, dtype: str, *, create: bool):
-        if path.suffix == ZARR_SUFFIX:
+    def _open_array(self, path: Path, shape: tuple, dtype: str, *, create: bool, zarr: bool | None = None):
+        if path.suffix == ZARR_SUFFIX if zarr is None else zarr:
             from .storage.zarr_array import ZarrRowArray
 
             return ZarrRowArray(path, shape, dtype, chunk_rows=self.chunk_size, create=create)
@@ -300,6 +300,10 @@ class RunWriter:
                 raise FileExistsError(
                     f"{self.path} already holds a different run (model/data/layers/reduction differ); "
                     "choose another --out directory or pass overwrite=True (--overwrite)")
+            if old.get("store", "npy") != self.store:
+                raise FileExistsError(
+                    f"{self.path} stores its activations as {old.get('store', 'npy')}, not {self.store}: resume it "
+                    f"with --store {old.get('store', 'npy')} (`topoact convert` converts a finished run)")
             progress = read_json(progress_path)
             log.info("resuming %s after chunk %d (%d rows done)", self.path, progress["chunks_done"], progress["rows_done"])
             for path, _shape, _dtype in self._array_specs().values():
@@ -440,7 +444,8 @@ class RunWriter:
             source = self.arrays[name]
             temporary = path.with_name(path.name + COMPACT_SUFFIX)
             _remove(temporary)
-            target = self._open_array(temporary, (rows,) + tuple(shape[1:]), dtype, create=True)
+            target = self._open_array(temporary, (rows,) + tuple(shape[1:]), dtype, create=True,
+                                      zarr=path.suffix == ZARR_SUFFIX)
             position = 0
             for start, k in runs:
                 if k:

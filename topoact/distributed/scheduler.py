@@ -7,6 +7,7 @@ a ``distributed.Client`` object is used as it is and left open.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ from typing import Any, Iterator
 
 from ..errors import InvalidParameterError
 
-__all__ = ["check_scheduler", "dask_client", "local_workers"]
+__all__ = ["check_scheduler", "dask_client", "local_workers", "use_scheduler", "active_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +100,36 @@ def dask_client(scheduler: Any) -> Iterator[Any]:
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         yield client
+
+
+_ACTIVE: "contextvars.ContextVar[Any]" = contextvars.ContextVar("topoact_scheduler", default=None)
+
+
+def active_scheduler() -> Any:
+    """The scheduler set by :func:`use_scheduler` in this context (None: work in-process)."""
+    return _ACTIVE.get()
+
+
+@contextmanager
+def use_scheduler(scheduler: Any) -> Iterator[Any]:
+    """Make ``scheduler`` the default of every step that can run on Dask (``Mapper(scheduler=None)``
+    included) inside the block; one client is opened for the whole block.
+
+    Parameters
+    ----------
+    scheduler : str, distributed.Client or None
+        None: a no-op (work stays in-process).
+
+    Yields
+    ------
+    distributed.Client or None
+    """
+    if scheduler is None:
+        yield None
+        return
+    with dask_client(scheduler) as client:
+        token = _ACTIVE.set(client)
+        try:
+            yield client
+        finally:
+            _ACTIVE.reset(token)

@@ -179,12 +179,15 @@ def test_zarr_store_convert_and_resume_rules(tmp_path, capsys):
     RunWriter(tmp_path / "part", meta=meta, n_rows=8, layer_dims={"l": 2}, n_classes=2)
     with pytest.raises(FileExistsError, match="--store zarr"):
         RunWriter(tmp_path / "part", meta={**meta, "store": "npy"}, n_rows=8, layer_dims={"l": 2}, n_classes=2)
-    # a damaged zarr layer is named
+    # `topoact check` reads zarr layers; a damaged one is named by open_run and by check
+    from topoact.check import check_run
     from topoact.errors import DamagedRunError
 
+    assert not [p for p in check_run(tmp_path / "zarr") if p.severity == "error"]
     (zrun.activation_path("conv2") / "zarr.json").unlink()
     with pytest.raises(DamagedRunError, match="zarr.json"):
         topoact.open_run(tmp_path / "zarr")
+    assert any("conv2.zarr" in str(p) for p in check_run(tmp_path / "zarr"))
 
 
 def test_slots_commit_in_any_order_resume_and_close_gaps(tmp_path):

@@ -26,6 +26,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -349,13 +350,11 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
     """
     from tqdm.auto import tqdm
 
-    from .config import check_range
+    from .config import check_choice, check_range
     from .data import open_dataset
     from .data.classes import match_classes
     from .models import load_model
     from .models.layers import list_layers
-
-    from .config import check_choice
 
     check_reduce(reduce)
     check_choice("store", store, ("npy", "zarr"))
@@ -413,11 +412,13 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
         try:
             write = _write
             if scheduler is not None:
-                from .distributed.collect import write_distributed as write
+                from .distributed.collect import write_distributed
+
+                write = partial(write_distributed, scheduler=scheduler)
             write(bundle, dataset, out, layers, hooked, layer_info, classes, description, model_info, config,
                   n=n, reduce=reduce, seed=seed, batch_size=batch_size, chunk_size=chunk_size,
                   num_workers=num_workers, progress=progress, should_cancel=should_cancel, bar_factory=tqdm,
-                  store=store, **({"scheduler": scheduler} if scheduler is not None else {}))
+                  store=store)
         except BaseException:
             if created and out.is_dir() and not _committed(out):
                 # nothing to resume: leave no partial directory behind
@@ -541,7 +542,7 @@ def finish_run(writer: RunWriter, dataset, out: Path, n: int, started: float) ->
     """Index, attributes and report of a run whose chunks are all committed; marks it complete."""
     writer_rows = writer.rows_done
     if writer.slotted:
-        writer._compact()
+        writer.compact()
     rows = np.array(np.load(out / "source_index.npy", mmap_mode="r")[:writer_rows])
     index = {"ids": [dataset.item_id(int(i)) for i in rows], "paths": [dataset.path(int(i)) for i in rows]}
     attributes = {k: np.asarray(v)[rows] for k, v in dataset.attributes().items()}
@@ -554,16 +555,25 @@ def finish_run(writer: RunWriter, dataset, out: Path, n: int, started: float) ->
                     out / "report.json")
 
 
-def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, description, model_info, config, *,
-           n, reduce, seed, batch_size, chunk_size, num_workers, progress, should_cancel, bar_factory,
-           store="npy") -> RunWriter:
-    """The writing half of :func:`collect` (inside the run lock), in this process."""
-    n_chunks = (n + chunk_size - 1) // chunk_size
+def open_writer(bundle, dataset, out: Path, layer_info, classes, description, model_info, config, *, n, reduce,
+                seed, chunk_size, store) -> tuple[RunWriter, tuple[int, int] | None, int]:
+    """(the run's writer, new or resumed; thumbnail (h, w) or None; number of classes)."""
     meta, thumbnail = _run_meta(bundle, dataset, layer_info, classes, description, model_info, config, n=n,
                                 reduce=reduce, seed=seed, chunk_size=chunk_size, store=store)
     n_classes = len(classes.class_names) or 1
     writer = RunWriter(out, meta=meta, n_rows=n, layer_dims={k: v["dim"] for k, v in layer_info.items()},
                        n_classes=n_classes, thumbnail_shape=thumbnail)
+    return writer, thumbnail, n_classes
+
+
+def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, description, model_info, config, *,
+           n, reduce, seed, batch_size, chunk_size, num_workers, progress, should_cancel, bar_factory,
+           store="npy") -> RunWriter:
+    """The writing half of :func:`collect` (inside the run lock), in this process."""
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    writer, thumbnail, n_classes = open_writer(bundle, dataset, out, layer_info, classes, description, model_info,
+                                               config, n=n, reduce=reduce, seed=seed, chunk_size=chunk_size,
+                                               store=store)
     labels_all = classes.map_labels(dataset.labels())
     preprocess = _Preprocessor(tuple(bundle.input_size), tuple(bundle.mean), tuple(bundle.std))
     workers = _default_workers() if num_workers is None else num_workers

@@ -179,6 +179,17 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
         handle.truncate(offset + n_rows * row_bytes)
 
 
+def checked_rows(array: Any, start_row: int, rows: np.ndarray) -> np.ndarray:
+    """``rows`` as a C-contiguous array of ``array.dtype``, or ValueError when they do not fit
+    ``array`` (with ``path``, ``shape``, ``dtype``) at ``start_row``."""
+    rows = np.ascontiguousarray(rows, dtype=array.dtype)
+    if rows.shape[1:] != array.shape[1:]:
+        raise ValueError(f"{array.path.name}: rows of shape {rows.shape[1:]}, expected {array.shape[1:]}")
+    if start_row + len(rows) > array.shape[0]:
+        raise ValueError(f"{array.path.name}: writing past the end ({start_row}+{len(rows)} > {array.shape[0]})")
+    return rows
+
+
 class RowArray:
     """A preallocated on-disk .npy array written row block by row block.
 
@@ -210,11 +221,7 @@ class RowArray:
         start_row : int
         rows : ndarray, shape (k, *shape[1:])
         """
-        rows = np.ascontiguousarray(rows, dtype=self.dtype)
-        if rows.shape[1:] != self.shape[1:]:
-            raise ValueError(f"{self.path.name}: rows of shape {rows.shape[1:]}, expected {self.shape[1:]}")
-        if start_row + len(rows) > self.shape[0]:
-            raise ValueError(f"{self.path.name}: writing past the end ({start_row}+{len(rows)} > {self.shape[0]})")
+        rows = checked_rows(self, start_row, rows)
         with open(self.path, "r+b") as handle:
             handle.seek(self.offset + start_row * self.row_bytes)
             handle.write(rows.tobytes())
@@ -430,7 +437,7 @@ class RunWriter:
                          "skipped": list(self.progress["skipped"]) + list(skipped)}
         write_json(self.path / PROGRESS, self.progress)
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """Close the gaps between slots: each array copied once, then renamed into place."""
         size = self.chunk_size
         runs = [(int(c) * size, int(k)) for c, k in sorted(self.progress["chunks"].items(), key=lambda i: int(i[0]))]
@@ -470,7 +477,7 @@ class RunWriter:
         """
         rows = self.rows_done
         if self.slotted:
-            self._compact()
+            self.compact()
         for array in self.arrays.values():
             if array.shape[0] > rows:
                 array.shrink(rows)

@@ -28,11 +28,11 @@ import torch
 
 from ..collection import (
     _Preprocessor,
-    _run_meta,
     check_classes,
     collect_chunk,
     finish_run,
     hooked_layers,
+    open_writer,
 )
 from ..progress import check_cancelled, report
 from ..store import RunWriter, open_layer_writer
@@ -162,11 +162,10 @@ def write_distributed(bundle, dataset, out: Path, layers, hooked, layer_info, cl
 
     del num_workers
     n_chunks = (n + chunk_size - 1) // chunk_size
-    meta, thumbnail = _run_meta(bundle, dataset, layer_info, classes, description, model_info, config, n=n,
-                                reduce=reduce, seed=seed, chunk_size=chunk_size, store=store)
-    n_classes = len(classes.class_names) or 1
-    writer = RunWriter(out, meta=meta, n_rows=n, layer_dims={k: v["dim"] for k, v in layer_info.items()},
-                       n_classes=n_classes, thumbnail_shape=thumbnail)
+    writer, thumbnail, n_classes = open_writer(bundle, dataset, out, layer_info, classes, description, model_info,
+                                               config, n=n, reduce=reduce, seed=seed, chunk_size=chunk_size,
+                                               store=store)
+    meta = writer.meta
     pending = writer.pending_chunks(n_chunks)
     labels_all = classes.map_labels(dataset.labels())
     started = time.perf_counter()

@@ -88,7 +88,10 @@ def dask_client(scheduler: Any) -> Iterator[Any]:
     if _is_client(scheduler):
         yield scheduler
         return
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("--scheduler needs Dask distributed: pip install 'topoact[scale]'") from None
 
     n = local_workers(scheduler)
     if n is None:

@@ -69,7 +69,10 @@ class ZarrRowArray:
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.typing.DTypeLike, *, chunk_rows: int = 2048,
                  create: bool):
-        import zarr
+        try:
+            import zarr
+        except ImportError:
+            raise ImportError("the zarr store needs zarr >= 3: pip install 'topoact[scale]'") from None
 
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
@@ -90,11 +93,9 @@ class ZarrRowArray:
         start_row : int
         rows : ndarray, shape (k, *shape[1:])
         """
-        rows = np.ascontiguousarray(rows, dtype=self.dtype)
-        if rows.shape[1:] != self.shape[1:]:
-            raise ValueError(f"{self.path.name}: rows of shape {rows.shape[1:]}, expected {self.shape[1:]}")
-        if start_row + len(rows) > self.shape[0]:
-            raise ValueError(f"{self.path.name}: writing past the end ({start_row}+{len(rows)} > {self.shape[0]})")
+        from ..store import checked_rows
+
+        rows = checked_rows(self, start_row, rows)
         if len(rows):
             self.array[start_row:start_row + len(rows)] = rows
 

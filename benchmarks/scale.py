@@ -51,7 +51,7 @@ def part_collect(work: Path, n: int, batch_size: int) -> None:
     single = topoact.collect(model, data, out=work / "single", **common)
     results["single process"] = time.perf_counter() - t
     for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
                 Client(cluster) as client:
             topoact.collect(model, "shapes:8", out=work / f"warm{workers}", scheduler=client,
                             **{**common, "chunk_size": 8})

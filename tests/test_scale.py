@@ -38,7 +38,7 @@ def _bundle(cls=TinyCNN):
 def client():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as dask_client:
         yield dask_client
 
@@ -94,6 +94,21 @@ def test_random_positions_are_identical_on_workers(tmp_path, client):
     single = topoact.collect(bundle, "shapes:96", out=tmp_path / "single", **common)
     dist = topoact.collect(bundle, "shapes:96", out=tmp_path / "dask", scheduler=client, **common)
     _assert_same_run(single, dist)
+
+
+def test_cli_collect_on_a_running_scheduler_rebuilds_the_model_on_the_workers(tmp_path, client):
+    from topoact.cli import main
+    from topoact.models.script import save_torchscript
+
+    path = tmp_path / "tiny.pt"
+    torch.manual_seed(0)
+    save_torchscript(TinyCNN(len(SHAPE_CLASSES)).eval(), path, input_size=(32, 32), mean=(0.5,) * 3,
+                     std=(0.25,) * 3, class_names=list(SHAPE_CLASSES))
+    args = ["collect", "--model", f"torchscript:{path}", "--data", "shapes:48", "--layers", "output",
+            "--chunk-size", "16", "--batch-size", "8", "--workers", "0"]
+    assert main(args + ["--out", str(tmp_path / "single")]) == 0
+    assert main(args + ["--out", str(tmp_path / "dask"), "--store", "zarr", "--scheduler", client.scheduler.address]) == 0
+    _assert_same_run(topoact.open_run(tmp_path / "single"), topoact.open_run(tmp_path / "dask"))
 
 
 def test_a_worker_killed_mid_run_leaves_no_missing_or_duplicated_rows(tmp_path, client):

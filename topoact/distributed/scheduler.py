@@ -100,7 +100,7 @@ def dask_client(scheduler: Any) -> Iterator[Any]:
             yield client
         return
     log.info("starting a local Dask cluster of %d worker processes", n)
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         yield client
 

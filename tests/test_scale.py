@@ -236,6 +236,17 @@ def test_slots_commit_in_any_order_resume_and_close_gaps(tmp_path):
         np.testing.assert_array_equal(run.source_index, rows)
         np.testing.assert_array_equal(run.activations("l"), values[rows])
 
+    # a run started by one process switches to slots when nothing was skipped, else is refused
+    meta = {"config_hash": "s", "chunk_size": 4, "layers": {"l": {"dim": 3}}}
+    full = dict(chunk_rows(1), source_index=np.arange(4, 8))
+    sequential = RunWriter(tmp_path / "seq", meta=meta, n_rows=10, layer_dims={"l": 3}, n_classes=2)
+    sequential.write_chunk(**full)
+    assert sequential.pending_chunks(3) == [1, 2]
+    skipping = RunWriter(tmp_path / "skip", meta=meta, n_rows=10, layer_dims={"l": 3}, n_classes=2)
+    skipping.write_chunk(**chunk_rows(0))
+    with pytest.raises(ValueError, match="without --scheduler"):
+        skipping.pending_chunks(3)
+
 
 def test_scheduler_values_are_checked(tmp_path, capsys):
     from topoact.cli import main

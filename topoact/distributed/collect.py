@@ -158,8 +158,6 @@ def write_distributed(bundle, dataset, out: Path, layers, hooked, layer_info, cl
 
     ``num_workers`` (image-loading processes) is not used: each Dask worker decodes its own chunk.
     """
-    from distributed import wait
-
     del num_workers
     n_chunks = (n + chunk_size - 1) // chunk_size
     writer, thumbnail, n_classes = open_writer(bundle, dataset, out, layer_info, classes, description, model_info,
@@ -169,7 +167,8 @@ def write_distributed(bundle, dataset, out: Path, layers, hooked, layer_info, cl
     pending = writer.pending_chunks(n_chunks)
     labels_all = classes.map_labels(dataset.labels())
     started = time.perf_counter()
-    done_images = sum(min(chunk_size, n - c * chunk_size) for c in range(n_chunks) if c not in set(pending))
+    waiting = set(pending)
+    done_images = sum(min(chunk_size, n - c * chunk_size) for c in range(n_chunks) if c not in waiting)
     bar = bar_factory(total=n, initial=done_images, unit="img", desc="collect", disable=progress is not True,
                       dynamic_ncols=True, smoothing=0.1)
     feed = _Bar(bar, progress if callable(progress) else None, done_images, n)
@@ -181,32 +180,43 @@ def write_distributed(bundle, dataset, out: Path, layers, hooked, layer_info, cl
                    batch_size=int(batch_size), chunk_size=int(chunk_size), n=int(n), thumbnail=thumbnail,
                    preprocess=_Preprocessor(tuple(bundle.input_size), tuple(bundle.mean), tuple(bundle.std)))
     try:
-        with dask_client(scheduler) as client:
-            model_arg = None if job.model_spec is not None else client.scatter(bundle, broadcast=True, hash=False)
-            data_arg = None if job.data_spec is not None else client.scatter(dataset, broadcast=True, hash=False)
-            client.subscribe_topic(topic, feed.event)
-            futures = [client.submit(run_chunk, job, chunk, model_arg, data_arg, pure=False,
-                                     key=f"topoact-chunk-{chunk}-{topic}") for chunk in pending]
-            remaining = set(futures)
-            try:
-                while remaining:
-                    check_cancelled(should_cancel, "collection")
-                    try:
-                        finished, remaining = wait(remaining, timeout=0.5, return_when="FIRST_COMPLETED")
-                    except TimeoutError:
-                        continue
-                    for future in sorted(finished, key=lambda f: f.key):
-                        result = future.result()  # a task's own error is raised here
-                        _commit(writer, result, labels_all, n_classes)
-                        feed.commit(result["chunk"], min(chunk_size, n - result["chunk"] * chunk_size))
-                        future.release()
-            finally:
-                client.cancel(list(remaining))
-                client.unsubscribe_topic(topic)
+        if pending:
+            _run_on_dask(scheduler, writer, job, pending, bundle, dataset, feed, labels_all, n_classes,
+                         should_cancel)
     finally:
         bar.close()
     finish_run(writer, dataset, out, n, started)
     return writer
+
+
+def _run_on_dask(scheduler, writer: RunWriter, job: ChunkJob, pending: list[int], bundle, dataset, feed: _Bar,
+                 labels_all: np.ndarray, n_classes: int, should_cancel) -> None:
+    """Submit the pending chunks, commit each as its result arrives (any order)."""
+    from distributed import wait
+
+    n, chunk_size, topic = job.n, job.chunk_size, job.topic
+    with dask_client(scheduler) as client:
+        model_arg = None if job.model_spec is not None else client.scatter(bundle, broadcast=True, hash=False)
+        data_arg = None if job.data_spec is not None else client.scatter(dataset, broadcast=True, hash=False)
+        client.subscribe_topic(topic, feed.event)
+        futures = [client.submit(run_chunk, job, chunk, model_arg, data_arg, pure=False,
+                                 key=f"topoact-chunk-{chunk}-{topic}") for chunk in pending]
+        remaining = set(futures)
+        try:
+            while remaining:
+                check_cancelled(should_cancel, "collection")
+                try:
+                    finished, remaining = wait(remaining, timeout=0.5, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    continue
+                for future in sorted(finished, key=lambda f: f.key):
+                    result = future.result()  # a task's own error is raised here
+                    _commit(writer, result, labels_all, n_classes)
+                    feed.commit(result["chunk"], min(chunk_size, n - result["chunk"] * chunk_size))
+                    future.release()
+        finally:
+            client.cancel(list(remaining))
+            client.unsubscribe_topic(topic)
 
 
 def _commit(writer: RunWriter, result: dict, labels_all: np.ndarray, n_classes: int) -> None:

@@ -125,7 +125,7 @@ class Mapper(Params):
     compute_node_means : bool, also compute the (K, D) mean activation vectors
     scheduler : str or distributed.Client, optional
         Cluster the cover elements as Dask tasks (``local:N``, ``tcp://HOST:PORT`` or a Client;
-        :func:`topoact.distributed.cluster_elements`); None: the block's
+        :func:`topoact.distributed.tasks.cluster_elements`); None: the block's
         :func:`topoact.distributed.use_scheduler`, else ``n_jobs`` threads. Same graph either way.
 
     Examples

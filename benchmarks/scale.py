@@ -8,7 +8,8 @@
   (one thread each). The clusters are started before the clock starts and warmed up with one
   small collect (workers import torch once); every timed collect then loads the model on its
   workers itself. Ratios: 2 vs 1 worker (scaling, goal >= 1.7) and 2 workers vs the single process
-  (the cost of Dask on one machine, goal >= 0.9). Rows are checked equal across the three.
+  (the cost of Dask on one machine, goal >= 0.9). Rows are checked equal across the three. CPU
+  seconds per image (the client and all workers) say what Dask adds whatever the machine's load.
 - read: a (rows x dim) float32 layer written chunk by chunk to both stores, then read whole as
   the Mapper does (``Run.activations``: a memory map, or the Zarr array read into memory), and
   read + the L2-norm lens over every row. Best of 3, file cache warm for both. Goal: zarr / npy <= 1.2.
@@ -37,6 +38,14 @@ def _load() -> str:
     return "load average " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+def _cpu(client) -> float:
+    """CPU seconds used so far by the client's worker processes (user + system)."""
+    import psutil
+
+    times = client.run(lambda: tuple(psutil.Process().cpu_times())[:2])
+    return float(sum(sum(t) for t in times.values()))
+
+
 def part_collect(work: Path, n: int, batch_size: int) -> None:
     import torch
     from distributed import Client, LocalCluster
@@ -46,30 +55,34 @@ def part_collect(work: Path, n: int, batch_size: int) -> None:
     model, data, layers = "torchvision:resnet18", f"shapes:{n}", ["layer3", "layer4"]
     chunk = max(8, n // 8)
     common = dict(layers=layers, batch_size=batch_size, chunk_size=chunk, progress=False, num_workers=0)
-    results = {}
-    t = time.perf_counter()
+    results, cpu = {}, {}
+    t, c = time.perf_counter(), time.process_time()
     single = topoact.collect(model, data, out=work / "single", **common)
     results["single process"] = time.perf_counter() - t
+    cpu["single process"] = time.process_time() - c
     for workers in (1, 2):
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
                 Client(cluster) as client:
             topoact.collect(model, "shapes:8", out=work / f"warm{workers}", scheduler=client,
                             **{**common, "chunk_size": 8})
-            t = time.perf_counter()
+            t, c = time.perf_counter(), _cpu(client) + time.process_time()
             run = topoact.collect(model, data, out=work / f"dask{workers}", scheduler=client, **common)
-            results[f"{workers} Dask worker{'s' if workers > 1 else ''}"] = time.perf_counter() - t
+            name = f"{workers} Dask worker{'s' if workers > 1 else ''}"
+            results[name] = time.perf_counter() - t
+            cpu[name] = _cpu(client) + time.process_time() - c
         for layer in layers:
             assert np.array_equal(run.activations(layer), single.activations(layer)), layer
     rate = {k: n / v for k, v in results.items()}
     print(f"\n## collect: {model}, {n} images ({data}), layers {','.join(layers)}, batch {batch_size}, "
           f"chunks of {chunk}\n")
-    print("| setting | seconds | images/s |")
-    print("|---|---|---|")
+    print("| setting | seconds | images/s | CPU seconds per image (all processes) |")
+    print("|---|---|---|---|")
     for k, v in results.items():
-        print(f"| {k} | {v:.1f} | {rate[k]:.2f} |")
+        print(f"| {k} | {v:.1f} | {rate[k]:.2f} | {cpu[k] / n:.3f} |")
     print(f"\n2 workers / 1 worker: **{rate['2 Dask workers'] / rate['1 Dask worker']:.2f}x** (goal >= 1.7); "
           f"2 workers / single process: **{rate['2 Dask workers'] / rate['single process']:.2f}x** (goal >= 0.9); "
-          f"rows identical in all three. torch {torch.__version__}, {torch.get_num_threads()} threads in the "
+          f"CPU per image 2 workers / single process: {cpu['2 Dask workers'] / cpu['single process']:.2f}x "
+          f"(the work Dask adds, independent of the machine's load); rows identical in all three. torch {torch.__version__}, {torch.get_num_threads()} threads in the "
           f"single process; {_load()}")
 
 

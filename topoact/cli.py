@@ -128,7 +128,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     run = collect(args.model, args.data, args.layers, args.out, reduce=args.reduce, limit=args.limit,
                   batch_size=args.batch_size, chunk_size=args.chunk_size, seed=args.seed,
-                  num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite)
+                  num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite,
+                  store=args.store, scheduler=args.scheduler)
     if args.attributes:
         from .attributes import import_attributes
         from .store import open_run
@@ -165,9 +166,13 @@ def _collect_series(args: argparse.Namespace) -> int:
     if args.attributes:
         raise ValueError("--attributes is not supported with several checkpoints; import them per run "
                          "with `topoact attributes`")
+    if args.scheduler:
+        raise ValueError("--scheduler is not supported with several checkpoints yet: collect each checkpoint "
+                         "with its own `topoact collect --weights FILE --scheduler ...`, or drop --scheduler")
     series = collect_series(args.model, args.data, args.layers, weights=args.weights, out=args.out,
                             steps=args.steps, reduce=args.reduce, limit=args.limit, batch_size=args.batch_size,
-                            chunk_size=args.chunk_size, seed=args.seed, num_workers=args.workers, progress=True)
+                            chunk_size=args.chunk_size, seed=args.seed, num_workers=args.workers, progress=True,
+                            store=args.store)
     for entry in series.failed:
         print(f"step {entry['step']} skipped ({entry['checkpoint']}): {entry['error']}")
     last = series.run(series.steps[-1])
@@ -327,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=step_list,
                    help="with several --weights (a glob 'ckpt_*.th', a directory or a,b,c): the step of each "
                         "checkpoint (default: the last number in each file name); --out is then a series")
+    from .distributed.cli import add_convert_arguments, add_scheduler_argument, add_store_argument, \
+        run_convert_command, with_scheduler
+
+    add_store_argument(p)
+    add_scheduler_argument(p)
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("timeline", help="per-step summaries, node matches and events of a series' layer (JSON)")
@@ -338,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-persistence", action="store_true", help="leave out the persistence summaries (faster)")
     p.set_defaults(func=cmd_timeline)
 
+    p = sub.add_parser("convert", help="rewrite a finished run's activations as Zarr arrays (or back to .npy)")
+    add_convert_arguments(p)
+    p.set_defaults(func=run_convert_command)
+
     p = sub.add_parser("check", help="verify a run directory and say how to repair what is wrong")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=cmd_check)
@@ -346,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mapper", help="build and save a Mapper graph of one layer")
     add_mapper_arguments(p)
-    p.set_defaults(func=run_mapper_command)
+    add_scheduler_argument(p)
+    p.set_defaults(func=with_scheduler(run_mapper_command))
     p = sub.add_parser("sweep", help="Mapper parameter sweep with a summary per setting")
     add_sweep_arguments(p)
     p.set_defaults(func=run_sweep_command)

@@ -28,6 +28,8 @@ _EXPORTS = {
     "open_dataset": "topoact.data",
     "ImageSet": "topoact.data.base",
     "anomalies": "topoact.anomaly",
+    "open_series": "topoact.series",
+    "collect_series": "topoact.series",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

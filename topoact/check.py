@@ -51,6 +51,15 @@ class Problem:
 
 
 def _load_array(path: Path, problems: list, rel: str) -> np.ndarray | None:
+    if path.suffix == ".zarr":  # a Zarr v3 layer (topoact.storage)
+        from .errors import DamagedRunError
+        from .storage.zarr_array import read_zarr
+
+        try:
+            return read_zarr(path)
+        except (DamagedRunError, ValueError, OSError) as exc:
+            problems.append(Problem("error", rel, f"unreadable ({exc})", RESUME))
+            return None
     if not path.is_file():
         problems.append(Problem("error", rel, "missing", RESUME))
         return None
@@ -104,7 +113,7 @@ def check_run(path: str | Path) -> list[Problem]:
         problems.append(Problem("error", "meta.json", "collection has not finished", RESUME))
         return problems
     n = int(meta.get("n_rows", -1))
-    from .store import ACTIVATIONS, INDEX, TABLE_FILES, layer_filename
+    from .store import INDEX, TABLE_FILES, activation_path
 
     for name in TABLE_FILES:
         _check_rows(_load_array(root / name, problems, name), n, name, problems)
@@ -121,7 +130,7 @@ def check_run(path: str | Path) -> list[Problem]:
 
     fingerprints: dict[str, str | None] = {}
     for layer, info in (meta.get("layers") or {}).items():
-        rel = f"{ACTIVATIONS}/{layer_filename(layer)}.npy"
+        rel = str(activation_path(root, layer, meta.get("store", "npy")).relative_to(root))
         X = _load_array(root / rel, problems, rel)
         _check_rows(X, n, rel, problems, width=info.get("dim"))
         if X is not None and X.shape[0] == n:

@@ -59,7 +59,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True,
                         help="demo | cifar-resnet20|32|44|56|110 | torchvision:NAME | torchscript:PATH")
     parser.add_argument("--weights", help="local weights file (state dict; 'state_dict' wrappers and "
-                                          "'module.' prefixes are handled)")
+                                          "'module.' prefixes are handled); for collect also several "
+                                          "checkpoints: a glob 'ckpt_*.th', a directory or a,b,c (a series)")
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -119,11 +120,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
     int
         Exit code.
     """
+    from .series import is_checkpoint_list
+
+    if is_checkpoint_list(args.weights):
+        return _collect_series(args)
     from .collection import collect
 
     run = collect(args.model, args.data, args.layers, args.out, reduce=args.reduce, limit=args.limit,
                   batch_size=args.batch_size, chunk_size=args.chunk_size, seed=args.seed,
-                  num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite)
+                  num_workers=args.workers, weights=args.weights, progress=True, overwrite=args.overwrite,
+                  store=args.store, scheduler=args.scheduler)
     if args.attributes:
         from .attributes import import_attributes
         from .store import open_run
@@ -133,6 +139,80 @@ def cmd_collect(args: argparse.Namespace) -> int:
         run = open_run(run.path)
     print(f"{run.n} images collected into {run.path} (layers: {', '.join(run.layers)}); "
           f"skipped {run.report.get('n_skipped', 0)}; {accuracy_line(run)}")
+    return 0
+
+
+def step_list(text: str) -> list[int]:
+    """argparse type of ``--steps``: comma-separated whole numbers.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of int
+    """
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated whole numbers, got {text!r}") from None
+
+
+def _collect_series(args: argparse.Namespace) -> int:
+    """``topoact collect --weights GLOB|DIR|a,b``: one run per checkpoint in a series directory."""
+    from .series import collect_series
+
+    if args.attributes:
+        raise ValueError("--attributes is not supported with several checkpoints; import them per run "
+                         "with `topoact attributes`")
+    if args.scheduler:
+        raise ValueError("--scheduler is not supported with several checkpoints yet: collect each checkpoint "
+                         "with its own `topoact collect --weights FILE --scheduler ...`, or drop --scheduler")
+    series = collect_series(args.model, args.data, args.layers, weights=args.weights, out=args.out,
+                            steps=args.steps, reduce=args.reduce, limit=args.limit, batch_size=args.batch_size,
+                            chunk_size=args.chunk_size, seed=args.seed, num_workers=args.workers, progress=True,
+                            store=args.store)
+    for entry in series.failed:
+        print(f"step {entry['step']} skipped ({entry['checkpoint']}): {entry['error']}")
+    last = series.run(series.steps[-1])
+    print(f"series of {len(series.steps)} checkpoints (steps {', '.join(map(str, series.steps))}) in {series.path}; "
+          f"{last.n} images each; last step: {accuracy_line(last)}")
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """``topoact timeline``: per-step summaries, node matches and events of one layer of a series.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
+    from .fileio import write_json
+    from .series import open_series
+    from .timeline import build_timeline
+
+    series = open_series(args.series_dir)
+    timeline = build_timeline(series, args.layer, persistence=not args.no_persistence,
+                              max_motion=args.max_motion)
+    data = timeline.to_dict()
+    if args.out:
+        write_json(args.out, data)
+    for row in timeline.steps:
+        events = row.get("events") or {}
+        acc = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+        purity = "n/a" if row["purity"] is None else f"{row['purity']:.3f}"
+        print(f"step {row['step']:>6}: accuracy {acc}  nodes {row['nodes']:>4}  components {row['components']:>3}  "
+              f"loops {row['loops']:>3}  purity {purity}  "
+              + "  ".join(f"{k} {v}" for k, v in events.items() if v))
+    if args.out:
+        print(f"timeline of {args.layer} written to {args.out}")
     return 0
 
 
@@ -249,7 +329,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="delete a previous, different topoact run in --out (never anything else)")
     p.add_argument("--attributes", metavar="FILE.csv", help="per-image attributes ('path' or 'id' column)")
+    p.add_argument("--steps", type=step_list,
+                   help="with several --weights (a glob 'ckpt_*.th', a directory or a,b,c): the step of each "
+                        "checkpoint (default: the last number in each file name); --out is then a series")
+    from .distributed.cli import add_convert_arguments, add_scheduler_argument, add_store_argument, \
+        run_convert_command, with_scheduler
+
+    add_store_argument(p)
+    add_scheduler_argument(p)
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("timeline", help="per-step summaries, node matches and events of a series' layer (JSON)")
+    p.add_argument("series_dir", metavar="SERIES")
+    p.add_argument("--layer", required=True, help="a collected layer")
+    p.add_argument("--out", metavar="FILE.json", help="write the timeline JSON here")
+    p.add_argument("--max-motion", type=float, default=1.0,
+                   help="how far a persisting node may move between steps in the layout (default 1)")
+    p.add_argument("--no-persistence", action="store_true", help="leave out the persistence summaries (faster)")
+    p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser("convert", help="rewrite a finished run's activations as Zarr arrays (or back to .npy)")
+    add_convert_arguments(p)
+    p.set_defaults(func=run_convert_command)
 
     p = sub.add_parser("check", help="verify a run directory and say how to repair what is wrong")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -259,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mapper", help="build and save a Mapper graph of one layer")
     add_mapper_arguments(p)
-    p.set_defaults(func=run_mapper_command)
+    add_scheduler_argument(p)
+    p.set_defaults(func=with_scheduler(run_mapper_command))
     p = sub.add_parser("sweep", help="Mapper parameter sweep with a summary per setting")
     add_sweep_arguments(p)
     p.set_defaults(func=run_sweep_command)

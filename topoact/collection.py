@@ -26,6 +26,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -286,7 +287,7 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
             limit: int | None = None, batch_size: int = 128, chunk_size: int = 2048, seed: int = 0,
             num_workers: int | None = None, weights: str | None = None,
             progress: bool | ProgressFn | None = None, should_cancel: Callable[[], bool] | None = None,
-            overwrite: bool = False) -> Run:
+            overwrite: bool = False, store: str = "npy", scheduler: Any = None) -> Run:
     """Collect activations of ``layers`` of ``model`` on ``data`` into the run directory ``out``.
 
     Parameters
@@ -324,6 +325,14 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
         raised and the committed chunks stay resumable.
     overwrite : bool
         Delete a previous (different) topoact run in ``out`` first; never deletes anything else.
+    store : {"npy", "zarr"}
+        How activations are stored: ``.npy`` files (memory-mapped when read; the default) or
+        Zarr v3 arrays with one chunk per collection chunk (:mod:`topoact.storage`).
+    scheduler : str or distributed.Client, optional
+        Run the chunks as Dask tasks: ``local`` / ``local:N`` (a LocalCluster of N one-thread
+        worker processes), ``tcp://HOST:PORT`` (a running Dask scheduler whose workers see
+        ``out`` and the data), or a ``distributed.Client``. Same rows in the same order as
+        without (:mod:`topoact.distributed.collect`).
 
     Returns
     -------
@@ -341,13 +350,18 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
     """
     from tqdm.auto import tqdm
 
-    from .config import check_range
+    from .config import check_choice, check_range
     from .data import open_dataset
     from .data.classes import match_classes
     from .models import load_model
     from .models.layers import list_layers
 
     check_reduce(reduce)
+    check_choice("store", store, ("npy", "zarr"))
+    if scheduler is not None:
+        from .distributed.scheduler import check_scheduler
+
+        check_scheduler(scheduler)
     check_range("batch_size", batch_size, 1, integer=True)
     check_range("chunk_size", chunk_size, 1, integer=True)
     if limit is not None:
@@ -396,9 +410,15 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
                 return open_run(out, model=attach)
         created = not out.exists()
         try:
-            _write(bundle, dataset, out, layers, hooked, layer_info, classes, description, model_info, config,
-                   n=n, reduce=reduce, seed=seed, batch_size=batch_size, chunk_size=chunk_size,
-                   num_workers=num_workers, progress=progress, should_cancel=should_cancel, bar_factory=tqdm)
+            write = _write
+            if scheduler is not None:
+                from .distributed.collect import write_distributed
+
+                write = partial(write_distributed, scheduler=scheduler)
+            write(bundle, dataset, out, layers, hooked, layer_info, classes, description, model_info, config,
+                  n=n, reduce=reduce, seed=seed, batch_size=batch_size, chunk_size=chunk_size,
+                  num_workers=num_workers, progress=progress, should_cancel=should_cancel, bar_factory=tqdm,
+                  store=store)
         except BaseException:
             if created and out.is_dir() and not _committed(out):
                 # nothing to resume: leave no partial directory behind
@@ -409,13 +429,12 @@ def collect(model: Any, data: Any, layers: str | Sequence[str], out: str | Path,
     return open_run(out, model=attach)
 
 
-def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, description, model_info, config, *,
-           n, reduce, seed, batch_size, chunk_size, num_workers, progress, should_cancel, bar_factory) -> RunWriter:
-    """The writing half of :func:`collect` (inside the run lock)."""
+def _run_meta(bundle, dataset, layer_info, classes, description, model_info, config, *, n, reduce, seed,
+              chunk_size, store) -> tuple[dict, tuple[int, int] | None]:
+    """(meta.json of a new run, thumbnail (h, w) or None when the data set can be reopened)."""
     import PIL
     import sklearn
 
-    n_chunks = (n + chunk_size - 1) // chunk_size
     thumbnail = None
     if not description["reopenable"]:
         h, w = bundle.input_size
@@ -424,7 +443,7 @@ def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, desc
     meta = {
         "format": FORMAT_VERSION, "config_hash": stable_hash(config), "model": model_info,
         "dataset": description, "layers": layer_info, "reduce": reduce, "seed": seed,
-        "n_images": n, "chunk_size": chunk_size, "n_chunks": n_chunks,
+        "n_images": n, "chunk_size": chunk_size, "n_chunks": (n + chunk_size - 1) // chunk_size,
         **classes.to_meta(),
         "attribute_kinds": dataset.attribute_kinds(),
         "attributes_meta": dataset.attributes_meta(),
@@ -433,9 +452,128 @@ def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, desc
                      "numpy": np.__version__, "pillow": PIL.__version__, "sklearn": sklearn.__version__,
                      "python": platform.python_version()},
     }
+    if store != "npy":
+        meta["store"] = store
+    return meta, thumbnail
+
+
+@dataclass
+class ChunkRows:
+    """What one chunk's forward passes produced (rows in data set order)."""
+
+    index: np.ndarray                    # (k,) int64 source positions of the readable images
+    predictions: np.ndarray              # (k,) int64
+    probabilities: np.ndarray            # (k, C) float32
+    activations: dict[str, np.ndarray]   # {layer: (k, D)} float32
+    thumbnails: np.ndarray | None        # (k, h, w, 3) uint8
+    skipped: list[dict]                  # unreadable images with their reasons
+
+
+def collect_chunk(module: torch.nn.Module, captured: dict, set_batch: Callable, dataset, indices: np.ndarray,
+                  preprocess: "_Preprocessor", thumbnail: tuple | None, layers: Sequence[str], *, batch_size: int,
+                  num_workers: int = 0, should_cancel: Callable[[], bool] | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> ChunkRows:
+    """Forward passes over one chunk of images inside :func:`hooked_layers` (one process or a worker).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model, in eval mode, under ``torch.inference_mode``.
+    captured, set_batch
+        What :func:`hooked_layers` yields.
+    dataset : ImageSet
+    indices : ndarray of int64, shape (k,)
+        Data set positions of the chunk.
+    preprocess : callable
+        PIL image -> (3, H, W) tensor.
+    thumbnail : (h, w) or None
+    layers : sequence of str
+        All requested layers (``output`` included).
+    batch_size, num_workers : int
+    should_cancel : callable, optional
+    on_batch : callable, optional
+        ``on_batch(images)`` after each batch (progress).
+
+    Returns
+    -------
+    ChunkRows
+    """
+    loader = torch.utils.data.DataLoader(_ChunkItems(dataset, indices, preprocess, thumbnail), batch_size=batch_size,
+                                         num_workers=num_workers, collate_fn=_collate)
+    parts: dict[str, list] = {"index": [], "pred": [], "prob": [], "thumb": []}
+    acts: dict[str, list] = {name: [] for name in layers}
+    skipped = []
+    for index, batch, bad, thumbs in loader:
+        check_cancelled(should_cancel, "collection")
+        skipped += [{"source_index": int(i), "id": dataset.item_id(int(i)), "path": dataset.path(int(i)),
+                     "reason": reason} for i, reason in bad]
+        for i, reason in bad:
+            log.warning("skipped image %s: %s", dataset.path(int(i)) or dataset.item_id(int(i)), reason)
+        if batch is not None:
+            set_batch(index)
+            logits = _first_tensor(module(batch)).float()
+            captured.setdefault(OUTPUT_LAYER, logits)
+            parts["index"].append(index)
+            parts["prob"].append(torch.softmax(logits, dim=1).numpy())
+            parts["pred"].append(logits.argmax(dim=1).numpy())
+            for name in layers:
+                acts[name].append(captured[name].float().numpy())
+            captured.clear()
+            if thumbs is not None:
+                parts["thumb"].append(thumbs)
+        if on_batch is not None:
+            on_batch(len(index) + len(bad))
+    if not parts["index"]:
+        return ChunkRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32),
+                         {}, None, skipped)
+    return ChunkRows(np.concatenate(parts["index"]), np.concatenate(parts["pred"]), np.concatenate(parts["prob"]),
+                     {k: np.concatenate(v) for k, v in acts.items()},
+                     np.concatenate(parts["thumb"]) if parts["thumb"] else None, skipped)
+
+
+def check_classes(rows: ChunkRows, n_classes: int) -> None:
+    """ValueError when the model's outputs do not match the known class names."""
+    if len(rows.index) and rows.probabilities.shape[1] != n_classes:
+        raise ValueError(f"the model outputs {rows.probabilities.shape[1]} classes but {n_classes} class names "
+                         "are known; pass class_names matching the model")
+
+
+def finish_run(writer: RunWriter, dataset, out: Path, n: int, started: float) -> None:
+    """Index, attributes and report of a run whose chunks are all committed; marks it complete."""
+    writer_rows = writer.rows_done
+    if writer.slotted:
+        writer.compact()
+    rows = np.array(np.load(out / "source_index.npy", mmap_mode="r")[:writer_rows])
+    index = {"ids": [dataset.item_id(int(i)) for i in rows], "paths": [dataset.path(int(i)) for i in rows]}
+    attributes = {k: np.asarray(v)[rows] for k, v in dataset.attributes().items()}
+    seconds = time.perf_counter() - started
+    summary = {"n_images": n, "n_rows": writer_rows, "n_skipped": n - writer_rows,
+               "seconds_last_session": round(seconds, 3)}
+    writer.finish(index=index, attributes=attributes, report=summary)
+    if summary["n_skipped"]:
+        log.warning("%d of %d images could not be read; they are listed in %s", summary["n_skipped"], n,
+                    out / "report.json")
+
+
+def open_writer(bundle, dataset, out: Path, layer_info, classes, description, model_info, config, *, n, reduce,
+                seed, chunk_size, store) -> tuple[RunWriter, tuple[int, int] | None, int]:
+    """(the run's writer, new or resumed; thumbnail (h, w) or None; number of classes)."""
+    meta, thumbnail = _run_meta(bundle, dataset, layer_info, classes, description, model_info, config, n=n,
+                                reduce=reduce, seed=seed, chunk_size=chunk_size, store=store)
     n_classes = len(classes.class_names) or 1
     writer = RunWriter(out, meta=meta, n_rows=n, layer_dims={k: v["dim"] for k, v in layer_info.items()},
                        n_classes=n_classes, thumbnail_shape=thumbnail)
+    return writer, thumbnail, n_classes
+
+
+def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, description, model_info, config, *,
+           n, reduce, seed, batch_size, chunk_size, num_workers, progress, should_cancel, bar_factory,
+           store="npy") -> RunWriter:
+    """The writing half of :func:`collect` (inside the run lock), in this process."""
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    writer, thumbnail, n_classes = open_writer(bundle, dataset, out, layer_info, classes, description, model_info,
+                                               config, n=n, reduce=reduce, seed=seed, chunk_size=chunk_size,
+                                               store=store)
     labels_all = classes.map_labels(dataset.labels())
     preprocess = _Preprocessor(tuple(bundle.input_size), tuple(bundle.mean), tuple(bundle.std))
     workers = _default_workers() if num_workers is None else num_workers
@@ -447,61 +585,26 @@ def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, desc
                       dynamic_ncols=True, smoothing=0.1)
     callback = progress if callable(progress) else None
     report(callback, done, n, "collect")
+
+    def on_batch(images: int) -> None:
+        nonlocal done
+        bar.update(images)
+        done += images
+        report(callback, done, n, "collect")
+
     try:
         with hooked_layers(module, hooked, reduce, seed) as (captured, set_batch), torch.inference_mode():
             for chunk in range(writer.chunks_done, n_chunks):
                 indices = np.arange(chunk * chunk_size, min((chunk + 1) * chunk_size, n))
-                loader = torch.utils.data.DataLoader(
-                    _ChunkItems(dataset, indices, preprocess, thumbnail), batch_size=batch_size,
-                    num_workers=workers, collate_fn=_collate)
-                parts: dict[str, list] = {"index": [], "pred": [], "prob": [], "thumb": []}
-                acts: dict[str, list] = {name: [] for name in layers}
-                skipped = []
-                for index, batch, bad, thumbs in loader:
-                    check_cancelled(should_cancel, "collection")
-                    skipped += [{"source_index": int(i), "id": dataset.item_id(int(i)), "path": dataset.path(int(i)),
-                                 "reason": reason} for i, reason in bad]
-                    for i, reason in bad:
-                        log.warning("skipped image %s: %s", dataset.path(int(i)) or dataset.item_id(int(i)), reason)
-                    if batch is not None:
-                        set_batch(index)
-                        logits = _first_tensor(module(batch)).float()
-                        captured.setdefault(OUTPUT_LAYER, logits)
-                        parts["index"].append(index)
-                        parts["prob"].append(torch.softmax(logits, dim=1).numpy())
-                        parts["pred"].append(logits.argmax(dim=1).numpy())
-                        for name in layers:
-                            acts[name].append(captured[name].float().numpy())
-                        captured.clear()
-                        if thumbs is not None:
-                            parts["thumb"].append(thumbs)
-                    bar.update(len(index) + len(bad))
-                    done += len(index) + len(bad)
-                    report(callback, done, n, "collect")
-                if parts["index"]:
-                    index = np.concatenate(parts["index"])
-                    prob = np.concatenate(parts["prob"])
-                    if prob.shape[1] != n_classes:
-                        raise ValueError(f"the model outputs {prob.shape[1]} classes but {n_classes} class names "
-                                         "are known; pass class_names matching the model")
-                    writer.write_chunk(
-                        source_index=index, labels=labels_all[index], predictions=np.concatenate(parts["pred"]),
-                        probabilities=prob, activations={k: np.concatenate(v) for k, v in acts.items()},
-                        thumbnails=np.concatenate(parts["thumb"]) if parts["thumb"] else None, skipped=skipped)
-                else:
-                    writer.write_chunk(source_index=np.zeros(0, np.int64), labels=None, predictions=None,
-                                       probabilities=None, activations={}, skipped=skipped)
+                rows = collect_chunk(module, captured, set_batch, dataset, indices, preprocess, thumbnail, layers,
+                                     batch_size=batch_size, num_workers=workers, should_cancel=should_cancel,
+                                     on_batch=on_batch)
+                check_classes(rows, n_classes)
+                writer.write_chunk(
+                    source_index=rows.index, labels=labels_all[rows.index] if len(rows.index) else None,
+                    predictions=rows.predictions, probabilities=rows.probabilities, activations=rows.activations,
+                    thumbnails=rows.thumbnails, skipped=rows.skipped)
     finally:
         bar.close()
-
-    rows = np.array(np.load(out / "source_index.npy", mmap_mode="r")[: writer.rows_done])
-    index = {"ids": [dataset.item_id(int(i)) for i in rows], "paths": [dataset.path(int(i)) for i in rows]}
-    attributes = {k: np.asarray(v)[rows] for k, v in dataset.attributes().items()}
-    seconds = time.perf_counter() - started
-    summary = {"n_images": n, "n_rows": writer.rows_done, "n_skipped": n - writer.rows_done,
-               "seconds_last_session": round(seconds, 3)}
-    writer.finish(index=index, attributes=attributes, report=summary)
-    if summary["n_skipped"]:
-        log.warning("%d of %d images could not be read; they are listed in %s", summary["n_skipped"], n,
-                    out / "report.json")
+    finish_run(writer, dataset, out, n, started)
     return writer

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import re
+import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -41,6 +42,8 @@ DEFAULT_GRAPH = "default"
 #: the per-image tables of a finished run, one row per image each
 TABLE_FILES = ("labels.npy", "predictions.npy", "probabilities.npy", "source_index.npy")
 FORMAT_VERSION = 1
+#: suffix of a layer stored as a Zarr v3 array (``activations/<layer>.zarr``)
+ZARR_SUFFIX = ".zarr"
 
 
 class IncompleteRunError(RuntimeError):
@@ -138,6 +141,15 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
         return tuple(shape), dtype, handle.tell()
 
 
+def _npy_size(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Bytes of the .npy file of an array of this shape and dtype (a stored layer's size whatever
+    its store, so converting a run keeps its fingerprints and cached results)."""
+    buffer = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.tell() + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
 def _npy_data_offset(path: Path) -> int:
     return _npy_header(path)[2]
 
@@ -165,6 +177,17 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
     with open(path, "r+b") as handle:
         handle.write(buffer.getvalue())
         handle.truncate(offset + n_rows * row_bytes)
+
+
+def checked_rows(array: Any, start_row: int, rows: np.ndarray) -> np.ndarray:
+    """``rows`` as a C-contiguous array of ``array.dtype``, or ValueError when they do not fit
+    ``array`` (with ``path``, ``shape``, ``dtype``) at ``start_row``."""
+    rows = np.ascontiguousarray(rows, dtype=array.dtype)
+    if rows.shape[1:] != array.shape[1:]:
+        raise ValueError(f"{array.path.name}: rows of shape {rows.shape[1:]}, expected {array.shape[1:]}")
+    if start_row + len(rows) > array.shape[0]:
+        raise ValueError(f"{array.path.name}: writing past the end ({start_row}+{len(rows)} > {array.shape[0]})")
+    return rows
 
 
 class RowArray:
@@ -198,25 +221,40 @@ class RowArray:
         start_row : int
         rows : ndarray, shape (k, *shape[1:])
         """
-        rows = np.ascontiguousarray(rows, dtype=self.dtype)
-        if rows.shape[1:] != self.shape[1:]:
-            raise ValueError(f"{self.path.name}: rows of shape {rows.shape[1:]}, expected {self.shape[1:]}")
-        if start_row + len(rows) > self.shape[0]:
-            raise ValueError(f"{self.path.name}: writing past the end ({start_row}+{len(rows)} > {self.shape[0]})")
+        rows = checked_rows(self, start_row, rows)
         with open(self.path, "r+b") as handle:
             handle.seek(self.offset + start_row * self.row_bytes)
             handle.write(rows.tobytes())
             handle.flush()
             os.fsync(handle.fileno())
 
+    def read(self, start_row: int, stop_row: int) -> np.ndarray:
+        """Rows ``start_row .. stop_row`` as an in-memory array."""
+        return np.array(np.load(self.path, mmap_mode="r")[start_row:stop_row])
+
+    def shrink(self, n_rows: int) -> None:
+        """Cut the file to its first ``n_rows`` rows (in place)."""
+        _shrink_npy(self.path, n_rows)
+        self.shape = (int(n_rows),) + self.shape[1:]
+
 
 class RunWriter:
     """Write side of a run directory; ``collect`` drives it chunk by chunk.
 
+    Two layouts of the rows being written, both resumable chunk by chunk:
+
+    - sequential (one writer, :meth:`write_chunk`): each chunk's readable rows follow the
+      previous chunk's, ``progress.json`` counts ``chunks_done``;
+    - slots (many writers, :meth:`pending_chunks` / :meth:`commit_slot`): chunk ``c`` owns rows
+      ``c * chunk_size ..`` so chunks can finish in any order; ``progress.json`` lists the
+      committed chunks with their row counts, and :meth:`finish` closes the gaps left by
+      unreadable images (each array copied once, then renamed into place).
+
     Parameters
     ----------
     path : run directory
-    meta : dict written to meta.json (must hold ``config_hash``)
+    meta : dict written to meta.json (must hold ``config_hash``; ``store`` is ``npy`` (default)
+        or ``zarr``, ``chunk_size`` the rows per chunk)
     n_rows : number of images planned (rows are preallocated, cut at ``finish`` if some were skipped)
     layer_dims : {layer: D}
     n_classes : width of the probability table
@@ -231,6 +269,10 @@ class RunWriter:
         self.layer_dims = dict(layer_dims)
         self.n_classes = int(n_classes)
         self.thumbnail_shape = thumbnail_shape
+        self.store = str(self.meta.get("store", "npy"))
+        if self.store not in ("npy", "zarr"):
+            raise ValueError(f"store must be 'npy' or 'zarr', got {self.store!r}")
+        self.chunk_size = int(self.meta.get("chunk_size", 2048))
         self.progress = self._load_or_create()
 
     # -- set-up / resume ----------------------------------------------------------------------
@@ -243,11 +285,18 @@ class RunWriter:
             "source_index": (self.path / "source_index.npy", (n,), "int64"),
         }
         for layer, dim in self.layer_dims.items():
-            specs["act:" + layer] = (self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), (n, dim), "float32")
+            specs["act:" + layer] = (activation_path(self.path, layer, self.store), (n, dim), "float32")
         if self.thumbnail_shape is not None:
             h, w = self.thumbnail_shape
             specs["thumbnails"] = (self.path / THUMBNAILS, (n, h, w, 3), "uint8")
         return specs
+
+    def _open_array(self, path: Path, shape: tuple, dtype: str, *, create: bool, zarr: bool | None = None):
+        if path.suffix == ZARR_SUFFIX if zarr is None else zarr:
+            from .storage.zarr_array import ZarrRowArray
+
+            return ZarrRowArray(path, shape, dtype, chunk_rows=self.chunk_size, create=create)
+        return RowArray(path, shape, dtype, create=create)
 
     def _load_or_create(self) -> dict:
         meta_path, progress_path = self.path / META, self.path / PROGRESS
@@ -258,15 +307,21 @@ class RunWriter:
                 raise FileExistsError(
                     f"{self.path} already holds a different run (model/data/layers/reduction differ); "
                     "choose another --out directory or pass overwrite=True (--overwrite)")
+            if old.get("store", "npy") != self.store:
+                raise FileExistsError(
+                    f"{self.path} stores its activations as {old.get('store', 'npy')}, not {self.store}: resume it "
+                    f"with --store {old.get('store', 'npy')} (`topoact convert` converts a finished run)")
             progress = read_json(progress_path)
             log.info("resuming %s after chunk %d (%d rows done)", self.path, progress["chunks_done"], progress["rows_done"])
+            for path, _shape, _dtype in self._array_specs().values():
+                _finish_swap(path)  # a compaction killed between its two renames
         else:
             # meta.json first: a folder topoact started is recognisable as a run from then on
             (self.path / ACTIVATIONS).mkdir(parents=True, exist_ok=True)
             self.meta["status"] = "running"
             write_json(meta_path, self.meta)
             progress = {"config_hash": self.meta["config_hash"], "chunks_done": 0, "rows_done": 0, "skipped": []}
-        self.arrays = {name: RowArray(p, shape, dtype, create=not resuming)
+        self.arrays = {name: self._open_array(p, shape, dtype, create=not resuming)
                        for name, (p, shape, dtype) in self._array_specs().items()}
         if not resuming:
             write_json(progress_path, progress)
@@ -282,7 +337,25 @@ class RunWriter:
         """Rows (readable images) committed so far."""
         return int(self.progress["rows_done"])
 
+    @property
+    def slotted(self) -> bool:
+        """Whether the rows are written in the slot layout (parallel writers)."""
+        return self.progress.get("layout") == "slots"
+
     # -- writing ------------------------------------------------------------------------------
+    def _write_rows(self, start: int, *, source_index, labels, predictions, probabilities,
+                    activations: dict, thumbnails) -> None:
+        if not len(source_index):
+            return
+        self.arrays["source_index"].write(start, source_index)
+        self.arrays["labels"].write(start, labels)
+        self.arrays["predictions"].write(start, predictions)
+        self.arrays["probabilities"].write(start, probabilities)
+        for layer, rows in activations.items():
+            self.arrays["act:" + layer].write(start, rows)
+        if thumbnails is not None and "thumbnails" in self.arrays:
+            self.arrays["thumbnails"].write(start, thumbnails)
+
     def write_chunk(self, *, source_index: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
                     probabilities: np.ndarray, activations: dict[str, np.ndarray],
                     thumbnails: np.ndarray | None = None, skipped: list[dict] = ()) -> None:
@@ -299,24 +372,97 @@ class RunWriter:
         skipped : list of dict
             The chunk's unreadable images (``source_index``, ``id``, ``path``, ``reason``).
         """
+        if self.slotted:
+            raise ValueError(f"{self.path} was started by parallel workers (--scheduler); resume it with "
+                             "the same collect command including --scheduler")
         start = self.rows_done
-        n = len(source_index)
-        if n:
-            self.arrays["source_index"].write(start, source_index)
-            self.arrays["labels"].write(start, labels)
-            self.arrays["predictions"].write(start, predictions)
-            self.arrays["probabilities"].write(start, probabilities)
-            for layer, rows in activations.items():
-                self.arrays["act:" + layer].write(start, rows)
-            if thumbnails is not None and "thumbnails" in self.arrays:
-                self.arrays["thumbnails"].write(start, thumbnails)
+        self._write_rows(start, source_index=source_index, labels=labels, predictions=predictions,
+                         probabilities=probabilities, activations=activations, thumbnails=thumbnails)
         self.progress = {
             **self.progress,
             "chunks_done": self.chunks_done + 1,
-            "rows_done": start + n,
+            "rows_done": start + len(source_index),
             "skipped": list(self.progress["skipped"]) + list(skipped),
         }
         write_json(self.path / PROGRESS, self.progress)
+
+    def pending_chunks(self, n_chunks: int) -> list[int]:
+        """Chunks still to write, switching the run to the slot layout (for parallel writers).
+
+        A run started by one writer converts when its committed rows are exactly its chunks'
+        slots (no image skipped so far); otherwise ValueError (resume it without a scheduler).
+
+        Parameters
+        ----------
+        n_chunks : int
+
+        Returns
+        -------
+        list of int
+            Chunk numbers, ascending.
+        """
+        if not self.slotted:
+            done, size = self.chunks_done, self.chunk_size
+            if self.rows_done != min(done * size, self.n_rows):
+                raise ValueError(f"{self.path} was started by one process and skipped images; resume it with "
+                                 "the same collect command without --scheduler")
+            chunks = {str(c): min(size, self.n_rows - c * size) for c in range(done)}
+            self.progress = {**self.progress, "layout": "slots", "chunks": chunks}
+            write_json(self.path / PROGRESS, self.progress)
+        done = self.progress["chunks"]
+        return [c for c in range(int(n_chunks)) if str(c) not in done]
+
+    def slot_start(self, chunk: int) -> int:
+        """First row of chunk ``chunk``'s slot."""
+        return int(chunk) * self.chunk_size
+
+    def commit_slot(self, chunk: int, *, source_index: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
+                    probabilities: np.ndarray, activations: dict[str, np.ndarray] | None = None,
+                    thumbnails: np.ndarray | None = None, skipped: list[dict] = ()) -> None:
+        """Write one chunk's tables (and any activations given) into its slot and commit it.
+
+        Parameters are those of :meth:`write_chunk`; activations already written into the slot
+        by a worker are left out.
+        """
+        if not self.slotted:
+            raise ValueError("call pending_chunks() first: the run is not in the slot layout")
+        start = self.slot_start(chunk)
+        if len(source_index) > min(self.chunk_size, self.n_rows - start):
+            raise ValueError(f"chunk {chunk}: {len(source_index)} rows do not fit its slot")
+        self._write_rows(start, source_index=source_index, labels=labels, predictions=predictions,
+                         probabilities=probabilities, activations=activations or {}, thumbnails=thumbnails)
+        chunks = {**self.progress["chunks"], str(int(chunk)): int(len(source_index))}
+        self.progress = {**self.progress, "chunks": chunks, "chunks_done": len(chunks),
+                         "rows_done": int(sum(chunks.values())),
+                         "skipped": list(self.progress["skipped"]) + list(skipped)}
+        write_json(self.path / PROGRESS, self.progress)
+
+    def compact(self) -> None:
+        """Close the gaps between slots: each array copied once, then renamed into place."""
+        size = self.chunk_size
+        runs = [(int(c) * size, int(k)) for c, k in sorted(self.progress["chunks"].items(), key=lambda i: int(i[0]))]
+        if all(start == sum(k for _, k in runs[:i]) for i, (start, _) in enumerate(runs)):
+            return  # rows already contiguous (nothing skipped, or only at the very end)
+        rows = self.rows_done
+        compacted = set(self.progress.get("compacted", []))
+        for name, (path, shape, dtype) in self._array_specs().items():
+            if name in compacted:
+                continue
+            source = self.arrays[name]
+            temporary = path.with_name(path.name + COMPACT_SUFFIX)
+            _remove(temporary)
+            target = self._open_array(temporary, (rows,) + tuple(shape[1:]), dtype, create=True,
+                                      zarr=path.suffix == ZARR_SUFFIX)
+            position = 0
+            for start, k in runs:
+                if k:
+                    target.write(position, source.read(start, start + k))
+                    position += k
+            _swap_into_place(temporary, path)
+            self.arrays[name] = self._open_array(path, shape, dtype, create=False)
+            compacted.add(name)
+            self.progress = {**self.progress, "compacted": sorted(compacted)}
+            write_json(self.path / PROGRESS, self.progress)
 
     def finish(self, *, index: dict, attributes: dict[str, np.ndarray], report: dict) -> None:
         """Cut arrays to the rows written, write the tables and mark the run complete.
@@ -330,15 +476,87 @@ class RunWriter:
             Counts and timing written to ``report.json`` (with the skipped images).
         """
         rows = self.rows_done
-        if rows < self.n_rows:
-            for array in self.arrays.values():
-                _shrink_npy(array.path, rows)
+        if self.slotted:
+            self.compact()
+        for array in self.arrays.values():
+            if array.shape[0] > rows:
+                array.shrink(rows)
         np.savez(self.path / ATTRIBUTES, **{k: np.asarray(v) for k, v in attributes.items()})
         write_json(self.path / INDEX, index)
-        write_json(self.path / REPORT, {**report, "skipped": self.progress["skipped"]})
+        skipped = sorted(self.progress["skipped"], key=lambda item: int(item.get("source_index", 0)))
+        write_json(self.path / REPORT, {**report, "skipped": skipped})
         self.meta["status"] = "complete"
         self.meta["n_rows"] = rows
         write_json(self.path / META, self.meta)
+
+
+COMPACT_SUFFIX = ".compact"
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _swap_into_place(new: Path, path: Path) -> None:
+    """Replace ``path`` (file or directory) by ``new``; :func:`_finish_swap` completes a swap
+    killed between its two renames."""
+    if new.is_dir():
+        old = path.with_name(path.name + ".old")
+        _remove(old)
+        if path.exists():
+            os.rename(path, old)
+        os.rename(new, path)
+        _remove(old)
+    else:
+        os.replace(new, path)
+
+
+def _finish_swap(path: Path) -> None:
+    new = path.with_name(path.name + COMPACT_SUFFIX)
+    if not path.exists() and new.is_dir() and path.with_name(path.name + ".old").exists():
+        os.rename(new, path)
+        _remove(path.with_name(path.name + ".old"))
+
+
+def activation_path(run_path: str | os.PathLike, layer: str, store: str = "npy") -> Path:
+    """Where a layer's activations live in a run: ``activations/<layer>.npy`` or ``.zarr``.
+
+    Parameters
+    ----------
+    run_path : str or PathLike
+    layer : str
+    store : {"npy", "zarr"}
+
+    Returns
+    -------
+    Path
+    """
+    return Path(run_path) / ACTIVATIONS / (layer_filename(layer) + (ZARR_SUFFIX if store == "zarr" else ".npy"))
+
+
+def open_layer_writer(run_path: str | os.PathLike, layer: str, store: str = "npy"):
+    """The activation array of ``layer`` in a run being written, opened for row writes (workers).
+
+    Parameters
+    ----------
+    run_path : str or PathLike
+    layer : str
+    store : {"npy", "zarr"}
+
+    Returns
+    -------
+    RowArray or topoact.storage.ZarrRowArray
+        With ``write(start_row, rows)``.
+    """
+    path = activation_path(run_path, layer, store)
+    if store == "zarr":
+        from .storage.zarr_array import ZarrRowArray
+
+        return ZarrRowArray(path, (), "float32", create=False)
+    return RowArray(path, (), "float32", create=False)
 
 
 class Run:
@@ -369,7 +587,14 @@ class Run:
     def _check_files(self) -> None:
         """Every file a finished run must have, or DamagedRunError naming it and the repair."""
         required = list(TABLE_FILES) + [INDEX]
-        required += [f"{ACTIVATIONS}/{layer_filename(layer)}.npy" for layer in self.meta.get("layers", {})]
+        zarr_layers = []
+        for layer in self.meta.get("layers", {}):
+            path = activation_path(self.path, layer, self.store)
+            if self.store == "zarr":
+                zarr_layers.append(path)
+                required.append(str(path.relative_to(self.path) / "zarr.json"))
+            else:
+                required.append(str(path.relative_to(self.path)))
         missing = [name for name in required if not (self.path / name).is_file()]
         if missing:
             raise DamagedRunError(f"{self.path} is damaged: missing {', '.join(missing)}; {REPAIR} "
@@ -377,11 +602,26 @@ class Run:
         for name in required:
             if name.endswith(".npy"):
                 _check_npy_size(self.path / name)
+        for path in zarr_layers:
+            from .storage.zarr_array import zarr_shape
+
+            if zarr_shape(path)[0] != self.n:
+                raise DamagedRunError(f"{path} holds {zarr_shape(path)[0]} rows, the run {self.n}; {REPAIR}")
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, n={self.n}, layers={self.layers})"
 
     # -- tables -------------------------------------------------------------------------------
+    @property
+    def store(self) -> str:
+        """How activations are stored: ``npy`` (memory-mapped files) or ``zarr`` (Zarr v3 arrays)."""
+        return str(self.meta.get("store", "npy"))
+
+    def activation_path(self, layer: str) -> Path:
+        """The file (``.npy``) or Zarr array directory (``.zarr``) of a layer's activations."""
+        self._check_layer(layer)
+        return activation_path(self.path, layer, self.store)
+
     @property
     def layers(self) -> list[str]:
         """The collected layers, in collection order."""
@@ -446,13 +686,17 @@ class Run:
             16 hex digits.
         """
         self._check_layer(layer)
-        path = self.path / ACTIVATIONS / (layer_filename(layer) + ".npy")
+        path = self.activation_path(layer)
         stat = path.stat()
         memo_key = (layer, stat.st_size, stat.st_mtime_ns)
+        if self.store == "zarr":  # a directory: its chunk files' sizes and times
+            memo_key = (layer, tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                                            for p in path.rglob("*") if p.is_file())))
         memo = self.__dict__.setdefault("_fingerprints", {})
         if memo_key not in memo:
             X = self.activations(layer)
-            digest = hashlib.sha256(str((X.shape, X.dtype.str, stat.st_size)).encode())
+            size = stat.st_size if self.store != "zarr" else _npy_size(X.shape, X.dtype)
+            digest = hashlib.sha256(str((X.shape, X.dtype.str, size)).encode())
             sums = np.zeros(X.shape[1:], np.float64)
             for start in range(0, X.shape[0], 8192):
                 sums += np.asarray(X[start:start + 8192], np.float64).sum(axis=0)
@@ -473,7 +717,8 @@ class Run:
         Returns
         -------
         ndarray of float32, shape (N, D)
-            Read-only memory map.
+            Read-only: a memory map (``npy`` store) or, for a ``zarr`` store, the array read
+            into memory once per Run object (:func:`topoact.storage.read_zarr`).
 
         Raises
         ------
@@ -482,8 +727,16 @@ class Run:
         topoact.errors.DamagedRunError
             The file is missing or truncated (named, with the repair).
         """
-        self._check_layer(layer)
-        return load_npy(self.path / ACTIVATIONS / (layer_filename(layer) + ".npy"), mmap=True)
+        path = self.activation_path(layer)
+        if self.store != "zarr":
+            return load_npy(path, mmap=True)
+        from .storage.zarr_array import read_zarr
+
+        memo = self.__dict__.setdefault("_zarr_layers", {})
+        stamp = (path / "zarr.json").stat().st_mtime_ns if (path / "zarr.json").exists() else None
+        if memo.get(layer, (None,))[0] != stamp:
+            memo[layer] = (stamp, read_zarr(path))
+        return memo[layer][1]
 
     @cached_property
     def labels(self) -> np.ndarray:

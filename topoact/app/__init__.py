@@ -53,7 +53,7 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
     ctx = AppContext(run, compare_run=compare_run)
     app = dash.Dash(__name__, title=title, update_title=None, suppress_callback_exceptions=False,
                     background_callback_manager=background_manager or make_manager())
-    main, tabs = load_panels()
+    main, tabs = load_panels(ctx)
     app.layout = shell.shell_layout(ctx, main, tabs)
     register_routes(app.server, run)
     shell.register(app, ctx)

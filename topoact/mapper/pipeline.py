@@ -123,6 +123,10 @@ class Mapper(Params):
     n_jobs : int, threads clustering cover elements in parallel
     backend : {'topoact', 'kmapper'}
     compute_node_means : bool, also compute the (K, D) mean activation vectors
+    scheduler : str or distributed.Client, optional
+        Cluster the cover elements as Dask tasks (``local:N``, ``tcp://HOST:PORT`` or a Client;
+        :func:`topoact.distributed.tasks.cluster_elements`); None: the block's
+        :func:`topoact.distributed.use_scheduler`, else ``n_jobs`` threads. Same graph either way.
 
     Examples
     --------
@@ -133,13 +137,15 @@ class Mapper(Params):
     """
 
     def __init__(self, lens: Lens | None = None, cover: Cover | None = None, clusterer: Any = None,
-                 n_jobs: int = 2, backend: str = "topoact", compute_node_means: bool = True):
+                 n_jobs: int = 2, backend: str = "topoact", compute_node_means: bool = True,
+                 scheduler: Any = None):
         self.lens = lens
         self.cover = cover
         self.clusterer = clusterer
         self.n_jobs = n_jobs
         self.backend = backend
         self.compute_node_means = compute_node_means
+        self.scheduler = scheduler
 
     @classmethod
     def from_config(cls, config: Any, n_jobs: int = 2, compute_node_means: bool = True) -> "Mapper":
@@ -339,7 +345,15 @@ class Mapper(Params):
             report(progress, done, total, "clustering cover elements")
 
         order = sorted(work, key=lambda it: -len(it[1]))
-        if self.n_jobs and self.n_jobs > 1 and len(order) > 1:
+        scheduler = self.scheduler
+        if scheduler is None and order:
+            from ..distributed.scheduler import active_scheduler
+            scheduler = active_scheduler()
+        if scheduler is not None and order:
+            from ..distributed.tasks import cluster_elements
+            for res in cluster_elements(scheduler, X, clusterer, order, should_cancel):
+                collect(res)
+        elif self.n_jobs and self.n_jobs > 1 and len(order) > 1:
             from threadpoolctl import threadpool_limits
             with threadpool_limits(limits=1, user_api="blas"):
                 with ThreadPoolExecutor(max_workers=int(self.n_jobs)) as pool:

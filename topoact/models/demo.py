@@ -31,6 +31,7 @@ import logging
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -149,13 +150,17 @@ def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5
     return correct / max(len(x), 1)
 
 
-def train_demo(config: DemoConfig | None = None) -> tuple[DemoCNN, dict]:
+def train_demo(config: DemoConfig | None = None, on_epoch: Callable[[int, nn.Module], None] | None = None
+               ) -> tuple[DemoCNN, dict]:
     """Train the demo CNN from scratch (one thread, seeded: bit-reproducible on a machine).
 
     Parameters
     ----------
     config : DemoConfig, optional
         Default ``DEFAULT_CONFIG``.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, model)`` after each epoch (1-based), e.g. to save a checkpoint; it must
+        not change the model (training is the same with or without it).
 
     Returns
     -------
@@ -192,6 +197,8 @@ def train_demo(config: DemoConfig | None = None) -> tuple[DemoCNN, dict]:
                     opt.step()
                     sched.step()
                 log.debug("demo epoch %d/%d loss %.4f", epoch + 1, config.epochs, loss.item())
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, model)
             val_acc = evaluate(model, xv, yv)
             train_acc = evaluate(model, x, y)
     finally:

@@ -34,9 +34,10 @@ Rules for panels:
 
 The shell (``topoact.app.create_app``) shows the ``graph``, ``embedding`` and ``node`` panels
 side by side in the first tab and every other panel of :data:`TAB_PANELS` in its own tab.
-Optional panels (``embedding``, ``persistence``, ``features``) are included only when their
-module imports; an import error is logged (a warning with the traceback for a broken module),
-not raised.
+Optional panels (``embedding``, ``persistence``, ``features``, ``timeline``) are included only
+when their module imports; an import error is logged (a warning with the traceback for a broken
+module), not raised. A panel may define ``available(ctx) -> bool``: the tab is left out when it
+answers False.
 """
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ TAB_PANELS = (
     ("features", "Feature visualization"),
     ("anomalies", "Anomalies"),
     ("layers", "Layers"),
+    ("timeline", "Timeline"),
 )
-OPTIONAL_PANELS = frozenset({"persistence", "features", "embedding"})
+OPTIONAL_PANELS = frozenset({"persistence", "features", "embedding", "timeline"})
 
 
 def _import_panel(name: str) -> ModuleType | None:
@@ -85,15 +87,22 @@ def _import_panel(name: str) -> ModuleType | None:
         raise
 
 
-def load_panels() -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
+def load_panels(ctx: AppContext | None = None) -> tuple[list[ModuleType], list[tuple[str, ModuleType]]]:
     """Import the panel modules: ``(main panels, [(tab label, module), ...])``.
 
-    A missing optional main panel (``embedding``) leaves its column out.
+    A missing optional main panel (``embedding``) leaves its column out. A tab panel with an
+    ``available(ctx) -> bool`` function is left out when, given ``ctx``, it answers False (the
+    Timeline tab: only for a run that belongs to a series).
     """
     main = [module for module in map(_import_panel, MAIN_PANELS) if module is not None]
     tabs = []
     for name, label in TAB_PANELS:
         module = _import_panel(name)
-        if module is not None:
-            tabs.append((getattr(module, "TAB_LABEL", label), module))
+        if module is None:
+            continue
+        available = getattr(module, "available", None)
+        if ctx is not None and available is not None and not available(ctx):
+            logger.info("panel %r not shown for this run", name)
+            continue
+        tabs.append((getattr(module, "TAB_LABEL", label), module))
     return main, tabs

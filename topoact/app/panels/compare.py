@@ -7,10 +7,15 @@ are ringed in red. "Compute neighbours with these parameters" builds, in the bac
 neighbouring layers' graphs with the selected graph's parameters (the same lens / cover /
 clusterer on every layer, as TopoAct compares them) through the graph panel's background job
 (its progress bar and cancel button); the figures redraw when it finishes.
+
+Counterparts: when a node is selected (clicked in the Mapper graph tab), the nodes that stand for it
+in the neighbouring layers' graphs get an orange ring: its match and the nodes receiving at least
+20 % of its images' mass (:meth:`topoact.mapper.matching.GraphMatching.counterparts`; every layer
+holds the same images, so the matching of member rows applies between layers as between steps).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import logging
 
@@ -19,6 +24,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.context import cached
 from topoact.app.panels.graph import build_figure
 from topoact.app.panels.graph_form import graph_request
 from topoact.figures.graph import empty_figure
@@ -43,6 +49,69 @@ def neighbours(layers: list[str], layer: str) -> list[str]:
     return layers[start:start + 3]
 
 
+COUNTERPART_COLOR = "#ff7f0e"
+
+
+def counterpart_trace(positions, nodes: list[int]):
+    """Orange open rings drawn over the counterpart nodes (one extra trace, no legend).
+
+    Parameters
+    ----------
+    positions : (K, 2) node positions of the figure's graph
+    nodes : node ids to ring
+
+    Returns
+    -------
+    plotly.graph_objects.Scatter
+    """
+    import plotly.graph_objects as go
+
+    return go.Scatter(x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes], mode="markers",
+                      name="counterpart", hoverinfo="skip", showlegend=False,
+                      marker=dict(symbol="circle-open", size=26, color=COUNTERPART_COLOR, line=dict(width=3)))
+
+
+def graph_matching(ctx: AppContext, layer_a: str, key_a: str, layer_b: str, key_b: str):
+    """:func:`~topoact.mapper.matching.match_graphs` of two saved graphs of the run.
+
+    Returns
+    -------
+    GraphMatching
+    """
+    from topoact.mapper.graph import MapperGraph
+    from topoact.mapper.matching import match_graphs
+
+    return match_graphs(MapperGraph.from_dict(ctx.graph(layer_a, key_a)),
+                        MapperGraph.from_dict(ctx.graph(layer_b, key_b)))
+
+
+def counterpart_nodes(ctx: AppContext, node_store: dict | None, layer: str, key: str,
+                      matching: Callable[..., Any] | None = None) -> list[int]:
+    """Nodes of the graph (layer, key) standing for the selected node of another layer.
+
+    Parameters
+    ----------
+    ctx : AppContext
+    node_store : the ``ids.NODE`` store ({"layer", "graph_key", "node"} or None)
+    layer, key : the graph drawn
+    matching : ``matching(layer_a, key_a, layer_b, key_b) -> GraphMatching`` (a cached
+        :func:`graph_matching`; default: computed now)
+
+    Returns
+    -------
+    list of int
+        Empty when no node is selected, the node is of this same layer, or nothing matches.
+    """
+    if not node_store or node_store.get("node") is None or node_store.get("layer") in (None, layer):
+        return []
+    matching = matching or (lambda *names: graph_matching(ctx, *names))
+    try:
+        return matching(node_store["layer"], node_store["graph_key"], layer, key).counterparts(int(node_store["node"]))
+    except (FileNotFoundError, KeyError, ValueError, IndexError, TypeError) as exc:
+        logger.info("no counterparts of %s in %s: %s", node_store, layer, exc)
+        return []
+
+
 def layout(ctx: AppContext) -> html.Div:
     """Three graphs side by side and the "compute neighbours" button."""
     cells = [html.Div(dcc.Graph(id=ids.compare_graph(k), figure=empty_figure("", height=420),
@@ -63,12 +132,18 @@ def layout(ctx: AppContext) -> html.Div:
 
 def register(app: Dash, ctx: AppContext) -> None:
     """Draw the three graphs; ask the graph panel's job for the missing ones."""
+    matching = cached(16)(lambda *names: graph_matching(ctx, *names))
+
+    def counterparts(node_store: dict | None, layer: str, key: str) -> list[int]:
+        return counterpart_nodes(ctx, node_store, layer, key, matching)
+
     @app.callback(
         [Output(ids.compare_graph(k), "figure") for k in range(3)],
         Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
         Input(ids.UPLOAD, "data"), Input(ids.TABS, "value"), Input(ids.COMPARE_VERSION, "data"),
+        Input(ids.NODE, "data"),
     )
-    def draw(selection, highlight, color_by, upload, tab, _version):
+    def draw(selection, highlight, color_by, upload, tab, _version, node_store):
         if not selection:
             return [empty_figure("no graph selected", height=420)] * 3
         layers = neighbours(ctx.run.layers, selection["layer"])
@@ -84,6 +159,9 @@ def register(app: Dash, ctx: AppContext) -> None:
                 fig, text = build_figure(ctx, {"layer": layer, "key": key}, color, highlight, 0.0, None, upload,
                                          height=420, title=f"{layer}{' (selected)' if layer == selection['layer'] else ''}"
                                          f" · {len(ctx.graph(layer, key)['nodes'])} nodes", show_legend=False)
+                marked = counterparts(node_store, layer, key)
+                if marked:
+                    fig.add_trace(counterpart_trace(ctx.positions(layer, key), marked))
             except ValueError as exc:  # e.g. colour by anomaly share before the scores exist
                 fig = empty_figure(f"{layer}: {exc}", height=420)
             figures.append(fig)

@@ -1,0 +1,189 @@
+"""Scale-out: collection on Dask workers, and reading a Zarr layer vs a memory-mapped .npy.
+
+    python benchmarks/scale.py [--parts collect,read,mapper] [--n 192] [--rows 1000000] [--dim 512]
+
+- collect: images/s of ``topoact.collect`` on a compute-bound model (torchvision resnet18, random
+  weights, 224 px, on the built-in shapes: decoding is negligible next to the forward pass):
+  today's single process (torch on every core), a LocalCluster of 1 worker and of 2 workers
+  (one thread each). The clusters are started before the clock starts and warmed up with one
+  small collect (workers import torch once); every timed collect then loads the model on its
+  workers itself. Ratios: 2 vs 1 worker (scaling, goal >= 1.7) and 2 workers vs the single process
+  (the cost of Dask on one machine, goal >= 0.9). Rows are checked equal across the three. CPU
+  seconds per image (the client and all workers) say what Dask adds whatever the machine's load.
+- read: a (rows x dim) float32 layer written chunk by chunk to both stores, then read whole as
+  the Mapper does (``Run.activations``: a memory map, or the Zarr array read into memory), and
+  read + the L2-norm lens over every row. Best of 3, file cache warm for both. Goal: zarr / npy <= 1.2.
+- mapper: ``Mapper.fit`` with and without ``scheduler`` (a LocalCluster of 2) on a smaller
+  matrix; node memberships must be identical.
+
+Each part prints a table of ratios measured in this one run, with ``os.getloadavg()``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _load() -> str:
+    return "load average " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _cpu(client) -> float:
+    """CPU seconds used so far by the client's worker processes (user + system)."""
+    import psutil
+
+    times = client.run(lambda: tuple(psutil.Process().cpu_times())[:2])
+    return float(sum(sum(t) for t in times.values()))
+
+
+def part_collect(work: Path, n: int, batch_size: int) -> None:
+    import torch
+    from distributed import Client, LocalCluster
+
+    import topoact
+
+    model, data, layers = "torchvision:resnet18", f"shapes:{n}", ["layer3", "layer4"]
+    chunk = max(8, n // 8)
+    common = dict(layers=layers, batch_size=batch_size, chunk_size=chunk, progress=False, num_workers=0)
+    results, cpu = {}, {}
+    t, c = time.perf_counter(), time.process_time()
+    single = topoact.collect(model, data, out=work / "single", **common)
+    results["single process"] = time.perf_counter() - t
+    cpu["single process"] = time.process_time() - c
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+                Client(cluster) as client:
+            topoact.collect(model, "shapes:8", out=work / f"warm{workers}", scheduler=client,
+                            **{**common, "chunk_size": 8})
+            t, c = time.perf_counter(), _cpu(client) + time.process_time()
+            run = topoact.collect(model, data, out=work / f"dask{workers}", scheduler=client, **common)
+            name = f"{workers} Dask worker{'s' if workers > 1 else ''}"
+            results[name] = time.perf_counter() - t
+            cpu[name] = _cpu(client) + time.process_time() - c
+        for layer in layers:
+            assert np.array_equal(run.activations(layer), single.activations(layer)), layer
+    rate = {k: n / v for k, v in results.items()}
+    print(f"\n## collect: {model}, {n} images ({data}), layers {','.join(layers)}, batch {batch_size}, "
+          f"chunks of {chunk}\n")
+    print("| setting | seconds | images/s | CPU seconds per image (all processes) |")
+    print("|---|---|---|---|")
+    for k, v in results.items():
+        print(f"| {k} | {v:.1f} | {rate[k]:.2f} | {cpu[k] / n:.3f} |")
+    print(f"\n2 workers / 1 worker: **{rate['2 Dask workers'] / rate['1 Dask worker']:.2f}x** (goal >= 1.7); "
+          f"2 workers / single process: **{rate['2 Dask workers'] / rate['single process']:.2f}x** (goal >= 0.9); "
+          f"CPU per image 2 workers / single process: {cpu['2 Dask workers'] / cpu['single process']:.2f}x "
+          f"(the work Dask adds, independent of the machine's load); rows identical in all three. torch {torch.__version__}, {torch.get_num_threads()} threads in the "
+          f"single process; {_load()}")
+
+
+def part_read(work: Path, rows: int, dim: int) -> None:
+    from topoact.storage.zarr_array import ZarrRowArray, read_zarr
+    from topoact.store import RowArray, load_npy
+
+    chunk = 2048
+    npy_path, zarr_path = work / "layer.npy", work / "layer.zarr"
+    npy = RowArray(npy_path, (rows, dim), "float32", create=True)
+    zarr = ZarrRowArray(zarr_path, (rows, dim), "float32", chunk_rows=chunk, create=True)
+    rng = np.random.default_rng(0)
+    t = time.perf_counter()
+    block = np.maximum(rng.standard_normal((chunk, dim), dtype=np.float32), 0)
+    for start in range(0, rows, chunk):
+        values = block[: min(chunk, rows - start)] + np.float32(start % 97)
+        npy.write(start, values)
+        zarr.write(start, values)
+    print(f"\n## read a {rows:,} x {dim} float32 layer ({rows * dim * 4 / 2**30:.2f} GiB; written in "
+          f"{time.perf_counter() - t:.0f} s, both stores)\n")
+
+    def read_npy():
+        X = load_npy(npy_path, mmap=True)
+        return np.array(X)  # every page touched, as the lens / clustering do
+
+    def lens_npy():
+        X = load_npy(npy_path, mmap=True)
+        return np.sqrt(np.einsum("ij,ij->i", X, X))
+
+    def lens_zarr():
+        X = read_zarr(zarr_path)
+        return np.sqrt(np.einsum("ij,ij->i", X, X))
+
+    cases = {"read whole: npy memory map": read_npy, "read whole: zarr": lambda: read_zarr(zarr_path),
+             "read + L2 lens: npy memory map": lens_npy, "read + L2 lens: zarr": lens_zarr}
+    read_npy(), read_zarr(zarr_path)  # warm the file cache for both (4 GB at the default size)
+    timings = dict.fromkeys(cases, np.inf)
+    for _ in range(3):  # interleaved, best of 3
+        for name, fn in cases.items():
+            t = time.perf_counter()
+            out = fn()
+            timings[name] = min(timings[name], time.perf_counter() - t)
+            del out
+    assert np.array_equal(read_zarr(zarr_path)[::9973], np.load(npy_path, mmap_mode="r")[::9973])
+    print("| read | seconds (best of 3) | zarr / npy |")
+    print("|---|---|---|")
+    for what in ("read whole", "read + L2 lens"):
+        a, b = timings[f"{what}: npy memory map"], timings[f"{what}: zarr"]
+        print(f"| {what}: npy memory map | {a:.2f} | |")
+        print(f"| {what}: zarr | {b:.2f} | **{b / a:.2f}x** |")
+    print(f"\ngoal: zarr / npy <= 1.2; {_load()}")
+    shutil.rmtree(zarr_path)
+    npy_path.unlink()
+
+
+def part_mapper(rows: int, dim: int) -> None:
+    from topoact.mapper import DBSCAN, L2Norm, Mapper, UniformCover
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(20, dim)).astype(np.float32) * 4
+    X = (centers[rng.integers(0, 20, rows)] + rng.normal(size=(rows, dim)).astype(np.float32))
+    timings, graphs = {}, {}
+    for name, scheduler in (("threads (n_jobs=2)", None), ("Dask local:2", "local:2")):
+        mapper = Mapper(L2Norm(), UniformCover(30, 0.3), DBSCAN(eps="auto", min_samples=5), scheduler=scheduler)
+        t = time.perf_counter()
+        graphs[name] = mapper.fit(X).graph_
+        timings[name] = time.perf_counter() - t
+    a, b = graphs.values()
+    same = len(a.members) == len(b.members) and all(np.array_equal(p, q) for p, q in zip(a.members, b.members))
+    print(f"\n## Mapper on {rows:,} x {dim} (L2 lens, 30 intervals, DBSCAN auto)\n")
+    print("| clustering | seconds (incl. cluster start) | nodes |")
+    print("|---|---|---|")
+    for name, seconds in timings.items():
+        print(f"| {name} | {seconds:.1f} | {graphs[name].n_nodes} |")
+    print(f"\nidentical node memberships: {same}; {_load()}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="collect,read,mapper")
+    parser.add_argument("--n", type=int, default=192, help="images collected per setting")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--mapper-rows", type=int, default=100_000)
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="topoact-scale-", dir=args.work))
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    print(f"# benchmarks/scale.py ({_load()} at start, {os.cpu_count()} cores)")
+    try:
+        if "read" in parts:
+            part_read(work, args.rows, args.dim)
+        if "collect" in parts:
+            part_collect(work, args.n, args.batch_size)
+        if "mapper" in parts:
+            part_mapper(args.mapper_rows, 64)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -111,7 +111,7 @@ def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundl
     from tensors only, and DGN-AM through it raises the target direction."""
     images = structured_images(160)
     fit = train_generator(bundle, images, "relu2", epochs=12, batch_size=32, width=16, lr=3e-3,
-                          max_seconds=None)
+                          max_seconds=None, threads=1)   # 1 thread: tiny ops on a busy machine
     m = fit.metrics
     assert m["code"] == "spatial" and fit.config["code_shape"] == [16, 8, 8]
     assert fit.config["adversarial"] > 0
@@ -139,7 +139,7 @@ def test_generator_code_choice(bundle):
     """'reduced' keeps the stored vector as the code; 'spatial' on a flat layer is refused."""
     images = structured_images(16)
     fit = train_generator(bundle, images, "relu2", epochs=1, batch_size=8, width=16,
-                          code="reduced", adversarial=0.0)
+                          code="reduced", adversarial=0.0, threads=1)
     assert fit.metrics["code"] == "reduced" and fit.code_mean.shape == (16,)
     with pytest.raises(ValueError, match="code='spatial' needs a conv layer"):
         train_generator(bundle, images, "fc", epochs=1, code="spatial")

@@ -140,9 +140,17 @@ def test_slider_walks_the_steps_and_a_click_shows_the_history(dash_duo, series, 
     points = dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")
     until(lambda: len(dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")) == n2, 20,
           msg="markers drawn")
-    points = dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")
-    ActionChains(dash_duo.driver).move_to_element(points[0]).pause(0.5).click().perform()
-    dash_duo.wait_for_contains_text(f"#{panel.HISTORY}", "appeared at step", timeout=20)
+    # the markers glide to their new places for half a second: a click during the glide can miss,
+    # so click again until the history shows (a real user clicks where the marker ends up)
+    for attempt in range(4):
+        points = dash_duo.find_elements(f"#{panel.GRAPH} .scatterlayer .trace .points path")
+        ActionChains(dash_duo.driver).move_to_element(points[0]).pause(0.5).click().perform()
+        try:
+            dash_duo.wait_for_contains_text(f"#{panel.HISTORY}", "appeared at step", timeout=8)
+            break
+        except Exception:  # noqa: BLE001 - retried; the last attempt raises below
+            if attempt == 3:
+                raise
     # the clicked node's images are outlined in the embedding
     node_members = set(series.run(2).graph(GRAPH_LAYER, tl.key).members[
         int(re.search(r"node (\d+) at step 2", dash_duo.find_element(f"#{panel.HISTORY}").text).group(1))].tolist())

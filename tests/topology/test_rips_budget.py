@@ -86,3 +86,12 @@ def test_engine_and_budget_arguments_are_checked():
         sparse_rips(X, engine="giotto", max_dim=2)
     with pytest.raises(ValueError, match="max_edges must be a positive"):
         sparse_rips(X, max_edges=0)
+
+
+def test_growth_stops_at_the_memory_budget(monkeypatch):
+    X = noisy_circles()
+    monkeypatch.setattr(rips, "FIRST_SCAN_EDGES", 300)
+    # a budget of ~900 edges: the list grows once or twice, then stops (no endless rescans)
+    res = sparse_rips(X, max_dense_points=100, max_memory_gb=900 * rips.EDGE_BYTES / 2**30)
+    assert 300 < res.n_edges <= 900 and not res.exact
+    assert res.n_truncated == int(np.isinf(res.diagrams[1][:, 1]).sum()) >= 1

@@ -295,22 +295,24 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
             raise ValueError(f"threshold must be positive, got {threshold!r}")
 
     def scan(cap):
-        """One blockwise pass: every edge up to ``cap`` (at most ``budget``), and the radius."""
+        """One blockwise pass: every edge up to ``cap`` (at most ``budget``), the radius, and
+        whether the budget cut the list."""
         I, J, W, enc = threshold_edges(Y, sq, metric, cap, block, should_cancel)
-        if len(W) > budget:
+        full = len(W) > budget
+        if full:
             I, J, W = I[:budget], J[:budget], W[:budget]
             cap = float(np.nextafter(np.float32(W[-1]), np.float32(0)))
             keep = W <= cap
             I, J, W = I[keep], J[keep], W[keep]
         keep = W <= enc
-        return I[keep], J[keep], W[keep], min(cap, enc), enc
+        return I[keep], J[keep], W[keep], min(cap, enc), enc, full
 
     if not dense:
         # one blockwise pass up to a cap, then thresholds are prefixes; rebuilt with twice
         # the edges while bars are alive at the cap (within the budget)
         cap = T if threshold != "auto" else max(
             T, _sample_threshold(Y, sq, metric, 2.0 * min(budget, FIRST_SCAN_EDGES) / n, seed))
-        I, J, W, cap, enc = scan(cap)
+        I, J, W, cap, enc, full = scan(cap)
 
     def edges(T):
         if dense:
@@ -364,11 +366,11 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
             # double the edge count (dense: exact quantile of the matrix; else resample)
             T_new = _sample_threshold(Y, sq, metric, 2.0 * growth * max(len(w), n) / n, seed)
             if not dense and T >= cap:
-                if cap >= enc or len(W) >= budget or max_edges is not None:
+                if cap >= enc or full or max_edges is not None:
                     log.info("stopping threshold growth at %d edges (edge budget)", len(w))
                     break
                 # grow the budget: rebuild the edge list with twice the edges
-                I, J, W, cap, enc = scan(max(T_new, _sample_threshold(
+                I, J, W, cap, enc, full = scan(max(T_new, _sample_threshold(
                     Y, sq, metric, 2.0 * growth * len(W) / n, seed), 1.01 * cap))
                 log.info("edge list rebuilt up to %.4g: %d edges", cap, len(W))
             T_new = min(max(T_new, 1.01 * T), enc if dense else cap)

@@ -7,7 +7,9 @@ Each (method, size) runs in its own subprocess (peak RSS = the worker's VmHWM, p
 polling that kills it at the time / memory cap: "did not finish"). Methods: ``topoact``
 (default: ripser on a certified sparse threshold, :mod:`topoact.topology.rips`),
 ``topoact-gudhi`` (the gudhi SimplexTree engine, ``engine='gudhi'``), ``ripser`` (dense, default
-settings) and ``gudhi`` (plain RipsComplex to dimension 2, capped). Sizes above
+settings), ``giotto`` (giotto-ph 0.2.4, multicore ripser, 2 threads = the cores here, default
+settings), ``topoact-giotto`` (topoact's certified threshold reduced by giotto-ph) and ``gudhi``
+(plain RipsComplex to dimension 2, capped). Sizes above
 ``--topoact-only-above`` (default 5000) run topoact only. Data: ``relu`` (default) = relu(16-
 component Gaussian mixture in 32-D @ random 32 x 512 projection - 0.3), as benchmarks/mapper.py
 generates; ``circle`` = relu(z W + b) with a circle + 6 Gaussian latent dims and sparse noise
@@ -34,17 +36,23 @@ if method.startswith("topoact"):
     from topoact.topology.rips import sparse_rips
 elif method == "ripser":
     from ripser import ripser
+elif method == "giotto":
+    from gph import ripser_parallel
 else:
     import gudhi
 t = time.perf_counter()
 if method.startswith("topoact"):
     from topoact.topology.rips import sparse_rips
-    r = sparse_rips(X, max_dim=1, engine="gudhi" if method == "topoact-gudhi" else "auto")
+    engine = {"topoact-gudhi": "gudhi", "topoact-giotto": "giotto"}.get(method, "auto")
+    r = sparse_rips(X, max_dim=1, engine=engine)
     dg, extra = r.diagrams, {"exact": r.exact, "truncated": r.n_truncated, "T": r.threshold,
                              "edges": r.n_edges}
 elif method == "ripser":
     from ripser import ripser
     dg, extra = ripser(X.astype(np.float64), maxdim=1)["dgms"], {}
+elif method == "giotto":
+    dg = ripser_parallel(X.astype(np.float64), maxdim=1, n_threads=2)["dgms"]
+    extra = {}
 else:
     import gudhi
     st = gudhi.RipsComplex(points=X.astype(np.float64)).create_simplex_tree(max_dimension=2)
@@ -89,13 +97,14 @@ def measure(method, X, cap_s, cap_gb, tmp):
                 f"did not finish (> {cap_gb:g} GB)"
             proc.kill()
             proc.wait()
-            return {"status": status, "peak_gb": peak / 2**30}
+            return {"status": status, "peak_gb": peak / 2**30, "load": os.getloadavg()[0]}
         time.sleep(0.05)
     stdout, stderr = proc.communicate()
     if proc.returncode:
-        return {"status": "error: " + stderr.strip().splitlines()[-1], "peak_gb": peak / 2**30}
+        return {"status": "error: " + stderr.strip().splitlines()[-1], "peak_gb": peak / 2**30,
+                "load": os.getloadavg()[0]}
     info = json.loads(stdout.strip().splitlines()[-1])
-    info.update(status="ok", peak_gb=max(peak / 2**30, info.pop("hwm_gb", 0)),
+    info.update(status="ok", load=os.getloadavg()[0], peak_gb=max(peak / 2**30, info.pop("hwm_gb", 0)),
                 dgms=np.load(out, allow_pickle=True))
     return info
 
@@ -108,7 +117,7 @@ def main(argv=None):
     p.add_argument("--sizes", default="1000,2000,5000,20000")
     p.add_argument("--dim", type=int, default=512)
     p.add_argument("--data", choices=("relu", "circle"), default="relu")
-    p.add_argument("--methods", default="topoact,ripser,gudhi")
+    p.add_argument("--methods", default="topoact,ripser,giotto")
     p.add_argument("--topoact-only-above", type=int, default=5000)
     p.add_argument("--run"), p.add_argument("--layer")
     p.add_argument("--cap-seconds", type=float, default=300)
@@ -150,8 +159,10 @@ def main(argv=None):
                 if m.startswith("topoact") and "exact" in r:
                     notes = (f"exact={r['exact']} truncated={r['truncated']} T={r['T']:.4g} "
                              f"edges={r['edges']}")
-                if m == "topoact" and "seconds" in r and "seconds" in res.get("ripser", {}):
-                    notes += f" speedup vs ripser {res['ripser']['seconds'] / r['seconds']:.1f}x"
+                for peer in ("ripser", "giotto"):
+                    if m.startswith("topoact") and "seconds" in r and "seconds" in res.get(peer, {}):
+                        notes += f" vs {peer} {res[peer]['seconds'] / r['seconds']:.2f}x"
+                notes += f" load {r.get('load', float('nan')):.1f}"
                 t = f"{r['seconds']:.1f}" if "seconds" in r else "-"
                 print(f"{n:>6} {m:<13} {r['status']:<24} {t:>8} {r['peak_gb']:>8.2f} "
                       f"{b0:>10} {b1:>10}  {notes}", flush=True)

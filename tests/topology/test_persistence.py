@@ -295,7 +295,8 @@ def relu_cloud(n, d=64, seed=12):
     return np.maximum(z @ rng.normal(size=(8, d)) / np.sqrt(8) - 0.3, 0).astype(np.float32)
 
 
-def test_cone_free_edges_match_brute_force():
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_cone_free_edges_match_brute_force(kernel):
     from scipy.spatial.distance import pdist, squareform
     from topoact.topology.certificate import cone_free_edges
     from topoact.topology.mst import dense_mst
@@ -313,7 +314,7 @@ def test_cone_free_edges_match_brute_force():
             apex[[a, b]] = np.inf
             if apex.min() >= D[a, b]:
                 expect.add((a, b))
-    i, j, w = cone_free_edges(D, T, mst, k=4)  # small k: the exact fallback is exercised
+    i, j, w = cone_free_edges(D, T, mst, k=4, kernel=kernel)  # small k: exact fallback used
     assert set(zip(i.tolist(), j.tolist())) == expect and len(expect) > 0
     assert np.all(np.diff(w) >= 0) and np.all(w > T)
 

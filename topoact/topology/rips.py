@@ -20,10 +20,17 @@ implicit coboundaries: no simplex is stored), and ``T`` is chosen so that the re
    ``r >= T``: the diagram equals the full one (``exact=True``). Measured: bottleneck distance
    to ripser's diagram 0 (bit-identical values), with 10-25 % of the edges.
 
-Above ``max_dense_points`` there is no certificate: edges up to ``max_edges`` (4M) are found
-blockwise (never n x n), ``T`` grows from mean degree ``degree`` (edges doubled) while bars are alive, bars alive
-at the end have death ``inf`` (``n_truncated``) and ``exact`` is False; classes born above ``T``
-are not seen.
+Above ``max_dense_points`` there is no certificate: edges up to a cap (first 4M) are found
+blockwise (never n x n), ``T`` grows from mean degree ``degree`` (edges doubled) while bars are
+alive, and when bars are still alive at the cap the edge list is rebuilt with twice the edges
+(the budget grows up to ``max_memory_gb``; an integer ``max_edges`` is a hard cap instead). Bars
+alive at the end have death ``inf`` (``n_truncated``) and ``exact`` is False; classes born above
+``T`` are not seen. With the dense matrix the budget is every edge: no truncation.
+
+``engine='giotto'`` reduces the same sparse matrix with giotto-ph's multicore ripser
+(``n_threads``); same diagram. Measured on the loaded 2-core machine it was slower than
+ripser.py on the certified sparse matrix (42 s vs 34 s, 1.39M edges, 5k ReLU points, load 18),
+so it is an option, not the default.
 
 Why this default (measurements in ``benchmarks/persistence.py``, 2 cores, 512-D)
 --------------------------------------------------------------------------------
@@ -177,11 +184,25 @@ def _gudhi_persistence(n, i, j, w, max_dim, collapse):
     return st
 
 
-def _ripser_diagram(n, i, j, w):
-    """H1 diagram of the Rips filtration restricted to the given edges (ripser, sparse input)."""
-    from ripser import ripser
+#: ``engine=`` of :func:`sparse_rips`: 'auto' (ripser for H0 + H1, gudhi for H2), ripser.py,
+#: giotto-ph (multicore ripser, H0 + H1) or gudhi's SimplexTree
+ENGINES = ("auto", "ripser", "giotto", "gudhi")
+#: bytes per edge of the sparse filtration (index + length arrays here, ripser's own copy)
+EDGE_BYTES = 40
+#: edges of the first blockwise scan without a dense matrix (then doubled while bars live)
+FIRST_SCAN_EDGES = 4_000_000
+
+
+def _ripser_diagram(n, i, j, w, engine="ripser", n_threads=2):
+    """H1 diagram of the Rips filtration restricted to the given edges (sparse input):
+    ripser.py, or giotto-ph's multicore ripser (``engine='giotto'``)."""
     from scipy.sparse import coo_matrix
     S = coo_matrix((np.asarray(w, np.float32), (i, j)), shape=(n, n))
+    if engine == "giotto":
+        from gph import ripser_parallel
+        dg = ripser_parallel(S, metric="precomputed", maxdim=1, n_threads=n_threads)["dgms"][1]
+        return np.asarray(dg, np.float64).reshape(-1, 2)
+    from ripser import ripser
     return np.asarray(ripser(S, distance_matrix=True, maxdim=1)["dgms"][1], np.float64)
 
 
@@ -199,9 +220,10 @@ def _dense_ok(X, max_dense_points, certify):
 
 def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[str, float] = "auto",
                 degree: int = 32, certify: Union[str, bool] = "auto", max_dense_points: int = 8192,
-                max_edges: int = 4_000_000, growth: Optional[float] = None, seed: int = 0,
+                max_edges: Optional[int] = None, growth: Optional[float] = None, seed: int = 0,
                 block: int = 1024, k_apex: int = 16, should_cancel: Optional[CancelFn] = None,
-                keep_edges: bool = False) -> RipsResult:
+                keep_edges: bool = False, max_memory_gb: float = 4.0,
+                engine: str = "ripser", n_threads: int = 2) -> RipsResult:
     """H0 + H1 with ripser on a sparse thresholded distance matrix, certified exact if possible.
 
     ``threshold='auto'``: start at the distance of mean degree ``degree`` (or, with the dense
@@ -210,8 +232,13 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     with the dense matrix, 2 without); then (``certify``, dense matrix, n <=
     ``max_dense_points``) raise ``T`` to the longest cone-free non-MST edge ``B``
     (:mod:`.certificate`) and repeat. When both conditions hold the diagram is exact
-    (``exact=True``), otherwise bars alive at ``T`` get death ``inf``. ``max_edges`` bounds
-    memory (~24 bytes per edge in ripser + numpy).
+    (``exact=True``), otherwise bars alive at ``T`` get death ``inf``.
+
+    The edge budget grows instead of truncating: with ``max_edges=None`` (default) the dense
+    matrix offers every edge up to the enclosing radius, and without it the blockwise edge
+    list is rebuilt with twice the edges while bars are alive at its cap, until
+    ``max_memory_gb`` (~``EDGE_BYTES`` bytes per edge in ripser + numpy) is reached. An
+    integer ``max_edges`` is a hard cap (bars alive there are truncated and counted).
 
     Parameters
     ----------
@@ -220,6 +247,10 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     threshold : 'auto', 'enclosing' or a float
     certify : 'auto' (certificate when n <= ``max_dense_points``), True (required) or False
     k_apex : nearest neighbours tried first as apexes by the certificate
+    max_edges : None (the budget grows, bounded by ``max_memory_gb``) or a hard cap
+    max_memory_gb : memory bound of the growing edge budget
+    engine : 'ripser' (ripser.py, one thread) or 'giotto' (giotto-ph's multicore ripser on
+        the same sparse matrix, ``n_threads`` threads; same diagram)
 
     Returns
     -------
@@ -235,10 +266,20 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
         raise ValueError(f"growth must be > 1, got {growth!r}")
     check_metric(metric)
     n = X.shape[0]
+    if engine not in ("ripser", "giotto"):
+        raise ValueError(f"engine must be 'ripser' or 'giotto', got {engine!r}")
+    if max_edges is not None and not int(max_edges) > 0:
+        raise ValueError(f"max_edges must be a positive integer or None, got {max_edges!r}")
     timings = {}
     t0 = time.perf_counter()
     Y, sq = prepare(X, metric)
     dense = _dense_ok(X, max_dense_points, certify)
+    if max_edges is not None:
+        budget = int(max_edges)
+    elif dense:                                 # the matrix is held already: every edge
+        budget = n * (n - 1) // 2 + 1
+    else:
+        budget = int(max_memory_gb * 2**30 / EDGE_BYTES)
     if certify is True and not dense:
         raise ValueError(f"certify=True needs n <= max_dense_points ({max_dense_points}), got {n}")
     if dense:
@@ -253,17 +294,25 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
         if not T > 0:
             raise ValueError(f"threshold must be positive, got {threshold!r}")
 
-    if not dense:
-        # one blockwise pass up to a cap (memory: max_edges), then thresholds are prefixes
-        cap = T if threshold != "auto" else max(
-            T, _sample_threshold(Y, sq, metric, 2.0 * max_edges / n, seed))
+    def scan(cap):
+        """One blockwise pass: every edge up to ``cap`` (at most ``budget``), the radius, and
+        whether the budget cut the list."""
         I, J, W, enc = threshold_edges(Y, sq, metric, cap, block, should_cancel)
-        if len(W) > max_edges:
-            I, J, W = I[:max_edges], J[:max_edges], W[:max_edges]
-            cap = float(W[-1])
+        full = len(W) > budget
+        if full:
+            I, J, W = I[:budget], J[:budget], W[:budget]
+            cap = float(np.nextafter(np.float32(W[-1]), np.float32(0)))
+            keep = W <= cap
+            I, J, W = I[keep], J[keep], W[keep]
         keep = W <= enc
-        I, J, W = I[keep], J[keep], W[keep]
-        cap = min(cap, enc)
+        return I[keep], J[keep], W[keep], min(cap, enc), enc, full
+
+    if not dense:
+        # one blockwise pass up to a cap, then thresholds are prefixes; rebuilt with twice
+        # the edges while bars are alive at the cap (within the budget)
+        cap = T if threshold != "auto" else max(
+            T, _sample_threshold(Y, sq, metric, 2.0 * min(budget, FIRST_SCAN_EDGES) / n, seed))
+        I, J, W, cap, enc, full = scan(cap)
 
     def edges(T):
         if dense:
@@ -296,16 +345,16 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
             i, j, w = edges(T)
     while True:
         check_cancel(should_cancel)
-        last = len(w) > max_edges
+        last = len(w) > budget
         if last:
-            log.warning("%d edges below %.4g exceed max_edges=%d: truncating the filtration",
-                        len(w), T, max_edges)
-            i, j, w = i[:max_edges], j[:max_edges], w[:max_edges]
+            log.warning("%d edges below %.4g exceed the edge budget %d: truncating the "
+                        "filtration", len(w), T, budget)
+            i, j, w = i[:budget], j[:budget], w[:budget]
             T = float(np.nextafter(np.float32(w[-1]), np.float32(0)))
             keep = w <= T
             i, j, w = i[keep], j[keep], w[keep]
         tr = time.perf_counter()
-        h1 = _ripser_diagram(n, i, j, w)
+        h1 = _ripser_diagram(n, i, j, w, engine, n_threads)
         rounds += 1
         alive = int(np.isinf(h1[:, 1]).sum())
         log.debug("ripser round %d: T=%.5g, %d edges, %d alive, %.2f s", rounds, T, len(w),
@@ -316,10 +365,15 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
         if alive:
             # double the edge count (dense: exact quantile of the matrix; else resample)
             T_new = _sample_threshold(Y, sq, metric, 2.0 * growth * max(len(w), n) / n, seed)
-            T_new = min(max(T_new, 1.01 * T), enc if dense else cap)
             if not dense and T >= cap:
-                log.info("stopping threshold growth at %d edges (max_edges)", len(w))
-                break
+                if cap >= enc or full or max_edges is not None:
+                    log.info("stopping threshold growth at %d edges (edge budget)", len(w))
+                    break
+                # grow the budget: rebuild the edge list with twice the edges
+                I, J, W, cap, enc, full = scan(max(T_new, _sample_threshold(
+                    Y, sq, metric, 2.0 * growth * len(W) / n, seed), 1.01 * cap))
+                log.info("edge list rebuilt up to %.4g: %d edges", cap, len(W))
+            T_new = min(max(T_new, 1.01 * T), enc if dense else cap)
         elif dense:
             tc = time.perf_counter()
             if cone_free is None:
@@ -372,6 +426,7 @@ def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,
     max_degree : mean degree of the edge cap (default ``max(256, 4 * degree)``)
     max_simplices : memory guard on the predicted complex size
     collapse : 'auto', or number of gudhi edge-collapse iterations (0 = none)
+    engine : one of :data:`ENGINES` ('giotto' needs the giotto-ph package)
 
     Returns
     -------
@@ -381,13 +436,14 @@ def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,
     check_metric(metric)
     if max_dim not in (0, 1, 2):
         raise ValueError(f"max_dim must be 0, 1 or 2, got {max_dim!r}")
-    if engine not in ("auto", "ripser", "gudhi"):
-        raise ValueError(f"engine must be 'auto', 'ripser' or 'gudhi', got {engine!r}")
-    if engine == "ripser" and max_dim != 1:
-        raise ValueError("engine='ripser' computes H0 and H1 only (max_dim=1)")
-    if engine == "ripser" or (engine == "auto" and max_dim == 1):
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    if engine in ("ripser", "giotto") and max_dim != 1:
+        raise ValueError(f"engine={engine!r} computes H0 and H1 only (max_dim=1)")
+    if engine in ("ripser", "giotto") or (engine == "auto" and max_dim == 1):
         return ripser_rips(X, metric=metric, threshold=threshold, seed=seed, block=block,
-                           should_cancel=should_cancel, keep_edges=keep_edges, **ripser_params)
+                           should_cancel=should_cancel, keep_edges=keep_edges,
+                           engine="giotto" if engine == "giotto" else "ripser", **ripser_params)
     if ripser_params:
         raise TypeError(f"unexpected arguments for engine='gudhi': {sorted(ripser_params)}")
     n = X.shape[0]

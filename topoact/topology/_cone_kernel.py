@@ -1,0 +1,97 @@
+"""numba kernel of :func:`~topoact.topology.certificate.cone_free_edges` (one fused pass).
+
+The numpy version builds, per row block, the float32 bound ``U[a, b] = min_c max(D[a, c],
+D[c, b])`` over the ``k`` nearest neighbours ``c`` of ``a`` with ``2 k`` full-width
+temporaries, and a whole (n, n) bool matrix. Here each row ``a`` streams the ``k`` rows
+``D[c, a+1:]`` once into one buffer (the same minimum, same float32 values), the few edges it
+leaves are tried against the neighbours of ``b`` and then every vertex, all in the same loop
+over rows run on the numba thread pool. The result is the same edge set (tested against the
+numpy version and brute force).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath={"nnan", "nsz"})
+def _cone_free_mask(D, nn, T):                     # pragma: no cover - compiled
+    n = D.shape[0]
+    k = nn.shape[1]
+    count = np.zeros(n, np.int64)
+    hits = np.zeros((n, 8), np.int64)              # first few per row; rare rows redo below
+    for a in prange(n):
+        U = np.full(n, np.inf, np.float32)
+        for t in range(k):
+            c = nn[a, t]
+            dac = D[a, c]
+            for b in range(a + 1, n):               # branch-free, vectorised (no NaN: min / max
+                U[b] = min(U[b], max(dac, D[c, b]))  # of floats are exact; inf is kept)
+        m = 0
+        for b in range(a + 1, n):
+            r = D[a, b]
+            if r <= T or U[b] < r:
+                continue
+            coned = False
+            for t in range(k):                     # b's neighbours as apex
+                c = nn[b, t]
+                if max(D[b, c], D[a, c]) < r:
+                    coned = True
+                    break
+            if not coned:
+                for c in range(n):                 # every vertex (strict <: ties stay free)
+                    if c != a and c != b and max(D[a, c], D[b, c]) < r:
+                        coned = True
+                        break
+            if not coned:
+                if m < 8:
+                    hits[a, m] = b
+                m += 1
+        count[a] = m
+    return count, hits
+
+
+@njit(cache=True, nogil=True)
+def _row_cone_free(D, nn, T, a):                   # pragma: no cover - compiled
+    """Cone-free partners ``b > a`` of one row (rows with more than 8 of them)."""
+    n = D.shape[0]
+    k = nn.shape[1]
+    out = []
+    for b in range(a + 1, n):
+        r = D[a, b]
+        if r <= T:
+            continue
+        coned = False
+        for c in range(n):
+            if c != a and c != b and max(D[a, c], D[b, c]) < r:
+                coned = True
+                break
+        if not coned:
+            out.append(b)
+    return np.array(out, np.int64)
+
+
+def cone_free_pairs(D: np.ndarray, nn: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``a < b`` with ``D[a, b] > T`` and no apex (before removing MST edges).
+
+    Parameters
+    ----------
+    D : float32 array (n, n), symmetric
+    nn : int array (n, k), candidate apexes of each row tried first (nearest neighbours)
+    T : float
+
+    Returns
+    -------
+    i, j : int64 arrays (m,), i < j, in row order
+    """
+    D = np.ascontiguousarray(D, np.float32)
+    nn = np.ascontiguousarray(nn, np.int64)
+    count, hits = _cone_free_mask(D, nn, np.float32(T))
+    I, J = [], []
+    for a in np.flatnonzero(count):
+        js = hits[a, :count[a]] if count[a] <= 8 else _row_cone_free(D, nn, np.float32(T), a)
+        I.append(np.full(len(js), a, np.int64))
+        J.append(js)
+    if not I:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(I), np.concatenate(J)

@@ -12,6 +12,13 @@ Counterparts: when a node is selected (clicked in the Mapper graph tab), the nod
 in the neighbouring layers' graphs get an orange ring: its match and the nodes receiving at least
 20 % of its images' mass (:meth:`topoact.mapper.matching.GraphMatching.counterparts`; every layer
 holds the same images, so the matching of member rows applies between layers as between steps).
+
+A second model (``topoact serve RUN_A RUN_B``): a fourth figure, right of the three, shows the
+selected layer in run B (the graph with the selected graph's parameters when B has it saved, else
+B's default graph of that layer), titled with B's model spec; the selected node's counterparts in
+it get the same orange rings, matched between run A's graph of the node and B's graph. The two
+runs must hold the same images in the same order (same count, image ids, data set positions and
+files); when they do not, a sentence says so and no rings are drawn.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.context import cached
+from topoact.app.context import AppContext, cached
 from topoact.app.panels.graph import build_figure
 from topoact.app.panels.graph_form import graph_request
 from topoact.figures.graph import empty_figure
@@ -32,12 +39,13 @@ from topoact.figures.graph import empty_figure
 if TYPE_CHECKING:
     from dash import Dash
 
-    from topoact.app.context import AppContext
-
 
 logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Neighbouring layers"
+#: the second model's graph (position 3 after the three neighbouring layers) and its caption
+MODEL_GRAPH = ids.compare_graph(3)
+MODEL_NOTE = "topoact-compare-model-note"
 
 
 def neighbours(layers: list[str], layer: str) -> list[str]:
@@ -71,8 +79,10 @@ def counterpart_trace(positions, nodes: list[int]):
                       marker=dict(symbol="circle-open", size=26, color=COUNTERPART_COLOR, line=dict(width=3)))
 
 
-def graph_matching(ctx: AppContext, layer_a: str, key_a: str, layer_b: str, key_b: str):
-    """:func:`~topoact.mapper.matching.match_graphs` of two saved graphs of the run.
+def graph_matching(ctx: AppContext, layer_a: str, key_a: str, layer_b: str, key_b: str,
+                   other: AppContext | None = None):
+    """:func:`~topoact.mapper.matching.match_graphs` of two saved graphs: ``(layer_a, key_a)`` of
+    ``ctx``'s run and ``(layer_b, key_b)`` of ``other``'s run (default: the same run).
 
     Returns
     -------
@@ -82,34 +92,120 @@ def graph_matching(ctx: AppContext, layer_a: str, key_a: str, layer_b: str, key_
     from topoact.mapper.matching import match_graphs
 
     return match_graphs(MapperGraph.from_dict(ctx.graph(layer_a, key_a)),
-                        MapperGraph.from_dict(ctx.graph(layer_b, key_b)))
+                        MapperGraph.from_dict((other or ctx).graph(layer_b, key_b)))
 
 
 def counterpart_nodes(ctx: AppContext, node_store: dict | None, layer: str, key: str,
-                      matching: Callable[..., Any] | None = None) -> list[int]:
-    """Nodes of the graph (layer, key) standing for the selected node of another layer.
+                      matching: Callable[..., Any] | None = None, other: AppContext | None = None) -> list[int]:
+    """Nodes of the graph (layer, key) standing for the selected node of another layer or model.
 
     Parameters
     ----------
     ctx : AppContext
+        The run of the selected node.
     node_store : the ``ids.NODE`` store ({"layer", "graph_key", "node"} or None)
-    layer, key : the graph drawn
+    layer, key : the graph drawn (of ``other``'s run when given, else of ``ctx``'s)
     matching : ``matching(layer_a, key_a, layer_b, key_b) -> GraphMatching`` (a cached
         :func:`graph_matching`; default: computed now)
+    other : AppContext, optional
+        The second model's run on the same images (``ctx.compare_run``).
 
     Returns
     -------
     list of int
-        Empty when no node is selected, the node is of this same layer, or nothing matches.
+        Empty when no node is selected, the node is of this same layer of this same run, or
+        nothing matches.
     """
-    if not node_store or node_store.get("node") is None or node_store.get("layer") in (None, layer):
+    if not node_store or node_store.get("node") is None or node_store.get("layer") is None:
         return []
-    matching = matching or (lambda *names: graph_matching(ctx, *names))
+    if other is None and node_store["layer"] == layer:
+        return []
+    matching = matching or (lambda *names: graph_matching(ctx, *names, other=other))
     try:
         return matching(node_store["layer"], node_store["graph_key"], layer, key).counterparts(int(node_store["node"]))
     except (FileNotFoundError, KeyError, ValueError, IndexError, TypeError) as exc:
         logger.info("no counterparts of %s in %s: %s", node_store, layer, exc)
         return []
+
+
+def model_name(run: Any) -> str:
+    """The run's model spec from its meta (``meta["model"]["spec"]``), else the run's folder."""
+    model = run.meta.get("model", {})
+    spec = model.get("spec") if isinstance(model, dict) else model
+    return str(spec or getattr(run, "path", "run B"))
+
+
+def image_mismatch(run_a: Any, run_b: Any) -> str | None:
+    """Why two runs do not hold the same images in the same order, in words (None when they do).
+
+    Compared: the number of images, then the image ids, the positions in the data set
+    (``source_index``) and the image files, row by row.
+    """
+    if run_a.n != run_b.n:
+        return f"the two runs hold different images ({run_a.n:,} and {run_b.n:,})"
+    rows = (("image ids", run_a.ids, run_b.ids), ("data set positions", run_a.source_index, run_b.source_index),
+            ("image files", run_a.paths, run_b.paths))
+    for what, a, b in rows:
+        differ = [r for r, (x, y) in enumerate(zip(a, b)) if x != y]
+        if differ:
+            return (f"the two runs hold different images or a different order ({len(differ):,} of {run_a.n:,} rows "
+                    f"differ in their {what}, first at row {differ[0]})")
+    return None
+
+
+def model_graph_key(other: AppContext, layer: str, key: str | None) -> str | None:
+    """Key of the second model's graph to show for ``layer``: ``key`` (the same parameters) when
+    saved there, else that layer's default graph, else None."""
+    if layer not in other.run.layers:
+        return None
+    return key if key in other.graph_keys(layer) else other.default_key(layer)
+
+
+def model_view(ctx: AppContext, other: AppContext, selection: dict, color_by: str | None,
+               highlight: int | None, node_store: dict | None, mismatch: str | None,
+               matching: Callable[..., Any] | None = None, height: int = 420):
+    """The second model's figure of the selected layer and its caption.
+
+    Parameters
+    ----------
+    ctx, other : the runs of model A and model B
+    selection : ``{"layer", "key"}`` of the graph shown in model A
+    color_by, highlight : the shared colour option and searched class
+    node_store : the ``ids.NODE`` store (a node of model A)
+    mismatch : :func:`image_mismatch` of the two runs (None: same images, counterparts are ringed)
+    matching : cached ``matching(layer_a, key_a, layer_b, key_b)`` (default: computed now)
+
+    Returns
+    -------
+    (plotly.graph_objects.Figure, str)
+    """
+    layer, name = selection["layer"], model_name(other.run)
+    path = getattr(other.run, "path", "RUN_B")
+    if layer not in other.run.layers:
+        return (empty_figure(f"{name} has no layer {layer}", height=height),
+                f"{name} ({path}) has no layer {layer!r}; its layers: {', '.join(other.run.layers)}.")
+    key = model_graph_key(other, layer, selection.get("key"))
+    if key is None:
+        return (empty_figure(f"{name} · {layer}: no graph yet", height=height),
+                f"{name} has no graph of {layer} yet: build one with  topoact mapper {path} --layer {layer}")
+    n_nodes = len(other.graph(layer, key)["nodes"])
+    title = f"{name} · {layer} · {n_nodes} nodes"
+    try:
+        fig, _ = build_figure(other, {"layer": layer, "key": key}, color_by, highlight, 0.0, None, None,
+                              height=height, title=title, show_legend=False)
+    except (ValueError, KeyError) as exc:  # a colour option run B does not have
+        return empty_figure(f"{name} · {layer}: {exc}", height=height), f"{name}: {exc}"
+    if mismatch is not None:
+        return fig, f"No counterparts in {name}: {mismatch}; matching nodes needs the same images in the same order."
+    marked = counterpart_nodes(ctx, node_store, layer, key, matching, other=other)
+    if marked:
+        fig.add_trace(counterpart_trace(other.positions(layer, key), marked))
+    if not node_store or node_store.get("node") is None:
+        text = f"{name}: select a node (Mapper graph tab) to ring its counterparts in orange."
+    else:
+        text = (f"{name}: {len(marked)} counterpart(s) of node {node_store['node']} of {node_store['layer']} "
+                "ringed in orange.")
+    return fig, text
 
 
 def layout(ctx: AppContext) -> html.Div:
@@ -126,8 +222,20 @@ def layout(ctx: AppContext) -> html.Div:
                                           "(in the background; their default graphs do not change)"),
         html.Span(id=ids.COMPARE_STATUS, className="ms-2 small text-secondary"),
         dcc.Store(id=ids.COMPARE_VERSION, data=0),
-        html.Div(cells, id=ids.COMPARE_GRAPHS, style={"display": "flex", "gap": "0.5em"}),
+        html.Div(cells + model_cell(ctx), id=ids.COMPARE_GRAPHS, style={"display": "flex", "gap": "0.5em"}),
     ])
+
+
+def model_cell(ctx: AppContext) -> list:
+    """The second model's figure and caption, right of the three layers ([] without a second run)."""
+    if ctx.compare_run is None:
+        return []
+    return [html.Div([
+        dcc.Graph(id=MODEL_GRAPH, figure=empty_figure("", height=420),
+                  config={"scrollZoom": True, "displayModeBar": False}),
+        html.P(id=MODEL_NOTE, className="small text-secondary mb-0 px-2"),
+    ], title=f"the selected layer in the second model, {model_name(ctx.compare_run)} ({ctx.compare_run.path})",
+        style={"flex": "1 1 0", "minWidth": "0", "borderLeft": "2px dashed #ccc"})]
 
 
 def register(app: Dash, ctx: AppContext) -> None:
@@ -136,6 +244,9 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     def counterparts(node_store: dict | None, layer: str, key: str) -> list[int]:
         return counterpart_nodes(ctx, node_store, layer, key, matching)
+
+    if ctx.compare_run is not None:
+        register_model(app, ctx)
 
     @app.callback(
         [Output(ids.compare_graph(k), "figure") for k in range(3)],
@@ -188,3 +299,20 @@ def register(app: Dash, ctx: AppContext) -> None:
             return no_update, "all three layers already have this graph"
         return request, (f"computing {len(request['layers'])} graph(s) (progress in the Mapper graph tab); "
                          "the figures redraw when they are ready")
+
+
+def register_model(app: Dash, ctx: AppContext) -> None:
+    """Draw the second model's graph of the selected layer with the selected node's counterparts."""
+    other = AppContext(ctx.compare_run)
+    mismatch = image_mismatch(ctx.run, other.run)   # the runs' rows never change while the app runs
+    matching = cached(16)(lambda *names: graph_matching(ctx, *names, other=other))
+
+    @app.callback(
+        Output(MODEL_GRAPH, "figure"), Output(MODEL_NOTE, "children"),
+        Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
+        Input(ids.TABS, "value"), Input(ids.NODE, "data"),
+    )
+    def draw_model(selection, highlight, color_by, _tab, node_store):
+        if not selection:
+            return empty_figure("no graph selected", height=420), ""
+        return model_view(ctx, other, selection, color_by, highlight, node_store, mismatch, matching)

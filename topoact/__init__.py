@@ -13,7 +13,18 @@ Conv maps (B, C, H, W) and token sequences (B, L, C) are stored reduced over pos
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
+
+# numba's OpenMP threading layer kills any child forked after one of its parallel kernels ran
+# ("fork() called from a process already using GNU OpenMP"), and the app forks its background
+# jobs after the server has run UMAP or the persistence certificate. numba's own workqueue layer
+# is fork-safe; a user's NUMBA_THREADING_LAYER still wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+    if "numba" in sys.modules:  # imported before topoact: its config was read already
+        sys.modules["numba"].config.THREADING_LAYER = "workqueue"
 
 __version__ = "0.1.0"
 

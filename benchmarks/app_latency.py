@@ -393,14 +393,21 @@ def choose_option(driver, dropdown_id: str, text: str) -> None:
 
 def recolour_phase(driver, args, run_dir: Path) -> tuple[list[float], int]:
     """Colouring switched purity <-> majority class on the graph ``--recolour-key`` (ms each)."""
+    from selenium.webdriver.common.by import By
+
     from topoact.store import open_run
 
     if args.recolours <= 0:
         return [], 0
     if args.recolour_key:
         n = open_run(run_dir).graph(args.layer, args.recolour_key).n_nodes
-        choose_option(driver, "topoact-graph-key-dropdown", f"{n:,} nodes" if f"{n:,} nodes" in
-                      driver.find_element("id", "topoact-graph-key-dropdown").text else f"{n} nodes")
+        # graph names spell counts with thousands separators since the named-graph dropdown
+        driver.find_element(By.ID, "topoact-graph-key-dropdown").click()
+        names = [o.text for o in wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"),
+                                      what="options")]
+        driver.find_element(By.ID, "topoact-graph-key-dropdown").click()
+        choose_option(driver, "topoact-graph-key-dropdown",
+                      f"{n:,} nodes" if any(f"{n:,} nodes" in name for name in names) else f"{n} nodes")
         wait(lambda: n_markers(driver) >= min(n, 50) and f"{n} nodes" in
              driver.find_element("id", "topoact-node-count").text, what="the recolour graph")
     n_nodes = n_markers(driver)

@@ -38,7 +38,7 @@ from torch import nn
 from ..fileio import atomic_write, read_json, write_json
 from ..progress import CancelFn, ProgressFn, check_cancelled, report
 from .hooks import frozen, recording
-from .networks import PatchDiscriminator, SpatialCodeGenerator
+from .networks import PatchDiscriminator, SpatialCodeGenerator, up_block
 from .objectives import reduce as reduce_output, resolve_reduce
 from .render import thread_limit
 
@@ -83,8 +83,7 @@ class CodeGenerator(nn.Module):
         blocks, ch = [], width * 2
         for i in range(n_up):
             out = max(width // (2 ** i), 16)
-            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, out, 3, padding=1),
-                       nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            blocks += up_block(ch, out)
             ch = out
         self.up = nn.Sequential(*blocks)
         self.out = nn.Conv2d(ch, 3, 3, padding=1)

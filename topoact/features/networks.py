@@ -20,7 +20,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["SpatialCodeGenerator", "PatchDiscriminator"]
+__all__ = ["SpatialCodeGenerator", "PatchDiscriminator", "up_block"]
+
+
+def up_block(ch_in: int, ch_out: int) -> list[nn.Module]:
+    """One generator stage: double the size (nearest), 3x3 conv, batch norm, leaky ReLU.
+
+    Both generators (spatial codes here, reduced codes in :mod:`.generator`) are stacks of these;
+    the list form keeps their ``nn.Sequential`` indices, hence saved state dicts, as they were.
+    """
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch_in, ch_out, 3, padding=1),
+            nn.BatchNorm2d(ch_out), nn.LeakyReLU(0.2)]
 
 
 class SpatialCodeGenerator(nn.Module):
@@ -50,8 +60,7 @@ class SpatialCodeGenerator(nn.Module):
                                    nn.LeakyReLU(0.2)]
         for _ in range(n_up):
             out = max(ch // 2, 16)
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, out, 3, padding=1),
-                       nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            layers += up_block(ch, out)
             ch = out
         self.body = nn.Sequential(*layers)
         self.out = nn.Conv2d(ch, 3, 3, padding=1)

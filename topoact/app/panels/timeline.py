@@ -144,7 +144,8 @@ def timeline_figure(graph: dict, positions: np.ndarray, ids: list[str], *, class
         x0, x1, y0, y1 = extent
         fig.update_xaxes(range=[x0 - 1, x1 + 1])
         fig.update_yaxes(range=[y0 - 1, y1 + 1])
-    # no title: an animated figure keeps its first layout text (the step is named above the figure)
+    # layout.transition makes Plotly.react glide markers with the same id (no dcc.Graph animate=True:
+    # its Plotly.animate kept re-running old frames, so markers oscillated and clicks missed them)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
                       xaxis=axis, yaxis=dict(axis, scaleanchor="x"), hovermode="closest", clickmode="event",
                       transition=dict(duration=500, easing="cubic-in-out"), uirevision="timeline")
@@ -241,10 +242,10 @@ def layout(ctx: AppContext) -> html.Div:
         ], style={"margin": "0.8em 0"}),
         dcc.Store(id=VERSION, data=0),
         html.Div([
-            html.Div(dcc.Graph(id=GRAPH, figure=empty_figure("", height=520), animate=True,
+            html.Div(dcc.Graph(id=GRAPH, figure=empty_figure("", height=520),
                                config={"scrollZoom": True, "displayModeBar": False}),
                      style={"flex": "3 1 0", "minWidth": "0"}),
-            html.Div([dcc.Graph(id=EMBEDDING, figure=empty_figure("", height=360), animate=True,
+            html.Div([dcc.Graph(id=EMBEDDING, figure=empty_figure("", height=360),
                                 config={"displayModeBar": False}),
                       html.Div("Click a node to see its history.", id=HISTORY)],
                      style={"flex": "2 1 0", "minWidth": "0", "fontSize": "0.85em"}),

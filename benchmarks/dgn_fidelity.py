@@ -4,10 +4,18 @@
     .venv/bin/python benchmarks/dgn_fidelity.py --train-only --models resnet20   # training only
     .venv/bin/python benchmarks/dgn_fidelity.py --quick --out /tmp/dgn    # small sizes
 
+Issue 13's run (one process per model, one thread each, both at once on 2 cores)::
+
+    python benchmarks/dgn_fidelity.py --models resnet20 --train-seconds 1500 --width 48 \
+        --retrain --nodes 10 --steps 64 --batch 8 --pixel-warmup 0.75 --feature-weight 0.25 \
+        --tag long --out DIR
+
 For each shared CIFAR ResNet (``cifar-resnet20``, ``cifar-resnet32``) and ``layer3``:
 
-* generator: a spatial-code generator (64 x 8 x 8 codes) trained with pixel + feature
-  (perceptual) + adversarial losses on 90 % of the 5,000 shared CIFAR-10 JPEGs, time-limited
+* generator: a spatial-code generator (64 x 8 x 8 codes) trained on 90 % of the 5,000 shared
+  CIFAR-10 JPEGs and their mirror images, first on the pixel loss alone (``--pixel-warmup``
+  of the time: no classifier pass, ~3x more images per second), then with pixel + feature
+  (perceptual, ``--feature-weight``) + adversarial (``--adversarial``) losses, time-limited
   (``--train-seconds``), saved in topoact's cache dir (``topoact.cachedir``, never the repo)
   and reused on the next run (``--retrain`` to train again). Row: hold-out reconstruction MSE
   vs the mean training image's (goal: ratio <= 0.6), training time and threads.
@@ -83,13 +91,16 @@ def get_generator(name, bundle, layer, unit, args, add):
         fit = load_generator(path)
         add(name, "generator", f"loaded {path}")
     else:
-        fit = train_generator(bundle, unit, layer, epochs=args.epochs, batch_size=64,
-                              max_seconds=args.train_seconds, width=args.width,
-                              threads=args.threads)
+        fit = train_generator(bundle, unit, layer, epochs=args.epochs, batch_size=args.batch_size,
+                              max_seconds=args.train_seconds, width=args.width, lr=args.lr,
+                              threads=args.threads, pixel_warmup=args.pixel_warmup,
+                              feature_weight=args.feature_weight, adversarial=args.adversarial)
         save_generator(fit, path)
         add(name, "generator", f"trained and saved {path}")
     m = fit.metrics
-    add(name, "generator training", f"{m['epochs']} epochs ({m.get('images_seen')} images), {m['seconds']:.0f} s, threads "
+    add(name, "generator training", f"{m['epochs']} epochs ({m.get('images_seen')} images, "
+        f"{m.get('images_seen_pixel_only', 0)} pixel-only), {m['seconds']:.0f} s "
+        f"({m.get('seconds_pixel_only', 0):.0f} s pixel-only), threads "
         f"{args.threads}, code {m.get('code', 'reduced')} {fit.config.get('code_shape')}, "
         f"{m['n_train']} train / {m['n_holdout']} hold-out images")
     add(name, "hold-out MSE / mean image", f"{m['holdout_mse']:.4f} / {m['mean_image_mse']:.4f} = "
@@ -104,8 +115,7 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
 
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    covmean = covmean.real
+    covmean = np.real(linalg.sqrtm(s1 @ s2))
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
@@ -186,6 +196,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=400)
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=64, help="generator training batch")
+    ap.add_argument("--lr", type=float, default=2e-3, help="generator Adam step (cosine-decayed)")
+    ap.add_argument("--pixel-warmup", type=float, default=0.5,
+                    help="fraction of the training time on the pixel loss alone")
+    ap.add_argument("--feature-weight", type=float, default=0.5)
+    ap.add_argument("--adversarial", type=float, default=0.005)
     ap.add_argument("--tag", default="spatial")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch", type=int, default=8)

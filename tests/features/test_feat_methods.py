@@ -106,8 +106,8 @@ def test_class_agnostic_stays_closer_than_unconstrained(bundle):
 
 
 def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundle, tmp_path):
-    """The spatial-code generator (the default for a conv layer; pixel + feature + adversarial
-    losses) trains (loss goes down, hold-out error well under the mean image's), reloads
+    """The spatial-code generator (the default for a conv layer; pixel loss alone, then pixel +
+    feature + adversarial losses) trains (loss goes down, hold-out error well under the mean image's), reloads
     from tensors only, and DGN-AM through it raises the target direction."""
     images = structured_images(160)
     fit = train_generator(bundle, images, "relu2", epochs=12, batch_size=32, width=16, lr=3e-3,
@@ -115,6 +115,9 @@ def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundl
     m = fit.metrics
     assert m["code"] == "spatial" and fit.config["code_shape"] == [16, 8, 8]
     assert fit.config["adversarial"] > 0
+    # the first half of the epochs is pixel-only (no classifier pass), the rest uses all losses
+    assert 0 < m["images_seen_pixel_only"] < m["images_seen"], m
+    assert 0 < m["seconds_pixel_only"] < m["seconds"], m
     assert m["train_pixel_mse"][-1] < 0.5 * m["train_pixel_mse"][0], m
     assert m["holdout_mse"] < 0.6 * m["mean_image_mse"], m
     path = save_generator(fit, tmp_path / "relu2.pt")
@@ -143,5 +146,7 @@ def test_generator_code_choice(bundle):
     assert fit.metrics["code"] == "reduced" and fit.code_mean.shape == (16,)
     with pytest.raises(ValueError, match="code='spatial' needs a conv layer"):
         train_generator(bundle, images, "fc", epochs=1, code="spatial")
+    with pytest.raises(ValueError, match=r"pixel_warmup must be in \[0, 1\)"):
+        train_generator(bundle, images, "relu2", epochs=1, pixel_warmup=1.0)
     with pytest.raises(ValueError, match="code must be"):
         train_generator(bundle, images, "relu2", epochs=1, code="pixels")

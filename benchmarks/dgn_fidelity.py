@@ -100,7 +100,8 @@ def get_generator(name, bundle, layer, unit, args, add):
     m = fit.metrics
     add(name, "generator training", f"{m['epochs']} epochs ({m.get('images_seen')} images, "
         f"{m.get('images_seen_pixel_only', 0)} pixel-only), {m['seconds']:.0f} s "
-        f"({m.get('seconds_pixel_only', 0):.0f} s pixel-only), threads "
+        f"({m.get('seconds_pixel_only', 0):.0f} s pixel-only; process CPU "
+        f"{m.get('cpu_seconds', float('nan')):.0f} s), threads "
         f"{args.threads}, code {m.get('code', 'reduced')} {fit.config.get('code_shape')}, "
         f"{m['n_train']} train / {m['n_holdout']} hold-out images")
     add(name, "hold-out MSE / mean image", f"{m['holdout_mse']:.4f} / {m['mean_image_mse']:.4f} = "

@@ -292,7 +292,7 @@ def _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     critic = PatchDiscriminator() if adversarial > 0 else None
     opt_d = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.999)) if critic else None
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     done, n_batches = 0, -(-len(train) // batch_size)
     history, seen, seen_pixel_only, t_full = [], 0, 0, None
     with frozen(module), recording(module, [layer], bundle) as acts:
@@ -355,6 +355,7 @@ def _train(bundle, images, layer, reduce, epochs, batch_size, lr, feature_weight
         low, high = mean - 3 * std, mean + 3 * std
     metrics = {"holdout_mse": mse, "mean_image_mse": mse_mean, "holdout_feature_error": feat_err,
                "epochs": done, "images_seen": seen, "images_seen_pixel_only": seen_pixel_only,
+               "cpu_seconds": time.process_time() - cpu_start,
                "seconds": time.perf_counter() - start, "seconds_pixel_only": t_full if t_full is not None else time.perf_counter() - start,
                "n_train": n_train, "n_holdout": len(hold), "code": kind,
                "train_pixel_mse": [round(v, 6) for v in history]}

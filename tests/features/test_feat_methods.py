@@ -107,8 +107,8 @@ def test_class_agnostic_stays_closer_than_unconstrained(bundle):
 
 def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundle, tmp_path):
     """The spatial-code generator (the default for a conv layer; pixel loss alone, then pixel +
-    feature + adversarial losses) trains (loss goes down, hold-out error well under the mean image's), reloads
-    from tensors only, and DGN-AM through it raises the target direction."""
+    feature + adversarial losses) trains (loss goes down, hold-out error well under the mean
+    image's), reloads from tensors only, and DGN-AM through it raises the target direction."""
     images = structured_images(160)
     fit = train_generator(bundle, images, "relu2", epochs=12, batch_size=32, width=16, lr=3e-3,
                           max_seconds=None, threads=1)   # 1 thread: tiny ops on a busy machine

@@ -4,11 +4,12 @@
     .venv/bin/python benchmarks/dgn_fidelity.py --train-only --models resnet20   # training only
     .venv/bin/python benchmarks/dgn_fidelity.py --quick --out /tmp/dgn    # small sizes
 
-Issue 13's run (one process per model, one thread each, both at once on 2 cores)::
+Issue 13's run (the defaults; one process per model, one thread each, both at once)::
 
-    python benchmarks/dgn_fidelity.py --models resnet20 --train-seconds 1500 --width 48 \
-        --retrain --nodes 10 --steps 64 --batch 8 --pixel-warmup 0.75 --feature-weight 0.25 \
-        --tag long --out DIR
+    nohup nice -n 10 python benchmarks/dgn_fidelity.py --models resnet20 --retrain --out DIR &
+    nohup nice -n 10 python benchmarks/dgn_fidelity.py --models resnet32 --retrain --out DIR &
+
+(without ``--retrain`` the generators saved by that run are loaded and only evaluated).
 
 For each shared CIFAR ResNet (``cifar-resnet20``, ``cifar-resnet32``) and ``layer3``:
 
@@ -193,18 +194,18 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="folder for the PNG grids (not in the repo)")
     ap.add_argument("--train-only", action="store_true")
     ap.add_argument("--retrain", action="store_true")
-    ap.add_argument("--train-seconds", type=float, default=1380.0)
+    ap.add_argument("--train-seconds", type=float, default=1500.0)
     ap.add_argument("--epochs", type=int, default=400)
-    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--width", type=int, default=48)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=64, help="generator training batch")
     ap.add_argument("--lr", type=float, default=2e-3, help="generator Adam step (cosine-decayed)")
-    ap.add_argument("--pixel-warmup", type=float, default=0.5,
+    ap.add_argument("--pixel-warmup", type=float, default=0.75,
                     help="fraction of the training time on the pixel loss alone")
-    ap.add_argument("--feature-weight", type=float, default=0.5)
+    ap.add_argument("--feature-weight", type=float, default=0.25)
     ap.add_argument("--adversarial", type=float, default=0.005)
-    ap.add_argument("--tag", default="spatial")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--tag", default="long", help="generator file tag in the cache dir")
+    ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--per-class", type=int, default=None)

@@ -115,7 +115,7 @@ def test_generator_reconstructs_better_than_mean_image_and_dgn_synthesizes(bundl
     m = fit.metrics
     assert m["code"] == "spatial" and fit.config["code_shape"] == [16, 8, 8]
     assert fit.config["adversarial"] > 0
-    # the first half of the epochs is pixel-only (no classifier pass), the rest uses all losses
+    # the first 3/4 of the epochs are pixel-only (no classifier pass), the rest uses all losses
     assert 0 < m["images_seen_pixel_only"] < m["images_seen"], m
     assert 0 < m["seconds_pixel_only"] < m["seconds"], m
     assert m["train_pixel_mse"][-1] < 0.5 * m["train_pixel_mse"][0], m

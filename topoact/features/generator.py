@@ -199,12 +199,12 @@ def build_generator(config: dict) -> nn.Module:
 
 def train_generator(bundle: ModelBundle, images: torch.Tensor, layer: str, reduce: str = "gap",
                     epochs: int = 20, batch_size: int = 64, lr: float = 2e-3,
-                    feature_weight: float = 0.5, width: int = 64, holdout: float = 0.1,
+                    feature_weight: float = 0.25, width: int = 64, holdout: float = 0.1,
                     max_seconds: float | None = 180.0, seed: int = 0,
                     progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
                     threads: int | str | None = "auto", *, code: str = "auto",
                     adversarial: float = 0.005, augment: bool = True,
-                    pixel_warmup: float = 0.5, reduction: str | None = None) -> GeneratorFit:
+                    pixel_warmup: float = 0.75, reduction: str | None = None) -> GeneratorFit:
     """Train a generator inverting ``layer`` on ``images``.
 
     Parameters

@@ -16,7 +16,8 @@ The first ``pixel_warmup`` of the budget uses the pixel term alone (no classifie
 about 3x more images per second: the image prior is learnt there); the feature and
 adversarial terms then fine-tune it. Training images are augmented with their mirror images
 (codes computed once, up front) and the learning rate follows a cosine over the planned
-epochs or ``max_seconds``. A hold-out split reports the reconstruction error next to that of the mean training image. The per-unit
+epochs or ``max_seconds``. A hold-out split reports the reconstruction error next to that of
+the mean training image. The per-unit
 code statistics (mean, std, bounds) are kept for DGN-AM's code clipping: ``[0, 3 std]`` when
 all training codes are non-negative (post-ReLU layers, as in the paper), else ``mean ± 3 std``.
 ``save_generator``/``load_generator`` store the tensors in one ``torch.save`` file (loaded with

@@ -320,6 +320,42 @@ def test_stop_jobs_kills_running_job_processes_at_once():
     assert not job.is_alive() and time.monotonic() - started < 10
 
 
+def test_job_cache_waits_for_a_locked_database_instead_of_dropping_the_result(tmp_path):
+    """A job writes its result while another process holds SQLite's write lock (CI under load)."""
+    import sqlite3
+    import threading
+    import time
+
+    import diskcache
+
+    from topoact.app.background import JobCache
+
+    def hold_lock(seconds):
+        con = sqlite3.connect(str(tmp_path / "cache.db"), isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        con.execute("COMMIT")
+
+    plain = diskcache.Cache(str(tmp_path), timeout=0.05)
+    locked = threading.Event()
+    holder = threading.Thread(target=hold_lock, args=(0.5,))
+    holder.start()
+    locked.wait()
+    with pytest.raises(diskcache.Timeout):  # what diskcache does by default: the result is lost
+        plain.set("result", 1)
+    holder.join()
+
+    cache = JobCache(str(tmp_path), timeout=0.05)
+    locked.clear()
+    holder = threading.Thread(target=hold_lock, args=(0.5,))
+    holder.start()
+    locked.wait()
+    cache.set("result", {"figure": 2})
+    holder.join()
+    assert cache.get("result") == {"figure": 2}
+
+
 # -- recompute, sweep, upload (the functions behind the callbacks) --------------------------------
 def test_form_becomes_the_librarys_config_and_errors_name_the_field():
     from topoact.app.panels.graph_form import FORM_FIELDS, form_config, form_values

@@ -23,6 +23,11 @@ shared server with several web workers, pass a ``dash.CeleryManager`` (Celery + 
 Results that matter across restarts (graphs, persistence, feature images) are saved in the run
 by the engines themselves; the job returns only keys and small JSON.
 
+The job cache waits for SQLite's write lock instead of giving up: Dash writes a job's result with
+``cache.set`` from the job process, and diskcache's default (``retry=False``) raises ``Timeout``
+when another process holds the lock, which loses the finished result and leaves the browser
+polling forever (seen in CI under load). :class:`JobCache` retries every write.
+
 Shutdown: job processes are children of the server. :func:`make_manager` registers
 :func:`stop_jobs` at exit, so stopping the server (Ctrl-C, or SIGTERM through
 :func:`topoact.app.serve`) stops the jobs at once instead of waiting for them (the
@@ -31,6 +36,7 @@ Shutdown: job processes are children of the server. :func:`make_manager` registe
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import shutil
 import tempfile
@@ -39,13 +45,45 @@ from typing import Any, Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["make_manager", "stop_jobs", "job_options", "show_cancelled", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
+__all__ = ["JobCache", "make_manager", "stop_jobs", "job_options", "show_cancelled", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
            "PROGRESS_DEFAULT"]
 
 #: how often the browser asks for a running job's progress and result (ms)
 JOB_INTERVAL_MS = 300
 #: (bar value, progress text) shown while no job runs
 PROGRESS_DEFAULT = ("0", "")
+
+
+@functools.cache
+def _job_cache_class() -> type:
+    import diskcache
+
+    class JobCache(diskcache.Cache):
+        """A ``diskcache.Cache`` whose writes retry while another process holds the lock."""
+
+        def set(self, key, value, expire=None, read=False, tag=None, retry=True):
+            return super().set(key, value, expire=expire, read=read, tag=tag, retry=retry)
+
+        def add(self, key, value, expire=None, read=False, tag=None, retry=True):
+            return super().add(key, value, expire=expire, read=read, tag=tag, retry=retry)
+
+        def delete(self, key, retry=True):
+            return super().delete(key, retry=retry)
+
+        def touch(self, key, expire=None, retry=True):
+            return super().touch(key, expire=expire, retry=retry)
+
+        def transact(self, retry=True):
+            return super().transact(retry=retry)
+
+    return JobCache
+
+
+def __getattr__(name: str) -> Any:
+    # diskcache is imported only when the app runs, not when the library is imported
+    if name == "JobCache":
+        return _job_cache_class()
+    raise AttributeError(name)
 
 
 def make_manager(folder: str | None = None) -> Any:
@@ -62,7 +100,6 @@ def make_manager(folder: str | None = None) -> Any:
     dash.DiskcacheManager
         Runs each background callback in its own process (``multiprocess``, forked from the server).
     """
-    import diskcache
     import multiprocess.util  # noqa: F401 - registers its exit handler (which joins running jobs)
     #                           first, so that ours, registered after it, runs before it (LIFO)
     from dash import DiskcacheManager
@@ -74,7 +111,7 @@ def make_manager(folder: str | None = None) -> Any:
     if folder is None:
         folder = tempfile.mkdtemp(prefix="topoact-jobs-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return DiskcacheManager(diskcache.Cache(folder))
+    return DiskcacheManager(_job_cache_class()(folder))
 
 
 _STOP_REGISTERED = False

@@ -8,6 +8,11 @@
   packed by size, tiny components (singletons, pairs) folded into one summary glyph; a click on
   the glyph draws them (in a grid under it), a second click folds them again. WebGL above
   1,000 nodes.
+* The page opens on the first layer's default graph drawn into the layout (figure, key,
+  dropdown, info line: :func:`initial_drawing`), so the first paint has it without the layer ->
+  graph key -> figure callback chain; ``draw`` skips a figure identical to the one shown
+  (:func:`drawn_state`), as at page load, where every store is written once, unchanged. The
+  info line names the graph by its parameters (the key is only a ``data-graph-key`` attribute).
 * What changes often is sent as a ``dash.Patch`` of the drawn figure, never as a new figure:
   a node click moves the selection ring, a colouring change replaces the marker colours (so
   node positions cannot move and 5,000 positions and edges are not re-sent), a selection in

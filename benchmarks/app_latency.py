@@ -125,6 +125,27 @@ poll();
 """
 
 
+#: counts the page's Dash requests in flight (installed before any page script runs)
+COUNT_REQUESTS_JS = """
+window.__dashInFlight = 0; window.__dashQuietSince = performance.now();
+const originalFetch = window.fetch;
+window.fetch = function(url) {
+  if (!String(url).includes('_dash-update-component')) return originalFetch.apply(this, arguments);
+  window.__dashInFlight++;
+  const settle = () => { if (--window.__dashInFlight === 0) window.__dashQuietSince = performance.now(); };
+  return originalFetch.apply(this, arguments).then(r => { settle(); return r; }, e => { settle(); throw e; });
+};
+"""
+
+
+def settle(driver, quiet_ms: float = 1000.0, timeout: float = 120.0) -> None:
+    """Wait until the page has had no Dash request in flight for ``quiet_ms`` (its load callbacks
+    are done), so the clicks measure a settled page in every checkout."""
+    wait(lambda: driver.execute_script(
+        "return window.__dashInFlight === 0 && performance.now() - window.__dashQuietSince > arguments[0]",
+        quiet_ms), timeout, what="the page to settle")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -301,6 +322,7 @@ def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float]
     port = free_port()
     app = start_app(run_dir, port, root)
     driver = browser()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_REQUESTS_JS})
     try:
         from selenium.webdriver.common.by import By
 
@@ -317,6 +339,7 @@ def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float]
             driver.find_element(By.XPATH, f"//div[contains(@class,'option') and text()='{args.layer}']").click()
         wait(lambda: n_markers(driver) > 0 and args.layer in driver.find_element(By.ID, "topoact-node-count").text
              or n_markers(driver) > 0, what="the graph")
+        settle(driver)
         points = markers(driver)
         n_nodes = len(points)
         click_series(driver, 2, 0, points)  # warm-up (first image loads, JIT)

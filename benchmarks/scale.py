@@ -16,6 +16,13 @@
 - mapper: ``Mapper.fit`` with and without ``scheduler`` (a LocalCluster of 2) on a smaller
   matrix; node memberships must be identical.
 
+- e2e: a built-in run end to end on one LocalCluster(2) (``--e2e-n`` images of ``shapes``, the
+  demo CNN, layer ``avgpool``): collect, the layer's default Mapper graph (saved as the default, as
+  ``topoact mapper`` does), anomalies, each with the cluster as the scheduler; seconds per step and
+  the peak resident memory of the client and of each worker process after each step.
+  ``--e2e-out DIR`` keeps the run (e.g. for ``benchmarks/app_latency.py --run DIR --layer avgpool``)
+  and ``--e2e-steps`` runs some of the steps (a collect in DIR is resumed).
+
 Each part prints a table of ratios measured in this one run, with ``os.getloadavg()``.
 """
 from __future__ import annotations
@@ -160,6 +167,49 @@ def part_mapper(rows: int, dim: int) -> None:
     print(f"\nidentical node memberships: {same}; {_load()}")
 
 
+def _peak_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def part_e2e(out: Path, n: int, steps: list[str], batch_size: int) -> None:
+    from distributed import Client, LocalCluster
+
+    import topoact
+    from topoact.distributed import use_scheduler
+    from topoact.mapper.run_graphs import build_run_graph
+
+    layer = "avgpool"
+    rows = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client, use_scheduler(client):
+        for step in steps:
+            t = time.perf_counter()
+            if step == "collect":
+                run = topoact.collect("demo", f"shapes:{n}", out=out, layers=[layer], batch_size=batch_size,
+                                      chunk_size=16384, progress=False, scheduler=client)
+                what = f"{run.n:,} images"
+            elif step == "mapper":
+                graph = build_run_graph(topoact.open_run(out), layer, None, default=True)
+                what = f"{graph.n_nodes} nodes, {graph.n_edges} edges"
+            elif step == "anomalies":
+                table = topoact.anomalies(topoact.open_run(out), cache=True)
+                what = f"{len(table):,} rows, {int(table['is_outlier'].sum()):,} outliers"
+            else:
+                raise SystemExit(f"unknown e2e step {step!r} (collect, mapper, anomalies)")
+            seconds = time.perf_counter() - t
+            workers = sorted(client.run(_peak_mib).values())
+            rows.append((step, seconds, what, _peak_mib(), workers))
+            print(f"e2e {step}: {seconds:.0f} s, {what}; {_load()}", flush=True)
+    print(f"\n## end to end on LocalCluster(2): demo CNN, shapes:{n}, layer {layer} ({out})\n")
+    print("| step | seconds | result | peak RSS client MiB | peak RSS workers MiB |")
+    print("|---|---|---|---|---|")
+    for step, seconds, what, client_mib, workers in rows:
+        print(f"| {step} | {seconds:.0f} | {what} | {client_mib:.0f} | {', '.join(f'{w:.0f}' for w in workers)} |")
+    print(f"\npeak RSS is the process's maximum so far (ru_maxrss); {_load()}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="collect,read,mapper")
@@ -168,6 +218,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--mapper-rows", type=int, default=100_000)
+    parser.add_argument("--e2e-n", type=int, default=1_000_000, help="images of the e2e part")
+    parser.add_argument("--e2e-steps", default="collect,mapper,anomalies")
+    parser.add_argument("--e2e-out", type=Path, default=None, help="run directory of the e2e part (kept)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="topoact-scale-", dir=args.work))
@@ -180,6 +233,9 @@ def main(argv=None) -> int:
             part_collect(work, args.n, args.batch_size)
         if "mapper" in parts:
             part_mapper(args.mapper_rows, 64)
+        if "e2e" in parts:
+            steps = [s.strip() for s in args.e2e_steps.split(",") if s.strip()]
+            part_e2e(args.e2e_out or work / "e2e", args.e2e_n, steps, 512)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

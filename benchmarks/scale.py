@@ -1,6 +1,7 @@
 """Scale-out: collection on Dask workers, and reading a Zarr layer vs a memory-mapped .npy.
 
-    python benchmarks/scale.py [--parts collect,read,mapper] [--n 192] [--rows 1000000] [--dim 512]
+    python benchmarks/scale.py [--parts collect,read,mapper,e2e] [--n 192] [--rows 1000000] [--dim 512]
+                               [--mapper-rows 1000000] [--mapper-dim 512] [--e2e-n 1000000] [--e2e-out DIR]
 
 - collect: images/s of ``topoact.collect`` on a compute-bound model (torchvision resnet18, random
   weights, 224 px, on the built-in shapes: decoding is negligible next to the forward pass):
@@ -13,8 +14,10 @@
 - read: a (rows x dim) float32 layer written chunk by chunk to both stores, then read whole as
   the Mapper does (``Run.activations``: a memory map, or the Zarr array read into memory), and
   read + the L2-norm lens over every row. Best of 3, file cache warm for both. Goal: zarr / npy <= 1.2.
-- mapper: ``Mapper.fit`` with and without ``scheduler`` (a LocalCluster of 2) on a smaller
-  matrix; node memberships must be identical.
+- mapper: ``Mapper.fit`` with and without ``scheduler`` (a LocalCluster of 2) on a
+  ``--mapper-rows`` x ``--mapper-dim`` memory-mapped ``.npy`` (default 1,000,000 x 512, like a
+  run's layer: the workers read their cover elements' rows from the file); node memberships
+  must be identical.
 
 - e2e: a built-in run end to end on one LocalCluster(2) (``--e2e-n`` images of ``shapes``, the
   demo CNN, layer ``avgpool``): collect, the layer's default Mapper graph (saved as the default, as
@@ -145,26 +148,40 @@ def part_read(work: Path, rows: int, dim: int) -> None:
     npy_path.unlink()
 
 
-def part_mapper(rows: int, dim: int) -> None:
+def part_mapper(work: Path, rows: int, dim: int) -> None:
+    from numpy.lib.format import open_memmap
+
+    from topoact.distributed.tasks import npy_rows
     from topoact.mapper import DBSCAN, L2Norm, Mapper, UniformCover
 
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(20, dim)).astype(np.float32) * 4
-    X = (centers[rng.integers(0, 20, rows)] + rng.normal(size=(rows, dim)).astype(np.float32))
+    path = work / "mapper.npy"
+    out = open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dim))
+    for start in range(0, rows, 65536):  # written in blocks: a run's layer file, as collect writes it
+        m = min(65536, rows - start)
+        out[start:start + m] = centers[rng.integers(0, 20, m)] + rng.normal(size=(m, dim)).astype(np.float32)
+    out.flush()
+    del out
+    X = np.load(path, mmap_mode="r")
+    assert npy_rows(X) is not None  # the Dask workers read their rows from the file, not from the client
     timings, graphs = {}, {}
     for name, scheduler in (("threads (n_jobs=2)", None), ("Dask local:2", "local:2")):
         mapper = Mapper(L2Norm(), UniformCover(30, 0.3), DBSCAN(eps="auto", min_samples=5), scheduler=scheduler)
         t = time.perf_counter()
         graphs[name] = mapper.fit(X).graph_
         timings[name] = time.perf_counter() - t
+        print(f"mapper {name}: {timings[name]:.1f} s; {_load()}", flush=True)
     a, b = graphs.values()
     same = len(a.members) == len(b.members) and all(np.array_equal(p, q) for p, q in zip(a.members, b.members))
-    print(f"\n## Mapper on {rows:,} x {dim} (L2 lens, 30 intervals, DBSCAN auto)\n")
-    print("| clustering | seconds (incl. cluster start) | nodes |")
-    print("|---|---|---|")
+    print(f"\n## Mapper on {rows:,} x {dim} (a memory-mapped .npy; L2 lens, 30 intervals, DBSCAN auto)\n")
+    print("| clustering | seconds (incl. cluster start) | nodes | ratio |")
+    print("|---|---|---|---|")
+    base = timings["threads (n_jobs=2)"]
     for name, seconds in timings.items():
-        print(f"| {name} | {seconds:.1f} | {graphs[name].n_nodes} |")
+        print(f"| {name} | {seconds:.1f} | {graphs[name].n_nodes} | {seconds / base:.2f}x |")
     print(f"\nidentical node memberships: {same}; {_load()}")
+    path.unlink()
 
 
 def _peak_mib() -> float:
@@ -217,7 +234,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--mapper-rows", type=int, default=100_000)
+    parser.add_argument("--mapper-rows", type=int, default=1_000_000)
+    parser.add_argument("--mapper-dim", type=int, default=512)
     parser.add_argument("--e2e-n", type=int, default=1_000_000, help="images of the e2e part")
     parser.add_argument("--e2e-steps", default="collect,mapper,anomalies")
     parser.add_argument("--e2e-out", type=Path, default=None, help="run directory of the e2e part (kept)")
@@ -232,7 +250,7 @@ def main(argv=None) -> int:
         if "collect" in parts:
             part_collect(work, args.n, args.batch_size)
         if "mapper" in parts:
-            part_mapper(args.mapper_rows, 64)
+            part_mapper(work, args.mapper_rows, args.mapper_dim)
         if "e2e" in parts:
             steps = [s.strip() for s in args.e2e_steps.split(",") if s.strip()]
             part_e2e(args.e2e_out or work / "e2e", args.e2e_n, steps, 512)

@@ -14,7 +14,7 @@ least one order.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,31 +80,17 @@ def knn(U: np.ndarray, k: int, *, reference: np.ndarray | None = None, block: in
     scheduler = resolve_scheduler(scheduler)
     if scheduler is None:
         return _knn_span(R, ref, k, block, (U, position), should_cancel)
-    from ..distributed.tasks import map_tasks
+    from ..distributed.tasks import LazyItems, map_tasks
 
     span = block * max(1, -(-n // (block * 16)))   # about 16 tasks, each a whole number of blocks
     starts = list(range(0, n, span))
-    items = _Spans(U, position, starts, span)
+    items = LazyItems(len(starts), lambda i: (U[starts[i]:starts[i] + span], position[starts[i]:starts[i] + span]))
     sims = np.empty((n, k), np.float32)
     index = np.empty((n, k), np.int64)
     for i, (s, j) in map_tasks(scheduler, _knn_span, items, shared=(R, ref, k, block),
                                should_cancel=should_cancel, what="neighbour search", window=4):
         sims[starts[i]:starts[i] + len(s)], index[starts[i]:starts[i] + len(s)] = s, j
     return sims, index
-
-
-class _Spans(Sequence):
-    """``(U[a:b], position[a:b])`` of each span, made when its task is submitted."""
-
-    def __init__(self, U: np.ndarray, position: np.ndarray, starts: list, span: int):
-        self.U, self.position, self.starts, self.span = U, position, starts, span
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def __getitem__(self, i: int) -> tuple:
-        a = self.starts[i]
-        return self.U[a:a + self.span], self.position[a:a + self.span]
 
 
 def _knn_span(R: np.ndarray, ref: np.ndarray, k: int, block: int, item: tuple,

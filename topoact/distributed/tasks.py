@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["worker_cached", "emit", "resolve_scheduler", "map_tasks", "NpyRows", "npy_rows", "row_data", "read_rows",
+__all__ = ["worker_cached", "emit", "resolve_scheduler", "map_tasks", "LazyItems", "NpyRows", "npy_rows", "row_data",
+           "read_rows",
            "cluster_elements"]
 
 _CACHE: dict[str, Any] = {}
@@ -249,25 +250,32 @@ def cluster_elements(scheduler: Any, X: Any, clusterer: Any, work: list, should_
     (element, rows, labels)
     """
     source = npy_rows(X)
-    items = [(e, rows, source) for e, rows in work] if source is not None else None
-    window = None
-    if items is None:  # rows travel with the tasks: build them lazily, a few in flight
-        items = _LazyRows(X, work)
-        window = 8
+    if source is not None:
+        items, window = [(e, rows, source) for e, rows in work], None
+    else:  # the rows travel with the tasks: made when submitted, a few in flight
+        items, window = LazyItems(len(work), lambda i: (*work[i], np.asarray(X[work[i][1]]))), 8
     for _position, result in map_tasks(scheduler, _element_labels, items, shared=(clusterer,),
                                        should_cancel=should_cancel, what="Mapper fit", window=window):
         yield result
 
 
-class _LazyRows(Sequence):
-    """``(element, rows, X[rows])`` items made when submitted (not all held at once)."""
+class LazyItems(Sequence):
+    """``make(i)`` for i < n, made when the item's task is submitted (for :func:`map_tasks` with a
+    ``window``: items carrying row blocks are not all held at once).
 
-    def __init__(self, X: Any, work: list):
-        self.X, self.work = X, work
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    make : callable
+        ``make(i) -> item``.
+    """
+
+    def __init__(self, n: int, make: Callable[[int], Any]):
+        self.n, self.make = int(n), make
 
     def __len__(self) -> int:
-        return len(self.work)
+        return self.n
 
-    def __getitem__(self, i):
-        e, rows = self.work[i]
-        return e, rows, np.asarray(self.X[rows])
+    def __getitem__(self, i: int) -> Any:
+        return self.make(i)

@@ -320,6 +320,7 @@ def probe_layers(run, layers: Sequence[str] | None = None, config: ProbeConfig |
     pending = []
     for i, layer in enumerate(layers):
         check_cancelled(should_cancel, "probes")
+        report(progress, i, len(layers), f"probe {target.name} on {layer}")
         key = store.key(layer, config)
         data = store.load(layer, key) if cache else None
         if data is not None:
@@ -327,7 +328,6 @@ def probe_layers(run, layers: Sequence[str] | None = None, config: ProbeConfig |
         elif scheduler is not None:
             pending.append(layer)
         else:
-            report(progress, i, len(layers), f"probe {target.name} on {layer}")
             out[layer] = fit_probe(run.activations(layer), target, config, layer=layer,
                                    should_cancel=should_cancel).to_dict()
             if cache:

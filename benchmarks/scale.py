@@ -218,7 +218,8 @@ def part_e2e(out: Path, n: int, steps: list[str], batch_size: int) -> None:
             seconds = time.perf_counter() - t
             workers = sorted(client.run(_peak_mib).values())
             rows.append((step, seconds, what, _peak_mib(), workers))
-            print(f"e2e {step}: {seconds:.0f} s, {what}; {_load()}", flush=True)
+            print(f"e2e {step}: {seconds:.0f} s, {what}; peak RSS client {rows[-1][3]:.0f} MiB, workers "
+                  f"{', '.join(f'{w:.0f}' for w in workers)} MiB; {_load()}", flush=True)
     print(f"\n## end to end on LocalCluster(2): demo CNN, shapes:{n}, layer {layer} ({out})\n")
     print("| step | seconds | result | peak RSS client MiB | peak RSS workers MiB |")
     print("|---|---|---|---|---|")

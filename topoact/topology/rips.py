@@ -186,7 +186,9 @@ def _gudhi_persistence(n, i, j, w, max_dim, collapse):
 
 #: ``engine=`` of :func:`sparse_rips`: 'auto' (ripser for H0 + H1, gudhi for H2), ripser.py,
 #: giotto-ph (multicore ripser, H0 + H1) or gudhi's SimplexTree
-ENGINES = ("auto", "ripser", "giotto", "gudhi")
+ENGINES = ("auto", "ripser", "gudhi-ripser", "giotto", "giotto-collapse", "gudhi")
+#: reducers of the certified sparse matrix (H0 + H1), ``engine=`` of :func:`ripser_rips`
+RIPSER_ENGINES = ("ripser", "gudhi-ripser", "giotto", "giotto-collapse")
 #: bytes per edge of the sparse filtration (index + length arrays here, ripser's own copy)
 EDGE_BYTES = 40
 #: edges of the first blockwise scan without a dense matrix (then doubled while bars live)
@@ -195,13 +197,22 @@ FIRST_SCAN_EDGES = 4_000_000
 
 def _ripser_diagram(n, i, j, w, engine="ripser", n_threads=2):
     """H1 diagram of the Rips filtration restricted to the given edges (sparse input):
-    ripser.py, or giotto-ph's multicore ripser (``engine='giotto'``)."""
+    ripser.py, gudhi's ripser (``engine='gudhi-ripser'``) or giotto-ph's multicore ripser
+    (``engine='giotto'``, with its edge collapse: ``'giotto-collapse'``)."""
     from scipy.sparse import coo_matrix
     S = coo_matrix((np.asarray(w, np.float32), (i, j)), shape=(n, n))
-    if engine == "giotto":
+    if engine in ("giotto", "giotto-collapse"):
         from gph import ripser_parallel
-        dg = ripser_parallel(S, metric="precomputed", maxdim=1, n_threads=n_threads)["dgms"][1]
+        dg = ripser_parallel(S, metric="precomputed", maxdim=1, n_threads=n_threads,
+                             collapse_edges=engine == "giotto-collapse")["dgms"][1]
         return np.asarray(dg, np.float64).reshape(-1, 2)
+    if engine == "gudhi-ripser":
+        # gudhi's own ripser (Glisse's rewrite) on the same edges: 2.4x ripser.py on real
+        # ResNet-20 layer3 (1,000 points, all 496k edges, 0.59 s vs 1.42 s, same 525 bars)
+        from gudhi._ripser_ext import _sparse
+        dg = _sparse(np.asarray(i, np.int32), np.asarray(j, np.int32),
+                     np.asarray(w, np.float32), int(n), max_dimension=1)
+        return np.asarray(dg[1] if len(dg) > 1 else np.empty((0, 2)), np.float64).reshape(-1, 2)
     from ripser import ripser
     return np.asarray(ripser(S, distance_matrix=True, maxdim=1)["dgms"][1], np.float64)
 
@@ -223,7 +234,7 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
                 max_edges: Optional[int] = None, growth: Optional[float] = None, seed: int = 0,
                 block: int = 1024, k_apex: int = 16, should_cancel: Optional[CancelFn] = None,
                 keep_edges: bool = False, max_memory_gb: float = 4.0,
-                engine: str = "ripser", n_threads: int = 2) -> RipsResult:
+                engine: str = "gudhi-ripser", n_threads: int = 2) -> RipsResult:
     """H0 + H1 with ripser on a sparse thresholded distance matrix, certified exact if possible.
 
     ``threshold='auto'``: start at the distance of mean degree ``degree`` (or, with the dense
@@ -249,7 +260,9 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     k_apex : nearest neighbours tried first as apexes by the certificate
     max_edges : None (the budget grows, bounded by ``max_memory_gb``) or a hard cap
     max_memory_gb : memory bound of the growing edge budget
-    engine : 'ripser' (ripser.py, one thread) or 'giotto' (giotto-ph's multicore ripser on
+    engine : 'gudhi-ripser' (default: gudhi's ripser, one thread, 1.5-2.4x ripser.py on the
+        same edges), 'ripser' (ripser.py), 'giotto' or 'giotto-collapse' (giotto-ph's
+        multicore ripser, without / with its edge collapse, on
         the same sparse matrix, ``n_threads`` threads; same diagram)
 
     Returns
@@ -266,8 +279,9 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
         raise ValueError(f"growth must be > 1, got {growth!r}")
     check_metric(metric)
     n = X.shape[0]
-    if engine not in ("ripser", "giotto"):
-        raise ValueError(f"engine must be 'ripser' or 'giotto', got {engine!r}")
+    if engine not in RIPSER_ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, RIPSER_ENGINES))}, "
+                         f"got {engine!r}")
     if max_edges is not None and not int(max_edges) > 0:
         raise ValueError(f"max_edges must be a positive integer or None, got {max_edges!r}")
     timings = {}
@@ -438,12 +452,13 @@ def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,
         raise ValueError(f"max_dim must be 0, 1 or 2, got {max_dim!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
-    if engine in ("ripser", "giotto") and max_dim != 1:
+    if engine in RIPSER_ENGINES and max_dim != 1:
         raise ValueError(f"engine={engine!r} computes H0 and H1 only (max_dim=1)")
-    if engine in ("ripser", "giotto") or (engine == "auto" and max_dim == 1):
+    if engine in RIPSER_ENGINES or (engine == "auto" and max_dim == 1):
         return ripser_rips(X, metric=metric, threshold=threshold, seed=seed, block=block,
                            should_cancel=should_cancel, keep_edges=keep_edges,
-                           engine="giotto" if engine == "giotto" else "ripser", **ripser_params)
+                           engine="gudhi-ripser" if engine == "auto" else engine,
+                           **ripser_params)
     if ripser_params:
         raise TypeError(f"unexpected arguments for engine='gudhi': {sorted(ripser_params)}")
     n = X.shape[0]

@@ -98,3 +98,16 @@ def test_growth_stops_at_the_memory_budget(monkeypatch):
     res = sparse_rips(X, max_dense_points=100, max_memory_gb=900 * rips.EDGE_BYTES / 2**30)
     assert 300 < res.n_edges <= 900 and not res.exact
     assert res.n_truncated == int(np.isinf(res.diagrams[1][:, 1]).sum()) >= 1
+
+
+@pytest.mark.parametrize("engine", ["ripser", "gudhi-ripser", "giotto"])
+@pytest.mark.parametrize("fraction", [0.0, 1.0])   # dense matrix + threshold, or edge list
+def test_dense_and_sparse_reducer_inputs_equal_ripser_with_ties(monkeypatch, engine, fraction):
+    if engine.startswith("giotto"):
+        pytest.importorskip("gph")
+    monkeypatch.setattr(rips, "DENSE_FRACTION", fraction)
+    X = lattice(seed=1)
+    ref = ripser(X, maxdim=1)["dgms"]
+    res = sparse_rips(X, engine=engine)
+    assert res.exact and res.n_truncated == 0 and res.n_edges < len(X) * (len(X) - 1) / 2
+    assert gudhi.bottleneck_distance(ref[1], res.diagrams[1]) < 1e-300

@@ -201,6 +201,31 @@ EDGE_BYTES = 40
 FIRST_SCAN_EDGES = 4_000_000
 
 
+#: above this fraction of all n(n-1)/2 edges the reducer gets the dense matrix and ``T`` instead
+#: of the edge list: ripser's sparse coboundary enumeration then costs more than it saves (real
+#: ResNet-20 layer3, 2,000 max-min landmarks, 79 % of the edges certified: 44 s sparse (ripser.py)
+#: vs 5.4 s dense with the threshold (gudhi's ripser), same 2,833 bars)
+DENSE_FRACTION = 0.25
+
+
+def _ripser_dense(D, T, engine="gudhi-ripser", n_threads=2):
+    """H1 diagram of the Rips filtration of the dense matrix ``D`` (n, n) up to ``T``."""
+    if engine in ("giotto", "giotto-collapse"):
+        from gph import ripser_parallel
+        dg = ripser_parallel(D, metric="precomputed", maxdim=1, thresh=T, n_threads=n_threads,
+                             collapse_edges=engine == "giotto-collapse")["dgms"][1]
+    elif engine == "gudhi-ripser":
+        try:
+            from gudhi._ripser_ext import _full
+        except ImportError:
+            return _ripser_dense(D, T, "ripser")
+        dg = _full(D, max_dimension=1, max_edge_length=T)[1]
+    else:
+        from ripser import ripser
+        dg = ripser(D, distance_matrix=True, maxdim=1, thresh=T)["dgms"][1]
+    return np.asarray(dg, np.float64).reshape(-1, 2)
+
+
 def _ripser_diagram(n, i, j, w, engine="ripser", n_threads=2):
     """H1 diagram of the Rips filtration restricted to the given edges (sparse input):
     ripser.py, gudhi's ripser (``engine='gudhi-ripser'``) or giotto-ph's multicore ripser
@@ -378,7 +403,10 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
             keep = w <= T
             i, j, w = i[keep], j[keep], w[keep]
         tr = time.perf_counter()
-        h1 = _ripser_diagram(n, i, j, w, engine, n_threads)
+        if dense and len(w) > DENSE_FRACTION * n * (n - 1) / 2:
+            h1 = _ripser_dense(D, float(np.float32(w[-1])) if len(w) else 0.0, engine, n_threads)
+        else:
+            h1 = _ripser_diagram(n, i, j, w, engine, n_threads)
         rounds += 1
         alive = int(np.isinf(h1[:, 1]).sum())
         log.debug("ripser round %d: T=%.5g, %d edges, %d alive, %.2f s", rounds, T, len(w),

@@ -5,7 +5,9 @@ Default (``engine='auto'``, ``max_dim=1``): :func:`ripser_rips`
 The complex is the Vietoris-Rips filtration of the landmarks, the same filtration ripser
 computes, so "equal to ripser" is a checkable claim. It is reduced by **gudhi's ripser on a
 sparse edge list** holding only the edges below a threshold ``T`` (cohomology, Z/2, implicit
-coboundaries: no simplex is stored), and ``T`` is chosen so that the result is exact:
+coboundaries: no simplex is stored; when ``T`` keeps more than ``DENSE_FRACTION`` = 25 % of all
+edges, as on real ResNet layers, on the dense matrix with threshold ``T`` instead, which ripser
+enumerates much faster), and ``T`` is chosen so that the result is exact:
 
 1. the dense (n, n) float32 distance matrix is computed in float64 row blocks and rounded once
    (as ripser does; 100 MB at n = 5,000; used while ``n <= max_dense_points`` = 8192);

@@ -2,7 +2,7 @@
 persistence job runs) and recolouring a large graph.
 
     python benchmarks/app_latency.py [--run DIR] [--layer layer3] [--clicks 15]
-                                     [--landmarks 2500] [--bootstrap 30] [--app-root DIR]
+                                     [--landmarks 2500] [--bootstrap 30] [--app-root DIR ...]
                                      [--loads 5] [--recolour-key KEY] [--recolours 10] [--no-busy]
 
 **First paint**: the page is loaded ``--loads`` times; measured inside the page from navigation
@@ -13,8 +13,9 @@ times, timed in the page from the click on the dropdown option until the drawn m
 the new colours.
 
 The app is started as its own process (``python app.py RUN``), exactly as a user starts it
-(``--app-root`` runs another checkout's app, e.g. an export of an older commit, for a before /
-after pair measured under the same machine load).
+(``--app-root`` runs another checkout's app, e.g. a worktree of an older commit; given twice
+or more, the checkouts are measured one after the other in this run and a last table gives each
+median as a ratio to the first checkout's: a before / after pair under the same machine load).
 Chromium loads it; each measurement selects one Mapper node the way a mouse click does (the
 plotly ``plotly_click`` event on the graph, with that point's customdata) and times, inside the
 page (``performance.now()``), until the node panel shows that node and every exemplar image of
@@ -122,6 +123,27 @@ function poll() {
 }
 poll();
 """
+
+
+#: counts the page's Dash requests in flight (installed before any page script runs)
+COUNT_REQUESTS_JS = """
+window.__dashInFlight = 0; window.__dashQuietSince = performance.now();
+const originalFetch = window.fetch;
+window.fetch = function(url) {
+  if (!String(url).includes('_dash-update-component')) return originalFetch.apply(this, arguments);
+  window.__dashInFlight++;
+  const settle = () => { if (--window.__dashInFlight === 0) window.__dashQuietSince = performance.now(); };
+  return originalFetch.apply(this, arguments).then(r => { settle(); return r; }, e => { settle(); throw e; });
+};
+"""
+
+
+def settle(driver, quiet_ms: float = 1000.0, timeout: float = 120.0) -> None:
+    """Wait until the page has had no Dash request in flight for ``quiet_ms`` (its load callbacks
+    are done), so the clicks measure a settled page in every checkout."""
+    wait(lambda: driver.execute_script(
+        "return window.__dashInFlight === 0 && performance.now() - window.__dashQuietSince > arguments[0]",
+        quiet_ms), timeout, what="the page to settle")
 
 
 def free_port() -> int:
@@ -255,7 +277,9 @@ def main(argv=None) -> None:
     parser.add_argument("--clicks", type=int, default=15)
     parser.add_argument("--landmarks", type=int, default=2500)
     parser.add_argument("--bootstrap", type=int, default=30)
-    parser.add_argument("--app-root", type=Path, default=REPO, help="checkout whose app.py is measured")
+    parser.add_argument("--app-root", type=Path, action="append", default=None,
+                        help="checkout whose app.py is measured (repeat: several checkouts, one after the "
+                             "other in this run, then a table of their ratios to the first)")
     parser.add_argument("--loads", type=int, default=5, help="page loads for the first-paint figure")
     parser.add_argument("--recolour-key", default=None, help="graph of --layer to recolour (default: the shown one)")
     parser.add_argument("--recolours", type=int, default=10)
@@ -263,12 +287,42 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     run_dir = args.run or default_run(args.layer)
+    roots = [root.resolve() for root in (args.app_root or [REPO])]
+    load_before = os.getloadavg()
+    results = []
+    for root in roots:
+        rows = measure(root, args, run_dir)
+        results.append((root, rows))
+    load_after = os.getloadavg()
+    if len(results) > 1:
+        first_root, first = results[0]
+        reference = {name: stats(values)[0] for name, _, values, _ in first}
+        print(f"\nmedians (ms) and ratio to {first_root}:")
+        print(f"{'measure':<44}{'goal':>7}" + "".join(f"{root.name[:16]:>18}" for root, _ in results))
+        for name, _, values, goal in first:
+            cells = []
+            for _, rows in results:
+                match = [v for n, _, v, _ in rows if n.split(" (")[0] == name.split(" (")[0]]
+                if not match:
+                    cells.append(f"{'-':>18}")
+                    continue
+                med = stats(match[0])[0]
+                cells.append(f"{med:>9.0f} ({med / reference[name]:.2f}x)")
+            print(f"{name:<44}{'<' + str(goal):>7}" + "".join(f"{c:>18}" for c in cells))
+    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+
+
+def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float], int]]:
+    """Every measurement of the app of checkout ``root``; prints its table and returns its rows
+    ``(measure, kind, values in ms, goal in ms)``."""
     persistence_dir = run_dir / "persistence"
     before_files = set(persistence_dir.rglob("*.json")) if persistence_dir.exists() else set()
     load_before = os.getloadavg()
     port = free_port()
-    app = start_app(run_dir, port, args.app_root.resolve())
+    app = start_app(run_dir, port, root)
     driver = browser()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_REQUESTS_JS})
     try:
         from selenium.webdriver.common.by import By
 
@@ -285,6 +339,7 @@ def main(argv=None) -> None:
             driver.find_element(By.XPATH, f"//div[contains(@class,'option') and text()='{args.layer}']").click()
         wait(lambda: n_markers(driver) > 0 and args.layer in driver.find_element(By.ID, "topoact-node-count").text
              or n_markers(driver) > 0, what="the graph")
+        settle(driver)
         points = markers(driver)
         n_nodes = len(points)
         click_series(driver, 2, 0, points)  # warm-up (first image loads, JIT)
@@ -312,7 +367,7 @@ def main(argv=None) -> None:
     from topoact.store import open_run
 
     n_images = open_run(run_dir).n
-    print(f"\napp {args.app_root}, run {run_dir} ({n_images:,} images) layer {args.layer}, {os.cpu_count()} CPUs")
+    print(f"\napp {root}, run {run_dir} ({n_images:,} images) layer {args.layer}, {os.cpu_count()} CPUs")
     rows = []
     if paints:
         fcp = [p for p, _ in paints if p is not None]
@@ -337,7 +392,8 @@ def main(argv=None) -> None:
     if busy:
         print(f"ratio busy/idle (medians): {stats(busy)[0] / stats(idle_ms)[0]:.2f}")
     print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
-          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}", flush=True)
+    return rows
 
 
 def busy_phase(driver, app, args, persistence_dir: Path, before_files: set):

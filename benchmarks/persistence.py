@@ -1,14 +1,16 @@
-"""Benchmark H0+H1 persistence: topoact default vs ripser vs plain gudhi Rips.
+"""Benchmark H0+H1 persistence: topoact vs ripser, giotto-ph (+ edge collapse), gudhi Rips.
 
     python benchmarks/persistence.py [--sizes 1000,2000,5000,20000] [--data relu|circle]
                                      [--run DIR --layer L] [--cap-seconds 300] [--cap-gb 6]
 
 Each (method, size) runs in its own subprocess (peak RSS = the worker's VmHWM, plus psutil
 polling that kills it at the time / memory cap: "did not finish"). Methods: ``topoact``
-(default: ripser on a certified sparse threshold, :mod:`topoact.topology.rips`),
+(default: gudhi's ripser on a certified sparse threshold, :mod:`topoact.topology.rips`),
 ``topoact-gudhi`` (the gudhi SimplexTree engine, ``engine='gudhi'``), ``ripser`` (dense, default
 settings), ``giotto`` (giotto-ph 0.2.4, multicore ripser, 2 threads = the cores here, default
-settings), ``topoact-giotto`` (topoact's certified threshold reduced by giotto-ph) and ``gudhi``
+settings), ``giotto-collapse`` (the same with ``collapse_edges=True``), ``topoact-ripser``
+(topoact's certified threshold reduced by ripser.py, the previous default), ``topoact-giotto``
+(topoact's certified threshold reduced by giotto-ph) and ``gudhi``
 (plain RipsComplex to dimension 2, capped). Sizes above
 ``--topoact-only-above`` (default 5000) run topoact only. Data: ``relu`` (default) = relu(16-
 component Gaussian mixture in 32-D @ random 32 x 512 projection - 0.3), as benchmarks/mapper.py
@@ -36,22 +38,24 @@ if method.startswith("topoact"):
     from topoact.topology.rips import sparse_rips
 elif method == "ripser":
     from ripser import ripser
-elif method == "giotto":
+elif method.startswith("giotto"):
     from gph import ripser_parallel
 else:
     import gudhi
 t = time.perf_counter()
 if method.startswith("topoact"):
     from topoact.topology.rips import sparse_rips
-    engine = {"topoact-gudhi": "gudhi", "topoact-giotto": "giotto"}.get(method, "auto")
+    engine = {"topoact-gudhi": "gudhi", "topoact-giotto": "giotto",
+              "topoact-ripser": "ripser"}.get(method, "auto")
     r = sparse_rips(X, max_dim=1, engine=engine)
     dg, extra = r.diagrams, {"exact": r.exact, "truncated": r.n_truncated, "T": r.threshold,
                              "edges": r.n_edges}
 elif method == "ripser":
     from ripser import ripser
     dg, extra = ripser(X.astype(np.float64), maxdim=1)["dgms"], {}
-elif method == "giotto":
-    dg = ripser_parallel(X.astype(np.float64), maxdim=1, n_threads=2)["dgms"]
+elif method.startswith("giotto"):
+    dg = ripser_parallel(X.astype(np.float64), maxdim=1, n_threads=2,
+                         collapse_edges=method == "giotto-collapse")["dgms"]
     extra = {}
 else:
     import gudhi
@@ -117,7 +121,7 @@ def main(argv=None):
     p.add_argument("--sizes", default="1000,2000,5000,20000")
     p.add_argument("--dim", type=int, default=512)
     p.add_argument("--data", choices=("relu", "circle"), default="relu")
-    p.add_argument("--methods", default="topoact,ripser,giotto")
+    p.add_argument("--methods", default="topoact,ripser,giotto,giotto-collapse")
     p.add_argument("--topoact-only-above", type=int, default=5000)
     p.add_argument("--run"), p.add_argument("--layer")
     p.add_argument("--cap-seconds", type=float, default=300)
@@ -159,7 +163,7 @@ def main(argv=None):
                 if m.startswith("topoact") and "exact" in r:
                     notes = (f"exact={r['exact']} truncated={r['truncated']} T={r['T']:.4g} "
                              f"edges={r['edges']}")
-                for peer in ("ripser", "giotto"):
+                for peer in ("ripser", "giotto", "giotto-collapse"):
                     if m.startswith("topoact") and "seconds" in r and "seconds" in res.get(peer, {}):
                         notes += f" vs {peer} {res[peer]['seconds'] / r['seconds']:.2f}x"
                 notes += f" load {r.get('load', float('nan')):.1f}"

@@ -1,20 +1,31 @@
 """Scale-out: collection on Dask workers, and reading a Zarr layer vs a memory-mapped .npy.
 
-    python benchmarks/scale.py [--parts collect,read,mapper] [--n 192] [--rows 1000000] [--dim 512]
+    python benchmarks/scale.py [--parts collect,read,mapper,e2e] [--n 192] [--rows 1000000] [--dim 512]
+                               [--mapper-rows 1000000] [--mapper-dim 512] [--e2e-n 1000000] [--e2e-out DIR]
 
 - collect: images/s of ``topoact.collect`` on a compute-bound model (torchvision resnet18, random
   weights, 224 px, on the built-in shapes: decoding is negligible next to the forward pass):
   today's single process (torch on every core), a LocalCluster of 1 worker and of 2 workers
   (one thread each). The clusters are started before the clock starts and warmed up with one
   small collect (workers import torch once); every timed collect then loads the model on its
-  workers itself. Ratios: 2 vs 1 worker (scaling, goal >= 1.7) and 2 workers vs the single process
+  workers itself. The three settings are run in turn ``--repeats`` times and the best of each
+  kept (the load of a shared machine drifts within minutes). Ratios: 2 vs 1 worker (scaling, goal >= 1.7) and 2 workers vs the single process
   (the cost of Dask on one machine, goal >= 0.9). Rows are checked equal across the three. CPU
   seconds per image (the client and all workers) say what Dask adds whatever the machine's load.
 - read: a (rows x dim) float32 layer written chunk by chunk to both stores, then read whole as
   the Mapper does (``Run.activations``: a memory map, or the Zarr array read into memory), and
   read + the L2-norm lens over every row. Best of 3, file cache warm for both. Goal: zarr / npy <= 1.2.
-- mapper: ``Mapper.fit`` with and without ``scheduler`` (a LocalCluster of 2) on a smaller
-  matrix; node memberships must be identical.
+- mapper: ``Mapper.fit`` with and without ``scheduler`` (a LocalCluster of 2) on a
+  ``--mapper-rows`` x ``--mapper-dim`` memory-mapped ``.npy`` (default 1,000,000 x 512, like a
+  run's layer: the workers read their cover elements' rows from the file); node memberships
+  must be identical.
+
+- e2e: a built-in run end to end on one LocalCluster(2) (``--e2e-n`` images of ``shapes``, the
+  demo CNN, layer ``avgpool``): collect, the layer's default Mapper graph (saved as the default, as
+  ``topoact mapper`` does), anomalies, each with the cluster as the scheduler; seconds per step and
+  the peak resident memory of the client and of each worker process after each step.
+  ``--e2e-out DIR`` keeps the run (e.g. for ``benchmarks/app_latency.py --run DIR --layer avgpool``)
+  and ``--e2e-steps`` runs some of the steps (a collect in DIR is resumed).
 
 Each part prints a table of ratios measured in this one run, with ``os.getloadavg()``.
 """
@@ -46,7 +57,9 @@ def _cpu(client) -> float:
     return float(sum(sum(t) for t in times.values()))
 
 
-def part_collect(work: Path, n: int, batch_size: int) -> None:
+def part_collect(work: Path, n: int, batch_size: int, repeats: int) -> None:
+    import contextlib
+
     import torch
     from distributed import Client, LocalCluster
 
@@ -55,26 +68,36 @@ def part_collect(work: Path, n: int, batch_size: int) -> None:
     model, data, layers = "torchvision:resnet18", f"shapes:{n}", ["layer3", "layer4"]
     chunk = max(8, n // 8)
     common = dict(layers=layers, batch_size=batch_size, chunk_size=chunk, progress=False, num_workers=0)
-    results, cpu = {}, {}
-    t, c = time.perf_counter(), time.process_time()
-    single = topoact.collect(model, data, out=work / "single", **common)
-    results["single process"] = time.perf_counter() - t
-    cpu["single process"] = time.process_time() - c
-    for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-                Client(cluster) as client:
+    results = {"single process": np.inf, "1 Dask worker": np.inf, "2 Dask workers": np.inf}
+    cpu = dict.fromkeys(results, 0.0)
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for workers, name in ((1, "1 Dask worker"), (2, "2 Dask workers")):
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=":0"))
+            clients[name] = client = stack.enter_context(Client(cluster))
             topoact.collect(model, "shapes:8", out=work / f"warm{workers}", scheduler=client,
                             **{**common, "chunk_size": 8})
-            t, c = time.perf_counter(), _cpu(client) + time.process_time()
-            run = topoact.collect(model, data, out=work / f"dask{workers}", scheduler=client, **common)
-            name = f"{workers} Dask worker{'s' if workers > 1 else ''}"
-            results[name] = time.perf_counter() - t
-            cpu[name] = _cpu(client) + time.process_time() - c
-        for layer in layers:
-            assert np.array_equal(run.activations(layer), single.activations(layer)), layer
+        single = None
+        for repeat in range(repeats):  # interleaved, best of `repeats`: the machine's load drifts
+            for name in results:
+                client = clients.get(name)
+                out = work / f"{name.replace(' ', '-')}-{repeat}"
+                t, c = time.perf_counter(), time.process_time() + (_cpu(client) if client else 0.0)
+                run = topoact.collect(model, data, out=out, scheduler=client, **common)
+                seconds = time.perf_counter() - t
+                if seconds < results[name]:
+                    results[name] = seconds
+                    cpu[name] = time.process_time() + (_cpu(client) if client else 0.0) - c
+                if single is None:
+                    single = run
+                for layer in layers:
+                    assert np.array_equal(run.activations(layer), single.activations(layer)), layer
+                print(f"collect {name}: {seconds:.1f} s; {_load()}", flush=True)
     rate = {k: n / v for k, v in results.items()}
     print(f"\n## collect: {model}, {n} images ({data}), layers {','.join(layers)}, batch {batch_size}, "
           f"chunks of {chunk}\n")
+    print(f"best of {repeats}, interleaved\n")
     print("| setting | seconds | images/s | CPU seconds per image (all processes) |")
     print("|---|---|---|---|")
     for k, v in results.items():
@@ -138,26 +161,84 @@ def part_read(work: Path, rows: int, dim: int) -> None:
     npy_path.unlink()
 
 
-def part_mapper(rows: int, dim: int) -> None:
+def part_mapper(work: Path, rows: int, dim: int) -> None:
+    from numpy.lib.format import open_memmap
+
+    from topoact.distributed.tasks import npy_rows
     from topoact.mapper import DBSCAN, L2Norm, Mapper, UniformCover
 
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(20, dim)).astype(np.float32) * 4
-    X = (centers[rng.integers(0, 20, rows)] + rng.normal(size=(rows, dim)).astype(np.float32))
+    path = work / "mapper.npy"
+    out = open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dim))
+    for start in range(0, rows, 65536):  # written in blocks: a run's layer file, as collect writes it
+        m = min(65536, rows - start)
+        out[start:start + m] = centers[rng.integers(0, 20, m)] + rng.normal(size=(m, dim)).astype(np.float32)
+    out.flush()
+    del out
+    X = np.load(path, mmap_mode="r")
+    assert npy_rows(X) is not None  # the Dask workers read their rows from the file, not from the client
     timings, graphs = {}, {}
     for name, scheduler in (("threads (n_jobs=2)", None), ("Dask local:2", "local:2")):
         mapper = Mapper(L2Norm(), UniformCover(30, 0.3), DBSCAN(eps="auto", min_samples=5), scheduler=scheduler)
         t = time.perf_counter()
         graphs[name] = mapper.fit(X).graph_
         timings[name] = time.perf_counter() - t
+        print(f"mapper {name}: {timings[name]:.1f} s; {_load()}", flush=True)
     a, b = graphs.values()
     same = len(a.members) == len(b.members) and all(np.array_equal(p, q) for p, q in zip(a.members, b.members))
-    print(f"\n## Mapper on {rows:,} x {dim} (L2 lens, 30 intervals, DBSCAN auto)\n")
-    print("| clustering | seconds (incl. cluster start) | nodes |")
-    print("|---|---|---|")
+    print(f"\n## Mapper on {rows:,} x {dim} (a memory-mapped .npy; L2 lens, 30 intervals, DBSCAN auto)\n")
+    print("| clustering | seconds (incl. cluster start) | nodes | ratio |")
+    print("|---|---|---|---|")
+    base = timings["threads (n_jobs=2)"]
     for name, seconds in timings.items():
-        print(f"| {name} | {seconds:.1f} | {graphs[name].n_nodes} |")
+        print(f"| {name} | {seconds:.1f} | {graphs[name].n_nodes} | {seconds / base:.2f}x |")
     print(f"\nidentical node memberships: {same}; {_load()}")
+    path.unlink()
+
+
+def _peak_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def part_e2e(out: Path, n: int, steps: list[str], batch_size: int) -> None:
+    from distributed import Client, LocalCluster
+
+    import topoact
+    from topoact.distributed import use_scheduler
+    from topoact.mapper.run_graphs import build_run_graph
+
+    layer = "avgpool"
+    rows = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client, use_scheduler(client):
+        for step in steps:
+            t = time.perf_counter()
+            if step == "collect":
+                run = topoact.collect("demo", f"shapes:{n}", out=out, layers=[layer], batch_size=batch_size,
+                                      chunk_size=16384, progress=False, scheduler=client)
+                what = f"{run.n:,} images"
+            elif step == "mapper":
+                graph = build_run_graph(topoact.open_run(out), layer, None, default=True)
+                what = f"{graph.n_nodes} nodes, {graph.n_edges} edges"
+            elif step == "anomalies":
+                table = topoact.anomalies(topoact.open_run(out), cache=True)
+                what = f"{len(table):,} rows, {int(table['is_outlier'].sum()):,} outliers"
+            else:
+                raise SystemExit(f"unknown e2e step {step!r} (collect, mapper, anomalies)")
+            seconds = time.perf_counter() - t
+            workers = sorted(client.run(_peak_mib).values())
+            rows.append((step, seconds, what, _peak_mib(), workers))
+            print(f"e2e {step}: {seconds:.0f} s, {what}; peak RSS client {rows[-1][3]:.0f} MiB, workers "
+                  f"{', '.join(f'{w:.0f}' for w in workers)} MiB; {_load()}", flush=True)
+    print(f"\n## end to end on LocalCluster(2): demo CNN, shapes:{n}, layer {layer} ({out})\n")
+    print("| step | seconds | result | peak RSS client MiB | peak RSS workers MiB |")
+    print("|---|---|---|---|---|")
+    for step, seconds, what, client_mib, workers in rows:
+        print(f"| {step} | {seconds:.0f} | {what} | {client_mib:.0f} | {', '.join(f'{w:.0f}' for w in workers)} |")
+    print(f"\npeak RSS is the process's maximum so far (ru_maxrss); {_load()}")
 
 
 def main(argv=None) -> int:
@@ -165,9 +246,14 @@ def main(argv=None) -> int:
     parser.add_argument("--parts", default="collect,read,mapper")
     parser.add_argument("--n", type=int, default=192, help="images collected per setting")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=2, help="collect: interleaved repeats, best kept")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--mapper-rows", type=int, default=100_000)
+    parser.add_argument("--mapper-rows", type=int, default=1_000_000)
+    parser.add_argument("--mapper-dim", type=int, default=512)
+    parser.add_argument("--e2e-n", type=int, default=1_000_000, help="images of the e2e part")
+    parser.add_argument("--e2e-steps", default="collect,mapper,anomalies")
+    parser.add_argument("--e2e-out", type=Path, default=None, help="run directory of the e2e part (kept)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="topoact-scale-", dir=args.work))
@@ -177,9 +263,12 @@ def main(argv=None) -> int:
         if "read" in parts:
             part_read(work, args.rows, args.dim)
         if "collect" in parts:
-            part_collect(work, args.n, args.batch_size)
+            part_collect(work, args.n, args.batch_size, args.repeats)
         if "mapper" in parts:
-            part_mapper(args.mapper_rows, 64)
+            part_mapper(work, args.mapper_rows, args.mapper_dim)
+        if "e2e" in parts:
+            steps = [s.strip() for s in args.e2e_steps.split(",") if s.strip()]
+            part_e2e(args.e2e_out or work / "e2e", args.e2e_n, steps, 512)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -1,5 +1,6 @@
 """Scale-out: Zarr store, collection on a 2-process Dask LocalCluster (equal to one process, a
-worker killed mid-run), Mapper cover elements as Dask tasks, ``topoact convert``, ``--scheduler``."""
+worker killed mid-run), Mapper cover elements, bootstrap resamples, probes, k-NN blocks and sweep
+settings as Dask tasks (each equal to in-process), ``topoact convert``, ``--scheduler``."""
 from __future__ import annotations
 
 import json
@@ -151,6 +152,7 @@ def test_mapper_cover_elements_on_dask_give_the_same_graph(tmp_path_factory, cli
     from tiny_runs import tiny_conv2_run
 
     from topoact.distributed import use_scheduler
+    from topoact.distributed.tasks import _open_npy
     from topoact.mapper import DBSCAN, L2Norm, Mapper, UniformCover
 
     X = topoact.open_run(tiny_conv2_run(tmp_path_factory)).activations("conv2")
@@ -159,14 +161,89 @@ def test_mapper_cover_elements_on_dask_give_the_same_graph(tmp_path_factory, cli
         return Mapper(L2Norm(), UniformCover(6, 0.3), DBSCAN(eps="auto", min_samples=3), **kw)
 
     local = mapper(n_jobs=1).fit(X).graph_
+    client.run(_open_npy.cache_clear)
     remote = mapper(scheduler=client).fit(X).graph_
+    # the workers read their rows from the run's .npy file themselves (the layer is not shipped)
+    assert sum(client.run(lambda: _open_npy.cache_info().currsize).values()) >= 1
+    in_memory = mapper(scheduler=client).fit(np.array(X)).graph_  # rows sent with each task
     with use_scheduler(client):  # the default scheduler of a block (what `topoact mapper --scheduler` sets)
         block = mapper().fit(X).graph_
     assert local.n_nodes > 3
-    for graph in (remote, block):
+    for graph in (remote, in_memory, block):
         assert len(graph.members) == len(local.members)
         for a, b in zip(local.members, graph.members):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def two_layers(tmp_path_factory):
+    """A run of TinyCNN's conv1 and conv2 on shapes:240 (npy store)."""
+    out = tmp_path_factory.mktemp("two") / "run"
+    return topoact.collect(_bundle(), "shapes:240", ["conv1", "conv2"], out=out, num_workers=0, progress=False,
+                           chunk_size=120, batch_size=60)
+
+
+def test_bootstrap_probes_knn_and_sweep_on_dask_equal_in_process(two_layers, client):
+    from topoact.mapper.sweep import sweep
+    from topoact.observers.probes import probe_layers
+    from topoact.topology.run_persistence import compute_persistence
+
+    run = two_layers
+    X = run.activations("conv2")
+    params = dict(n_landmarks=50, n_bootstrap=4, max_dim=1, seed=2)
+    a = compute_persistence(np.asarray(X), **params)
+    b = compute_persistence(np.asarray(X), scheduler=client, **params)
+    assert a.bootstrap["c"] == b.bootstrap["c"] and a.band == b.band and a.band[1] is not None
+
+    local, remote = (probe_layers(run, cache=False, scheduler=s) for s in (None, client))
+    assert list(remote.layers) == ["conv1", "conv2"]
+    for layer in run.layers:
+        assert local.layers[layer]["accuracy"] == remote.layers[layer]["accuracy"]
+        assert local.layers[layer]["coef"] == remote.layers[layer]["coef"]
+
+    # exact search, and a reference sample (exact_max) with the projection candidates
+    for extra in ({}, {"exact_max": 100}):
+        pd_testing = pytest.importorskip("pandas").testing
+        pd_testing.assert_frame_equal(topoact.anomalies(run, cache=False, **extra),
+                                      topoact.anomalies(run, cache=False, scheduler=client, **extra))
+
+    grid = dict(n_intervals=[4, 6], overlaps=[0.3], eps_scales=[1.0, 1.25], return_graphs=True)
+    for x, y in zip(sweep(X, **grid), sweep(X, scheduler=client, **grid)):
+        assert {k: x[k] for k in ("n_intervals", "overlap", "eps_scale", "eps", "nodes", "edges")} == \
+            {k: y[k] for k in ("n_intervals", "overlap", "eps_scale", "eps", "nodes", "edges")}
+        assert all(np.array_equal(p, q) for p, q in zip(x["graph"].members, y["graph"].members))
+
+
+def test_cli_scheduler_for_persistence_probe_anomalies_and_sweep(two_layers, client, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from topoact.cli import main
+
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    for path in (local, remote):
+        shutil.copytree(two_layers.path, path)
+    address = ["--scheduler", client.scheduler.address]
+    commands = {"persistence": ["--layers", "conv2", "--landmarks", "40", "--bootstrap", "3"],
+                "probe": ["--out", "{out}/probe.json"], "anomalies": ["--out", "{out}/anomalies.csv"],
+                "sweep": ["--layer", "conv2", "--n-intervals", "4,6", "--overlaps", "0.3", "--eps-scales", "1",
+                          "--out", "{out}/sweep.json"]}
+    for command, args in commands.items():
+        for run, extra in ((local, []), (remote, address)):
+            assert main([command, str(run), *[a.format(out=tmp_path / run.name) for a in args], *extra]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local/anomalies.csv"),
+                                  pd.read_csv(tmp_path / "remote/anomalies.csv"))
+    probes = [json.loads((tmp_path / name / "probe.json").read_text()) for name in ("local", "remote")]
+    assert [v["accuracy"] for v in probes[0]["layers"].values()] == \
+        [v["accuracy"] for v in probes[1]["layers"].values()]
+    sweeps = [json.loads((tmp_path / name / "sweep.json").read_text()) for name in ("local", "remote")]
+    assert [(r["nodes"], r["edges"]) for r in sweeps[0]] == [(r["nodes"], r["edges"]) for r in sweeps[1]]
+    bands = [topoact.open_run(run).results_dir("persistence") for run in (local, remote)]
+    assert [sorted(p.name for p in d.rglob("*.json")) for d in bands][0]
+    contents = [[json.loads(p.read_text())["band"] for p in sorted(d.rglob("*.json")) if "band" in p.read_text()]
+                for d in bands]
+    assert contents[0] == contents[1] and contents[0]
 
 
 def test_zarr_store_convert_and_resume_rules(tmp_path, capsys):

@@ -364,13 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=with_scheduler(run_mapper_command))
     p = sub.add_parser("sweep", help="Mapper parameter sweep with a summary per setting")
     add_sweep_arguments(p)
-    p.set_defaults(func=run_sweep_command)
+    add_scheduler_argument(p)
+    p.set_defaults(func=with_scheduler(run_sweep_command))
 
     from .topology.cli import add_persistence_arguments, run_persistence_command
 
     p = sub.add_parser("persistence", help="persistence diagrams of a layer's activation point cloud")
     add_persistence_arguments(p)
-    p.set_defaults(func=run_persistence_command)
+    add_scheduler_argument(p)
+    p.set_defaults(func=with_scheduler(run_persistence_command))
 
     from .features.cli import add_visualize_arguments, run_visualize_command
 
@@ -382,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("anomalies", help="score every image for label issues, outliers and duplicates (CSV)")
     add_anomalies_arguments(p)
-    p.set_defaults(func=run_anomalies_command)
+    add_scheduler_argument(p)
+    p.set_defaults(func=with_scheduler(run_anomalies_command))
 
     from .observers import cli as observers_cli
 
@@ -395,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
              observers_cli.add_attributes_arguments, observers_cli.run_attributes_command)):
         p = sub.add_parser(name, help=text)
         add(p)
+        if name == "probe":  # the layers' probes as Dask tasks
+            add_scheduler_argument(p)
+            run_command = with_scheduler(run_command)
         p.set_defaults(func=run_command)
 
     p = sub.add_parser("serve", help="start the Dash app on a run directory (two: compare them)")

@@ -118,7 +118,9 @@ def test_selecting_a_node_in_model_a_rings_nodes_in_model_b(dash_duo, small_run_
     expected = len(matching.counterparts(node))
     assert expected > 0
     dash_duo.start_server(app)
-    until(lambda: f"graph {key_a}" in dash_duo.find_element(f"#{ids.NODE_COUNT}").text, 40, msg="model A's graph")
+    until(lambda: dash_duo.driver.execute_script(  # the info line keeps the key in an attribute, never shown
+        f"const e = document.querySelector('#{ids.NODE_COUNT} [data-graph-key]'); return e && e.dataset.graphKey")
+        == key_a, 40, msg="model A's graph")
     box = dash_duo.find_element(f"#{ids.NODE_INPUT}")
     box.clear()
     box.send_keys(f"{node}\n")

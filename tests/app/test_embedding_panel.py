@@ -129,6 +129,26 @@ def test_embedding_figure_sends_typed_arrays_in_class_colours(tiny):
     assert [t["x"][0] for t in mix["data"]] == [0.75, 0.25]
 
 
+def test_members_data_gives_the_clicked_nodes_member_points(tiny):
+    from topoact.app.context import AppContext
+    from topoact.mapper.embedding import layer_embedding
+
+    run, _ = tiny
+    ctx = AppContext(run)
+    coords = layer_embedding(run, LAYER, "pca")
+    key = ctx.default_key(LAYER)
+    node = ctx.graph(LAYER, key)["nodes"][0]
+    data = panel.members_data(ctx, coords, {"layer": LAYER, "graph_key": key, "node": int(node["id"])}, LAYER)
+    rows = _decode(data["rows"])
+    assert rows.tolist() == sorted(set(node["members"])) and data["node"] == [key, int(node["id"])]
+    np.testing.assert_allclose(_decode(data["x"]), coords[rows, 0], atol=1e-4 * np.ptp(coords))
+    np.testing.assert_allclose(_decode(data["y"]), coords[rows, 1], atol=1e-4 * np.ptp(coords))
+    assert panel.members_data(ctx, coords, None, LAYER) is None
+    other = {"layer": "elsewhere", "graph_key": key, "node": 0}
+    assert panel.members_data(ctx, coords, other, LAYER) is None  # a node of another layer rings nothing
+    assert panel.members_data(ctx, coords, {"layer": LAYER, "graph_key": key, "node": 10**6}, LAYER) is None
+
+
 def test_highlight_patch_touches_only_selectedpoints(tiny):
     run, _ = tiny
     groups = class_groups(run.labels)
@@ -206,6 +226,14 @@ def _highlighted(dash_duo) -> list[int] | None:
             for (const i of t.selectedpoints) rows.push(Number(custom[i]));
         }}
         return any ? rows.sort((a, b) => a - b) : null;""")
+
+
+def _ringed(dash_duo) -> list[int] | None:
+    """Rows of the clicked node's members drawn on the canvas over the scatter (None: none drawn)."""
+    rows = dash_duo.driver.execute_script(
+        f"const c = {SCATTER_GD} && {SCATTER_GD}.querySelector('canvas.{panel.MEMBERS_CANVAS}');"
+        "return c && c.topoactRows ? c.topoactRows : null;")
+    return sorted(rows) if rows is not None else None
 
 
 def _selection(dash_duo):
@@ -309,12 +337,23 @@ def test_box_selection_fills_the_grid_and_graph_selections_and_nodes_highlight(d
     assert dash_duo.driver.execute_script(f"return {SCATTER_GD}._fullData[0].unselected.marker.opacity") < 0.2
     assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.data[0].x === window.__x"), "the scatter was redrawn"
 
-    # a clicked node highlights its members (a server patch: the browser holds no member lists)
+    # a clicked node rings its members on the canvas over the plot (coordinates from the server: the
+    # browser holds no member lists); the scatter itself is not touched, the graph's selection stays
+    dash_duo.driver.execute_script(f"window.__fig = {SCATTER_GD}._fullData[0];")
     dash_duo.find_element(f"#{NODE_CLICK}").click()
     members = sorted(app.topoact_context.graph(LAYER, None)["nodes"][0]["members"])
-    until(lambda: _highlighted(dash_duo) == members, 10, msg="the node's members highlighted")
-    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}.data[0].x === window.__x"), "the scatter was redrawn"
+    until(lambda: _ringed(dash_duo) == members, 10, msg="the node's members ringed")
+    assert dash_duo.driver.execute_script(f"return {SCATTER_GD}._fullData[0] === window.__fig"), "scatter redrawn"
+    assert _highlighted(dash_duo) == graph_rows(run)
     assert _selection(dash_duo)["source"] == "graph"  # the click does not change the selection
+    # the rings sit on the members' points: dark pixels on the canvas at a member's position
+    assert dash_duo.driver.execute_script(f"""
+        const gd = {SCATTER_GD}, canvas = gd.querySelector('canvas.{panel.MEMBERS_CANVAS}');
+        const m = gd.topoactMembers, fl = gd._fullLayout, ratio = window.devicePixelRatio || 1;
+        const px = fl.xaxis._offset + fl.xaxis.c2p(m.x[0]), py = fl.yaxis._offset + fl.yaxis.c2p(m.y[0]);
+        const r = gd._fullData[0].marker.size / 2 + 1.5;
+        const pixel = canvas.getContext('2d').getImageData(Math.round((px + r) * ratio), Math.round(py * ratio), 1, 1);
+        return pixel.data[3] > 0;""")
 
     # clear: the store, the summary and the scatter's highlight go
     dash_duo.find_element(f"#{panel.CLEAR}").click()
@@ -322,6 +361,7 @@ def test_box_selection_fills_the_grid_and_graph_selections_and_nodes_highlight(d
     dash_duo.wait_for_contains_text(f"#{panel.SUMMARY}", "No selection")
     until(lambda: _highlighted(dash_duo) is None, 10, msg="no highlight after clear")
     assert dash_duo.find_elements(f"#{panel.GRID} img") == []
+    assert _ringed(dash_duo) == members  # the node is still the clicked one
 
 
 @pytest.mark.browser

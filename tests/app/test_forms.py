@@ -153,7 +153,8 @@ def _node_count(dash_duo) -> int:
 
 
 def _shown_key(dash_duo) -> str:
-    return dash_duo.find_element(f"#{ids.NODE_COUNT}").text.split("graph ")[-1].split(" ")[0]
+    return dash_duo.driver.execute_script(  # the key is an attribute of the info line, never shown
+        f"const e = document.querySelector('#{ids.NODE_COUNT} [data-graph-key]'); return e ? e.dataset.graphKey : ''")
 
 
 def _type(dash_duo, control: str, text: str) -> None:

@@ -55,7 +55,8 @@ def _shown_node(dash_duo) -> int | None:
 
 
 def _shown_key(dash_duo) -> str:
-    return dash_duo.find_element(f"#{ids.NODE_COUNT}").text.split("graph ")[-1].split(" ")[0]
+    return dash_duo.driver.execute_script(  # the key is an attribute of the info line, never shown
+        f"const e = document.querySelector('#{ids.NODE_COUNT} [data-graph-key]'); return e ? e.dataset.graphKey : ''")
 
 
 def _url(dash_duo) -> dict:
@@ -113,3 +114,46 @@ def test_url_round_trip_and_back_button(dash_duo, fresh_run_dir):
     until(lambda: _shown_key(dash_duo) == key and _shown_node(dash_duo) == node, 30,
           msg="Back: the previous layer, graph and node")
     assert _url(dash_duo) == view
+
+
+def _find(component, wanted: str):
+    """The component with id ``wanted`` in a ``/_dash-layout`` JSON tree (None if absent)."""
+    if isinstance(component, dict):
+        props = component.get("props", {})
+        if props.get("id") == wanted:
+            return component
+        children = props.get("children")
+        for child in children if isinstance(children, list) else [children]:
+            found = _find(child, wanted)
+            if found is not None:
+                return found
+    return None
+
+
+def test_the_opening_graph_is_in_the_layout_and_the_url_restore_does_not_redraw_it(dash_duo, small_run_dir):
+    """First paint without a callback chain: the page's layout holds the graph's key and figure; the
+    URL written and read back at load names what is shown, so the figure is not redrawn."""
+    import requests
+
+    app = create_app(small_run_dir)
+    ctx = app.topoact_context
+    key = ctx.default_key(GRAPH_LAYER)
+    dash_duo.start_server(app)
+    layout = requests.get(f"{dash_duo.server_url}/_dash-layout", timeout=30).json()
+    assert _find(layout, ids.GRAPH_KEY)["props"]["data"] == {"layer": GRAPH_LAYER, "key": key}
+    figure = _find(layout, ids.GRAPH)["props"]["figure"]
+    assert len(figure["data"][1]["x"]) > 0  # the node markers
+    assert _find(layout, ids.KEY_DROPDOWN)["props"]["value"] == key
+    assert key not in str(_find(layout, ids.NODE_COUNT)["props"]["children"]["props"]["children"])  # names only
+    until(lambda: _shown_key(dash_duo) == key, 20, msg="the graph")
+    dash_duo.driver.execute_script("window.__x = document.querySelector('#%s .js-plotly-plot').data[1].x" % ids.GRAPH)
+    until(lambda: _url(dash_duo).get("graph") == key, 20, msg="the view written to the URL")
+    dash_duo.driver.refresh()  # the URL now names the shown view: restoring it draws nothing new
+    until(lambda: _shown_key(dash_duo) == key, 20, msg="the graph after reload")
+    dash_duo.driver.execute_script("window.__x = document.querySelector('#%s .js-plotly-plot').data[1].x" % ids.GRAPH)
+    dash_duo.wait_for_text_to_equal(f"#{ids.NODE_TITLE}", "Click a node", timeout=10)
+    _type_node(dash_duo, int(ctx.graph(GRAPH_LAYER, key)["nodes"][0]["id"]))
+    until(lambda: _url(dash_duo).get("node") is not None, 15, msg="the node in the URL")
+    assert dash_duo.driver.execute_script(
+        "return document.querySelector('#%s .js-plotly-plot').data[1].x === window.__x" % ids.GRAPH), \
+        "the graph was redrawn (a new figure) by the URL restore"

@@ -1,4 +1,5 @@
-"""The growing edge budget (no truncation) and the giotto-ph engine, against ripser."""
+"""The growing edge budget (no truncation) and the sparse reducers (ripser.py, gudhi's ripser,
+giotto-ph with and without edge collapse), against ripser."""
 from __future__ import annotations
 
 import gudhi
@@ -64,13 +65,15 @@ def test_certified_exact_with_ties_equals_ripser(seed):
         assert gudhi.bottleneck_distance(ref[d], res.diagrams[d]) < 1e-300   # gudhi: 0 up to a denormal
 
 
+@pytest.mark.parametrize("engine", ["ripser", "gudhi-ripser", "giotto", "giotto-collapse"])
 @pytest.mark.parametrize("data", ["random", "ties"])
-def test_giotto_engine_equals_ripser(data):
-    pytest.importorskip("gph")
+def test_every_reducer_equals_ripser(data, engine):
+    if engine.startswith("giotto"):
+        pytest.importorskip("gph")
     X = np.random.default_rng(3).normal(size=(150, 6)) if data == "random" else lattice(seed=4)
     ref = ripser(X, maxdim=1)["dgms"]
-    res = sparse_rips(X, engine="giotto")
-    ours = sparse_rips(X)
+    res = sparse_rips(X, engine=engine)
+    ours = sparse_rips(X)                                   # the default reducer
     assert res.exact and res.n_truncated == 0
     tol = 1e-6 if data == "random" else 1e-300             # float64 data: float32 rounding
     for d in (0, 1):
@@ -95,3 +98,16 @@ def test_growth_stops_at_the_memory_budget(monkeypatch):
     res = sparse_rips(X, max_dense_points=100, max_memory_gb=900 * rips.EDGE_BYTES / 2**30)
     assert 300 < res.n_edges <= 900 and not res.exact
     assert res.n_truncated == int(np.isinf(res.diagrams[1][:, 1]).sum()) >= 1
+
+
+@pytest.mark.parametrize("engine", ["ripser", "gudhi-ripser", "giotto"])
+@pytest.mark.parametrize("fraction", [0.0, 1.0])   # dense matrix + threshold, or edge list
+def test_dense_and_sparse_reducer_inputs_equal_ripser_with_ties(monkeypatch, engine, fraction):
+    if engine.startswith("giotto"):
+        pytest.importorskip("gph")
+    monkeypatch.setattr(rips, "DENSE_FRACTION", fraction)
+    X = lattice(seed=1)
+    ref = ripser(X, maxdim=1)["dgms"]
+    res = sparse_rips(X, engine=engine)
+    assert res.exact and res.n_truncated == 0 and res.n_edges < len(X) * (len(X) - 1) / 2
+    assert gudhi.bottleneck_distance(ref[1], res.diagrams[1]) < 1e-300

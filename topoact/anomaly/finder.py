@@ -10,7 +10,7 @@ duplicate scores.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,7 +76,8 @@ def _check_k(config: AnomalyConfig, n: int) -> None:
 def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: AnomalyConfig,
                     kinds: Sequence[str] = KINDS, *, graph_layer: Optional[str] = None,
                     progress: ProgressFn | None = None,
-                    should_cancel: CancelFn | None = None, labels_match_model: bool = True) -> dict:
+                    should_cancel: CancelFn | None = None, labels_match_model: bool = True,
+                    scheduler: Any = None) -> dict:
     """Every per-image score and per-kind reason of a run, as JSON-able columns.
 
     Parameters
@@ -87,6 +88,8 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
     kinds : subset of ``label_issue, outlier, duplicate``
     labels_match_model : False when ``labels`` index other classes than the model's (the
         class-conditional scores then use the predictions)
+    scheduler : str or distributed.Client, optional
+        Run the k-NN blocks as Dask tasks (:func:`.neighbors.knn`; same scores)
 
     Returns
     -------
@@ -120,7 +123,7 @@ def compute_columns(run, layers: Sequence[str], labels: np.ndarray, config: Anom
         X = arrays[name]
         if name in label_layers:
             U = unit_rows(X)
-            sims, index = knn(U, k_search, reference=reference, should_cancel=should_cancel)
+            sims, index = knn(U, k_search, reference=reference, should_cancel=should_cancel, scheduler=scheduler)
             knn_shares[name] = lab.knn_label_distribution(index[:, :config.label_k], fit_labels, n_classes)
             if name == late:
                 cols["outlier_knn"] = out.rank01(out.knn_distance(sims[:, :k]))
@@ -255,7 +258,7 @@ def anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[st
               labels: Optional[np.ndarray] = None, config: Optional[AnomalyConfig] = None,
               thresholds: Optional[dict] = None, graph_layer: Optional[str] = None, cache: bool = True,
               progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
-              **params) -> pd.DataFrame:
+              scheduler: Any = None, **params) -> pd.DataFrame:
     """Score every image of a run for label issues, outliers and duplicates.
 
     Parameters
@@ -272,6 +275,9 @@ def anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[st
         late layer; no graph saved = no evidence)
     cache : read / write the columns in the run (``<run>/anomalies/``)
     progress, should_cancel : the :mod:`topoact.progress` protocol
+    scheduler : str or distributed.Client, optional
+        Run the k-NN blocks as Dask tasks (same scores; not part of the cache key). None: the
+        block's :func:`topoact.distributed.use_scheduler`, else in-process.
 
     Returns
     -------
@@ -297,7 +303,7 @@ def anomalies(run, layers: Optional[Iterable[str]] = None, *, kinds: Sequence[st
             report(progress, 1, 1, "cached")
             return build_table(_from_json(hit["columns"]), names, thresholds)
     columns = compute_columns(run, chosen, given, config, kinds, graph_layer=graph_layer,
-                              progress=progress, should_cancel=should_cancel,
+                              progress=progress, should_cancel=should_cancel, scheduler=scheduler,
                               labels_match_model=labels is not None or getattr(run, "labels_match_model", True))
     if store is not None:
         store.save(chosen, key, {"params": config.to_dict(), "layers": chosen, "columns": columns})

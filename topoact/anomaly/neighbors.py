@@ -14,6 +14,8 @@ least one order.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..progress import CancelFn, check_cancelled
@@ -47,7 +49,7 @@ def unit_rows(X: np.ndarray, *, center: bool = True, chunk: int = 65536) -> np.n
 
 
 def knn(U: np.ndarray, k: int, *, reference: np.ndarray | None = None, block: int = 2048,
-        should_cancel: CancelFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+        should_cancel: CancelFn | None = None, scheduler: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` most cosine-similar other rows of each row of ``U``.
 
     Parameters
@@ -55,30 +57,60 @@ def knn(U: np.ndarray, k: int, *, reference: np.ndarray | None = None, block: in
     U : (N, D) unit rows (:func:`unit_rows`)
     k : neighbours per row, 1 <= k < N (and < len(reference))
     reference : optional sorted (M,) rows to search among (default: all rows)
+    scheduler : str or distributed.Client, optional
+        Search spans of rows (whole ``block`` s) as Dask tasks: the reference rows are sent to
+        each worker once, a task gets its span's rows; the same products and top-k, so the same
+        result. None: the block's :func:`topoact.distributed.use_scheduler`, else in-process.
 
     Returns
     -------
     similarity : (N, k) float32, descending per row
     index : (N, k) int64 row numbers (never the row itself)
     """
-    import torch
+    from ..distributed.tasks import resolve_scheduler
 
     n = len(U)
     ref = np.arange(n) if reference is None else np.asarray(reference, np.int64)
     if not 1 <= k < len(ref):
         raise ValueError(f"k={k} neighbours need at least k+1 images; this run has N={len(ref)}")
-    T = torch.from_numpy(np.ascontiguousarray(U, np.float32))
-    R = T[torch.from_numpy(ref)]
+    U = np.ascontiguousarray(U, np.float32)
+    R = np.ascontiguousarray(U[ref])
     position = np.full(n, -1, np.int64)
     position[ref] = np.arange(len(ref))
+    scheduler = resolve_scheduler(scheduler)
+    if scheduler is None:
+        return _knn_span(R, ref, k, block, (U, position), should_cancel)
+    from ..distributed.tasks import LazyItems, map_tasks
+
+    span = block * max(1, -(-n // (block * 16)))   # about 16 tasks, each a whole number of blocks
+    starts = list(range(0, n, span))
+    items = LazyItems(len(starts), lambda i: (U[starts[i]:starts[i] + span], position[starts[i]:starts[i] + span]))
+    sims = np.empty((n, k), np.float32)
+    index = np.empty((n, k), np.int64)
+    for i, (s, j) in map_tasks(scheduler, _knn_span, items, shared=(R, ref, k, block),
+                               should_cancel=should_cancel, what="neighbour search", window=4):
+        sims[starts[i]:starts[i] + len(s)], index[starts[i]:starts[i] + len(s)] = s, j
+    return sims, index
+
+
+def _knn_span(R: np.ndarray, ref: np.ndarray, k: int, block: int, item: tuple,
+              should_cancel: CancelFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of the query rows ``item = (Q (n, D), own (n,))`` among the reference rows ``R``
+    (M, D) (``own``: each query row's position in ``R``, -1 if none), block by block."""
+    import torch
+
+    Q, own_all = item
+    n = len(Q)
+    T = torch.from_numpy(Q)
+    Rt = torch.from_numpy(R)
     sims = np.empty((n, k), np.float32)
     index = np.empty((n, k), np.int64)
     with torch.inference_mode():
         for start in range(0, n, block):
             check_cancelled(should_cancel, "neighbour search")
             stop = min(start + block, n)
-            S = T[start:stop] @ R.T
-            own = position[start:stop]
+            S = T[start:stop] @ Rt.T
+            own = own_all[start:stop]
             mine = np.flatnonzero(own >= 0)
             S[torch.from_numpy(mine), torch.from_numpy(own[mine])] = -float("inf")
             values, idx = torch.topk(S, k, dim=1)

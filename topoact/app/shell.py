@@ -133,7 +133,7 @@ def main_columns(ctx: AppContext, main_panels: list[ModuleType]) -> html.Div:
 
 def shell_layout(ctx: AppContext, main_panels: list[ModuleType], tab_panels: list[tuple[str, ModuleType]]) -> html.Div:
     """The page: navbar, the shared stores, the URL, the Mapper tab (main panels) and one tab per panel."""
-    from .panels.graph import initial_layer
+    from .panels.graph import initial_layer, initial_selection
 
     run = ctx.run
     first_layer = initial_layer(ctx)
@@ -151,7 +151,8 @@ def shell_layout(ctx: AppContext, main_panels: list[ModuleType], tab_panels: lis
         dcc.Location(id=ids.URL, refresh=False),
         *urlstate.stores(),
         dcc.Store(id=ids.LAYER, data=first_layer),
-        dcc.Store(id=ids.GRAPH_KEY, data=None),
+        # the opening graph is drawn in the layout (graph panel), so its key is known at once
+        dcc.Store(id=ids.GRAPH_KEY, data=initial_selection(ctx)),
         dcc.Store(id=ids.NODE, data=None),
         dcc.Store(id=ids.CLASS, data=None),
         dcc.Store(id=ids.UPLOAD, data=None),

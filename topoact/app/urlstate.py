@@ -142,11 +142,14 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(PENDING, "data"),
         Input(ids.URL, "search"),
         State(ids.LAYER, "data"), State(ids.GRAPH_KEY, "data"), State(ids.COLOR_DROPDOWN, "value"),
-        State(ids.NODE, "data"),
+        State(ids.NODE, "data"), State(PENDING, "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def read_url(search, layer, selection, colour, node_store):
-        """URL -> view (page load, Back, Forward): set only what differs."""
+    def read_url(search, layer, selection, colour, node_store, pending):
+        """URL -> view (page load, Back, Forward): set only what differs.
+
+        The page opens with its graph drawn, so a node may be clicked before the address is
+        first read: a URL naming no node then does not clear it."""
         if search is None:  # the Location has not read the address yet
             raise PreventUpdate
         target = resolve(ctx, parse_query(search))
@@ -161,8 +164,9 @@ def register(app: Dash, ctx: AppContext) -> None:
         if target["graph"] and target["graph"] != shown_key:
             return no_update, target["graph"], colour_out, no_update, pending
         shown_node = node_store.get("node") if node_store and node_store.get("graph_key") == shown_key else None
-        node_out = (_node_store(target["layer"], shown_key, target["node"]) if target["node"] != shown_node
-                    else no_update)
+        booting = bool((pending or {}).get("boot"))
+        node_out = (_node_store(target["layer"], shown_key, target["node"])
+                    if target["node"] != shown_node and not (booting and target["node"] is None) else no_update)
         return no_update, no_update, colour_out, node_out, None
 
     @app.callback(

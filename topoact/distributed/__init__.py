@@ -3,8 +3,10 @@
 - :mod:`topoact.distributed.scheduler`: ``--scheduler local[:N] | tcp://HOST:PORT`` to a client,
   and ``use_scheduler`` (the default scheduler of a block of work);
 - :mod:`topoact.distributed.collect`: collection chunks as Dask tasks writing disjoint slots;
-- :mod:`topoact.distributed.tasks`: worker-side helpers (per-process cache, progress events, the
-  Mapper's cover elements as tasks).
+- :mod:`topoact.distributed.tasks`: worker-side helpers (per-process cache, progress events),
+  ``map_tasks`` (the bootstrap resamples, probes per layer, k-NN spans and sweep settings use
+  it), ``NpyRows`` (workers read their rows of a run's ``.npy`` layer themselves) and the
+  Mapper's cover elements as tasks.
 """
 from .scheduler import active_scheduler, check_scheduler, dask_client, use_scheduler
 

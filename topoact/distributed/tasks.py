@@ -1,10 +1,21 @@
-"""Worker-side helpers: a per-process cache (load a model once per worker), progress events."""
+"""Work as Dask tasks: a per-process cache (load a model once per worker), progress events,
+:func:`map_tasks` (one function over many items, results in input order, shared values sent
+to the cluster once), :class:`NpyRows` (workers read their rows of a run's ``.npy`` layer
+themselves instead of receiving the whole layer) and the Mapper's cover elements as tasks.
+"""
 from __future__ import annotations
 
+import functools
+import os
 import threading
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
 
-__all__ = ["worker_cached", "emit"]
+import numpy as np
+
+__all__ = ["worker_cached", "emit", "resolve_scheduler", "map_tasks", "LazyItems", "NpyRows", "npy_rows", "row_data",
+           "read_rows",
+           "cluster_elements"]
 
 _CACHE: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -50,16 +61,180 @@ def emit(topic: str, message: dict) -> None:
 
 
 
-def _element_labels(clusterer: Any, X: Any, element: Any, rows: Any) -> tuple:
-    return element, rows, clusterer.labels(X, rows)
+
+def resolve_scheduler(scheduler: Any) -> Any:
+    """``scheduler``, or when None the block's :func:`~topoact.distributed.use_scheduler` (None: in-process).
+
+    Parameters
+    ----------
+    scheduler : str, distributed.Client or None
+
+    Returns
+    -------
+    str, distributed.Client or None
+    """
+    if scheduler is not None:
+        return scheduler
+    from .scheduler import active_scheduler
+
+    return active_scheduler()
+
+
+def map_tasks(scheduler: Any, fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (),
+              should_cancel: Callable[[], bool] | None = None, what: str = "Dask tasks",
+              window: int | None = None) -> Iterator[tuple[int, Any]]:
+    """``fn(*shared, item)`` for every item as Dask tasks; yields ``(position, result)`` as they finish.
+
+    The ``shared`` values (e.g. the landmark points of a bootstrap) are scattered to the workers
+    once, not sent with every task. At most ``window`` tasks are in flight (None: all), so items
+    that carry data (row blocks) are not all held by the scheduler at once.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        See :func:`topoact.distributed.check_scheduler`.
+    fn : callable
+        A module-level function (pickled to the workers).
+    items : sequence
+        One task per item.
+    shared : sequence
+        Values passed before the item to every call.
+    should_cancel : callable, optional
+        Polled as results arrive; True cancels the remaining tasks and raises ``Cancelled``.
+    what : str
+        Named in the cancellation message.
+    window : int, optional
+        Tasks in flight at most (>= 1).
+
+    Yields
+    ------
+    (int, object)
+        The item's position in ``items`` and ``fn``'s result; a task's error is raised here.
+    """
+    from distributed import as_completed
+
+    from ..progress import check_cancelled
+    from .scheduler import dask_client
+
+    if not isinstance(items, Sequence):
+        items = list(items)
+    if not len(items):
+        return
+    with dask_client(scheduler) as client:
+        args = [client.scatter(v, broadcast=True, hash=False) for v in shared]
+        limit = len(items) if window is None else max(1, int(window))
+        position: dict[str, int] = {}
+        submitted = 0
+
+        def submit() -> Any:
+            nonlocal submitted
+            future = client.submit(fn, *args, items[submitted], pure=False)
+            position[future.key] = submitted
+            submitted += 1
+            return future
+
+        queue = as_completed([submit() for _ in range(min(limit, len(items)))])
+        try:
+            for future in queue:
+                check_cancelled(should_cancel, what)
+                result = future.result()
+                future.release()
+                if submitted < len(items):
+                    queue.add(submit())
+                yield position.pop(future.key), result
+        finally:
+            client.cancel(list(queue.futures))
+            del args
+
+
+@dataclass(frozen=True)
+class NpyRows:
+    """Where a worker reads rows of a layer itself: a ``.npy`` file it can see (same path).
+
+    Parameters
+    ----------
+    path : str
+        The ``.npy`` file (absolute).
+    shape : tuple of int
+        (N, D), checked when the worker opens it.
+    dtype : str
+    """
+
+    path: str
+    shape: tuple
+    dtype: str
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (n,) of the file, shape (n, D), from this process's memory map."""
+        return np.asarray(self.array()[rows])
+
+    def array(self) -> np.ndarray:
+        """This process's read-only memory map of the whole file, (N, D)."""
+        X = _open_npy(self.path, os.stat(self.path).st_mtime_ns)
+        if X.shape != tuple(self.shape) or str(X.dtype) != self.dtype:
+            raise ValueError(f"{self.path} on this worker holds {X.shape} {X.dtype}, the client read "
+                             f"{tuple(self.shape)} {self.dtype}: is the run directory shared and unchanged?")
+        return X
+
+
+@functools.lru_cache(maxsize=8)
+def _open_npy(path: str, mtime_ns: int) -> np.ndarray:
+    del mtime_ns  # part of the cache key: a rewritten file is opened again
+    return np.load(path, mmap_mode="r")
+
+
+def npy_rows(X: Any) -> NpyRows | None:
+    """A :class:`NpyRows` for ``X`` when it is a memory map of a whole ``.npy`` file (else None).
+
+    Parameters
+    ----------
+    X : array-like, shape (N, D)
+        E.g. ``Run.activations(layer)`` of an ``npy`` store.
+
+    Returns
+    -------
+    NpyRows or None
+    """
+    filename = getattr(X, "filename", None)
+    if not isinstance(X, np.memmap) or not filename or not X.flags.c_contiguous or X.ndim != 2:
+        return None
+    try:
+        whole = np.load(filename, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    # a C-contiguous map of the file's shape at the file's data offset is the whole layer
+    if whole.shape != X.shape or whole.dtype != X.dtype or getattr(X, "offset", None) != whole.offset:
+        return None
+    return NpyRows(os.path.abspath(str(filename)), tuple(int(v) for v in X.shape), str(X.dtype))
+
+
+def row_data(X: Any, rows: np.ndarray) -> Any:
+    """What a task needs to read ``X[rows]``: an :class:`NpyRows` (the worker reads the file) or
+    the rows themselves, (n, D), so a task never receives the whole layer."""
+    source = npy_rows(X)
+    return source if source is not None else np.asarray(X[rows])
+
+
+def read_rows(data: Any, rows: np.ndarray) -> np.ndarray:
+    """Worker side of :func:`row_data`: the (n, D) rows ``rows`` (n,)."""
+    return data.read(rows) if isinstance(data, NpyRows) else data
+
+
+def _element_labels(clusterer: Any, item: tuple) -> tuple:
+    element, rows, data = item
+    Z = read_rows(data, rows)
+    return element, rows, clusterer.labels(Z, np.arange(len(rows)))
 
 
 def cluster_elements(scheduler: Any, X: Any, clusterer: Any, work: list, should_cancel: Callable | None = None):
     """Cluster Mapper cover elements as Dask tasks; yields ``(element, rows, labels)`` as they finish.
 
-    ``X`` (N, D) and the prepared clusterer are sent to every worker once (``scatter``); each
-    task clusters one element's rows with the same ``clusterer.labels(X, rows)`` as in-process,
-    so the labels are the same.
+    The prepared clusterer is sent to every worker once. A task gets its element's rows only:
+    when ``X`` is a run's memory-mapped ``.npy`` layer the worker reads them from the file
+    itself (:class:`NpyRows`; the workers must see the run directory, as for collection),
+    otherwise the client sends ``X[rows]`` with the task (a few tasks in flight per worker).
+    Each task runs ``clusterer.labels`` on those rows, as in-process clustering does on
+    ``X[rows]``, so the labels are the same.
 
     Parameters
     ----------
@@ -74,22 +249,33 @@ def cluster_elements(scheduler: Any, X: Any, clusterer: Any, work: list, should_
     ------
     (element, rows, labels)
     """
-    import numpy as np
-    from distributed import as_completed
+    source = npy_rows(X)
+    if source is not None:
+        items, window = [(e, rows, source) for e, rows in work], None
+    else:  # the rows travel with the tasks: made when submitted, a few in flight
+        items, window = LazyItems(len(work), lambda i: (*work[i], np.asarray(X[work[i][1]]))), 8
+    for _position, result in map_tasks(scheduler, _element_labels, items, shared=(clusterer,),
+                                       should_cancel=should_cancel, what="Mapper fit", window=window):
+        yield result
 
-    from ..progress import check_cancelled
-    from .scheduler import dask_client
 
-    with dask_client(scheduler) as client:
-        X_future = client.scatter(np.asarray(X), broadcast=True, hash=False)
-        clusterer_future = client.scatter(clusterer, broadcast=True, hash=False)
-        futures = [client.submit(_element_labels, clusterer_future, X_future, e, rows, pure=False)
-                   for e, rows in work]
-        try:
-            for future in as_completed(futures):
-                check_cancelled(should_cancel, "Mapper fit")
-                yield future.result()
-                future.release()
-        finally:
-            client.cancel(futures)
-            del X_future, clusterer_future
+class LazyItems(Sequence):
+    """``make(i)`` for i < n, made when the item's task is submitted (for :func:`map_tasks` with a
+    ``window``: items carrying row blocks are not all held at once).
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    make : callable
+        ``make(i) -> item``.
+    """
+
+    def __init__(self, n: int, make: Callable[[int], Any]):
+        self.n, self.make = int(n), make
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Any:
+        return self.make(i)

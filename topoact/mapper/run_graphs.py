@@ -189,8 +189,10 @@ def ensure_layout(run: RunLike, layer: str, key: str | None = None,
 
 
 def sweep_run(run: RunLike, layer: str, grid: Mapping[str, Any] | None = None, *,
-              progress: ProgressFn | None = None, n_jobs: int = 2) -> list[dict]:
+              progress: ProgressFn | None = None, n_jobs: int = 2, scheduler: Any = None) -> list[dict]:
     """Sweep summaries (list of dicts, see ``sweep.sweep``) on a run's layer.
+
+    ``scheduler`` runs each setting as a Dask task (``sweep.sweep``; same graphs).
 
     ``grid`` keys: ``n_intervals``, ``overlaps``, ``eps_scales`` (lists) and any other
     :class:`MapperConfig` field (lens, cover, metric, min_samples, eps, ...) held fixed
@@ -222,7 +224,7 @@ def sweep_run(run: RunLike, layer: str, grid: Mapping[str, Any] | None = None, *
                 metric=base.metric, min_samples=base.min_samples,
                 eps=None if base.eps == "auto" else base.eps, labels=ctx["labels"],
                 predictions=ctx["predictions"], probabilities=ctx["probabilities"],
-                progress=progress, n_jobs=n_jobs)
+                progress=progress, n_jobs=n_jobs, scheduler=scheduler)
     by_setting = {(c.n_intervals, c.overlap, c.eps_scale): c for c in configs}
     for r in res:
         c = by_setting[(r["n_intervals"], r["overlap"], r["eps_scale"])]

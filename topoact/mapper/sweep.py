@@ -247,7 +247,8 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
           eps: float | None = None, labels: np.ndarray | None = None,
           predictions: np.ndarray | None = None, lens_values: np.ndarray | None = None,
           probabilities: np.ndarray | None = None, return_graphs: bool = False, n_jobs: int = 2,
-          progress: ProgressFn | None = None, intervals: Sequence[int] | None = None) -> list[dict]:
+          progress: ProgressFn | None = None, intervals: Sequence[int] | None = None,
+          scheduler: Any = None) -> list[dict]:
     """Mapper graphs for every (n_intervals, overlap, eps_scale) setting (module docstring).
 
     Parameters
@@ -261,6 +262,11 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
     labels, predictions : (N,) optional; lens_values : (N,) precomputed; probabilities : (N, C)
     return_graphs : also return each MapperGraph under ``graph``
     n_jobs : threads; progress : ``progress(done, total, message)`` per finished setting
+    scheduler : str or distributed.Client, optional
+        Each setting is one Dask task, a ``Mapper.fit`` with the shared lens values and eps
+        (graphs identical to the in-process sweep; a run's ``.npy`` layer is read by the workers
+        from the file, an in-memory ``X`` is scattered to them once). None: the block's
+        :func:`topoact.distributed.use_scheduler`, else in-process.
 
     Returns
     -------
@@ -287,6 +293,13 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
         eps_of = {s: eps_from_kdistances(kd, s) for s in eps_scales}
     else:
         eps_of = {s: float(f"{float(eps) * s:.6g}") for s in eps_scales}
+    from ..distributed.tasks import resolve_scheduler
+
+    scheduler = resolve_scheduler(scheduler)
+    if scheduler is not None:
+        return _sweep_on_dask(scheduler, X, settings, eps_of, lens_values, progress,
+                              dict(lens=lens, cover=cover, metric=metric, min_samples=min_samples, labels=labels,
+                                   predictions=predictions, return_graphs=return_graphs))
     results = []
     if lens_values.ndim != 1:
         for k, (n, p, s) in enumerate(settings):
@@ -365,6 +378,35 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
             results.extend(res)
             report(progress, len(results), len(settings), "sweep settings")
     logger.info("sweep of %d settings in %.2fs", len(settings), time.perf_counter() - t_start)
+    return results
+
+
+def _setting_task(data: Any, lens_values: np.ndarray, fixed: dict, setting: tuple) -> dict:
+    """A Dask task: the summary of one sweep setting ``(n_intervals, overlap, eps_scale, eps)``."""
+    from ..distributed.tasks import NpyRows
+
+    n, p, s, eps = setting
+    X = data.array() if isinstance(data, NpyRows) else data
+    t0 = time.perf_counter()
+    cover = make_cover(fixed["cover"], n, p, lens_values.shape[1] if lens_values.ndim > 1 else 1)
+    m = Mapper(lens=fixed["lens"], cover=cover, clusterer=DBSCAN(eps, fixed["metric"], fixed["min_samples"]),
+               n_jobs=1, compute_node_means=False)
+    g = m.fit_transform(X, labels=fixed["labels"], predictions=fixed["predictions"], lens_values=lens_values)
+    return _summary(n, p, s, eps, g, time.perf_counter() - t0, fixed["return_graphs"])
+
+
+def _sweep_on_dask(scheduler: Any, X: Any, settings: list, eps_of: dict, lens_values: np.ndarray,
+                   progress: ProgressFn | None, fixed: dict) -> list[dict]:
+    """Every setting as a Dask task (:func:`_setting_task`), summaries in the settings' order."""
+    from ..distributed.tasks import map_tasks, npy_rows
+
+    data = npy_rows(X) or np.asarray(X)
+    items = [(n, p, s, eps_of[s]) for n, p, s in settings]
+    results: list = [None] * len(items)
+    for done, (i, summary) in enumerate(map_tasks(scheduler, _setting_task, items, shared=(data, lens_values, fixed),
+                                                  what="sweep"), start=1):
+        results[i] = summary
+        report(progress, done, len(items), "sweep settings")
     return results
 
 

@@ -279,9 +279,17 @@ def _check_layers(run, layers: Sequence[str] | None) -> list[str]:
     return layers
 
 
+def _probe_task(target: Target, config: ProbeConfig, item: tuple) -> dict:
+    """A Dask task: the probe of one layer (``item`` = (layer, rows data of ``row_data``))."""
+    from ..distributed.tasks import read_rows
+
+    layer, data = item
+    return fit_probe(read_rows(data, target.rows), target, config, layer=layer).to_dict()
+
+
 def probe_layers(run, layers: Sequence[str] | None = None, config: ProbeConfig | None = None, *,
                  cache: bool = True, progress: ProgressFn | None = None,
-                 should_cancel: CancelFn | None = None, **params: Any) -> ProbeReport:
+                 should_cancel: CancelFn | None = None, scheduler: Any = None, **params: Any) -> ProbeReport:
     """Probe ``config.target`` on each of ``layers`` of ``run`` (all layers by default).
 
     Parameters
@@ -292,29 +300,49 @@ def probe_layers(run, layers: Sequence[str] | None = None, config: ProbeConfig |
     cache : reuse / store per-layer results in ``<run>/probes/`` (guarded by the layer's
         fingerprint, so a changed activation file is recomputed)
     progress, should_cancel : the :mod:`topoact.progress` protocol
+    scheduler : str or distributed.Client, optional
+        Fit the layers' probes as Dask tasks, one per layer (a worker reads the layer's rows
+        from the run's ``.npy`` file itself); the accuracies are the same. None: the block's
+        :func:`topoact.distributed.use_scheduler`, else in-process.
 
     Returns
     -------
     ProbeReport with ``layers[layer]`` = :class:`LayerProbe` dict
     """
+    from ..distributed.tasks import resolve_scheduler
+
     config = config or ProbeConfig.from_dict(params)
     layers = _check_layers(run, layers)
     target = make_target(run, config.target)
     store = ResultCache(run, "probes", CACHE_VERSION)
     out: dict[str, dict] = {}
+    scheduler = resolve_scheduler(scheduler)
+    pending = []
     for i, layer in enumerate(layers):
         check_cancelled(should_cancel, "probes")
         report(progress, i, len(layers), f"probe {target.name} on {layer}")
         key = store.key(layer, config)
         data = store.load(layer, key) if cache else None
-        if data is None:
-            result = fit_probe(run.activations(layer), target, config, layer=layer,
-                               should_cancel=should_cancel).to_dict()
-            if cache:
-                store.save(layer, key, result)
+        if data is not None:
+            out[layer] = {k: v for k, v in data.items() if k not in ("inputs", "key")}
+        elif scheduler is not None:
+            pending.append(layer)
         else:
-            result = {k: v for k, v in data.items() if k not in ("inputs", "key")}
-        out[layer] = result
+            out[layer] = fit_probe(run.activations(layer), target, config, layer=layer,
+                                   should_cancel=should_cancel).to_dict()
+            if cache:
+                store.save(layer, key, out[layer])
+    if pending:
+        from ..distributed.tasks import map_tasks, row_data
+
+        items = [(layer, row_data(run.activations(layer), target.rows)) for layer in pending]
+        for done, (i, result) in enumerate(map_tasks(scheduler, _probe_task, items, shared=(target, config),
+                                                     should_cancel=should_cancel, what="probes"), start=1):
+            out[pending[i]] = result
+            if cache:
+                store.save(pending[i], store.key(pending[i], config), result)
+            report(progress, len(layers) - len(pending) + done, len(layers), f"probe {target.name} on {pending[i]}")
+    out = {layer: out[layer] for layer in layers}
     report(progress, len(layers), len(layers), "probes done")
     metric = "within 1/24 period" if target.kind == "circular" else "accuracy"
     return ProbeReport(target=target.name, target_kind=target.kind, metric=metric,

@@ -53,7 +53,7 @@ textbook rule, for large B.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -107,12 +107,47 @@ def _hausdorff_to_subset(Y, sq, idx, metric, block=1024):
     return worst
 
 
+def _resample(X: np.ndarray, diagram_fn: Callable, diagrams: list, clip: float | None, metric: str,
+              prepared: tuple | None, idx: np.ndarray) -> tuple[np.ndarray, float]:
+    """One resample ``idx`` (m,): (bottleneck distance per dimension (n_dims,), Hausdorff distance
+    to the cloud ``prepared`` (:func:`prepare`), 0 when None)."""
+    boot = diagram_fn(X[idx])
+    hausdorff = 0.0
+    if prepared is not None:
+        hausdorff = _hausdorff_to_subset(*prepared, idx, metric)
+    row = np.array([bottleneck(diagrams[d], boot[d] if d < len(boot) else np.zeros((0, 2)), clip=clip)
+                    for d in range(len(diagrams))])
+    return row, hausdorff
+
+
+def _local_resamples(shared: tuple, draws: list, progress, should_cancel) -> list:
+    out = []
+    for b, idx in enumerate(draws):
+        check_cancel(should_cancel)
+        out.append(_resample(*shared, idx))
+        report(progress, b + 1, len(draws), f"bootstrap {b + 1}/{len(draws)}")
+    return out
+
+
+def _dask_resamples(scheduler: Any, shared: tuple, draws: list, progress, should_cancel) -> list:
+    """The resamples as Dask tasks (the points and ``diagram_fn`` sent to each worker once)."""
+    from ..distributed.tasks import map_tasks
+
+    out: list = [None] * len(draws)
+    for done, (b, result) in enumerate(map_tasks(scheduler, _resample, draws, shared=shared,
+                                                 should_cancel=should_cancel, what="bootstrap"), start=1):
+        out[b] = result
+        report(progress, done, len(draws), f"bootstrap {done}/{len(draws)}")
+    return out
+
+
 def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Sequence[np.ndarray]],
                          diagrams: Sequence[np.ndarray], *, n_bootstrap: int = 20,
                          alpha: float = 0.05, subsample: float | None = None, seed: int = 0,
                          clip: float | None = None, h0: str = "hausdorff",
                          quantile: str = "normal", metric: str = "euclidean",
-                         progress: Optional[ProgressFn] = None, should_cancel: Optional[CancelFn] = None) -> dict:
+                         progress: Optional[ProgressFn] = None, should_cancel: Optional[CancelFn] = None,
+                         scheduler: Any = None) -> dict:
     """Bootstrap band per homology dimension.
 
     Parameters
@@ -143,6 +178,10 @@ def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Seque
         ``progress(done, total, message)`` after each resample (:mod:`topoact.progress`).
     should_cancel : callable, optional
         Polled before each resample; True raises :class:`~topoact.progress.Cancelled`.
+    scheduler : str or distributed.Client, optional
+        Compute the resamples as Dask tasks (``local[:N]``, ``tcp://HOST:PORT`` or a Client;
+        None: the block's :func:`topoact.distributed.use_scheduler`, else in-process). The
+        resample indices are drawn here in the same order, so the band is the same.
 
     Returns
     -------
@@ -164,21 +203,23 @@ def bottleneck_bootstrap(X: np.ndarray, diagram_fn: Callable[[np.ndarray], Seque
         raise ValueError(f"h0 must be 'hausdorff' or 'bottleneck', got {h0!r}")
     if quantile not in QUANTILES:
         raise ValueError(f"quantile must be one of {QUANTILES}, got {quantile!r}")
-    if h0 == "hausdorff":
-        Y, sq = prepare(np.asarray(X, np.float32), metric)
-    for b in range(n_bootstrap):
-        check_cancel(should_cancel)
+    draws = []
+    for _ in range(n_bootstrap):  # drawn up front, in order: the same resamples wherever they run
         if subsample is None:
-            idx = rng.integers(0, n, size=n)
+            draws.append(rng.integers(0, n, size=n))
         else:
-            idx = rng.choice(n, size=max(2, int(round(subsample * n))), replace=False)
-        boot = diagram_fn(X[idx])
-        if h0 == "hausdorff":
-            haus[b] = _hausdorff_to_subset(Y, sq, idx, metric)
-        for d in range(dims):
-            dist[b, d] = bottleneck(diagrams[d], boot[d] if d < len(boot) else np.zeros((0, 2)),
-                                    clip=clip)
-        report(progress, b + 1, n_bootstrap, f"bootstrap {b + 1}/{n_bootstrap}")
+            draws.append(rng.choice(n, size=max(2, int(round(subsample * n))), replace=False))
+    from ..distributed.tasks import resolve_scheduler
+
+    prepared = prepare(np.asarray(X, np.float32), metric) if h0 == "hausdorff" else None
+    shared = (X, diagram_fn, list(diagrams), clip, metric, prepared)
+    scheduler = resolve_scheduler(scheduler)
+    if scheduler is None:
+        results = _local_resamples(shared, draws, progress, should_cancel)
+    else:
+        results = _dask_resamples(scheduler, shared, draws, progress, should_cancel)
+    for b, (row, hausdorff) in enumerate(results):
+        dist[b], haus[b] = row, hausdorff
     c = np.atleast_1d(band_quantile(dist, alpha, quantile))
     band = 2 * c
     if h0 == "hausdorff":

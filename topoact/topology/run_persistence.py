@@ -95,7 +95,7 @@ def persistence_key(run: RunLike, layer: str, config: ConfigLike = None, **param
 
 def compute_persistence(X: np.ndarray, config: ConfigLike = None, *,
                         progress: Optional[ProgressFn] = None,
-                        should_cancel: Optional[CancelFn] = None,
+                        should_cancel: Optional[CancelFn] = None, scheduler: Any = None,
                         **params) -> PersistenceResult:
     """The whole pipeline on an array; same result as :func:`layer_persistence` (not cached).
 
@@ -109,6 +109,9 @@ def compute_persistence(X: np.ndarray, config: ConfigLike = None, *,
         ``progress(done, total, message)`` (:mod:`topoact.progress`), as fractions of 1.
     should_cancel : callable, optional
         Polled between steps; True raises :class:`~topoact.progress.Cancelled`.
+    scheduler : str or distributed.Client, optional
+        Run the bootstrap resamples as Dask tasks (same band; None: the block's
+        :func:`topoact.distributed.use_scheduler`, else in-process).
 
     Returns
     -------
@@ -158,7 +161,7 @@ def compute_persistence(X: np.ndarray, config: ConfigLike = None, *,
         boot = bottleneck_bootstrap(P, diagram_fn, res.diagrams, n_bootstrap=cfg.n_bootstrap,
                                     alpha=cfg.alpha, seed=seed, clip=clip, metric=metric,
                                     progress=Stage(progress, 0.4, 0.9, "bootstrap"),
-                                    should_cancel=should_cancel)
+                                    should_cancel=should_cancel, scheduler=scheduler)
         band = boot["band"]
         timings["bootstrap"] = time.perf_counter() - t0
     step(0.9, "summaries")
@@ -190,7 +193,7 @@ def compute_persistence(X: np.ndarray, config: ConfigLike = None, *,
 def layer_persistence(run: RunLike, layer: str, config: ConfigLike = None, *,
                       progress: Optional[ProgressFn] = None,
                       should_cancel: Optional[CancelFn] = None, recompute: bool = False,
-                      **params) -> PersistenceResult:
+                      scheduler: Any = None, **params) -> PersistenceResult:
     """Persistence of one layer of a run, cached in the run (see the module docstring).
 
     Parameters
@@ -205,6 +208,9 @@ def layer_persistence(run: RunLike, layer: str, config: ConfigLike = None, *,
         :mod:`topoact.progress` protocol.
     recompute : bool
         Ignore a cached result and compute again (the cache is overwritten).
+    scheduler : str or distributed.Client, optional
+        Run the bootstrap resamples as Dask tasks (:func:`compute_persistence`); not part of the
+        cache key: the result is the same.
 
     Returns
     -------
@@ -221,7 +227,8 @@ def layer_persistence(run: RunLike, layer: str, config: ConfigLike = None, *,
             report(progress, 1.0, 1.0, "loaded from the run's cache")
             return dataclasses.replace(PersistenceResult.from_dict(data), cached=True)
     X = run.activations(layer)
-    out = compute_persistence(np.asarray(X), cfg, progress=progress, should_cancel=should_cancel)
+    out = compute_persistence(np.asarray(X), cfg, progress=progress, should_cancel=should_cancel,
+                              scheduler=scheduler)
     out.layer, out.key = layer, key
     cache.save(layer, key, out.to_dict())
     out.cached = False

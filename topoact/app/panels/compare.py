@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TAB_LABEL = "Neighbouring layers"
+#: this panel's tab (``topoact.app.shell.tab_value``): its figures are drawn only while it is shown
+TAB_VALUE = "tab-compare"
 #: the second model's graph (position 3 after the three neighbouring layers) and its caption
 MODEL_GRAPH = ids.compare_graph(3)
 MODEL_NOTE = "topoact-compare-model-note"
@@ -255,6 +257,8 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(ids.NODE, "data"),
     )
     def draw(selection, highlight, color_by, upload, tab, _version, node_store):
+        if tab != TAB_VALUE:  # hidden: drawn when the tab is opened (TABS is an input), not on every click
+            raise PreventUpdate
         if not selection:
             return [empty_figure("no graph selected", height=420)] * 3
         layers = neighbours(ctx.run.layers, selection["layer"])
@@ -312,7 +316,9 @@ def register_model(app: Dash, ctx: AppContext) -> None:
         Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
         Input(ids.TABS, "value"), Input(ids.NODE, "data"),
     )
-    def draw_model(selection, highlight, color_by, _tab, node_store):
+    def draw_model(selection, highlight, color_by, tab, node_store):
+        if tab != TAB_VALUE:  # hidden: drawn when the tab is opened
+            raise PreventUpdate
         if not selection:
             return empty_figure("no graph selected", height=420), ""
         return model_view(ctx, other, selection, color_by, highlight, node_store, mismatch, matching)

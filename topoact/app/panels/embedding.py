@@ -10,10 +10,15 @@
   browser first reduces plotly's ``selectedData`` to ``{trace: [point indices]}`` (a 50,000-point
   selection would otherwise send every point's coordinates to the server), the server maps
   those to image rows (:func:`topoact.app.selection.rows_from_points`).
-* A selection made in the graph (``source: "graph"``) and a clicked node (``ids.NODE``: its
-  members) highlight their rows in the scatter, the other points faded, through a ``Patch`` of
-  the traces' ``selectedpoints`` (no figure re-sent): built in the browser for a selection (its
-  rows are in the store already, :data:`HIGHLIGHT_JS`), on the server for a node (members).
+* A selection made in the graph (``source: "graph"``) highlights its rows in the scatter, the
+  other points faded, through a ``Patch`` of the traces' ``selectedpoints`` (no figure re-sent),
+  built in the browser (its rows are in the store already, :data:`HIGHLIGHT_JS`).
+* A clicked node (``ids.NODE``): its members are ringed in black on a 2-D canvas laid over the
+  plot (:data:`MEMBERS_JS`, redrawn after every plotly draw, so it follows zoom and pan). The
+  server sends their coordinates (:data:`MEMBERS`, typed arrays; the browser holds no member
+  lists). Any plotly update of the 100,000-point WebGL figure, even one small extra trace,
+  costs 0.1-1.2 s of browser time, which held up the node panel's exemplars after a click;
+  drawing 5,000 rings on a canvas costs a few ms.
 * Below the scatter: the selection's size, its label mix (one stacked bar in class colours) and
   a paged grid of its images (the app's thumbnail route, as the node panel's exemplars), and a
   button that clears the selection.
@@ -36,7 +41,7 @@ from topoact.app.routes import thumb_url
 from topoact.app.selection import (class_groups, grid_page, label_mix, make_selection, rows_from_points,
                                    selection_rows)
 from topoact.app.validate import BadInput
-from topoact.figures.embedding import embedding_figure, mix_figure, trace_selection
+from topoact.figures.embedding import embedding_figure, member_points, mix_figure, trace_selection
 from topoact.figures.graph import empty_figure
 
 if TYPE_CHECKING:
@@ -58,6 +63,13 @@ CANCEL = "topoact-embedding-cancel"
 JOB = "topoact-store-embedding-job"          # {"layer", "at"}: a UMAP to compute in the background
 READY = "topoact-store-embedding-ready"      # {"layer", "method", "seconds"}: a computed embedding
 PICK = "topoact-store-embedding-pick"        # {"layer", "points": {trace: [point indices]}} | None
+#: {"layer", "node": [graph key, node], "x", "y", "rows"} | None: the clicked node's members, drawn
+#: over the scatter (coordinates of the drawn embedding, typed arrays)
+MEMBERS = "topoact-store-embedding-members"
+#: set by the browser once the members are drawn (the clientside callback needs an output)
+MEMBERS_DRAWN = "topoact-store-embedding-members-drawn"
+#: class of the canvas laid over the scatter's plot area
+MEMBERS_CANVAS = "topoact-embedding-members-canvas"
 SUMMARY = "topoact-embedding-summary"
 MIX = "topoact-embedding-mix"
 GRID = "topoact-embedding-grid"
@@ -118,6 +130,63 @@ HIGHLIGHT_JS = """function(selection, layer, figure) {
     return patch.build();
 }"""
 
+#: browser side of the node highlight: rings the clicked node's members on a canvas over the plot
+#: area, in data coordinates through plotly's axes, redrawn after each plotly draw (zoom, pan,
+#: resize) and when the members change; ``canvas.topoactRows`` holds the rows drawn (tests)
+MEMBERS_JS = """function(members, graphId) {
+    const gd = document.querySelector('#' + graphId + ' .js-plotly-plot');
+    if (!gd) return window.dash_clientside.no_update;
+    const decode = (spec, Type) => {
+        if (!spec) return new Type(0);
+        if (Array.isArray(spec) || ArrayBuffer.isView(spec)) return Type.from(spec);
+        const text = atob(spec.bdata), bytes = new Uint8Array(text.length);
+        for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+        return new Type(bytes.buffer);
+    };
+    gd.topoactMembers = members ? {x: decode(members.x, Float32Array), y: decode(members.y, Float32Array),
+                                   rows: decode(members.rows, Int32Array)} : null;
+    if (!gd.topoactDrawMembers) {
+        gd.topoactDrawMembers = function() {
+            const fl = gd._fullLayout;
+            let canvas = gd.querySelector('canvas.%(canvas)s');
+            if (!canvas) {
+                canvas = document.createElement('canvas');
+                canvas.className = '%(canvas)s';
+                canvas.style.cssText = 'position:absolute;left:0;top:0;pointer-events:none;z-index:5';
+                gd.appendChild(canvas);
+            }
+            const m = gd.topoactMembers, ratio = window.devicePixelRatio || 1;
+            const w = gd.clientWidth, h = gd.clientHeight;
+            if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
+                canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
+                canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
+            }
+            const c = canvas.getContext('2d');
+            c.setTransform(ratio, 0, 0, ratio, 0, 0);
+            c.clearRect(0, 0, w, h);
+            canvas.topoactRows = m ? Array.from(m.rows) : null;
+            if (!m || !m.rows.length || !fl || !fl.xaxis || !fl.xaxis.c2p) return;
+            const xa = fl.xaxis, ya = fl.yaxis;
+            const size = (gd._fullData && gd._fullData.length) ? gd._fullData[0].marker.size : 4;
+            c.save();
+            c.beginPath(); c.rect(xa._offset, ya._offset, xa._length, ya._length); c.clip();
+            c.strokeStyle = 'rgba(0,0,0,0.9)'; c.lineWidth = 1.2;
+            c.beginPath();
+            const r = size / 2 + 1.5;
+            for (let i = 0; i < m.rows.length; i++) {
+                const px = xa._offset + xa.c2p(m.x[i]), py = ya._offset + ya.c2p(m.y[i]);
+                c.moveTo(px + r, py); c.arc(px, py, r, 0, 2 * Math.PI);
+            }
+            c.stroke();
+            c.restore();
+        };
+        gd.on('plotly_afterplot', gd.topoactDrawMembers);
+        gd.on('plotly_relayouting', () => requestAnimationFrame(gd.topoactDrawMembers));
+    }
+    gd.topoactDrawMembers();
+    return members ? members.node : null;
+}""" % {"canvas": MEMBERS_CANVAS}
+
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "center"}
 
 
@@ -176,6 +245,7 @@ def layout(ctx: AppContext) -> html.Div:
                   style={"height": f"{SCATTER_HEIGHT + 10}px"}),
         summary,
         dcc.Store(id=JOB, data=None), dcc.Store(id=READY, data=None), dcc.Store(id=PICK, data=None),
+        dcc.Store(id=MEMBERS, data=None), dcc.Store(id=MEMBERS_DRAWN, data=None),
     ])
 
 
@@ -213,6 +283,40 @@ def grid_images(ctx: AppContext, rows: np.ndarray) -> list[html.Img]:
     return images
 
 
+def _ringed(node_store: dict | None, layer: str | None) -> list | None:
+    """``[graph key, node]`` of the clicked node when it is of ``layer``, else None."""
+    if not node_store or node_store.get("layer") != layer:
+        return None
+    return [node_store.get("graph_key"), node_store.get("node")]
+
+
+def members_data(ctx: AppContext, coords: np.ndarray, node_store: dict | None, layer: str | None) -> dict | None:
+    """:data:`MEMBERS` data: the clicked node's member rows and their points in ``coords``.
+
+    Parameters
+    ----------
+    coords : (N, 2) float array
+        The embedding the scatter draws.
+    node_store : ``ids.NODE`` data, ``{"layer", "graph_key", "node"}`` or None
+    layer : the layer the scatter shows
+
+    Returns
+    -------
+    dict or None
+        ``{"layer", "node": [graph key, node], "x", "y", "rows"}`` (typed arrays, rows sorted),
+        None when no node of ``layer`` is selected (or it cannot be read).
+    """
+    node = _ringed(node_store, layer)
+    if node is None:
+        return None
+    try:
+        members = ctx.node(layer, node[0], int(node[1]))["members"]
+    except (KeyError, TypeError, ValueError, FileNotFoundError):
+        return None
+    rows = np.unique(np.asarray(members, dtype=np.int64))
+    return {"layer": layer, "node": node, **member_points(coords, rows)}
+
+
 def highlight_patch(groups: list, rows: np.ndarray | None, clear_outline: bool = False) -> Patch:
     """A ``Patch`` of the scatter setting every class trace's ``selectedpoints`` (None: none faded).
 
@@ -240,9 +344,10 @@ def register(app: Dash, ctx: AppContext) -> None:
     run = ctx.run
     groups_of = cached(1)(lambda: class_groups(np.asarray(run.labels)))
 
-    def scatter(layer, method, selection):
+    def scatter(layer, method, selection, node_store):
+        """(figure, status, MEMBERS data) of the scatter of ``layer``."""
         if not layer:
-            return empty_figure("no layer", height=SCATTER_HEIGHT), ""
+            return empty_figure("no layer", height=SCATTER_HEIGHT), "", None
         try:
             coords, drawn = coordinates(ctx, layer, method or "pca")
             try:
@@ -253,27 +358,29 @@ def register(app: Dash, ctx: AppContext) -> None:
                                    revision=f"{layer}/{drawn}")
         except Exception as exc:  # noqa: BLE001 - show, don't crash the page
             logger.exception("cannot draw the embedding of %s", layer)
-            return empty_figure(f"cannot draw the embedding: {exc}", height=SCATTER_HEIGHT), f"error: {exc}"
+            return empty_figure(f"cannot draw the embedding: {exc}", height=SCATTER_HEIGHT), f"error: {exc}", None
         status = f"{drawn.upper()} of layer {layer} · {len(coords):,} images"
         if method == "umap" and drawn != "umap":
             status += " · UMAP is being computed (showing PCA meanwhile)"
-        return fig, status
+        return fig, status, members_data(ctx, coords, node_store, layer)
 
     # READY is not an input here: Dash would hold this callback until the UMAP job that a method
     # or layer change may start has finished, and the user would wait for the PCA scatter too
-    @app.callback(Output(SCATTER, "figure"), Output(STATUS, "children"),
-                  Input(ids.LAYER, "data"), Input(METHOD, "value"), State(ids.SELECTION, "data"))
-    def draw(layer, method, selection):
-        return scatter(layer, method, selection)
+    @app.callback(Output(SCATTER, "figure"), Output(STATUS, "children"), Output(MEMBERS, "data"),
+                  Input(ids.LAYER, "data"), Input(METHOD, "value"), State(ids.SELECTION, "data"),
+                  State(ids.NODE, "data"))
+    def draw(layer, method, selection, node_store):
+        return scatter(layer, method, selection, node_store)
 
     @app.callback(Output(SCATTER, "figure", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
+                  Output(MEMBERS, "data", allow_duplicate=True),
                   Input(READY, "data"), State(ids.LAYER, "data"), State(METHOD, "value"), State(ids.SELECTION, "data"),
-                  prevent_initial_call=True)
-    def draw_ready(ready, layer, method, selection):
+                  State(ids.NODE, "data"), prevent_initial_call=True)
+    def draw_ready(ready, layer, method, selection, node_store):
         """A finished UMAP replaces the PCA scatter if the user still wants that layer's UMAP."""
         if not ready or ready.get("layer") != layer or method != ready.get("method"):
             raise PreventUpdate
-        return scatter(layer, method, selection)
+        return scatter(layer, method, selection, node_store)
 
     @app.callback(Output(JOB, "data"), Input(ids.LAYER, "data"), Input(METHOD, "value"))
     def request_umap(layer, method):
@@ -335,23 +442,24 @@ def register(app: Dash, ctx: AppContext) -> None:
     )
 
     @app.callback(
-        Output(SCATTER, "figure", allow_duplicate=True),
+        Output(MEMBERS, "data", allow_duplicate=True),
         Input(ids.NODE, "data"),
-        State(ids.SELECTION, "data"), State(ids.LAYER, "data"),
+        State(ids.LAYER, "data"), State(METHOD, "value"), State(MEMBERS, "data"),
         prevent_initial_call=True,
     )
-    def highlight_node(node_store, selection, layer):
-        """A clicked node's members (on the server: the browser does not hold member lists)."""
-        if node_store and node_store.get("layer") == layer:
-            try:
-                members = ctx.node(layer, node_store["graph_key"], int(node_store["node"]))["members"]
-            except (KeyError, TypeError, ValueError, FileNotFoundError):
-                raise PreventUpdate
-            return highlight_patch(groups_of(), np.unique(np.asarray(members, dtype=np.int64)))
-        try:  # no node (a new graph): back to the selection's highlight
-            return highlight_patch(groups_of(), selection_rows(selection, layer, run.n))
-        except BadInput:
-            raise PreventUpdate
+    def highlight_node(node_store, layer, method, shown):
+        """A clicked node's members (on the server: the browser does not hold member lists), in
+        the coordinates the scatter is drawn with; no node (a new graph) clears them."""
+        if not layer or (shown or {}).get("node") == _ringed(node_store, layer):
+            raise PreventUpdate  # nothing changes (e.g. page load: no node before, none now)
+        try:
+            coords, _ = coordinates(ctx, layer, method or "pca")
+        except Exception:  # noqa: BLE001 - the scatter itself shows why it cannot be drawn
+            raise PreventUpdate from None
+        return members_data(ctx, coords, node_store, layer)
+
+    app.clientside_callback(MEMBERS_JS, Output(MEMBERS_DRAWN, "data"), Input(MEMBERS, "data"),
+                            State(SCATTER, "id"), prevent_initial_call=True)
 
     @app.callback(Output(ids.SELECTION, "data", allow_duplicate=True), Input(CLEAR, "n_clicks"),
                   prevent_initial_call=True)

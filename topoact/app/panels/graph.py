@@ -8,6 +8,11 @@
   packed by size, tiny components (singletons, pairs) folded into one summary glyph; a click on
   the glyph draws them (in a grid under it), a second click folds them again. WebGL above
   1,000 nodes.
+* The page opens on the first layer's default graph drawn into the layout (figure, key,
+  dropdown, info line: :func:`initial_drawing`), so the first paint has it without the layer ->
+  graph key -> figure callback chain; ``draw`` skips a figure identical to the one shown
+  (:func:`drawn_state`), as at page load, where every store is written once, unchanged. The
+  info line names the graph by its parameters (the key is only a ``data-graph-key`` attribute).
 * What changes often is sent as a ``dash.Patch`` of the drawn figure, never as a new figure:
   a node click moves the selection ring, a colouring change replaces the marker colours (so
   node positions cannot move and 5,000 positions and edges are not re-sent), a selection in
@@ -34,7 +39,7 @@ from dash import Input, Output, Patch, State, callback_context, dcc, html, no_up
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
-from topoact.app.help import HELP, error_id as error_line, field
+from topoact.app.help import HELP, error_id as error_line, field, graph_name
 from topoact.app.panels import graph_form
 from topoact.app.panels.graph_form import graph_request, key_options
 from topoact.fileio import safe_name
@@ -72,11 +77,37 @@ def initial_layer(ctx: AppContext) -> str | None:
     return ctx.run.layers[0] if ctx.run.layers else None
 
 
+def initial_selection(ctx: AppContext) -> dict | None:
+    """``{"layer", "key"}`` of the graph the page opens on (the first layer's default graph), or
+    None when that layer has no graph yet (it is then computed in the background)."""
+    layer = initial_layer(ctx)
+    key = ctx.default_key(layer) if layer is not None else None
+    return {"layer": layer, "key": key} if key is not None else None
+
+
+def initial_drawing(ctx: AppContext, selection: dict | None) -> tuple[object, object, dict | None]:
+    """``(figure, info line, DRAWN data)`` of the graph the page opens on, drawn in the layout
+    exactly as ``draw`` would draw it at page load (majority colours, no class search, all
+    edges, glyph folded, nothing selected), so the first paint has the graph without waiting for
+    a chain of callbacks. No graph, or one that cannot be drawn: the "loading…" figure (the
+    callbacks then draw it or say why not)."""
+    if selection:
+        try:
+            fig, text = build_figure(ctx, selection, "majority", None, 0.0, None, None, height=None,
+                                     hover="none")
+            return fig, info_line(text, selection), drawn_state(selection, False, None, 0.0, None, None)
+        except Exception:  # noqa: BLE001 - the page must open; ``draw`` reports the problem
+            logger.exception("cannot draw graph %s in the layout", selection)
+    return empty_figure("loading…"), "", None
+
+
 def layout(ctx: AppContext) -> html.Div:
-    """The panel's components (cheap: the figure, the slider range and the options are filled by
-    callbacks)."""
+    """The panel's components, with the opening graph drawn in (:func:`initial_drawing`); the
+    slider range and the histogram are filled by callbacks."""
     run = ctx.run
     initial = initial_layer(ctx)
+    opening = initial_selection(ctx)
+    figure, info, drawn = initial_drawing(ctx, opening)
     class_opts = [{"label": name, "value": i} for i, name in enumerate(run.label_names)]
     slider = html.Div([
         dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.01, value=0, marks={0: "0", 1: "1"},
@@ -91,7 +122,9 @@ def layout(ctx: AppContext) -> html.Div:
             field("Layer", dcc.Dropdown(id=ids.LAYER_DROPDOWN, options=run.layers, value=initial,
                                         clearable=False), help=HELP["layer"], control_id=ids.LAYER_DROPDOWN,
                   width="9em"),
-            html.Div(field("Graph", dcc.Dropdown(id=ids.KEY_DROPDOWN, options=[], value=None, clearable=False),
+            html.Div(field("Graph", dcc.Dropdown(id=ids.KEY_DROPDOWN, options=key_options(ctx, initial) if opening
+                                                 else [], value=opening["key"] if opening else None,
+                                                 clearable=False),
                            help=HELP["graph"], control_id=ids.KEY_DROPDOWN, width="100%"),
                      style={"flex": "1 1 12em", "minWidth": "0"}),
             field("Colour by", dcc.Dropdown(id=ids.COLOR_DROPDOWN, options=ctx.color_options(), value="majority",
@@ -118,7 +151,7 @@ def layout(ctx: AppContext) -> html.Div:
     return html.Div([
         controls,
         graph_form.layout(ctx),
-        html.Div([html.Span(id=ids.NODE_COUNT),
+        html.Div([html.Span(info, id=ids.NODE_COUNT),
                   html.Button("Set as default", id=ids.DEFAULT_BUTTON, n_clicks=0,
                               title="open this graph first for this layer (saved in the run)",
                               className="btn btn-outline-primary btn-sm", style={"marginLeft": "1em"}),
@@ -127,9 +160,9 @@ def layout(ctx: AppContext) -> html.Div:
         dcc.Store(id=ids.MAPPER_REQUEST, data=None),
         dcc.Store(id=ids.MAPPER_RESULT, data=None),
         dcc.Store(id=GLYPH_OPEN, data=None),
-        dcc.Store(id=DRAWN, data=None),
+        dcc.Store(id=DRAWN, data=drawn),
         dcc.Store(id=PICKER, data=None),
-        dcc.Graph(id=ids.GRAPH, figure=empty_figure("loading…"), className="topoact-graph-figure",
+        dcc.Graph(id=ids.GRAPH, figure=figure, className="topoact-graph-figure",
                   config={"scrollZoom": True, "displaylogo": False, "responsive": True}),
         dcc.Tooltip(id=TOOLTIP, direction="right", style={"pointerEvents": "none"}),
         html.Div(id=ids.GRAPH_INFO, style={"fontSize": "0.8em", "color": "#666"}),
@@ -153,6 +186,7 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
     Returns
     -------
     (plotly.graph_objects.Figure, str)
+        The caption names the graph by its parameters, never by its key.
     """
     layer, key = selection["layer"], selection["key"]
     graph = ctx.graph(layer, key)
@@ -172,11 +206,25 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
     if summary and summary.get("nodes"):
         text += (f" · {summary.get('n_components', 0)} small components ({len(summary['nodes'])} nodes) "
                  + ("shown" if expanded else "folded into the square"))
-    text += f" · graph {key}"
+    text += f" · {layer}: {graph_name(graph.get('params'))}"
     if highlight_class is not None:
         hit = sum(1 for n in graph["nodes"] if int(n.get("label_counts", {}).get(str(highlight_class), 0)) > 0)
         text += f" · {hit} nodes contain {ctx.run.label_names[highlight_class]}"
     return fig, text
+
+
+def drawn_state(selection: dict, expanded: bool, highlight_class: int | None, edge_threshold: float | None,
+                upload: dict | None, cycle: dict | None) -> dict:
+    """``DRAWN`` data: the graph and every input a whole figure was drawn from (``draw`` does
+    not redraw an identical figure: at page load every store is written once, unchanged)."""
+    return {"layer": selection["layer"], "key": selection["key"], "open": bool(expanded),
+            "view": [highlight_class, float(edge_threshold or 0.0), upload, cycle]}
+
+
+def info_line(text: str, selection: dict) -> html.Span:
+    """The info line under the controls: ``text`` shown; the graph's key kept out of sight in a
+    ``data-graph-key`` attribute (for scripts and tests; the page shows names, never hashes)."""
+    return html.Span(text, **{"data-graph-key": selection["key"]})
 
 
 def ringed_nodes(selection: dict, node_store: dict | None, upload: dict | None,
@@ -292,12 +340,20 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(ids.KEY_DROPDOWN, "value"),
         Output(ids.MAPPER_REQUEST, "data", allow_duplicate=True),
         Input(ids.LAYER_DROPDOWN, "value"),
+        State(ids.GRAPH_KEY, "data"), State(ids.KEY_DROPDOWN, "options"),
         prevent_initial_call="initial_duplicate",
     )
-    def choose_layer(layer):
+    def choose_layer(layer, shown, shown_options):
         if layer is None:
             raise PreventUpdate
         default = ctx.default_key(layer)
+        if shown and shown.get("layer") == layer and shown.get("key") == default:
+            # page load: the layout already shows this layer's default graph (nothing to redraw);
+            # graphs saved since the layout was built are listed
+            options = key_options(ctx, layer)
+            if options == shown_options:
+                raise PreventUpdate
+            return no_update, options, no_update, no_update
         if default is None:  # nothing saved yet: compute a graph with the default parameters
             from topoact.mapper import MapperConfig
 
@@ -353,9 +409,13 @@ def register(app: Dash, ctx: AppContext) -> None:
         State(ids.COLOR_DROPDOWN, "value"),
         State(ids.NODE, "data"),
         State(ids.SELECTION, "data"),
+        State(DRAWN, "data"),
     )
-    def draw(selection, highlight, threshold, upload, cycle, glyph, color_by, node_store, chosen):
+    def draw(selection, highlight, threshold, upload, cycle, glyph, color_by, node_store, chosen, drawn):
         """The whole figure: a new graph, class search, edge threshold, upload, cycle, glyph."""
+        if selection and drawn == drawn_state(selection, is_open(glyph, selection), highlight, threshold, upload,
+                                              cycle):
+            raise PreventUpdate  # e.g. page load: the layout holds this very figure (``initial_drawing``)
         if not selection:
             return empty_figure("no graph selected (computing the layer's first graph…)"), "", None
         expanded = is_open(glyph, selection)
@@ -367,7 +427,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             return empty_figure(f"cannot draw the graph: {exc}"), f"error: {exc}", None
         if chosen and chosen.get("source") != "graph" and chosen.get("layer") == selection["layer"]:
             fig.data[NODE_TRACE].selectedpoints = selected_points(ctx, selection, chosen, expanded)
-        return fig, text, {"layer": selection["layer"], "key": selection["key"], "open": expanded}
+        return fig, info_line(text, selection), drawn_state(selection, expanded, highlight, threshold, upload, cycle)
 
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),

@@ -11,6 +11,7 @@ import pytest
 from dash.testing.wait import until
 
 from app_fixtures import fresh_run_dir, small_run, small_run_dir  # noqa: F401 - fixtures
+from page_ready import wait_for_page_settled
 
 from topoact.app import create_app, ids
 
@@ -49,6 +50,7 @@ def _shown_key(dash_duo) -> str:
 
 def _wait_for_graph(dash_duo, timeout: float = 30) -> None:
     until(lambda: _node_count(dash_duo) > 0, timeout, msg="the graph to be drawn")
+    wait_for_page_settled(dash_duo)
 
 
 def _open_form(dash_duo) -> None:

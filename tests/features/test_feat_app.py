@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from page_ready import wait_for_page_settled
 from tiny_models import TinyCNN
 
 N_IMAGES = 60
@@ -249,9 +250,11 @@ def test_browser_click_node_visualize_shows_image(dash_duo, real_run):
 
     app = create_app(real_run)
     dash_duo.start_server(app)
-    points = dash_duo.wait_for_element(f"#{ids.GRAPH} .scatterlayer .trace .points path", timeout=20)
+    dash_duo.wait_for_element(f"#{ids.GRAPH} .scatterlayer .trace .points path", timeout=20)
+    wait_for_page_settled(dash_duo)
+    points = dash_duo.find_element(f"#{ids.GRAPH} .scatterlayer .trace .points path")
     ActionChains(dash_duo.driver).move_to_element(points).pause(0.5).click().perform()
-    dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=10)
+    dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=20)
     dash_duo.driver.find_element(By.XPATH, f"//*[text()='{panel.TAB_LABEL}']").click()
     dash_duo.wait_for_contains_text(f"#{panel.TARGET}", "Node ", timeout=10)
     steps = dash_duo.find_element(f"#{panel.STEPS}")
@@ -273,9 +276,11 @@ def _open_features_tab_on_node(dash_duo, run):
     from topoact.app.panels import features as panel
 
     dash_duo.start_server(create_app(run))
-    points = dash_duo.wait_for_element(f"#{ids.GRAPH} .scatterlayer .trace .points path", timeout=20)
+    dash_duo.wait_for_element(f"#{ids.GRAPH} .scatterlayer .trace .points path", timeout=20)
+    wait_for_page_settled(dash_duo)
+    points = dash_duo.find_element(f"#{ids.GRAPH} .scatterlayer .trace .points path")
     ActionChains(dash_duo.driver).move_to_element(points).pause(0.5).click().perform()
-    dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=10)
+    dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=20)
     return By, panel, ids
 
 

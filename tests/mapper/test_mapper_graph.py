@@ -158,3 +158,18 @@ def test_build_graph_helper_and_exports(tmp_path):
     html = save_kmapper_html(d, tmp_path / "g.html", color_values=y)
     text = html.read_text()
     assert "<html" in text.lower() and len(text) > 1000
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_umap_lens_exact_knn_gives_umap_learns_own_fuzzy_graph(metric):
+    """Below 4,096 rows the lens hands umap-learn an exact BLAS k-NN instead of letting it compute
+    every pairwise distance through a Python callable; the fuzzy graph must be the one umap-learn
+    builds itself."""
+    umap = pytest.importorskip("umap")
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.normal(size=(150, 20)), rng.normal(size=(150, 20)) + 3].astype(np.float32) * 10
+    lens = UMAPLens(n_components=2, metric=metric).fit(X)
+    own = umap.UMAP(n_components=2, metric=metric, n_jobs=1, random_state=0).fit(X)
+    assert lens.model_.graph_.nnz == own.graph_.nnz
+    assert abs(lens.model_.graph_ - own.graph_).max() < 1e-4
+    assert lens.transform(X).shape == (300, 2)

@@ -158,3 +158,22 @@ def test_graph_files_without_a_layout_get_one_once(run_dir):
     assert done.layout is not None
     np.testing.assert_array_equal(run.graph("conv2", graph.key).layout.positions,
                                   done.layout.positions)
+
+
+def test_the_eps_memo_gives_the_members_dbscan_resolves_itself(blobs):
+    """choose_config computes each row set's k-distance curve once; the members must be those of
+    a DBSCAN that resolves its automatic eps itself, on all rows and on a resample, at any scale."""
+    from topoact.mapper.auto import _EpsMemo, _fit_members
+
+    X = blobs[0]
+    lens = X[:, :2].astype(np.float64)
+    memo = _EpsMemo()
+    rows = np.sort(np.random.default_rng(3).choice(len(X), 600, replace=False))
+    for scale in (1.0, 1.25, 1.5):
+        config = MapperConfig(lens="pca2", cover="uniform", n_intervals=6, eps="auto", eps_scale=scale)
+        for r in (None, rows):
+            plain = _fit_members(X, lens, config, r)
+            memoised = _fit_members(X, lens, config, r, memo)
+            assert len(plain) == len(memoised) >= 6
+            assert all(np.array_equal(a, b) for a, b in zip(plain, memoised))
+    assert len(memo._curves) == 2   # one curve per row set, whatever the scale

@@ -50,6 +50,7 @@ fingerprint), the chosen graph is built with ``build_run_graph`` and carries the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from typing import Any, Callable, Mapping, Sequence
 
@@ -58,9 +59,11 @@ import numpy as np
 from ..progress import CancelFn, ProgressFn, Stage, check_cancelled, report
 from ..results import Result, ResultCache
 from ..store import RunLike
+from .cluster import eps_from_kdistances, kdistance_sample
 from .config import LENSES_2D, MapperConfig
 from .graph import MapperGraph, membership_matrix
 from .lens import ArrayLens
+from .params import resolve_seed
 from .pipeline import EmptyGraphError, Mapper
 
 logger = logging.getLogger(__name__)
@@ -220,10 +223,36 @@ def stability(fit: Callable[[np.ndarray], list], n: int, *, share: float = 0.8, 
     return float(((jac.max(1) * s0).sum() / s0.sum() + (jac.max(0) * s1).sum() / s1.sum()) / 2)
 
 
-def _fit_members(X, lens_values, config: MapperConfig, rows: np.ndarray | None = None) -> list:
+class _EpsMemo:
+    """The k-distance curve of each row set, computed once per choice.
+
+    Every candidate clusters the same rows (all of them, or the two seeded resamples) and the
+    automatic eps depends only on those rows, ``min_samples`` and the metric; recomputing the
+    curve per fit was a quarter of the choice's time (0.25 s per curve, 3 per candidate, on a
+    4,000-image demo layer). The eps is the one ``DBSCAN.prepare`` would resolve.
+    """
+
+    def __init__(self) -> None:
+        self._curves: dict = {}
+
+    def clusterer(self, config: MapperConfig, Xr: np.ndarray, rows: np.ndarray | None):
+        if config.clusterer != "dbscan" or config.eps != "auto":
+            return config.make_clusterer()
+        probe = config.make_clusterer()
+        key = (None if rows is None else hashlib.sha1(np.ascontiguousarray(rows).tobytes()).hexdigest(),
+               int(probe.min_samples), probe.metric, int(probe.sample_size),
+               resolve_seed(probe.seed, probe.random_state, "DBSCAN"))
+        if key not in self._curves:
+            self._curves[key] = kdistance_sample(Xr, *key[1:])
+        return config.make_clusterer(eps=eps_from_kdistances(self._curves[key], config.eps_scale))
+
+
+def _fit_members(X, lens_values, config: MapperConfig, rows: np.ndarray | None = None,
+                 memo: _EpsMemo | None = None) -> list:
     Xr = X if rows is None else np.asarray(X[rows])
     lv = lens_values if rows is None else lens_values[rows]
-    mapper = Mapper(ArrayLens(lv), config.make_cover(), config.make_clusterer(), n_jobs=1,
+    clusterer = config.make_clusterer() if memo is None else memo.clusterer(config, Xr, rows)
+    mapper = Mapper(ArrayLens(lv), config.make_cover(), clusterer, n_jobs=1,
                     compute_node_means=False)
     try:
         mapper.fit(Xr)
@@ -233,10 +262,11 @@ def _fit_members(X, lens_values, config: MapperConfig, rows: np.ndarray | None =
     return members if rows is None else [rows[m] for m in members]
 
 
-def _evaluate(X, lens_values, config: MapperConfig, crit: Criterion, lo: int, hi: int, seed: int) -> dict:
-    members = _fit_members(X, lens_values, config)
+def _evaluate(X, lens_values, config: MapperConfig, crit: Criterion, lo: int, hi: int, seed: int,
+              memo: _EpsMemo | None = None) -> dict:
+    members = _fit_members(X, lens_values, config, memo=memo)
     row = {"label": _label(config), "params": config.to_dict(), **score_members(X, members)}
-    row["stability"] = (stability(lambda r: _fit_members(X, lens_values, config, r), X.shape[0],
+    row["stability"] = (stability(lambda r: _fit_members(X, lens_values, config, r, memo), X.shape[0],
                                   share=crit.resample, seed=seed) if members else 0.0)
     row["score"] = row["explained"] * row["stability"]
     failed = []
@@ -306,10 +336,11 @@ def choose_config(X: Any, lens_values: Mapping[str, np.ndarray] | Callable[[str]
         return values[name]
 
     total = len(cands) + len(crit.eps_scales)
+    memo = _EpsMemo()
     results = []
     for i, c in enumerate(cands):
         check_cancelled(should_cancel, "automatic Mapper choice")
-        results.append(_evaluate(Xs, lens_of(c.lens, c), c, crit, lo, hi, seed))
+        results.append(_evaluate(Xs, lens_of(c.lens, c), c, crit, lo, hi, seed, memo))
         report(progress, i + 1, total, f"scored {results[-1]['label']}")
     best = _best(results)
     winner = MapperConfig.from_dict(results[best]["params"])
@@ -317,7 +348,7 @@ def choose_config(X: Any, lens_values: Mapping[str, np.ndarray] | Callable[[str]
         for j, scale in enumerate(crit.eps_scales):
             check_cancelled(should_cancel, "automatic Mapper choice")
             c = winner.replace(eps_scale=float(scale))
-            results.append(_evaluate(Xs, lens_of(c.lens, c), c, crit, lo, hi, seed))
+            results.append(_evaluate(Xs, lens_of(c.lens, c), c, crit, lo, hi, seed, memo))
             report(progress, len(cands) + j + 1, total, f"scored {results[-1]['label']}")
         best = _best(results)
     w = results[best]

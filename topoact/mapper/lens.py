@@ -182,10 +182,14 @@ class KNNDistance(Lens):
                                      exclude_self=True, q_index=pos)
 
 
-#: below this many rows umap-learn computes every pairwise distance through a per-pair Python
-#: callable in scikit-learn (50 s per fit on a 4,000-image demo layer); :func:`exact_knn` gives the same
-#: neighbours from BLAS in a fraction of a second
-UMAP_EXACT_ROWS = 4096
+#: up to this many rows the UMAP lens gives umap-learn an exact k-NN (:func:`exact_knn`, BLAS).
+#: umap-learn's own choices cost more here: below 4,096 rows it computes every pairwise distance
+#: through a per-pair Python callable in scikit-learn (50 s per fit on a 4,000-image demo layer),
+#: above it it runs NN-descent, whose numba code compiles for 46-62 s in every new process (the
+#: CLI's whole ``topoact mapper`` on 5,000 CIFAR images was 80 s compile of 104 s). The exact
+#: k-NN took 14 s at 20,000 x 512 in float64 (2 cores, load 3), NN-descent 1.6 s after its
+#: compile; beyond 20,000 rows NN-descent wins.
+EXACT_KNN_ROWS = 20000
 
 
 def exact_knn(X: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray, None]:
@@ -228,7 +232,7 @@ class UMAPLens(Lens):
             ) from exc
         X32 = np.asarray(X, dtype=np.float32)
         knn = (None, None, None)
-        if X32.shape[0] < UMAP_EXACT_ROWS and self.metric in ("euclidean", "cosine"):
+        if X32.shape[0] <= EXACT_KNN_ROWS and self.metric in ("euclidean", "cosine"):
             knn = exact_knn(X32, min(self.n_neighbors, X32.shape[0]), self.metric)
         self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
                                 min_dist=self.min_dist, metric=self.metric, n_jobs=1,

@@ -70,8 +70,12 @@ def kmapper_default(X):
 
 
 def ensure_run(path: Path, spec: str, weights: str) -> Path:
-    """Collect the run with ``topoact collect`` when it is not there yet."""
-    if (path / "meta.json").exists():
+    """Collect the run with ``topoact collect`` when it is not there yet or not finished
+    (the same command resumes an interrupted collection)."""
+    import json
+
+    meta = path / "meta.json"
+    if meta.exists() and json.loads(meta.read_text()).get("status") == "complete":
         return path
     cmd = [sys.executable, "-m", "topoact", "collect", "--model", spec, "--weights",
            str(SHARED / "cifar10-resnet" / weights), "--data", str(SHARED / "cifar10" / "images"),

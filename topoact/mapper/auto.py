@@ -30,15 +30,16 @@ candidate is admissible, the one with the fewest failed conditions (then the hig
 is taken and ``AutoChoice.reason`` says which conditions failed.
 
 Why this rule (measured on ResNet-20, CIFAR-10, 5,000 test images; labels used only to check
-it afterwards): on layer3, UMAP 2-D lenses score 0.58-0.65 (explained 0.61-0.71, stability
-0.92-0.95, size-weighted purity 0.75-0.82), PCA 2-D 0.42-0.47 (purity 0.49-0.61), L2 norms
-0.21-0.41 (purity 0.26-0.61, with a 43 % hub at 10 intervals): the score ranks the lens
-families in the order of their purity. The rule then picks UMAP 20 x 20 with eps x 1.25
-(202 nodes, coverage 0.997, purity 0.817 for a model accuracy of 0.810) and, on layer1, UMAP
-16 x 16 (purity 0.331: the early layer stays impure, as it should). ResNet-32, not used to
-design the rule, gives 0.831 for an accuracy of 0.829 on layer3 and 0.347 on layer1
-(``python benchmarks/defaults.py``, which also shows the L2 / 10-interval graph at 0.26 and
-KeplerMapper's defaults at no node at all on layer3).
+it afterwards): on layer3, UMAP 2-D lenses score 0.55-0.59 (explained 0.61-0.71, stability
+0.81-0.90), PCA 2-D 0.42-0.44, L2 norms 0.22-0.41 (with a 43 % hub at 10 intervals): the score
+ranks the lens families in the order of their purity. The rule then picks UMAP 12 x 12 with eps
+x 1.25 (96 nodes, coverage 0.998, size-weighted purity 0.801 for a model accuracy of 0.810) and,
+on layer1, UMAP 12 x 12 (purity 0.312: the early layer stays impure, as it should). ResNet-32,
+not used to design the rule, gives 0.824 for an accuracy of 0.829 on layer3 and 0.348 on layer1
+(``python benchmarks/defaults.py``, load 9, which also shows the L2 / 10-interval graph at 0.26
+and KeplerMapper's defaults at no node at all on layer3). These figures are with the UMAP lens's
+exact k-NN (:data:`~topoact.mapper.lens.EXACT_KNN_ROWS`); with umap-learn's approximate
+NN-descent they were 0.817 / 0.831 on layer3 and 0.331 / 0.347 on layer1.
 
 Above ``max_rows`` rows (default 20,000) candidates are scored on a seeded sample of that many
 rows (the final graph is then fitted on all rows). ``build_default_graph(run, layer)`` does it

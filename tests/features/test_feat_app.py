@@ -242,19 +242,7 @@ def test_dgn_request_returns_pixel_and_dgn_side_by_side(generator_run):
 
 def test_browser_click_node_visualize_shows_image(dash_duo, real_run):
     pytest.importorskip("selenium")
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-
-    from topoact.app import create_app, ids
-    from topoact.app.panels import features as panel
-
-    app = create_app(real_run)
-    dash_duo.start_server(app)
-    dash_duo.wait_for_element(f"#{ids.GRAPH} .scatterlayer .trace .points path", timeout=20)
-    wait_for_page_settled(dash_duo)
-    points = dash_duo.find_element(f"#{ids.GRAPH} .scatterlayer .trace .points path")
-    ActionChains(dash_duo.driver).move_to_element(points).pause(0.5).click().perform()
-    dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=20)
+    By, panel, _ = _open_features_tab_on_node(dash_duo, real_run)
     dash_duo.driver.find_element(By.XPATH, f"//*[text()='{panel.TAB_LABEL}']").click()
     dash_duo.wait_for_contains_text(f"#{panel.TARGET}", "Node ", timeout=10)
     steps = dash_duo.find_element(f"#{panel.STEPS}")

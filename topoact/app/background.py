@@ -36,12 +36,13 @@ Shutdown: job processes are children of the server. :func:`make_manager` registe
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import shutil
 import tempfile
 import time
 from typing import Any, Callable, Sequence
+
+import diskcache
 
 logger = logging.getLogger(__name__)
 
@@ -54,36 +55,23 @@ JOB_INTERVAL_MS = 300
 PROGRESS_DEFAULT = ("0", "")
 
 
-@functools.cache
-def _job_cache_class() -> type:
-    import diskcache
+class JobCache(diskcache.Cache):
+    """A ``diskcache.Cache`` whose writes retry while another process holds the lock."""
 
-    class JobCache(diskcache.Cache):
-        """A ``diskcache.Cache`` whose writes retry while another process holds the lock."""
+    def set(self, key, value, expire=None, read=False, tag=None, retry=True):
+        return super().set(key, value, expire=expire, read=read, tag=tag, retry=retry)
 
-        def set(self, key, value, expire=None, read=False, tag=None, retry=True):
-            return super().set(key, value, expire=expire, read=read, tag=tag, retry=retry)
+    def add(self, key, value, expire=None, read=False, tag=None, retry=True):
+        return super().add(key, value, expire=expire, read=read, tag=tag, retry=retry)
 
-        def add(self, key, value, expire=None, read=False, tag=None, retry=True):
-            return super().add(key, value, expire=expire, read=read, tag=tag, retry=retry)
+    def delete(self, key, retry=True):
+        return super().delete(key, retry=retry)
 
-        def delete(self, key, retry=True):
-            return super().delete(key, retry=retry)
+    def touch(self, key, expire=None, retry=True):
+        return super().touch(key, expire=expire, retry=retry)
 
-        def touch(self, key, expire=None, retry=True):
-            return super().touch(key, expire=expire, retry=retry)
-
-        def transact(self, retry=True):
-            return super().transact(retry=retry)
-
-    return JobCache
-
-
-def __getattr__(name: str) -> Any:
-    # diskcache is imported only when the app runs, not when the library is imported
-    if name == "JobCache":
-        return _job_cache_class()
-    raise AttributeError(name)
+    def transact(self, retry=True):
+        return super().transact(retry=retry)
 
 
 def make_manager(folder: str | None = None) -> Any:
@@ -111,7 +99,7 @@ def make_manager(folder: str | None = None) -> Any:
     if folder is None:
         folder = tempfile.mkdtemp(prefix="topoact-jobs-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return DiskcacheManager(_job_cache_class()(folder))
+    return DiskcacheManager(JobCache(folder))
 
 
 _STOP_REGISTERED = False

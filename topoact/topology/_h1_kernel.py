@@ -177,54 +177,62 @@ def reduce_columns(D, ci, cj, T, in_list_keys):   # pragma: no cover - compiled
     """
     m = len(ci)
     death = np.full(m, np.inf)
-    pivot_of = Dict.empty(types.int64, types.int64)                           # triangle index -> column position
+    pivot_of = Dict.empty(types.int64, types.int64)   # triangle index -> column position
     col_start = np.zeros(m + 1, np.int64)         # reduction columns as edge lists (CSR)
     col_edges = []
     n_add = 0
     for p in range(m):
         a, b = ci[p], cj[p]
-        od, ok = _oldest_cofacet(D, a, b, T)      # an apparent pair needs no heap
-        if ok >= 0:
-            oa, ob, oc = _decode(ok)
-            x, y = _youngest_facet(D, oa, ob, oc)
-            if _eidx(x, y) == _eidx(a, b):
-                pivot_of[ok] = p
-                death[p] = od
-                col_edges.append((a, b))
+        col_edges.append((a, b))
+        # the first pivot is the oldest cofacet, found in O(n): when nobody owns it (as
+        # for most columns) the column is done without building its coboundary heap
+        d, t = _oldest_cofacet(D, a, b, T)
+        if t >= 0:
+            kind, q, x, y = _owner(D, t, T, pivot_of, in_list_keys)
+            if kind == 0:
+                pivot_of[t] = p
+                death[p] = d
                 col_start[p + 1] = len(col_edges)
                 continue
         heap = [(np.float64(0.0), np.int64(0))]
         heap.pop()
         _push_coboundary(heap, D, a, b, T)
-        col_edges.append((a, b))
         while True:
             d, t = _pop_pivot(heap)
-            if t < 0:
+            if t < 0:                             # the column vanished: alive at T
                 break
-            aa, bb, c = _decode(t)
-            if t in pivot_of:
-                q = pivot_of[t]
-                heapq.heappush(heap, (d, t))   # re-added below, cancels with the column
+            kind, q, x, y = _owner(D, t, T, pivot_of, in_list_keys)
+            if kind == 0:
+                pivot_of[t] = p
+                death[p] = d
+                break
+            heapq.heappush(heap, (d, t))          # cancels with the added column's copy
+            if kind == 1:                         # an earlier column has this pivot
                 for s in range(col_start[q], col_start[q + 1]):
                     x, y = col_edges[s]
                     _push_coboundary(heap, D, x, y, T)
                     col_edges.append((x, y))
-                n_add += 1
-                continue
-            x, y = _youngest_facet(D, aa, bb, c)
-            k = _eidx(x, y)
-            pos = np.searchsorted(in_list_keys, k)
-            listed = pos < len(in_list_keys) and in_list_keys[pos] == k
-            if not listed:
-                od, ok = _oldest_cofacet(D, x, y, T)
-                if ok == t:                       # apparent pair (xy, t): add the coboundary
-                    heapq.heappush(heap, (d, t))
-                    _push_coboundary(heap, D, x, y, T)
-                    col_edges.append((x, y))
-                    n_add += 1
-                    continue
-            pivot_of[t] = p
-            death[p] = d
-            break
+            else:                                 # apparent pair (xy, t): xy's coboundary
+                _push_coboundary(heap, D, x, y, T)
+                col_edges.append((x, y))
+            n_add += 1
         col_start[p + 1] = len(col_edges)
     return death, n_add
+
+
+@njit(cache=True, nogil=True)
+def _owner(D, t, T, pivot_of, in_list_keys):      # pragma: no cover - compiled
+    """Who has triangle ``t`` as pivot: (0, -, -, -) nobody yet, (1, column, -, -) a reduced
+    column, (2, -, x, y) the coned edge xy whose apparent pair it is."""
+    if t in pivot_of:
+        return 1, pivot_of[t], -1, -1
+    aa, bb, c = _decode(t)
+    x, y = _youngest_facet(D, aa, bb, c)
+    k = _eidx(x, y)
+    pos = np.searchsorted(in_list_keys, k)
+    if pos < len(in_list_keys) and in_list_keys[pos] == k:
+        return 0, -1, -1, -1                      # a listed column owns only its own pivot
+    od, ok = _oldest_cofacet(D, x, y, T)
+    if ok == t:
+        return 2, -1, x, y
+    return 0, -1, -1, -1

@@ -135,27 +135,33 @@ def _pop_pivot(heap):                             # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def row_tie_mask(D):                              # pragma: no cover - compiled
-    """``M[a, b]``: ``D[a, b]`` equals another entry of row ``a`` (the diagonal 0 included)."""
-    n = D.shape[0]
+def row_tie_mask(bits):                           # pragma: no cover - compiled
+    """``M[a, b]``: ``D[a, b]`` equals another entry of row ``a`` (the diagonal 0 included).
+
+    ``bits`` is ``D.view(np.uint32)`` (equal floats <=> equal bits here: no NaN, no -0): one
+    open-addressing hash table per row, O(n) per row instead of a sort.
+    """
+    n = bits.shape[0]
     M = np.zeros((n, n), np.bool_)
+    k = 1
+    while (1 << k) < 2 * n:
+        k += 1
+    mask = np.uint32((1 << k) - 1)
     for a in prange(n):
-        r = np.sort(D[a])                         # (a sort is 2x an argsort; ties are few)
-        dups = []
-        for s in range(1, n):
-            if r[s] == r[s - 1] and (len(dups) == 0 or dups[-1] != r[s]):
-                dups.append(r[s])
-        if len(dups) == 0:
-            continue
-        lo, hi = dups[0], dups[-1]
+        table = np.full(1 << k, -1, np.int64)
         for b in range(n):
-            x = D[a, b]
-            if x < lo or x > hi:
-                continue
-            for v in dups:
-                if x == v:
-                    M[a, b] = True
+            key = bits[a, b]
+            h = (np.uint32(key * np.uint32(2654435761)) >> np.uint32(32 - k)) & mask
+            while True:
+                c = table[h]
+                if c < 0:
+                    table[h] = b
                     break
+                if bits[a, c] == key:
+                    M[a, b] = True
+                    M[a, c] = True
+                    break
+                h = (h + np.uint32(1)) & mask
     return M
 
 

@@ -50,7 +50,8 @@ def h1_cohomology(D: np.ndarray, threshold: float = np.inf,
     Returns
     -------
     ``(h1, info)``: ``h1`` float64 (k, 2) bars with death > birth, sorted by birth; ``info``
-    has ``edges`` (k, 2) the birth edge of each bar, ``columns`` (cone-free or tied non-MST edges), ``tied`` (tied edges among them),
+    has ``edges`` (k, 2) the birth edge of each bar, ``columns`` (cone-free or tied non-MST
+    edges), ``tied`` (edges tied within a row of ``D``),
     ``additions`` (columns added during the reduction) and ``timings``.
     """
     from ._h1_kernel import prim_total_order, reduce_columns, row_tie_mask
@@ -61,10 +62,9 @@ def h1_cohomology(D: np.ndarray, threshold: float = np.inf,
     t0 = time.perf_counter()
     if n < 3:
         return np.empty((0, 2)), {"columns": 0, "tied": 0, "additions": 0, "timings": timings}
-    M = row_tie_mask(D)
-    M |= M.T
-    ti, tj = np.nonzero(np.triu(M, 1))
-    del M
+    ti, tj = np.nonzero(row_tie_mask((D + np.float32(0)).view(np.uint32)))  # + 0: -0 -> 0
+    ti, tj = np.minimum(ti, tj)[ti != tj], np.maximum(ti, tj)[ti != tj]   # edges, either end
+    n_tied = len(np.unique(ti * n + tj))
     timings["ties"] = time.perf_counter() - t0
     check_cancel(should_cancel)
     t0 = time.perf_counter()
@@ -89,5 +89,5 @@ def h1_cohomology(D: np.ndarray, threshold: float = np.inf,
     h1 = np.c_[birth, death][alive]
     edges = np.c_[lo[order], hi[order]][alive]
     by_birth = np.argsort(h1[:, 0], kind="stable")
-    return h1[by_birth], {"edges": edges[by_birth], "columns": int(len(key)), "tied": int(len(ti)), "additions": int(n_add),
-                "timings": timings}
+    return h1[by_birth], {"edges": edges[by_birth], "columns": int(len(key)), "tied": n_tied,
+                          "additions": int(n_add), "timings": timings}

@@ -42,9 +42,9 @@ alive at the end have death ``inf`` (``n_truncated``) and ``exact`` is False; cl
 ``T`` are not seen. With the dense matrix the budget is every edge: no truncation.
 
 Without the dense matrix the reducer (``engine=`` of :func:`ripser_rips`) is gudhi's ripser
-(Glisse's rewrite, in gudhi >= 3.10): on the same edges it took 0.59 s where ripser.py took 1.42 s (real
-ResNet-20 layer3, 1,000 points, all 496k edges; 1.46x on synthetic circle data), same bars.
-``'ripser'`` (ripser.py, the previous default) stays available. Boissonnat-Pritam edge collapse
+(Glisse's rewrite, in gudhi >= 3.10): on the same edges it took 0.59 s where ripser.py took
+1.42 s (real ResNet-20 layer3, 1,000 points, all 496k edges; 1.46x on synthetic circle data),
+same bars. ``'ripser'`` (ripser.py) stays available. Boissonnat-Pritam edge collapse
 (``gudhi.flag_filtration.edge_collapse.reduce_graph``, exact) was measured and not adopted: it
 shrinks those 496k edges to 50k and ripser's time from 1.4 s to 0.16 s, but the collapse itself
 took 24 s. ``engine='giotto'`` reduces the same sparse matrix with giotto-ph's multicore ripser

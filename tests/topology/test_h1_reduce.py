@@ -49,3 +49,10 @@ def test_columns_engine_needs_the_dense_matrix():
     res = sparse_rips(X, engine="columns", threshold=0.5)   # a fixed threshold: bars alive there
     ref = ripser(X, maxdim=1, thresh=0.5)["dgms"][1]
     assert res.n_truncated == int(np.isinf(ref[:, 1]).sum()) and not res.exact
+
+
+def test_auto_engine_keeps_gudhi_for_h2():
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    X = np.c_[np.cos(t), np.sin(t), 0.1 * np.sin(3 * t)]
+    res = sparse_rips(X, max_dim=2, threshold="enclosing")       # engine='auto'
+    assert len(res.diagrams) == 3 and len(res.diagrams[1]) >= 1

@@ -543,7 +543,7 @@ def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     if engine != "auto" and engine in RIPSER_ENGINES and max_dim != 1:
         raise ValueError(f"engine={engine!r} computes H0 and H1 only (max_dim=1)")
-    if engine in RIPSER_ENGINES or (engine == "auto" and max_dim == 1):
+    if engine in RIPSER_ENGINES and (engine != "auto" or max_dim == 1):
         return ripser_rips(X, metric=metric, threshold=threshold, seed=seed, block=block,
                            should_cancel=should_cancel, keep_edges=keep_edges,
                            engine=engine,

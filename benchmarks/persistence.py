@@ -5,7 +5,9 @@
 
 Each (method, size) runs in its own subprocess (peak RSS = the worker's VmHWM, plus psutil
 polling that kills it at the time / memory cap: "did not finish"). Methods: ``topoact``
-(default: gudhi's ripser on a certified sparse threshold, :mod:`topoact.topology.rips`),
+(default: one exact pass reducing only the cone-free columns, :mod:`topoact.topology.h1_reduce`;
+without the dense matrix gudhi's ripser on a growing sparse threshold),
+``topoact-gudhi-ripser`` (the previous default: gudhi's ripser on the certified threshold),
 ``topoact-gudhi`` (the gudhi SimplexTree engine, ``engine='gudhi'``), ``ripser`` (dense, default
 settings), ``giotto`` (giotto-ph 0.2.4, multicore ripser, 2 threads = the cores here, default
 settings), ``giotto-collapse`` (the same with ``collapse_edges=True``), ``topoact-ripser``
@@ -45,8 +47,8 @@ else:
 t = time.perf_counter()
 if method.startswith("topoact"):
     from topoact.topology.rips import sparse_rips
-    engine = {"topoact-gudhi": "gudhi", "topoact-giotto": "giotto",
-              "topoact-ripser": "ripser"}.get(method, "auto")
+    engine = {"topoact-gudhi": "gudhi", "topoact-giotto": "giotto", "topoact-ripser": "ripser",
+              "topoact-gudhi-ripser": "gudhi-ripser"}.get(method, "auto")
     r = sparse_rips(X, max_dim=1, engine=engine)
     dg, extra = r.diagrams, {"exact": r.exact, "truncated": r.n_truncated, "T": r.threshold,
                              "edges": r.n_edges}

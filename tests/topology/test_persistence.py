@@ -333,19 +333,23 @@ def test_dense_mst_equals_scipy():
     assert connected_components(ours, directed=False)[0] == 1 and len(edges) == 149
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
-def test_ripser_engine_certified_exact_equals_ripser(metric):
+@pytest.mark.parametrize("metric,engine", [("euclidean", "auto"), ("cosine", "auto"),
+                                           ("euclidean", "gudhi-ripser")])
+def test_ripser_engine_certified_exact_equals_ripser(metric, engine):
     ripser = pytest.importorskip("ripser").ripser
     X = relu_cloud(400) + 0.01
     ref = ripser(X.astype(np.float64), maxdim=1, metric=metric)["dgms"]
-    res = sparse_rips(X, metric=metric)
+    res = sparse_rips(X, metric=metric, engine=engine)
     assert res.exact and res.n_truncated == 0
-    if metric == "euclidean":                             # a genuinely sparse filtration
+    if engine == "gudhi-ripser":                          # a genuinely sparse filtration
         assert res.threshold < res.enclosing_radius and res.n_edges < 0.5 * 400 * 399 / 2
     for d in (0, 1):
         assert gudhi.bottleneck_distance(ref[d], res.diagrams[d]) < 1e-6
     # every H1 bar has a birth edge of that length (used by representative cycles)
     assert len(res.pairs[1]) == len(res.diagrams[1])
+    from topoact.topology.certificate import dense_distances
+    D = dense_distances(X, metric)
+    assert all(np.float32(b) == D[e[0], e[1]] for e, _, b, _ in res.pairs[1])
 
 
 def test_gudhi_engine_still_available_and_equal():

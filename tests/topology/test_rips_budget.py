@@ -65,7 +65,8 @@ def test_certified_exact_with_ties_equals_ripser(seed):
         assert gudhi.bottleneck_distance(ref[d], res.diagrams[d]) < 1e-300   # gudhi: 0 up to a denormal
 
 
-@pytest.mark.parametrize("engine", ["ripser", "gudhi-ripser", "giotto", "giotto-collapse"])
+@pytest.mark.parametrize("engine", ["columns", "ripser", "gudhi-ripser", "giotto",
+                                    "giotto-collapse"])
 @pytest.mark.parametrize("data", ["random", "ties"])
 def test_every_reducer_equals_ripser(data, engine):
     if engine.startswith("giotto"):

@@ -88,7 +88,9 @@ def cone_free_edges(D: np.ndarray, T: float, mst: Optional[np.ndarray] = None, *
     k = int(min(k, n - 1))
     if kernel not in ("numba", "numpy"):
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}")
-    nn = np.argpartition(D, k, axis=1)[:, :k + 1]        # k nearest (and usually self)
+    nn = np.empty((n, k + 1), np.intp)                 # k nearest (and usually self), in row
+    for s in range(0, n, 1024):                         # blocks (no (n, n) index temporary)
+        nn[s:s + 1024] = np.argpartition(D[s:s + 1024], k, axis=1)[:, :k + 1]
     if kernel == "numba":
         from ._cone_kernel import cone_free_pairs
         check_cancel(should_cancel)

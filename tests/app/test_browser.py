@@ -14,6 +14,7 @@ from app_fixtures import fresh_run_dir, small_run, small_run_dir  # noqa: F401 -
 from page_ready import wait_for_page_settled
 
 from topoact.app import create_app, ids
+from topoact.app.panels.graph import RING_CANVAS
 
 pytest.importorskip("selenium")
 
@@ -82,9 +83,11 @@ def _marker_opacities(dash_duo):
 
 
 def _black_rings(dash_duo) -> list[int]:
-    """Node ids drawn with the black (selected) outline in the page's figure."""
+    """Node ids drawn with a black outline: in the figure, and on the canvas over it (the clicked node)."""
     rings = _per_node(dash_duo, "at(t.marker.line.color, i) === '#000000' ? t.customdata[i][0] : null") or []
-    return [r for r in rings if r is not None]
+    canvas = dash_duo.driver.execute_script(
+        f"const c = document.querySelector('#{ids.GRAPH} canvas.{RING_CANVAS}'); return c ? c.topoactNode : null")
+    return [r for r in rings if r is not None] + ([] if canvas is None else [canvas])
 
 
 def _running_states(records) -> list[tuple[float, str]]:
@@ -123,7 +126,7 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
     title = dash_duo.find_element(f"#{ids.NODE_TITLE}").text
     size = int(re.search(r"· (\d+) images", title).group(1))
     clicked = int(re.match(r"Node (\d+)", title).group(1))
-    # the click moved the black ring (a patch of the drawn figure) onto that node, and only there
+    # the click put the black ring (drawn in the browser over the figure) on that node, and only there
     until(lambda: _black_rings(dash_duo) == [clicked], 10, msg="the black ring on the clicked node")
     until(lambda: len(dash_duo.find_elements(f"#{ids.EXEMPLARS} img")) == min(size, 24), 10,
           msg="exemplar images")
@@ -133,7 +136,8 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
         f"const imgs = document.querySelectorAll('#{ids.EXEMPLARS} img');"
         "return imgs.length > 0 && Array.from(imgs).every(i => i.complete && i.naturalWidth > 0);"),
         15, msg="exemplar images to load")
-    assert all(re.search(r"/topoact/thumb/\d+\.jpg$", img.get_attribute("src")) for img in images)
+    # the thumbnails came inside the click's response (no request per image)
+    assert all(img.get_attribute("src").startswith("data:image/jpeg;base64,") for img in images)
 
     # class search: nodes without a member of the class fade
     assert set(_marker_opacities(dash_duo)) == {1}

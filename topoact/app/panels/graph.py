@@ -74,15 +74,40 @@ RING = "topoact-graph-ring"
 #: class of the canvas laid over the graph's plot area (the clicked node's ring)
 RING_CANVAS = "topoact-graph-ring-canvas"
 
-#: browser side of the clicked node's black ring: ``gd.topoactRing`` is the node id when the drawn
-#: figure shows the node's graph (DRAWN), and the overlay canvas (:mod:`topoact.app.overlay`) rings
-#: that node's marker (found by its ``customdata``, sized as drawn) after every plotly draw;
-#: ``canvas.topoactNode`` is the node ringed (tests). The tab input redraws it on a graph that a
-#: tab switch remounted.
+#: class of the canvas under the graph's WebGL nodes (its edges)
+EDGE_CANVAS = "topoact-graph-edge-canvas"
+
+#: browser side of the canvases (:mod:`topoact.app.overlay`) laid on the graph:
+#:
+#: * the edges, under the nodes: the figure's edge trace is ``visible: false`` (``edge_canvas``)
+#:   and its lines are drawn here after every plotly draw; ``canvas.topoactEdges`` is the number
+#:   of lines drawn (tests);
+#: * the clicked node's black ring, over them: ``gd.topoactRing`` is the node id when the drawn
+#:   figure shows the node's graph (DRAWN); its marker is found by its ``customdata`` and ringed
+#:   as sized; ``canvas.topoactNode`` is the node ringed (tests).
+#:
+#: The tab input installs them again on a graph that a tab switch remounted.
 RING_JS = """function(node, drawn, _tab, graphId) {
     %(overlay)s
     const ring = (node && drawn && node.layer === drawn.layer && node.graph_key === drawn.key) ? node.node : null;
     window.topoactWhenPlotted(graphId, gd => {
+        const edges = window.topoactOverlay(gd, '%(edges)s', (c, gd, canvas) => {
+            const t = gd.data && gd.data[0];
+            canvas.topoactEdges = 0;
+            if (!t || t.visible !== false || !t.x || !t.x.length) return;  // none, or plotly draws them
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            c.strokeStyle = (t.line && t.line.color) || '#999'; c.lineWidth = (t.line && t.line.width) || 1;
+            c.beginPath();
+            let n = 0;
+            for (let i = 0; i + 1 < t.x.length; i += 3) {  // one edge: x0, x1, null
+                if (t.x[i] === null || t.x[i + 1] === null) continue;
+                c.moveTo(xa._offset + xa.c2p(t.x[i]), ya._offset + ya.c2p(t.y[i]));
+                c.lineTo(xa._offset + xa.c2p(t.x[i + 1]), ya._offset + ya.c2p(t.y[i + 1]));
+                n++;
+            }
+            c.stroke();
+            canvas.topoactEdges = n;
+        }, true);
         gd.topoactRing = ring;
         window.topoactOverlay(gd, '%(canvas)s', (c, gd, canvas) => {
             canvas.topoactNode = null;
@@ -100,9 +125,10 @@ RING_JS = """function(node, drawn, _tab, graphId) {
                 return;
             }
         })();
+        edges();
     });
     return ring;
-}""" % {"overlay": OVERLAY_JS, "canvas": RING_CANVAS, "trace": NODE_TRACE, "color": SELECTED_RING[0],
+}""" % {"overlay": OVERLAY_JS, "edges": EDGE_CANVAS, "canvas": RING_CANVAS, "trace": NODE_TRACE, "color": SELECTED_RING[0],
          "width": SELECTED_RING[1]}
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "flex-start", "marginBottom": "0.3em"}
@@ -134,7 +160,7 @@ def initial_drawing(ctx: AppContext, selection: dict | None) -> tuple[object, ob
     if selection:
         try:
             fig, text = build_figure(ctx, selection, "majority", None, 0.0, None, None, height=None,
-                                     hover="none")
+                                     hover="none", edge_canvas=True)
             return fig, info_line(text, selection), drawn_state(selection, False, None, 0.0, None, None)
         except Exception:  # noqa: BLE001 - the page must open; ``draw`` reports the problem
             logger.exception("cannot draw graph %s in the layout", selection)
@@ -221,7 +247,8 @@ def is_open(glyph: dict | None, selection: dict) -> bool:
 def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlight_class: int | None,
                  edge_threshold: float | None, node_store: dict | None, upload: dict | None,
                  height: int | None = 600, title: str | None = None, show_legend: bool = True,
-                 cycle: dict | None = None, expanded: bool = False, hover: str = "text"):
+                 cycle: dict | None = None, expanded: bool = False, hover: str = "text",
+                 edge_canvas: bool = False, webgl: bool | None = None):
     """The figure and its caption for a ``{"layer", "key"}`` selection (shared with compare).
 
     Returns
@@ -240,7 +267,8 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
                        color_kind=kind or "linear", period=period, class_names=ctx.run.label_names,
                        highlight_class=highlight_class, edge_threshold=float(edge_threshold or 0.0),
                        selected_node=selected, marked_nodes=marked, upload_nodes=uploaded, summary=summary,
-                       expanded=expanded, hover=hover, height=height, title=title, show_legend=show_legend)
+                       expanded=expanded, hover=hover, height=height, title=title, show_legend=show_legend,
+                       edge_canvas=edge_canvas, webgl=webgl)
     weights = ctx.edge_weights(layer, key)
     n_shown = int((weights >= float(edge_threshold or 0)).sum())
     text = f"{len(graph['nodes'])} nodes · {len(weights)} edges ({n_shown} shown)"
@@ -446,7 +474,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         expanded = is_open(glyph, selection)
         try:
             fig, text = build_figure(ctx, selection, color_by, highlight, threshold, None, upload,
-                                     height=None, cycle=cycle, expanded=expanded, hover="none")
+                                     height=None, cycle=cycle, expanded=expanded, hover="none", edge_canvas=True)
         except Exception as exc:  # noqa: BLE001 - show, don't crash the page
             logger.exception("cannot draw graph %s", selection)
             return empty_figure(f"cannot draw the graph: {exc}"), f"error: {exc}", None

@@ -103,7 +103,7 @@ RING_JS = """function(node, drawn, _tab, graphId) {
                 if (t.x[i] === null || t.x[i + 1] === null) continue;
                 c.moveTo(xa._offset + xa.c2p(t.x[i]), ya._offset + ya.c2p(t.y[i]));
                 c.lineTo(xa._offset + xa.c2p(t.x[i + 1]), ya._offset + ya.c2p(t.y[i + 1]));
-                n++;
+                if (++n %% 512 === 0) { c.stroke(); c.beginPath(); }  // small paths: see MEMBERS_JS
             }
             c.stroke();
             canvas.topoactEdges = n;

@@ -128,8 +128,8 @@ RING_JS = """function(node, drawn, _tab, graphId) {
         edges();
     });
     return ring;
-}""" % {"overlay": OVERLAY_JS, "edges": EDGE_CANVAS, "canvas": RING_CANVAS, "trace": NODE_TRACE, "color": SELECTED_RING[0],
-         "width": SELECTED_RING[1]}
+}""" % {"overlay": OVERLAY_JS, "edges": EDGE_CANVAS, "canvas": RING_CANVAS, "trace": NODE_TRACE,
+         "color": SELECTED_RING[0], "width": SELECTED_RING[1]}
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "flex-start", "marginBottom": "0.3em"}
 
@@ -250,6 +250,9 @@ def build_figure(ctx: AppContext, selection: dict, color_by: str | None, highlig
                  cycle: dict | None = None, expanded: bool = False, hover: str = "text",
                  edge_canvas: bool = False, webgl: bool | None = None):
     """The figure and its caption for a ``{"layer", "key"}`` selection (shared with compare).
+
+    ``edge_canvas`` and ``webgl`` are passed to :func:`topoact.figures.graph.graph_figure` (the
+    graph panel draws a WebGL graph's edges on a canvas, ``RING_JS``).
 
     Returns
     -------

@@ -19,8 +19,9 @@ median as a ratio to the first checkout's: a before / after pair under the same 
 Chromium loads it; each measurement selects one Mapper node the way a mouse click does (the
 plotly ``plotly_click`` event on the graph, with that point's customdata) and times, inside the
 page (``performance.now()``), until the node panel shows that node and every exemplar image of
-the first page has loaded from ``/topoact/image/<row>.png``. Nodes are visited in turn so the
-browser cache does not hide the image route.
+the first page has loaded (inline ``data:`` URLs since the click's one response carries them;
+older checkouts load them from the thumbnail route). Nodes are visited in turn so no cache
+hides the image work.
 
 Two phases: **idle** (no job), then **busy**: the persistence tab's "Compute" is pressed with a
 large landmark count and bootstrap, then the node clicks are repeated; a click counts as busy

@@ -14,6 +14,7 @@ from app_fixtures import fresh_run_dir, small_run, small_run_dir  # noqa: F401 -
 from page_ready import wait_for_page_settled
 
 from topoact.app import create_app, ids
+from topoact.app.panels.graph import RING_CANVAS, TOOLTIP
 
 pytest.importorskip("selenium")
 
@@ -34,6 +35,22 @@ const observer = new MutationObserver(record);
 observer.observe(bar, {attributes: true});
 observer.observe(text, {childList: true, characterData: true, subtree: true});
 observer.observe(button, {attributes: true});
+"""
+
+
+#: records in ``window.__requests`` which component each Dash request updates (its first output's id;
+#: the node panel's request is named by its exemplars)
+REQUESTS_JS = f"""
+window.__requests = [];
+const original = window.fetch;
+window.fetch = function(url, options) {{
+    if (String(url).includes('_dash-update-component')) {{
+        const body = JSON.parse(options.body), outputs = [].concat(body.outputs);
+        const names = outputs.map(o => o.id);
+        window.__requests.push(names.includes('{ids.EXEMPLARS}') ? '{ids.EXEMPLARS}' : names[0]);
+    }}
+    return original.apply(this, arguments);
+}};
 """
 
 
@@ -82,9 +99,11 @@ def _marker_opacities(dash_duo):
 
 
 def _black_rings(dash_duo) -> list[int]:
-    """Node ids drawn with the black (selected) outline in the page's figure."""
+    """Node ids drawn with a black outline: in the figure, and on the canvas over it (the clicked node)."""
     rings = _per_node(dash_duo, "at(t.marker.line.color, i) === '#000000' ? t.customdata[i][0] : null") or []
-    return [r for r in rings if r is not None]
+    canvas = dash_duo.driver.execute_script(
+        f"const c = document.querySelector('#{ids.GRAPH} canvas.{RING_CANVAS}'); return c ? c.topoactNode : null")
+    return [r for r in rings if r is not None] + ([] if canvas is None else [canvas])
 
 
 def _running_states(records) -> list[tuple[float, str]]:
@@ -117,13 +136,15 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
 
     from selenium.webdriver.common.action_chains import ActionChains
 
+    # the outputs of every Dash request the page makes from now on
+    dash_duo.driver.execute_script(REQUESTS_JS)
     # plotly picks the clicked point from the hover state: hover first, then click
     ActionChains(dash_duo.driver).move_to_element(points[0]).pause(0.5).click().perform()
     dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=10)
     title = dash_duo.find_element(f"#{ids.NODE_TITLE}").text
     size = int(re.search(r"· (\d+) images", title).group(1))
     clicked = int(re.match(r"Node (\d+)", title).group(1))
-    # the click moved the black ring (a patch of the drawn figure) onto that node, and only there
+    # the click put the black ring (drawn in the browser over the figure) on that node, and only there
     until(lambda: _black_rings(dash_duo) == [clicked], 10, msg="the black ring on the clicked node")
     until(lambda: len(dash_duo.find_elements(f"#{ids.EXEMPLARS} img")) == min(size, 24), 10,
           msg="exemplar images")
@@ -133,7 +154,13 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
         f"const imgs = document.querySelectorAll('#{ids.EXEMPLARS} img');"
         "return imgs.length > 0 && Array.from(imgs).every(i => i.complete && i.naturalWidth > 0);"),
         15, msg="exemplar images to load")
-    assert all(re.search(r"/topoact/thumb/\d+\.jpg$", img.get_attribute("src")) for img in images)
+    # the thumbnails came inside the click's response (no request per image)
+    assert all(img.get_attribute("src").startswith("data:image/jpeg;base64,") for img in images)
+    # besides the hover card, the click asked the server for the node panel, the embedding's member rings
+    # and the URL, nothing else: none for the ring, hidden tabs, the new exemplar images or the URL's echo
+    wait_for_page_settled(dash_duo)
+    requested = [r for r in dash_duo.driver.execute_script("return window.__requests") if r != TOOLTIP]  # the hover
+    assert sorted(requested) == sorted([ids.EXEMPLARS, "topoact-store-embedding-members", ids.URL]), requested
 
     # class search: nodes without a member of the class fade
     assert set(_marker_opacities(dash_duo)) == {1}

@@ -322,3 +322,65 @@ def test_hover_shows_the_top_exemplar_and_label_mix(dash_duo, small_run_dir):
     assert f"node {node} · {n['size']} images" in card
     best = max(n["label_counts"].items(), key=lambda kv: kv[1])
     assert f"{ctx.run.label_names[int(best[0])]}: {best[1]}" in card
+
+
+def test_webgl_graph_draws_its_edges_and_the_clicked_nodes_ring_on_canvases(dash_duo, small_run_dir):
+    """A WebGL graph's edges are drawn by the page on a canvas under the nodes (plotly does not draw
+    the hidden edge trace) and the clicked node's ring on one over them; both follow a zoom."""
+    import dash
+    from dash import Input, Output, State, dcc, html
+
+    from topoact.app.context import AppContext
+    from topoact.app.panels.graph import DRAWN, EDGE_CANVAS, RING, RING_CANVAS, RING_JS, build_figure
+    from topoact.store import open_run
+
+    ctx = AppContext(open_run(small_run_dir))
+    sel = _selection(ctx)
+    fig, _ = build_figure(ctx, sel, "majority", None, 0.0, None, None, height=500, hover="none", edge_canvas=True,
+                          webgl=True)  # as a large graph is drawn
+    node = int(fig.data[NODE_TRACE].customdata[3][0])
+    app = dash.Dash(__name__)
+    app.layout = html.Div([
+        dcc.Store(id=ids.NODE, data=None), dcc.Store(id=DRAWN, data={"layer": sel["layer"], "key": sel["key"]}),
+        dcc.Store(id=RING), dcc.Input(id=ids.TABS, value="main"), html.Button("click", id="test-click"),
+        dcc.Graph(id=ids.GRAPH, figure=fig, style={"width": "600px", "height": "500px"}),
+    ])
+    app.clientside_callback(RING_JS, Output(RING, "data"), Input(ids.NODE, "data"), Input(DRAWN, "data"),
+                            Input(ids.TABS, "value"), State(ids.GRAPH, "id"))
+
+    @app.callback(Output(ids.NODE, "data"), Input("test-click", "n_clicks"), prevent_initial_call=True)
+    def click(_):
+        return {"layer": sel["layer"], "graph_key": sel["key"], "node": node}
+
+    dash_duo.start_server(app)
+    canvas = f"document.querySelector('#{ids.GRAPH} canvas.{{}}')"
+    n_edges = sum(x is None for x in fig.data[0].x)
+
+    def drawn(name: str, prop: str):
+        return dash_duo.driver.execute_script(f"const c = {canvas.format(name)}; return c ? c.{prop} : null")
+
+    until(lambda: drawn(EDGE_CANVAS, "topoactEdges") == n_edges > 0, 20, msg="the edges on the canvas")
+    # under the WebGL layer, which plotly drew without the (hidden) edge trace
+    assert dash_duo.driver.execute_script(
+        f"const c = {canvas.format(EDGE_CANVAS)}; return c.nextElementSibling.classList.contains('gl-container')")
+    assert dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.GRAPH} .js-plotly-plot')._fullData[0].visible") is False
+    dash_duo.find_element("#test-click").click()
+    until(lambda: drawn(RING_CANVAS, "topoactNode") == node, 10, msg="the ring on the clicked node")
+
+    # a zoom redraws both, with the marker under the ring in its new place
+    def ring_pixel() -> list[int]:
+        """The RGBA of the ring canvas at the ringed marker's edge, in the plot's current axes."""
+        return dash_duo.driver.execute_script(f"""
+            const gd = document.querySelector('#{ids.GRAPH} .js-plotly-plot'), t = gd._fullData[{NODE_TRACE}];
+            const i = t.customdata.findIndex(c => c[0] === {node}), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const c = {canvas.format(RING_CANVAS)}, r = window.devicePixelRatio || 1;
+            const x = xa._offset + xa.c2p(t.x[i]) + t.marker.size[i] / 2 + 1.5, y = ya._offset + ya.c2p(t.y[i]);
+            return Array.from(c.getContext('2d').getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data);""")
+
+    until(lambda: ring_pixel()[3] > 0, 5, msg="the ring drawn at the marker")
+    dash_duo.driver.execute_script(f"""
+        const gd = document.querySelector('#{ids.GRAPH} .js-plotly-plot'), xa = gd._fullLayout.xaxis;
+        Plotly.relayout(gd, {{'xaxis.range': [xa.range[0] - 0.3 * (xa.range[1] - xa.range[0]), xa.range[1]]}});""")
+    until(lambda: ring_pixel()[3] > 0, 5, msg="the ring follows the zoom")
+    assert drawn(EDGE_CANVAS, "topoactEdges") == n_edges

@@ -49,7 +49,7 @@ def test_crafted_node_stores_get_a_message_from_every_node_callback(client_and_c
     if isinstance(store, dict) and store.get("graph_key") == "KEY":
         store = dict(store, graph_key=_key(ctx))
     for output_id in (ids.NODE_STATS, ids.EXEMPLARS):
-        response = _post(client, app, ids.NODE, output_id, {ids.NODE: store, ids.EXEMPLAR_LIMIT: 24})
+        response = _post(client, app, ids.NODE, output_id, {ids.NODE: store})
         assert response.status_code == 200, (output_id, response.data[:300])
         assert message in response.get_data(as_text=True), (output_id, response.data[:300])
     response = _post(client, app, ids.CSV_BUTTON, ids.CSV_DOWNLOAD, {ids.CSV_BUTTON: 1, ids.NODE: store})
@@ -60,7 +60,8 @@ def test_crafted_node_stores_get_a_message_from_every_node_callback(client_and_c
 def test_a_non_numeric_or_absurd_exemplar_limit_gets_a_message(client_and_ctx, limit):
     client, ctx, app = client_and_ctx
     store = {"layer": GRAPH_LAYER, "graph_key": _key(ctx), "node": 0}
-    response = _post(client, app, ids.NODE, ids.EXEMPLARS, {ids.NODE: store, ids.EXEMPLAR_LIMIT: limit})
+    response = _post(client, app, ids.MORE_BUTTON, ids.EXEMPLARS,
+                     {ids.MORE_BUTTON: 1, ids.NODE: store, ids.EXEMPLAR_LIMIT: limit})
     assert response.status_code == 200
     assert "exemplar limit must" in response.get_data(as_text=True)
 

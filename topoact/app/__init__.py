@@ -55,7 +55,7 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
                     background_callback_manager=background_manager or make_manager())
     main, tabs = load_panels(ctx)
     app.layout = shell.shell_layout(ctx, main, tabs)
-    register_routes(app.server, run)
+    register_routes(app.server, run, ctx.thumbnail)
     shell.register(app, ctx)
     urlstate.register(app, ctx)
     for module in main:

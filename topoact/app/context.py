@@ -75,6 +75,7 @@ class AppContext:
         self._values = cached(64)(self._node_values)
         self._exemplars = cached(64)(self._exemplar_rows)
         self._labels = cached(256)(self._graph_label)
+        self._thumbs = cached(4096)(self._thumbnail)
 
     @property
     def reduction(self) -> str:
@@ -308,6 +309,15 @@ class AppContext:
             block = np.asarray(acts[members[start:start + 8192]], dtype=np.float64)
             dist[start:start + 8192] = ((block - mean) ** 2).sum(1)
         return members[np.lexsort((members, dist))]
+
+    def thumbnail(self, row: int) -> bytes:
+        """JPEG bytes of row ``row``'s small thumbnail (``routes.THUMB_SIDE`` px; cached)."""
+        return self._thumbs(int(row))
+
+    def _thumbnail(self, row: int) -> bytes:
+        from topoact.app.routes import THUMB_SIDE, encode_image
+
+        return encode_image(self.run, row, THUMB_SIDE, "JPEG")
 
     def node_statistics(self, layer: str, key: str, node_id: int) -> dict:
         """The library's statistics of a node (:func:`topoact.mapper.stats.node_statistics`).

@@ -12,10 +12,10 @@ memory (the app's one LRU helper, keyed by row).
 """
 from __future__ import annotations
 
+import base64
 import io
 import logging
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from flask import Response, abort, request
 
@@ -42,7 +42,24 @@ def thumb_url(row: int) -> str:
     return f"/topoact/thumb/{int(row)}.jpg"
 
 
-def register_routes(server: Flask, run: Run) -> None:
+def encode_image(run: Run, row: int, side: int, fmt: str) -> bytes:
+    """Row ``row``'s image as ``fmt`` ("PNG" or "JPEG", quality 85) bytes, its longest side at most
+    ``side`` px (never upscaled)."""
+    image = run.image(row).convert("RGB")
+    if max(image.size) > side:
+        image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def thumb_data_url(jpeg: bytes) -> str:
+    """A ``data:`` URL of thumbnail bytes: an exemplar page sends its images inside the callback's
+    response (24 images of ~1 kB each) instead of making the browser ask the route 24 times."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def register_routes(server: Flask, run: Run, thumbnail: Callable[[int], bytes] | None = None) -> None:
     """Add the image route to the Flask ``server`` of a Dash app on ``run``.
 
     Parameters
@@ -51,6 +68,10 @@ def register_routes(server: Flask, run: Run) -> None:
         ``app.server`` of the Dash app.
     run : topoact.store.Run
         The run whose images are served (``run.image(row)``).
+    thumbnail : callable, optional
+        ``row -> JPEG bytes`` of a thumbnail (the app context's cached
+        :meth:`~topoact.app.context.AppContext.thumbnail`, shared with the exemplar pages);
+        default: a cache of this route's own.
     """
     from topoact.app.context import cached
     from topoact.hashing import stable_hash
@@ -58,16 +79,8 @@ def register_routes(server: Flask, run: Run) -> None:
     # the ETag names the run by content (its collection settings), never by an object id
     identity = str(run.meta.get("config_hash") or stable_hash(run.meta))
 
-    def encoded(row: int, side: int, fmt: str) -> bytes:
-        image = run.image(row).convert("RGB")
-        if max(image.size) > side:
-            image.thumbnail((side, side))
-        buffer = io.BytesIO()
-        image.save(buffer, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
-        return buffer.getvalue()
-
-    png_bytes = cached(512)(lambda row: encoded(row, MAX_SIDE, "PNG"))
-    jpeg_bytes = cached(4096)(lambda row: encoded(row, THUMB_SIDE, "JPEG"))
+    png_bytes = cached(512)(lambda row: encode_image(run, row, MAX_SIDE, "PNG"))
+    jpeg_bytes = thumbnail or cached(4096)(lambda row: encode_image(run, row, THUMB_SIDE, "JPEG"))
 
     def respond(row: int, make, mimetype: str, tag: str) -> Response:
         if not 0 <= row < run.n:

@@ -6,7 +6,8 @@ with ``refresh=False``: writing it pushes a browser history entry without reload
 * view -> URL (:func:`register`'s ``write_url``): each change of the shown graph (hence of the
   layer), colouring or node writes the query, unless it is already the URL's (no duplicate
   entries) or a view from the URL is still being restored.
-* URL -> view (``read_url``, on page load and when Back / Forward change the address): the
+* URL -> view (``read_url``, on page load and when Back / Forward change the address; the
+  browser does not pass on the echo of ``write_url``'s own write, :data:`FILTER_JS`): the
   colour and a node of the shown graph are set at once; another graph or layer is set through
   the graph panel's own dropdowns: a layer change first lists the layer's graphs (and shows its
   default), then ``follow_layer`` picks the asked graph and ``follow`` its node once it is shown. Until then
@@ -43,9 +44,25 @@ PENDING_TTL = 30.0
 BOOT = {"boot": True}
 
 
+#: the query ``write_url`` last wrote, until the address shows it (its echo is not read back)
+WRITTEN = "topoact-url-written"
+#: ``{"search", "at"}``: an address to read (page load, Back, Forward), forwarded by the browser
+READ = "topoact-url-read"
+
+#: browser side of the URL -> view direction: an address change is passed to ``read_url`` unless it
+#: is the echo of ``write_url``'s own write (a request per click or recolouring for nothing); the
+#: echo is recognised once, so Forward to that same address later is read
+FILTER_JS = """function(search, written) {
+    const nu = window.dash_clientside.no_update;
+    if (search === null || search === undefined) return [nu, nu];  // the address is not read yet
+    if (written !== null && written !== undefined && search === written) return [nu, null];
+    return [{search: search, at: Date.now()}, nu];
+}"""
+
+
 def stores() -> list:
     """The module's stores (included by the shell)."""
-    return [dcc.Store(id=PENDING, data=BOOT)]
+    return [dcc.Store(id=PENDING, data=BOOT), dcc.Store(id=WRITTEN, data=None), dcc.Store(id=READ, data=None)]
 
 
 def view_query(selection: dict | None, colour: str | None, node_store: dict | None) -> str:
@@ -119,7 +136,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     """The URL <-> view callbacks (see the module docstring)."""
 
     @app.callback(
-        Output(ids.URL, "search"),
+        Output(ids.URL, "search"), Output(WRITTEN, "data"),
         Input(ids.GRAPH_KEY, "data"), Input(ids.COLOR_DROPDOWN, "value"), Input(ids.NODE, "data"),
         Input(PENDING, "data"),
         State(ids.URL, "search"),
@@ -132,7 +149,11 @@ def register(app: Dash, ctx: AppContext) -> None:
         query = view_query(selection, colour, node_store)
         if query == (search or ""):
             raise PreventUpdate
-        return query
+        return query, query
+
+    app.clientside_callback(FILTER_JS, Output(READ, "data"), Output(WRITTEN, "data", allow_duplicate=True),
+                            Input(ids.URL, "search"), State(WRITTEN, "data"),
+                            prevent_initial_call="initial_duplicate")
 
     @app.callback(
         Output(ids.LAYER_DROPDOWN, "value", allow_duplicate=True),
@@ -140,16 +161,18 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(ids.COLOR_DROPDOWN, "value", allow_duplicate=True),
         Output(ids.NODE, "data", allow_duplicate=True),
         Output(PENDING, "data"),
-        Input(ids.URL, "search"),
+        Input(READ, "data"),
         State(ids.LAYER, "data"), State(ids.GRAPH_KEY, "data"), State(ids.COLOR_DROPDOWN, "value"),
         State(ids.NODE, "data"), State(PENDING, "data"),
-        prevent_initial_call="initial_duplicate",
+        prevent_initial_call=True,
     )
-    def read_url(search, layer, selection, colour, node_store, pending):
-        """URL -> view (page load, Back, Forward): set only what differs.
+    def read_url(read, layer, selection, colour, node_store, pending):
+        """URL -> view (page load, Back, Forward; :data:`FILTER_JS` leaves out the echo of our own
+        writes): set only what differs.
 
         The page opens with its graph drawn, so a node may be clicked before the address is
         first read: a URL naming no node then does not clear it."""
+        search = (read or {}).get("search")
         if search is None:  # the Location has not read the address yet
             raise PreventUpdate
         target = resolve(ctx, parse_query(search))

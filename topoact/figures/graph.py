@@ -275,6 +275,7 @@ def graph_figure(
     expanded: bool = False,
     hover: str = "text",
     webgl: bool | None = None,
+    edge_canvas: bool = False,
     title: str | None = None,
     height: int = 600,
     show_legend: bool = True,
@@ -304,6 +305,10 @@ def graph_figure(
     summary : the stored layout's glyph summary; its nodes are drawn only when ``expanded``
     hover : ``"text"`` (plotly hover labels) or ``"none"`` (hover events only, for a tooltip)
     webgl : draw nodes and edges with WebGL; default: more than :data:`WEBGL_MIN_NODES` nodes
+    edge_canvas : with WebGL, the edge trace keeps its lines but is not drawn by plotly
+        (``visible=False``): the page draws them on a canvas under the WebGL nodes (the app's
+        graph panel; a WebGL line trace of thousands of edges made every redraw of the figure
+        0.6-0.9 s slower). SVG figures (small graphs) draw their edges themselves.
     """
     nodes = graph["nodes"]
     positions = np.asarray(positions, dtype=float).reshape(-1, 2)
@@ -323,7 +328,8 @@ def graph_figure(
     fig = go.Figure()
     xs, ys = edge_lines(graph, positions, order, edge_threshold)
     fig.add_trace(scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                          line=dict(color="rgba(120,120,120,0.6)", width=1.2), name="edges"))
+                          line=dict(color="rgba(120,120,120,0.6)", width=1.2), name="edges",
+                          visible=False if edge_canvas and webgl else None))
 
     colors = node_colors(graph, order, color_by, values, color_kind, period)
     rings = node_rings(ids[order], selected_node, marked_nodes)

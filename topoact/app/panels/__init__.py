@@ -50,7 +50,7 @@ from topoact.app.context import AppContext
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AppContext", "MAIN_PANELS", "TAB_PANELS", "OPTIONAL_PANELS", "load_panels"]
+__all__ = ["AppContext", "MAIN_PANELS", "TAB_PANELS", "OPTIONAL_PANELS", "load_panels", "while_shown"]
 
 #: shown side by side in the first tab, in this order (graph | embedding | node)
 MAIN_PANELS = ("graph", "embedding", "node")
@@ -106,3 +106,34 @@ def load_panels(ctx: AppContext | None = None) -> tuple[list[ModuleType], list[t
             continue
         tabs.append((getattr(module, "TAB_LABEL", label), module))
     return main, tabs
+
+
+def while_shown(app, store: str, tab: str, *inputs) -> None:
+    """Pass a change of any of ``inputs`` on to the store ``store`` only while the tab ``tab`` is
+    shown, and once when the tab is opened (the store gets a new timestamp).
+
+    A hidden tab's callbacks that take the shared stores as inputs would otherwise each cost a
+    request on every node click (to refuse it): the browser allows 6 at once, and every Dash
+    request re-runs the page's component selectors. The tab's callback takes ``Input(store)``
+    and reads the shared stores as ``State``.
+
+    Parameters
+    ----------
+    app : dash.Dash
+    store : str
+        Id of a ``dcc.Store`` in the tab's layout.
+    tab : str
+        The tab's value (``topoact.app.shell.tab_value``).
+    *inputs : dash.Input
+        What the tab draws from.
+    """
+    from dash import Input, Output
+
+    from topoact.app import ids
+
+    app.clientside_callback(
+        """function(...values) {
+            return values[values.length - 1] === '%s' ? Date.now() : window.dash_clientside.no_update;
+        }""" % tab,
+        Output(store, "data"), *inputs, Input(ids.TABS, "value"),
+    )

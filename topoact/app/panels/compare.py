@@ -32,6 +32,7 @@ from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.app.context import AppContext, cached
+from topoact.app.panels import while_shown
 from topoact.app.panels.graph import build_figure
 from topoact.app.panels.graph_form import graph_request
 from topoact.figures.graph import empty_figure
@@ -48,6 +49,8 @@ TAB_VALUE = "tab-compare"
 #: the second model's graph (position 3 after the three neighbouring layers) and its caption
 MODEL_GRAPH = ids.compare_graph(3)
 MODEL_NOTE = "topoact-compare-model-note"
+#: written in the browser when the tab is shown and what it draws from changes (see ``register``)
+SHOWN = "topoact-store-compare-shown"
 
 
 def neighbours(layers: list[str], layer: str) -> list[str]:
@@ -224,6 +227,7 @@ def layout(ctx: AppContext) -> html.Div:
                                           "(in the background; their default graphs do not change)"),
         html.Span(id=ids.COMPARE_STATUS, className="ms-2 small text-secondary"),
         dcc.Store(id=ids.COMPARE_VERSION, data=0),
+        dcc.Store(id=SHOWN, data=None),
         html.Div(cells + model_cell(ctx), id=ids.COMPARE_GRAPHS, style={"display": "flex", "gap": "0.5em"}),
     ])
 
@@ -250,14 +254,21 @@ def register(app: Dash, ctx: AppContext) -> None:
     if ctx.compare_run is not None:
         register_model(app, ctx)
 
+    # the figures are drawn only while the tab is shown: the browser passes a change on (a node
+    # click, a colouring, ...) only then, so a hidden tab costs a click no request at all
+    while_shown(app, SHOWN, TAB_VALUE, Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"),
+                Input(ids.COLOR_DROPDOWN, "value"), Input(ids.UPLOAD, "data"), Input(ids.COMPARE_VERSION, "data"),
+                Input(ids.NODE, "data"))
+
     @app.callback(
         [Output(ids.compare_graph(k), "figure") for k in range(3)],
-        Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
-        Input(ids.UPLOAD, "data"), Input(ids.TABS, "value"), Input(ids.COMPARE_VERSION, "data"),
-        Input(ids.NODE, "data"),
+        Input(SHOWN, "data"),
+        State(ids.GRAPH_KEY, "data"), State(ids.CLASS, "data"), State(ids.COLOR_DROPDOWN, "value"),
+        State(ids.UPLOAD, "data"), State(ids.TABS, "value"), State(ids.NODE, "data"),
+        prevent_initial_call=True,
     )
-    def draw(selection, highlight, color_by, upload, tab, _version, node_store):
-        if tab != TAB_VALUE:  # hidden: drawn when the tab is opened (TABS is an input), not on every click
+    def draw(_shown, selection, highlight, color_by, upload, tab, node_store):
+        if tab != TAB_VALUE:
             raise PreventUpdate
         if not selection:
             return [empty_figure("no graph selected", height=420)] * 3
@@ -313,11 +324,13 @@ def register_model(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output(MODEL_GRAPH, "figure"), Output(MODEL_NOTE, "children"),
-        Input(ids.GRAPH_KEY, "data"), Input(ids.CLASS, "data"), Input(ids.COLOR_DROPDOWN, "value"),
-        Input(ids.TABS, "value"), Input(ids.NODE, "data"),
+        Input(SHOWN, "data"),
+        State(ids.GRAPH_KEY, "data"), State(ids.CLASS, "data"), State(ids.COLOR_DROPDOWN, "value"),
+        State(ids.TABS, "value"), State(ids.NODE, "data"),
+        prevent_initial_call=True,
     )
-    def draw_model(selection, highlight, color_by, tab, node_store):
-        if tab != TAB_VALUE:  # hidden: drawn when the tab is opened
+    def draw_model(_shown, selection, highlight, color_by, tab, node_store):
+        if tab != TAB_VALUE:  # drawn while the tab is shown (``SHOWN``)
             raise PreventUpdate
         if not selection:
             return empty_figure("no graph selected", height=420), ""

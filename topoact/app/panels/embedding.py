@@ -34,6 +34,7 @@ from dash import Input, Output, Patch, State, callback_context, dcc, html
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
+from topoact.app.overlay import OVERLAY_JS
 from topoact.app.background import BarProgress, job_options, show_cancelled
 from topoact.app.context import cached
 from topoact.app.help import field, info_mark
@@ -131,11 +132,11 @@ HIGHLIGHT_JS = """function(selection, layer, figure) {
 }"""
 
 #: browser side of the node highlight: rings the clicked node's members on a canvas over the plot
-#: area, in data coordinates through plotly's axes, redrawn after each plotly draw (zoom, pan,
-#: resize) and when the members change; ``canvas.topoactRows`` holds the rows drawn (tests)
+#: area (:mod:`topoact.app.overlay`), in data coordinates through plotly's axes, redrawn after each
+#: plotly draw (zoom, pan, resize) and when the members change; ``canvas.topoactRows`` holds the
+#: rows drawn (tests)
 MEMBERS_JS = """function(members, graphId) {
-    const gd = document.querySelector('#' + graphId + ' .js-plotly-plot');
-    if (!gd) return window.dash_clientside.no_update;
+    %(overlay)s
     const decode = (spec, Type) => {
         if (!spec) return new Type(0);
         if (Array.isArray(spec) || ArrayBuffer.isView(spec)) return Type.from(spec);
@@ -143,49 +144,33 @@ MEMBERS_JS = """function(members, graphId) {
         for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
         return new Type(bytes.buffer);
     };
-    gd.topoactMembers = members ? {x: decode(members.x, Float32Array), y: decode(members.y, Float32Array),
-                                   rows: decode(members.rows, Int32Array)} : null;
-    if (!gd.topoactDrawMembers) {
-        gd.topoactDrawMembers = function() {
-            const fl = gd._fullLayout;
-            let canvas = gd.querySelector('canvas.%(canvas)s');
-            if (!canvas) {
-                canvas = document.createElement('canvas');
-                canvas.className = '%(canvas)s';
-                canvas.style.cssText = 'position:absolute;left:0;top:0;pointer-events:none;z-index:5';
-                gd.appendChild(canvas);
-            }
-            const m = gd.topoactMembers, ratio = window.devicePixelRatio || 1;
-            const w = gd.clientWidth, h = gd.clientHeight;
-            if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
-                canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
-                canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
-            }
-            const c = canvas.getContext('2d');
-            c.setTransform(ratio, 0, 0, ratio, 0, 0);
-            c.clearRect(0, 0, w, h);
+    window.topoactWhenPlotted(graphId, gd => {
+        gd.topoactMembers = members ? {x: decode(members.x, Float32Array), y: decode(members.y, Float32Array),
+                                       rows: decode(members.rows, Int32Array)} : null;
+        window.topoactOverlay(gd, '%(canvas)s', (c, gd, canvas) => {
+            const m = gd.topoactMembers;
             canvas.topoactRows = m ? Array.from(m.rows) : null;
-            if (!m || !m.rows.length || !fl || !fl.xaxis || !fl.xaxis.c2p) return;
-            const xa = fl.xaxis, ya = fl.yaxis;
+            if (!m || !m.rows.length) return;
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
             const size = (gd._fullData && gd._fullData.length) ? gd._fullData[0].marker.size : 4;
-            c.save();
-            c.beginPath(); c.rect(xa._offset, ya._offset, xa._length, ya._length); c.clip();
             c.strokeStyle = 'rgba(0,0,0,0.9)'; c.lineWidth = 1.2;
+            // one ring per whole pixel, stroked 256 at a time: a node's members crowd a small area,
+            // and one path of 36,000 overlapping circles stalled the page's rasterizer for 10 s
+            const r = size / 2 + 1.5, seen = new Set();
+            let k = 0;
             c.beginPath();
-            const r = size / 2 + 1.5;
             for (let i = 0; i < m.rows.length; i++) {
-                const px = xa._offset + xa.c2p(m.x[i]), py = ya._offset + ya.c2p(m.y[i]);
+                const px = Math.round(xa._offset + xa.c2p(m.x[i])), py = Math.round(ya._offset + ya.c2p(m.y[i]));
+                if (seen.has(px * 65536 + py)) continue;
+                seen.add(px * 65536 + py);
                 c.moveTo(px + r, py); c.arc(px, py, r, 0, 2 * Math.PI);
+                if (++k %% 256 === 0) { c.stroke(); c.beginPath(); }
             }
             c.stroke();
-            c.restore();
-        };
-        gd.on('plotly_afterplot', gd.topoactDrawMembers);
-        gd.on('plotly_relayouting', () => requestAnimationFrame(gd.topoactDrawMembers));
-    }
-    gd.topoactDrawMembers();
+        })();
+    });
     return members ? members.node : null;
-}""" % {"canvas": MEMBERS_CANVAS}
+}""" % {"overlay": OVERLAY_JS, "canvas": MEMBERS_CANVAS}
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "center"}
 

@@ -52,13 +52,14 @@ import logging
 import time
 
 import numpy as np
-from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options
 from topoact.app.help import error_id, field
-from topoact.app.panels.node import EXEMPLAR_CLICK
+from topoact.app.panels import while_shown
+from topoact.app.panels.node import EXEMPLAR_PICKED
 from topoact.app.routes import image_url
 from topoact.progress import ProgressFn
 
@@ -92,6 +93,9 @@ PROGRESS = "topoact-features-progress"
 PROGRESS_TEXT = "topoact-features-progress-text"
 RESULTS = "topoact-features-results"
 TARGET = "topoact-features-target"
+#: this panel's tab (``topoact.app.shell.tab_value``) and the store that says it is shown (``while_shown``)
+TAB_VALUE = "tab-features"
+SHOWN = "topoact-store-features-shown"
 PREVIEW = "topoact-features-preview"
 METHOD_HELP_LINE = "topoact-features-method-help"
 
@@ -296,6 +300,7 @@ def layout(ctx: AppContext) -> html.Div:
             html.Span(id=STATUS, style={"marginLeft": "0.6em", "fontSize": "0.85em"}),
         ], style={"margin": "0.5em 0"}),
         dcc.Store(id=REQUEST),
+        dcc.Store(id=SHOWN, data=None),
         html.Div(id=PREVIEW),
         html.Div(id=RESULTS),
     ])
@@ -669,10 +674,14 @@ class PreviewProgress:
 def register(app: Dash, ctx: AppContext) -> None:
     """Target display, requests (button or exemplar click), the background jobs, cancel."""
 
+    # the target line and the layer's options are drawn while the tab is shown (not on every click)
+    while_shown(app, SHOWN, TAB_VALUE, Input(ids.NODE, "data"), Input(ids.LAYER, "data"))
+
     @app.callback(Output(TARGET, "children"), Output(METHOD, "options"),
                   Output(CHANNELS, "options"), Output(CHANNEL_RANGE, "children"),
-                  Input(ids.NODE, "data"), Input(ids.LAYER, "data"))
-    def show_target(node_store, layer):
+                  Input(SHOWN, "data"), State(ids.NODE, "data"), State(ids.LAYER, "data"),
+                  prevent_initial_call=True)
+    def show_target(_shown, node_store, layer):
         from topoact.features import service
 
         layer = (node_store or {}).get("layer") or layer
@@ -730,17 +739,15 @@ def register(app: Dash, ctx: AppContext) -> None:
                   Output(REQUEST, "data", allow_duplicate=True), Output(STATUS, "children", allow_duplicate=True),
                   Output(RESULTS, "children", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True),
-                  Input({"type": EXEMPLAR_CLICK, "row": ALL}, "n_clicks"),
+                  Input(EXEMPLAR_PICKED, "data"),
                   State(ids.NODE, "data"), State(ids.LAYER, "data"), State(STEPS, "value"),
                   State(SEED, "value"), State(WEIGHT, "value"), prevent_initial_call=True)
-    def exemplar_clicked(clicks, node_store, layer, steps, seed, weight):
-        trigger = callback_context.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks or []):
-            raise PreventUpdate
-        fired = [t for t in callback_context.triggered if t.get("value")]
-        if not fired:
-            raise PreventUpdate  # new exemplar images appeared (n_clicks 0), nothing clicked
-        row = int(trigger["row"])
+    def exemplar_clicked(picked, node_store, layer, steps, seed, weight):
+        """An exemplar image clicked in the node panel (``EXEMPLAR_PICKED``, real clicks only)."""
+        try:
+            row = int(picked["row"])
+        except (KeyError, TypeError, ValueError):
+            raise PreventUpdate from None
         try:
             request = build_request(node_store, "class_agnostic", steps, 1, seed, None, None, weight, row,
                                     layer=layer)
@@ -749,7 +756,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         stored, status, holder = _request(request, layer, 1)
         # Show the result where it appears: the feature-visualization tab.
         return row, "class_agnostic", stored, f"class-agnostic from exemplar row {row}: {status}", holder, \
-            "tab-features"
+            TAB_VALUE
 
     options = job_options(PROGRESS, PROGRESS_TEXT, cancel=CANCEL, buttons=[RUN_BUTTON])
     options["progress"] = [*options["progress"], Output(PREVIEW, "children")]

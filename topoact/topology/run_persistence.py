@@ -50,7 +50,7 @@ __all__ = ["compute_persistence", "layer_persistence", "persistence_key", "load_
 
 log = logging.getLogger(__name__)
 #: engine version in the cache keys: bump when results change meaning
-VERSION = 3  # 3: the bootstrap band is a normal-fit quantile (topology.bootstrap.band_quantile)
+VERSION = 4  # 3: the bootstrap band is a normal-fit quantile; 4: H1 by engine "columns" (threshold = enclosing radius)
 
 ConfigLike = Union[PersistenceConfig, Mapping[str, Any], None]
 

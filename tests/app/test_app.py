@@ -250,6 +250,14 @@ def test_graph_figure_draws_each_node_where_its_size_and_colour_say():
     assert (hue.data[1].marker.cmin, hue.data[1].marker.cmax) == (0.0, 1.0)
     assert hue.data[1].marker.colorscale[0][1] == hue.data[1].marker.colorscale[-1][1]  # cyclic scale
 
+    # WebGL: uniform outlines and opacity are scalars (a recolour then parses one outline colour,
+    # not one per node); a marked node keeps the per-node arrays
+    gl = graph_figure(graph, positions, webgl=True).data[1]
+    assert (gl.type, gl.marker.line.color, gl.marker.line.width, gl.marker.opacity) == (
+        "scattergl", "rgba(40,40,40,0.7)", 0.6, 1.0)
+    gl_marked = graph_figure(graph, positions, webgl=True, marked_nodes=[0]).data[1]
+    assert list(gl_marked.marker.line.color) == ["rgba(40,40,40,0.7)"] * 2 + ["#e00000"]
+
 
 def test_composition_and_sweep_figures_hold_the_numbers():
     from topoact.figures.graph import CLASS_COLORS, composition_figure, sweep_figure

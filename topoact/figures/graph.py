@@ -333,11 +333,17 @@ def graph_figure(
 
     colors = node_colors(graph, order, color_by, values, color_kind, period)
     rings = node_rings(ids[order], selected_node, marked_nodes)
+    line_color, line_width, node_opacity = rings[0], rings[1], opacity[order].tolist()
+    if webgl:
+        # WebGL re-parses every per-point colour string on any restyle (a recolour runs plotly's
+        # whole calc step): uniform outlines and opacity as scalars cut a recolour by about a third
+        line_color, line_width, node_opacity = (_scalar_if_uniform(v) for v in (line_color, line_width,
+                                                                                 node_opacity))
     node_trace = dict(
         x=positions[order, 0].tolist(), y=positions[order, 1].tolist(), mode="markers", name="nodes",
         customdata=[[int(i)] for i in ids[order]], showlegend=False,
-        marker=dict(size=np.round(marker_size[order], 2).tolist(), opacity=opacity[order].tolist(),
-                    line=dict(color=rings[0], width=rings[1]),
+        marker=dict(size=np.round(marker_size[order], 2).tolist(), opacity=node_opacity,
+                    line=dict(color=line_color, width=line_width),
                     **{k: v for k, v in colors.items() if v is not None}),
         unselected=dict(marker=dict(opacity=SELECTION_FADED_OPACITY)),
     )
@@ -381,6 +387,11 @@ def graph_figure(
         uirevision=f"{graph.get('layer')}/{graph.get('key')}",
     )
     return fig
+
+
+def _scalar_if_uniform(values: list):
+    """``values[0]`` when every value is the same (plotly then styles the trace once), else ``values``."""
+    return values[0] if values and all(v == values[0] for v in values) else values
 
 
 def node_rings(node_ids: Sequence[int], selected_node: int | None = None,

@@ -168,8 +168,24 @@ def test_mapper_cover_elements_on_dask_give_the_same_graph(tmp_path_factory, cli
     in_memory = mapper(scheduler=client).fit(np.array(X)).graph_  # rows sent with each task
     with use_scheduler(client):  # the default scheduler of a block (what `topoact mapper --scheduler` sets)
         block = mapper().fit(X).graph_
+    # the same run as a Zarr store: the workers open the Zarr array and read their rows of it
+    from topoact.cli import main
+    from topoact.distributed.tasks import ZarrRows, _open_zarr, file_rows
+    from topoact.mapper.sweep import sweep
+    from topoact.storage.zarr_array import zarr_source
+
+    run_dir = tiny_conv2_run(tmp_path_factory)
+    assert main(["convert", str(run_dir), "--store", "zarr"]) == 0
+    Xz = topoact.open_run(run_dir).activations("conv2")
+    assert isinstance(file_rows(Xz), ZarrRows) and zarr_source(Xz[1:]) is None and zarr_source(np.array(Xz)) is None
+    client.run(_open_zarr.cache_clear)
+    from_zarr = mapper(scheduler=client).fit(Xz).graph_
+    assert sum(client.run(lambda: _open_zarr.cache_info().currsize).values()) >= 1
+    grid = dict(n_intervals=[4, 6], overlaps=[0.3], eps_scales=[1.0], return_graphs=True)
+    for x, y in zip(sweep(X, **grid), sweep(Xz, scheduler=client, **grid)):  # workers read the whole array
+        assert all(np.array_equal(p, q) for p, q in zip(x["graph"].members, y["graph"].members))
     assert local.n_nodes > 3
-    for graph in (remote, in_memory, block):
+    for graph in (remote, in_memory, block, from_zarr):
         assert len(graph.members) == len(local.members)
         for a, b in zip(local.members, graph.members):
             np.testing.assert_array_equal(a, b)

@@ -5,7 +5,8 @@
 - :mod:`topoact.distributed.collect`: collection chunks as Dask tasks writing disjoint slots;
 - :mod:`topoact.distributed.tasks`: worker-side helpers (per-process cache, progress events),
   ``map_tasks`` (the bootstrap resamples, probes per layer, k-NN spans and sweep settings use
-  it), ``NpyRows`` (workers read their rows of a run's ``.npy`` layer themselves) and the
+  it), ``NpyRows`` / ``ZarrRows`` (workers read their rows of a run's ``.npy`` or Zarr layer
+  themselves) and the
   Mapper's cover elements as tasks.
 """
 from .scheduler import active_scheduler, check_scheduler, dask_client, use_scheduler

@@ -1,7 +1,8 @@
 """Work as Dask tasks: a per-process cache (load a model once per worker), progress events,
 :func:`map_tasks` (one function over many items, results in input order, shared values sent
-to the cluster once), :class:`NpyRows` (workers read their rows of a run's ``.npy`` layer
-themselves instead of receiving the whole layer) and the Mapper's cover elements as tasks.
+to the cluster once), :class:`NpyRows` / :class:`ZarrRows` (workers read their rows of a run's
+``.npy`` or Zarr layer themselves instead of receiving the whole layer) and the Mapper's cover
+elements as tasks.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["worker_cached", "emit", "resolve_scheduler", "map_tasks", "LazyItems", "NpyRows", "npy_rows", "row_data",
+__all__ = ["worker_cached", "emit", "resolve_scheduler", "map_tasks", "LazyItems", "NpyRows", "npy_rows", "ZarrRows",
+           "zarr_rows", "file_rows", "row_data",
            "read_rows",
            "cluster_elements"]
 
@@ -208,16 +210,91 @@ def npy_rows(X: Any) -> NpyRows | None:
     return NpyRows(os.path.abspath(str(filename)), tuple(int(v) for v in X.shape), str(X.dtype))
 
 
+@dataclass(frozen=True)
+class ZarrRows:
+    """Where a worker reads rows of a layer itself: a Zarr array it can open (same path or URL).
+
+    Parameters
+    ----------
+    path : str
+        The array (a local directory, absolute, or an fsspec URL).
+    shape : tuple of int
+        (N, D), checked when the worker opens it.
+    dtype : str
+    """
+
+    path: str
+    shape: tuple
+    dtype: str
+
+    def _stamp(self) -> int:
+        """Modification time of the local array's metadata (0 for a URL): a rewrite is reopened."""
+        return os.stat(os.path.join(self.path, "zarr.json")).st_mtime_ns if "://" not in self.path else 0
+
+    def _open(self) -> Any:
+        array = _open_zarr(self.path, self._stamp())
+        if tuple(array.shape) != tuple(self.shape) or str(array.dtype) != self.dtype:
+            raise ValueError(f"{self.path} on this worker holds {tuple(array.shape)} {array.dtype}, the client "
+                             f"read {tuple(self.shape)} {self.dtype}: is the run directory shared and unchanged?")
+        return array
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (n,) of the array, shape (n, D): only their chunks are read."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return np.asarray(self._open().get_orthogonal_selection((rows, slice(None))))
+
+    def array(self) -> np.ndarray:
+        """The whole (N, D) array in this process's memory (read once per process)."""
+        self._open()
+        from ..storage.zarr_array import read_zarr
+
+        return worker_cached(f"zarr-layer:{self.path}:{self._stamp()}", lambda: read_zarr(self.path))
+
+
+@functools.lru_cache(maxsize=8)
+def _open_zarr(path: str, mtime_ns: int) -> Any:
+    del mtime_ns  # part of the cache key: a rewritten array is opened again
+    import zarr
+
+    return zarr.open_array(path, mode="r")
+
+
+def zarr_rows(X: Any) -> ZarrRows | None:
+    """A :class:`ZarrRows` for ``X`` when it is a whole Zarr layer as ``Run.activations`` of a
+    ``zarr`` store returns it (:func:`topoact.storage.zarr_array.zarr_source`), else None.
+
+    Parameters
+    ----------
+    X : array-like, shape (N, D)
+
+    Returns
+    -------
+    ZarrRows or None
+    """
+    from ..storage.zarr_array import zarr_source
+
+    path = zarr_source(X)
+    if path is None or getattr(X, "ndim", 0) != 2:
+        return None
+    return ZarrRows(path, tuple(int(v) for v in X.shape), str(X.dtype))
+
+
+def file_rows(X: Any) -> NpyRows | ZarrRows | None:
+    """Where workers can read ``X`` themselves (:class:`NpyRows` or :class:`ZarrRows`), or None."""
+    return npy_rows(X) or zarr_rows(X)
+
+
 def row_data(X: Any, rows: np.ndarray) -> Any:
-    """What a task needs to read ``X[rows]``: an :class:`NpyRows` (the worker reads the file) or
-    the rows themselves, (n, D), so a task never receives the whole layer."""
-    source = npy_rows(X)
+    """What a task needs to read ``X[rows]``: an :class:`NpyRows` / :class:`ZarrRows` (the
+    worker reads the file) or the rows themselves, (n, D), so a task never receives the whole
+    layer."""
+    source = file_rows(X)
     return source if source is not None else np.asarray(X[rows])
 
 
 def read_rows(data: Any, rows: np.ndarray) -> np.ndarray:
     """Worker side of :func:`row_data`: the (n, D) rows ``rows`` (n,)."""
-    return data.read(rows) if isinstance(data, NpyRows) else data
+    return data.read(rows) if isinstance(data, (NpyRows, ZarrRows)) else data
 
 
 def _element_labels(clusterer: Any, item: tuple) -> tuple:
@@ -230,8 +307,9 @@ def cluster_elements(scheduler: Any, X: Any, clusterer: Any, work: list, should_
     """Cluster Mapper cover elements as Dask tasks; yields ``(element, rows, labels)`` as they finish.
 
     The prepared clusterer is sent to every worker once. A task gets its element's rows only:
-    when ``X`` is a run's memory-mapped ``.npy`` layer the worker reads them from the file
-    itself (:class:`NpyRows`; the workers must see the run directory, as for collection),
+    when ``X`` is a run's memory-mapped ``.npy`` or Zarr layer the worker reads them from the
+    file itself (:class:`NpyRows`, :class:`ZarrRows`; the workers must see the run directory, as
+    for collection),
     otherwise the client sends ``X[rows]`` with the task (a few tasks in flight per worker).
     Each task runs ``clusterer.labels`` on those rows, as in-process clustering does on
     ``X[rows]``, so the labels are the same.
@@ -249,7 +327,7 @@ def cluster_elements(scheduler: Any, X: Any, clusterer: Any, work: list, should_
     ------
     (element, rows, labels)
     """
-    source = npy_rows(X)
+    source = file_rows(X)
     if source is not None:
         items, window = [(e, rows, source) for e, rows in work], None
     else:  # the rows travel with the tasks: made when submitted, a few in flight

@@ -383,10 +383,10 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
 
 def _setting_task(data: Any, lens_values: np.ndarray, fixed: dict, setting: tuple) -> dict:
     """A Dask task: the summary of one sweep setting ``(n_intervals, overlap, eps_scale, eps)``."""
-    from ..distributed.tasks import NpyRows
+    from ..distributed.tasks import NpyRows, ZarrRows
 
     n, p, s, eps = setting
-    X = data.array() if isinstance(data, NpyRows) else data
+    X = data.array() if isinstance(data, (NpyRows, ZarrRows)) else data
     t0 = time.perf_counter()
     cover = make_cover(fixed["cover"], n, p, lens_values.shape[1] if lens_values.ndim > 1 else 1)
     m = Mapper(lens=fixed["lens"], cover=cover, clusterer=DBSCAN(eps, fixed["metric"], fixed["min_samples"]),
@@ -398,9 +398,9 @@ def _setting_task(data: Any, lens_values: np.ndarray, fixed: dict, setting: tupl
 def _sweep_on_dask(scheduler: Any, X: Any, settings: list, eps_of: dict, lens_values: np.ndarray,
                    progress: ProgressFn | None, fixed: dict) -> list[dict]:
     """Every setting as a Dask task (:func:`_setting_task`), summaries in the settings' order."""
-    from ..distributed.tasks import map_tasks, npy_rows
+    from ..distributed.tasks import file_rows, map_tasks
 
-    data = npy_rows(X) or np.asarray(X)
+    data = file_rows(X) or np.asarray(X)
     items = [(n, p, s, eps_of[s]) for n, p, s in settings]
     results: list = [None] * len(items)
     for done, (i, summary) in enumerate(map_tasks(scheduler, _setting_task, items, shared=(data, lens_values, fixed),

@@ -15,15 +15,40 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ZarrRowArray", "read_zarr", "zarr_shape", "ZARR_SUFFIX"]
+__all__ = ["ZarrRowArray", "read_zarr", "zarr_shape", "zarr_source", "ZARR_SUFFIX"]
 
 ZARR_SUFFIX = ".zarr"
 _RAW_CODECS = [{"name": "bytes", "configuration": {"endian": "little"}}]
+#: id of an array returned by :func:`read_zarr` -> (weak reference to it, the path it was read
+#: from): lets Dask tasks name the file instead of shipping rows (:func:`zarr_source`)
+_SOURCES: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def _remember_source(array: np.ndarray, path: str) -> None:
+    key = id(array)
+    _SOURCES[key] = (weakref.ref(array, lambda _ref: _SOURCES.pop(key, None)), path)
+
+
+def zarr_source(array: object) -> str | None:
+    """The path or URL of the Zarr array that ``array`` is the whole of (as :func:`read_zarr`
+    returned it), or None for any other array (a slice, a copy, an array of other origin).
+
+    Parameters
+    ----------
+    array : object
+
+    Returns
+    -------
+    str or None
+    """
+    entry = _SOURCES.get(id(array))
+    return entry[1] if entry is not None and entry[0]() is array else None
 
 
 def _metadata(path: Path) -> dict:
@@ -151,6 +176,7 @@ def read_zarr(path: str | os.PathLike) -> np.ndarray:
 
         out = np.asarray(zarr.open_array(str(path), mode="r")[...])
         out.flags.writeable = False
+        _remember_source(out, str(path))
         return out
     chunk_rows, separator = layout
     n, d = (int(s) for s in meta["shape"])
@@ -175,4 +201,5 @@ def read_zarr(path: str | os.PathLike) -> np.ndarray:
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         list(pool.map(read_chunk, range((n + chunk_rows - 1) // chunk_rows)))
     out.flags.writeable = False
+    _remember_source(out, os.path.abspath(str(path)))
     return out

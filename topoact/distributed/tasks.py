@@ -150,13 +150,13 @@ def map_tasks(scheduler: Any, fn: Callable, items: Sequence[Any], *, shared: Seq
 
 
 @dataclass(frozen=True)
-class NpyRows:
-    """Where a worker reads rows of a layer itself: a ``.npy`` file it can see (same path).
+class _LayerFile:
+    """A layer file that workers open themselves (same path), with the shape the client read.
 
     Parameters
     ----------
     path : str
-        The ``.npy`` file (absolute).
+        The file or array (absolute, or a URL where the format allows one).
     shape : tuple of int
         (N, D), checked when the worker opens it.
     dtype : str
@@ -166,17 +166,24 @@ class NpyRows:
     shape: tuple
     dtype: str
 
+    def _checked(self, array: Any) -> Any:
+        """``array`` (what this worker opened at ``path``) when it has the client's shape and dtype."""
+        if tuple(array.shape) != tuple(self.shape) or str(array.dtype) != self.dtype:
+            raise ValueError(f"{self.path} on this worker holds {tuple(array.shape)} {array.dtype}, the client "
+                             f"read {tuple(self.shape)} {self.dtype}: is the run directory shared and unchanged?")
+        return array
+
+
+class NpyRows(_LayerFile):
+    """Where a worker reads rows of a layer itself: a ``.npy`` file it can see (same path)."""
+
     def read(self, rows: np.ndarray) -> np.ndarray:
         """The rows ``rows`` (n,) of the file, shape (n, D), from this process's memory map."""
         return np.asarray(self.array()[rows])
 
     def array(self) -> np.ndarray:
         """This process's read-only memory map of the whole file, (N, D)."""
-        X = _open_npy(self.path, os.stat(self.path).st_mtime_ns)
-        if X.shape != tuple(self.shape) or str(X.dtype) != self.dtype:
-            raise ValueError(f"{self.path} on this worker holds {X.shape} {X.dtype}, the client read "
-                             f"{tuple(self.shape)} {self.dtype}: is the run directory shared and unchanged?")
-        return X
+        return self._checked(_open_npy(self.path, os.stat(self.path).st_mtime_ns))
 
 
 @functools.lru_cache(maxsize=8)
@@ -210,33 +217,16 @@ def npy_rows(X: Any) -> NpyRows | None:
     return NpyRows(os.path.abspath(str(filename)), tuple(int(v) for v in X.shape), str(X.dtype))
 
 
-@dataclass(frozen=True)
-class ZarrRows:
-    """Where a worker reads rows of a layer itself: a Zarr array it can open (same path or URL).
-
-    Parameters
-    ----------
-    path : str
-        The array (a local directory, absolute, or an fsspec URL).
-    shape : tuple of int
-        (N, D), checked when the worker opens it.
-    dtype : str
-    """
-
-    path: str
-    shape: tuple
-    dtype: str
+class ZarrRows(_LayerFile):
+    """Where a worker reads rows of a layer itself: a Zarr array it can open (a local directory
+    or an fsspec URL)."""
 
     def _stamp(self) -> int:
         """Modification time of the local array's metadata (0 for a URL): a rewrite is reopened."""
         return os.stat(os.path.join(self.path, "zarr.json")).st_mtime_ns if "://" not in self.path else 0
 
     def _open(self) -> Any:
-        array = _open_zarr(self.path, self._stamp())
-        if tuple(array.shape) != tuple(self.shape) or str(array.dtype) != self.dtype:
-            raise ValueError(f"{self.path} on this worker holds {tuple(array.shape)} {array.dtype}, the client "
-                             f"read {tuple(self.shape)} {self.dtype}: is the run directory shared and unchanged?")
-        return array
+        return self._checked(_open_zarr(self.path, self._stamp()))
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """The rows ``rows`` (n,) of the array, shape (n, D): only their chunks are read."""

@@ -101,6 +101,13 @@ def test_node_statistics_match_the_members(ctx):
     rows = dict(stats_rows(stats, ctx.run.class_names))
     assert rows["majority"] == ctx.run.class_names[stats["majority_label"]]
     assert rows["hue"].startswith(f"circular mean {hue['mean']:.3g} of period 1")
+    # drawn as one component of escaped HTML: a class name cannot inject markup
+    from topoact.app.panels.node import stats_table
+
+    names = list(ctx.run.class_names)
+    names[stats["majority_label"]] = "<img src=x onerror=alert(1)>"
+    table = stats_table(stats, names).children
+    assert table.count("<tr>") == len(stats_rows(stats, names)) and "&lt;img src=x onerror=alert(1)&gt;" in table and "<img" not in table
 
 
 def test_node_statistics_of_a_graph_file_without_them_come_from_the_library(ctx):

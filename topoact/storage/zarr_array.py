@@ -32,7 +32,12 @@ _SOURCES: dict[int, tuple[weakref.ref, str]] = {}
 
 def _remember_source(array: np.ndarray, path: str) -> None:
     key = id(array)
-    _SOURCES[key] = (weakref.ref(array, lambda _ref: _SOURCES.pop(key, None)), path)
+
+    def forget(ref: weakref.ref) -> None:  # the array is gone: its id may be reused
+        if _SOURCES.get(key, (None,))[0] is ref:
+            del _SOURCES[key]
+
+    _SOURCES[key] = (weakref.ref(array, forget), path)
 
 
 def zarr_source(array: object) -> str | None:
@@ -176,7 +181,7 @@ def read_zarr(path: str | os.PathLike) -> np.ndarray:
 
         out = np.asarray(zarr.open_array(str(path), mode="r")[...])
         out.flags.writeable = False
-        _remember_source(out, str(path))
+        _remember_source(out, os.path.abspath(str(path)) if local else str(path))
         return out
     chunk_rows, separator = layout
     n, d = (int(s) for s in meta["shape"])

@@ -274,12 +274,41 @@ def _edges_upto(D, T):
     return i[order].astype(np.int32), j[order].astype(np.int32), w[order].astype(np.float64)
 
 
+#: bytes per entry of the (n, n) matrix the 'columns' engine holds: the float32 matrix plus
+#: the float64 Gram block, the points and the kernels' buffers (measured peak at 20,000
+#: ReLU-like 512-D points: see ``benchmarks/persistence.py``)
+DENSE_BYTES = 4.5
+#: ``max_dense_points`` of the ripser-based engines (ripser copies the matrix, and the edge
+#: lists of the threshold steps are (n, n) masks)
+RIPSER_DENSE_POINTS = 8192
+
+
+def dense_points_limit(max_memory_gb: float, engine: str = "auto") -> int:
+    """Largest ``n`` whose dense matrix path fits in ``max_memory_gb`` (the default of
+    ``max_dense_points``).
+
+    Parameters
+    ----------
+    max_memory_gb : float
+    engine : one of :data:`RIPSER_ENGINES`; the ripser-based ones keep
+        :data:`RIPSER_DENSE_POINTS`
+
+    Returns
+    -------
+    int (4 GB: 30,894 points for 'auto' / 'columns')
+    """
+    if engine not in ("auto", "columns"):
+        return RIPSER_DENSE_POINTS
+    return int((max_memory_gb * 2**30 / DENSE_BYTES) ** 0.5)
+
+
 def _dense_ok(X, max_dense_points, certify):
     return np.shape(X)[0] <= max_dense_points and certify in ("auto", True)
 
 
 def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[str, float] = "auto",
-                degree: int = 32, certify: Union[str, bool] = "auto", max_dense_points: int = 8192,
+                degree: int = 32, certify: Union[str, bool] = "auto",
+                max_dense_points: Optional[int] = None,
                 max_edges: Optional[int] = None, growth: Optional[float] = None, seed: int = 0,
                 block: int = 1024, k_apex: int = 16, should_cancel: Optional[CancelFn] = None,
                 keep_edges: bool = False, max_memory_gb: float = 4.0,
@@ -306,9 +335,13 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     metric : 'euclidean' or 'cosine'
     threshold : 'auto', 'enclosing' or a float
     certify : 'auto' (certificate when n <= ``max_dense_points``), True (required) or False
+    max_dense_points : largest n for which the dense (n, n) float32 matrix is built (default:
+        :func:`dense_points_limit` of ``max_memory_gb``, 30,894 points at 4 GB for the
+        'columns' engine, 8,192 for the ripser-based ones)
     k_apex : nearest neighbours tried first as apexes by the certificate
     max_edges : None (the budget grows, bounded by ``max_memory_gb``) or a hard cap
-    max_memory_gb : memory bound of the growing edge budget
+    max_memory_gb : memory bound of the dense matrix (``max_dense_points``) and of the
+        growing edge budget without it
     engine : 'auto' (default: 'columns' with the dense matrix, else 'gudhi-ripser'),
         'columns' (:mod:`.h1_reduce`: one exact pass at ``T`` = the enclosing radius that
         reduces only the cone-free columns; needs the dense matrix), 'gudhi-ripser' (gudhi's
@@ -325,6 +358,11 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     if certify not in ("auto", True, False):
         raise ValueError(f"certify must be 'auto', True or False, got {certify!r}")
     X = check_points(X)
+    if not max_memory_gb > 0:
+        raise ValueError(f"max_memory_gb must be positive, got {max_memory_gb!r}")
+    if max_dense_points is None:                # 'auto' with a hard edge cap: the ripser path
+        max_dense_points = dense_points_limit(
+            max_memory_gb, "gudhi-ripser" if engine == "auto" and max_edges is not None else engine)
     if growth is None:
         growth = 1.3 if _dense_ok(X, max_dense_points, certify) else 2.0
     if not growth > 1:
@@ -489,21 +527,26 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
 def _columns_result(D, T, enc, timings, t0, should_cancel, keep_edges):
     """:func:`ripser_rips` with ``engine='columns'``: H0 from the MST and H1 from
     :func:`~.h1_reduce.h1_cohomology`, in one pass at ``T``."""
+    from ._dense_kernel import count_at_most
+    from ._h1_kernel import prim_total_order
     from .h1_reduce import h1_cohomology
     n = D.shape[0]
     timings["edges"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    medges, mweights = dense_mst(D)
+    mst = prim_total_order(D)                   # one MST for H0 and the reduction's clearing
+    mweights = D[mst[:, 0], mst[:, 1]].astype(np.float64)
+    order = np.argsort(mweights, kind="stable")
+    medges, mweights = mst[order], mweights[order]
     h0 = h0_diagram(mweights)
     timings["h0_mst"] = time.perf_counter() - t0
-    h1, info = h1_cohomology(D, T, should_cancel)
-    timings.update({f"h1_{k}": v for k, v in info["timings"].items()})
-    n_edges = int(np.count_nonzero(D <= T) - n) // 2
+    h1, info = h1_cohomology(D, T, should_cancel, mst=mst)
+    timings.update({f"h1_{k}": v for k, v in info["timings"].items() if k != "mst"})
+    n_edges = count_at_most(D, T)
     pairs = [([int(a), int(b)], None, float(bd[0]), float(bd[1]))
              for (a, b), bd in zip(info["edges"], h1)]
     n_trunc = int(np.isinf(h1[:, 1]).sum())
-    log.info("columns H1: %d bars, T=%.4g, enclosing %.4g, %d columns (%d tied), %d additions",
-             len(h1), T, enc, info["columns"], info["tied"], info["additions"])
+    log.info("columns H1: %d bars, T=%.4g, enclosing %.4g, %d columns, %d additions",
+             len(h1), T, enc, info["columns"], info["additions"])
     return RipsResult(diagrams=[h0, h1], threshold=float(T), enclosing_radius=float(enc),
                       exact=bool(T >= enc and n_trunc == 0), n_truncated=n_trunc,
                       n_edges=n_edges, n_simplices=n + n_edges, pairs={1: pairs},

@@ -14,40 +14,50 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath={"nnan", "nsz"})
-def _cone_free_mask(D, nn, T):                     # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath={"nnan", "nsz"})
+def _row_mask(D, nn, T, a, U, count, hits):      # pragma: no cover - compiled
+    """Row ``a``: its cone-free partners ``b > a`` into ``count[a]`` / ``hits[a]``."""
     n = D.shape[0]
     k = nn.shape[1]
-    count = np.zeros(n, np.int64)
-    hits = np.zeros((n, 8), np.int64)              # first few per row; rare rows redo below
-    for a in prange(n):
-        U = np.full(n, np.inf, np.float32)
-        for t in range(k):
-            c = nn[a, t]
-            dac = D[a, c]
-            for b in range(a + 1, n):               # branch-free, vectorised (no NaN: min / max
-                U[b] = min(U[b], max(dac, D[c, b]))  # of floats are exact; inf is kept)
-        m = 0
-        for b in range(a + 1, n):
-            r = D[a, b]
-            if r <= T or U[b] < r:
-                continue
-            coned = False
-            for t in range(k):                     # b's neighbours as apex
-                c = nn[b, t]
-                if max(D[b, c], D[a, c]) < r:
+    U[a + 1:] = np.inf
+    for t in range(k):
+        c = nn[a, t]
+        dac = D[a, c]
+        for b in range(a + 1, n):                 # branch-free, vectorised (no NaN: min / max
+            U[b] = min(U[b], max(dac, D[c, b]))    # of floats are exact; inf is kept)
+    m = 0
+    for b in range(a + 1, n):
+        r = D[a, b]
+        if r <= T or U[b] < r:
+            continue
+        coned = False
+        for t in range(k):                        # b's neighbours as apex
+            c = nn[b, t]
+            if max(D[b, c], D[a, c]) < r:
+                coned = True
+                break
+        if not coned:
+            for c in range(n):                    # every vertex (strict <: ties stay free)
+                if c != a and c != b and max(D[a, c], D[b, c]) < r:
                     coned = True
                     break
-            if not coned:
-                for c in range(n):                 # every vertex (strict <: ties stay free)
-                    if c != a and c != b and max(D[a, c], D[b, c]) < r:
-                        coned = True
-                        break
-            if not coned:
-                if m < 8:
-                    hits[a, m] = b
-                m += 1
-        count[a] = m
+        if not coned:
+            if m < 8:
+                hits[a, m] = b
+            m += 1
+    count[a] = m
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _cone_free_mask(D, nn, T):                     # pragma: no cover - compiled
+    n = D.shape[0]
+    count = np.zeros(n, np.int64)
+    hits = np.zeros((n, 8), np.int64)              # first few per row; rare rows redo below
+    for h in prange((n + 1) // 2):                 # rows h and n - 1 - h together: row a
+        U = np.empty(n, np.float32)                # costs n - a, so every step costs the same
+        _row_mask(D, nn, T, h, U, count, hits)
+        if n - 1 - h != h:
+            _row_mask(D, nn, T, n - 1 - h, U, count, hits)
     return count, hits
 
 

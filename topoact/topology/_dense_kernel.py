@@ -53,6 +53,21 @@ def fill_rows(D: np.ndarray, G: np.ndarray, sq: np.ndarray, start: int, metric: 
     _fill_rows(D, np.ascontiguousarray(G), sq, int(start), metric == "cosine")
 
 
+@njit(cache=True, nogil=True)
+def _mirror_tile_row(D, bi, tile):                # pragma: no cover - compiled
+    n = D.shape[0]
+    i0 = bi * tile
+    i1 = min(n, i0 + tile)
+    for bj in range(bi + 1):
+        j0 = bj * tile
+        j1 = min(n, j0 + tile)
+        for i in range(i0, i1):
+            for j in range(j0, min(j1, i)):
+                D[i, j] = D[j, i]
+    for i in range(i0, i1):
+        D[i, i] = 0.0
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def mirror_upper(D, tile=64):                     # pragma: no cover - compiled
     """``D[j, i] = D[i, j]`` for ``i < j`` and ``D[i, i] = 0``, in place, tile by tile.
@@ -62,19 +77,11 @@ def mirror_upper(D, tile=64):                     # pragma: no cover - compiled
     D : float32 array (n, n), the upper triangle filled
     tile : int
     """
-    n = D.shape[0]
-    nt = (n + tile - 1) // tile
-    for bi in prange(nt):                         # tile row of the lower triangle
-        i0 = bi * tile
-        i1 = min(n, i0 + tile)
-        for bj in range(bi + 1):
-            j0 = bj * tile
-            j1 = min(n, j0 + tile)
-            for i in range(i0, i1):
-                for j in range(j0, min(j1, i)):
-                    D[i, j] = D[j, i]
-        for i in range(i0, i1):
-            D[i, i] = 0.0
+    nt = (D.shape[0] + tile - 1) // tile
+    for h in prange((nt + 1) // 2):               # tile rows h and nt - 1 - h together:
+        _mirror_tile_row(D, h, tile)              # every step costs the same
+        if nt - 1 - h != h:
+            _mirror_tile_row(D, nt - 1 - h, tile)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -111,16 +118,23 @@ def knn_rows(D, k):                               # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, nogil=True)
+def _count_row(D, T, a, c):                       # pragma: no cover - compiled
+    m = 0
+    for b in range(a + 1, D.shape[0]):
+        if D[a, b] <= T:
+            m += 1
+    c[a] = m
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def _count_rows(D, T):                            # pragma: no cover - compiled
     n = D.shape[0]
     c = np.zeros(n, np.int64)
-    for a in prange(n):
-        m = 0
-        for b in range(a + 1, n):
-            if D[a, b] <= T:
-                m += 1
-        c[a] = m
+    for h in prange((n + 1) // 2):                # rows h and n - 1 - h: the same cost
+        _count_row(D, T, h, c)
+        if n - 1 - h != h:
+            _count_row(D, T, n - 1 - h, c)
     return c
 
 

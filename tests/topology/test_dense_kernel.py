@@ -1,0 +1,37 @@
+"""The dense-matrix kernels: the same values as the numpy computations they replace."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topoact.topology._dense_kernel import count_at_most, knn_rows
+from topoact.topology.certificate import dense_distances
+from topoact.topology.pairwise import distances_to, prepare
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("n", [301, 64])                 # several blocks / tiles, odd and even
+def test_dense_distances_are_the_float64_rows_rounded_once(metric, n):
+    X = np.abs(np.random.default_rng(2).normal(size=(n, 20))).astype(np.float32)
+    X[5] = X[3]                                           # a zero distance off the diagonal
+    D = dense_distances(X, metric, block=64)
+    Y, sq = prepare(np.asarray(X, np.float64), metric, dtype=np.float64)
+    ref = distances_to(Y, sq, np.arange(n), metric).astype(np.float32)
+    iu = np.triu_indices(n, 1)
+    assert np.array_equal(D[iu], ref[iu])                 # the values of the numpy rows
+    assert np.array_equal(D, D.T) and not D.diagonal().any()
+    assert D[3, 5] == 0
+
+
+def test_knn_rows_and_count_at_most_equal_numpy():
+    rng = np.random.default_rng(4)
+    X = np.round(rng.normal(size=(157, 3)) * 2)           # integer grid: many ties
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1)).astype(np.float32)
+    for k in (1, 5, 156):
+        nn = knn_rows(D, k)
+        off = D + np.diag(np.full(157, np.inf, np.float32))
+        want = np.sort(off, axis=1)[:, :k]
+        assert np.array_equal(np.take_along_axis(D, nn, axis=1), want)   # nearest first
+        assert not (nn == np.arange(157)[:, None]).any()                 # never the row itself
+    for T in (0.0, 2.0, float(np.median(D)), np.inf):
+        assert count_at_most(D, T) == int(np.count_nonzero(np.triu(D <= T, 1)))

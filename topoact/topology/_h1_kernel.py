@@ -225,7 +225,7 @@ def reduce_columns(D, ci, cj, T, in_list_keys):   # pragma: no cover - compiled
                 elif first:
                     kind, q, x, y = fkind[p], -1, fx[p], fy[p]
                 else:
-                    kind, q = 0, -1
+                    q = -1
                     kind, x, y = _apparent_owner(D, pk, in_list_keys)
                 first = False
                 if kind == 0:

@@ -1,16 +1,16 @@
 """Vietoris-Rips persistence on a data-driven, *certified* threshold (the default complex).
 
-Default (``engine='auto'``, ``max_dim=1``) with the dense matrix (n <= 8192): ``'columns'``
---------------------------------------------------------------------------------------------
-One exact pass at the enclosing radius (:mod:`.h1_reduce`): the dense float32 matrix (below),
-H0 from its MST, and the H1 cohomology reduction of only the columns that can matter, the
-cone-free non-MST edges of :mod:`.certificate` (plus the edges whose length is tied within a
-row, float32 ties); every other edge is in an apparent pair or cleared by H0. Measured on real
-ResNet-20 layer3 at 5,000 points: 23k columns of 12.5M edges, H1 in 5 s where gudhi's ripser on
-the dense matrix took 15-22 s; the same 4,044 bars, bit for bit (``benchmarks/persistence.py``).
-No threshold steps: the previous default (below, still ``engine='gudhi-ripser'``) reran a full
-reduction at every growth step of ``T``, and on real layers ``T`` had to reach 87 % of the
-edges, so it lost to ripser at 5,000 points.
+Default (``engine='auto'``, ``max_dim=1``) with the dense matrix: ``'columns'``
+-------------------------------------------------------------------------------
+One exact pass at the enclosing radius (:mod:`.h1_reduce`): the dense float32 matrix (below;
+built while it fits in ``max_memory_gb``, :func:`dense_points_limit`: 30,894 points at the
+default 4 GB, 1.6 GB at 20,000), H0 from its MST, and the H1 cohomology reduction of only the
+columns that can matter, the cone-free non-MST edges of :mod:`.certificate`; every other edge
+is in an apparent pair (triangles are ordered by their youngest facet, so this holds with tied
+lengths too) or cleared by H0. No threshold steps: the previous default (below, still
+``engine='gudhi-ripser'``) reran a full reduction at every growth step of ``T``, and on real
+layers ``T`` had to reach 87 % of the edges, so it lost to ripser at 5,000 points.
+MEASURED_COLUMNS
 
 ``engine='gudhi-ripser'`` etc.: a certified threshold
 ------------------------------------------------------
@@ -22,7 +22,8 @@ edges, as on real ResNet layers, on the dense matrix with threshold ``T`` instea
 enumerates much faster), and ``T`` is chosen so that the result is exact:
 
 1. the dense (n, n) float32 distance matrix is computed in float64 row blocks and rounded once
-   (as ripser does; 100 MB at n = 5,000; used while ``n <= max_dense_points`` = 8192);
+   (as ripser does; 100 MB at n = 5,000; used while ``n <= max_dense_points``, 8,192 for these
+   engines: ripser copies the matrix and the threshold steps build (n, n) masks);
 2. **H0** is exact from the MST (Prim on the dense matrix, or scipy + Borůvka passes, :mod:`.mst`);
 3. **where H1 can be born**: an edge with an *apex* (a vertex closer than its length to both
    ends) cannot create an H1 class, nor can an MST edge; :mod:`.certificate` lists the

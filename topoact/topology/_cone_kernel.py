@@ -3,10 +3,15 @@
 The numpy version builds, per row block, the float32 bound ``U[a, b] = min_c max(D[a, c],
 D[c, b])`` over the ``k`` nearest neighbours ``c`` of ``a`` with ``2 k`` full-width
 temporaries, and a whole (n, n) bool matrix. Here each row ``a`` streams the ``k`` rows
-``D[c, a+1:]`` once into one buffer (the same minimum, same float32 values), the few edges it
+``D[c, a+1:]``, four at a time, into one buffer (the same minimum, same float32 values), the few edges it
 leaves are tried against the neighbours of ``b`` and then every vertex, all in the same loop
 over rows run on the numba thread pool. The result is the same edge set (tested against the
 numpy version and brute force).
+
+Measured at 8,000 ReLU-like points (k = 16, best of 3, 2 threads): 0.84 s with one row per
+step (the thread with the long rows ``a`` near 0 finished last), 0.57 s with rows ``h`` and
+``n - 1 - h`` in one step, 0.39 s with two neighbour rows per pass over ``U`` and 0.26 s with
+four (the buffer is read and written a quarter as often).
 """
 from __future__ import annotations
 
@@ -20,11 +25,19 @@ def _row_mask(D, nn, T, a, U, count, hits):      # pragma: no cover - compiled
     n = D.shape[0]
     k = nn.shape[1]
     U[a + 1:] = np.inf
-    for t in range(k):
+    t = 0
+    while t + 4 <= k:                             # four apexes per pass over U
+        c0, c1, c2, c3 = nn[a, t], nn[a, t + 1], nn[a, t + 2], nn[a, t + 3]
+        d0, d1, d2, d3 = D[a, c0], D[a, c1], D[a, c2], D[a, c3]
+        for b in range(a + 1, n):                 # branch-free, vectorised (no NaN: min / max
+            U[b] = min(U[b], min(min(max(d0, D[c0, b]), max(d1, D[c1, b])),   # are exact;
+                                 min(max(d2, D[c2, b]), max(d3, D[c3, b]))))  # inf is kept)
+        t += 4
+    for t in range(t, k):
         c = nn[a, t]
         dac = D[a, c]
-        for b in range(a + 1, n):                 # branch-free, vectorised (no NaN: min / max
-            U[b] = min(U[b], max(dac, D[c, b]))    # of floats are exact; inf is kept)
+        for b in range(a + 1, n):
+            U[b] = min(U[b], max(dac, D[c, b]))
     m = 0
     for b in range(a + 1, n):
         r = D[a, b]

@@ -105,17 +105,25 @@ def _next_cofacet(D, x, y, T, fd, fk):            # pragma: no cover - compiled
     kxy = _eidx(x, y)
     r = D[x, y]
     bd, bk = np.inf, np.int64(-1)
-    for v in range(n):
-        d = max(r, D[x, v], D[y, v])              # the diameter: cheap filter first
-        if d > bd or d > T or d < fd or v == x or v == y:
+    for v0 in range(0, n, 32):                    # blocks of 32 vertices: a vectorised
+        v1 = min(n, v0 + 32)                      # minimum first, the details only where
+        m = np.inf                                # it can beat the best so far
+        for v in range(v0, v1):
+            d = max(r, D[x, v], D[y, v])
+            m = min(m, d if d >= fd else np.inf)
+        if m > bd or m > T:
             continue
-        d, k = _cofacet(D, x, y, v, n)
-        if d == fd and k <= fk:
-            continue
-        if k // n == kxy:
-            return d, k
-        if d < bd or k < bk:                      # (d <= bd here)
-            bd, bk = d, k
+        for v in range(v0, v1):
+            d = max(r, D[x, v], D[y, v])          # the diameter: cheap filter first
+            if d > bd or d > T or d < fd or v == x or v == y:
+                continue
+            d, k = _cofacet(D, x, y, v, n)
+            if d == fd and k <= fk:
+                continue
+            if k // n == kxy:
+                return d, k
+            if d < bd or k < bk:                  # (d <= bd here)
+                bd, bk = d, k
     return bd, bk
 
 
@@ -150,9 +158,16 @@ def _apparent_owner(D, t, in_list_keys):          # pragma: no cover - compiled
     # is xyu for its smallest apex u; t is that one unless an apex u < v exists
     x, y = _edge_of(k)
     r = D[x, y]
-    for u in range(v):
-        if u != x and u != y and _is_apex(D, x, y, r, k, u):
-            return 0, -1, -1
+    for u0 in range(0, v, 32):                    # blocks: a vectorised test first (an apex
+        u1 = min(v, u0 + 32)                      # is no farther than r from x and y)
+        m = np.inf
+        for u in range(u0, u1):
+            m = min(m, max(D[x, u], D[y, u]))
+        if m > r:
+            continue
+        for u in range(u0, u1):
+            if u != x and u != y and _is_apex(D, x, y, r, k, u):
+                return 0, -1, -1
     return 2, x, y
 
 

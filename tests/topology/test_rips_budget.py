@@ -97,6 +97,8 @@ def test_engine_and_budget_arguments_are_checked():
         sparse_rips(X, engine="giotto", max_dim=2)
     with pytest.raises(ValueError, match="max_edges must be a positive"):
         sparse_rips(X, max_edges=0)
+    with pytest.raises(ValueError, match="max_memory_gb must be positive"):
+        sparse_rips(X, max_memory_gb=0)
 
 
 def test_growth_stops_at_the_memory_budget(monkeypatch):

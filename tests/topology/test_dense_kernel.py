@@ -35,3 +35,27 @@ def test_knn_rows_and_count_at_most_equal_numpy():
         assert not (nn == np.arange(157)[:, None]).any()                 # never the row itself
     for T in (0.0, 2.0, float(np.median(D)), np.inf):
         assert count_at_most(D, T) == int(np.count_nonzero(np.triu(D <= T, 1)))
+
+
+def test_prim_total_order_is_kruskal_under_the_total_edge_order():
+    from topoact.topology._h1_kernel import prim_total_order
+    X = np.unique(np.random.default_rng(1).integers(0, 4, size=(120, 3)), axis=0)   # ties
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1)).astype(np.float32)
+    n = len(D)
+    a, b = np.triu_indices(n, 1)
+    order = np.lexsort((a + b * (b - 1) // 2, D[a, b]))  # (length, edge index)
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    want = set()
+    for e in order:
+        ra, rb = find(a[e]), find(b[e])
+        if ra != rb:
+            parent[ra] = rb
+            want.add((int(a[e]), int(b[e])))
+    got = prim_total_order(D)
+    assert {(int(min(e)), int(max(e))) for e in got} == want and len(got) == n - 1

@@ -27,34 +27,35 @@ def _eidx(a, b):                                  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def prim_total_order(D):                          # pragma: no cover - compiled
-    """MST of the dense matrix under the total edge order: (n - 1, 2) edges (parent, child)."""
+    """MST of the dense matrix under the total edge order: (n - 1, 2) edges (parent, child).
+
+    One pass per step over the vertices not yet in the tree (kept packed, with their best
+    edge): the update and the choice of the next vertex in the same loop, n^2 / 2 visits."""
     n = D.shape[0]
-    in_tree = np.zeros(n, np.bool_)
-    best_w = np.full(n, np.inf)
-    best_k = np.full(n, np.iinfo(np.int64).max, np.int64)
-    parent = np.full(n, -1, np.int64)
     out = np.empty((max(n - 1, 0), 2), np.int64)
+    m = n - 1
+    rest = np.arange(1, n)                        # vertices outside the tree, packed
+    bw = np.full(m, np.inf)                       # their best edge into the tree
+    bk = np.full(m, np.iinfo(np.int64).max, np.int64)
+    par = np.full(m, -1, np.int64)
     u = 0
-    in_tree[0] = True
     for step in range(n - 1):
-        for v in range(n):
-            if not in_tree[v]:
-                w = np.float64(D[u, v])
-                k = _eidx(u, v)
-                if w < best_w[v] or (w == best_w[v] and k < best_k[v]):
-                    best_w[v] = w
-                    best_k[v] = k
-                    parent[v] = u
-        nxt = -1
-        for v in range(n):
-            if not in_tree[v]:
-                if nxt < 0 or best_w[v] < best_w[nxt] or (
-                        best_w[v] == best_w[nxt] and best_k[v] < best_k[nxt]):
-                    nxt = v
-        in_tree[nxt] = True
-        out[step, 0] = parent[nxt]
-        out[step, 1] = nxt
-        u = nxt
+        j = -1
+        for i in range(m):
+            v = rest[i]
+            w = np.float64(D[u, v])
+            k = _eidx(u, v)
+            if w < bw[i] or (w == bw[i] and k < bk[i]):
+                bw[i] = w
+                bk[i] = k
+                par[i] = u
+            if j < 0 or bw[i] < bw[j] or (bw[i] == bw[j] and bk[i] < bk[j]):
+                j = i
+        u = rest[j]
+        out[step, 0] = par[j]
+        out[step, 1] = u
+        m -= 1                                    # swap-remove
+        rest[j], bw[j], bk[j], par[j] = rest[m], bw[m], bk[m], par[m]
     return out
 
 

@@ -11,8 +11,9 @@ non-MST edges (a few thousand; on real ResNet layers exactly the H1 births) need
 does) in :mod:`._h1_kernel`: a column's pivot is its oldest cofacet; when the pivot is the
 pivot of an earlier column that column is added, when it is the oldest cofacet of its
 youngest facet ``xy`` and ``xy`` is coned (an apparent pair), the coboundary of ``xy`` is
-added; otherwise the pivot is new and its diameter is the death. The same pairs as ripser, so
-the same diagram (tested against ripser on random data, a lattice with ties and real layers).
+added; otherwise the pivot is new and its diameter is the death. The same diagram as ripser
+(tested against ripser on random data, a lattice with ties and real layers; where lengths tie
+the death triangles can differ, their diameters cannot).
 
 Ties are exact: every comparison uses the total order ``(length, index)`` of edges, and
 triangles are ordered by their youngest facet in it (:mod:`._h1_kernel`), so that a coned edge

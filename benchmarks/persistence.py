@@ -91,12 +91,13 @@ def relu_data(n, d=512, seed=0, latent=8):
     return (np.maximum(z @ W + b, 0) + noise).astype(np.float32)
 
 
-def measure(method, X, cap_s, cap_gb, tmp):
+def measure(method, X, cap_s, cap_gb, tmp, label=None):
     import psutil
-    path = os.path.join(tmp, f"X{len(X)}.npy")
+    label = label or str(len(X))                 # one file per data set (a subset of the same
+    path = os.path.join(tmp, f"X{label}.npy")     # size is not the same data)
     if not os.path.exists(path):
         np.save(path, X)
-    out = os.path.join(tmp, f"{method}{len(X)}.npy")
+    out = os.path.join(tmp, f"{method}{label}.npy")
     proc = subprocess.Popen([sys.executable, "-c", WORKER, method, path, out],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps, peak, t0, status = psutil.Process(proc.pid), 0, time.time(), "ok"
@@ -200,7 +201,8 @@ def main(argv=None):
                     rows.append((f"{n}[:{a.check_subset}]", X[:a.check_subset],
                                  [m for m in methods if m.startswith("topoact") or m == "ripser"]))
             for label, Xs, ms in rows:
-                report(label, {m: measure(m, Xs, a.cap_seconds, a.cap_gb, tmp) for m in ms})
+                report(label, {m: measure(m, Xs, a.cap_seconds, a.cap_gb, tmp, label)
+                               for m in ms})
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -19,9 +19,14 @@ import numpy as np
 from numba import njit, prange
 
 
+#: cone-free partners kept per row by the parallel pass; rows with more are redone alone
+WIDTH = 16
+
+
 @njit(cache=True, nogil=True, fastmath={"nnan", "nsz"})
-def _row_mask(D, nn, T, a, U, count, hits):      # pragma: no cover - compiled
-    """Row ``a``: its cone-free partners ``b > a`` into ``count[a]`` / ``hits[a]``."""
+def _row_mask(D, nn, T, a, U, out):               # pragma: no cover - compiled
+    """Row ``a``: its cone-free partners ``b > a``, the first ``len(out)`` into ``out``;
+    returns how many there are."""
     n = D.shape[0]
     k = nn.shape[1]
     U[a + 1:] = np.inf
@@ -55,43 +60,32 @@ def _row_mask(D, nn, T, a, U, count, hits):      # pragma: no cover - compiled
                     coned = True
                     break
         if not coned:
-            if m < 8:
-                hits[a, m] = b
+            if m < len(out):
+                out[m] = b
             m += 1
-    count[a] = m
+    return m
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _cone_free_mask(D, nn, T):                     # pragma: no cover - compiled
     n = D.shape[0]
     count = np.zeros(n, np.int64)
-    hits = np.zeros((n, 8), np.int64)              # first few per row; rare rows redo below
+    hits = np.zeros((n, WIDTH), np.int64)          # first few per row; rare rows redo below
     for h in prange((n + 1) // 2):                 # rows h and n - 1 - h together: row a
         U = np.empty(n, np.float32)                # costs n - a, so every step costs the same
-        _row_mask(D, nn, T, h, U, count, hits)
+        count[h] = _row_mask(D, nn, T, h, U, hits[h])
         if n - 1 - h != h:
-            _row_mask(D, nn, T, n - 1 - h, U, count, hits)
+            count[n - 1 - h] = _row_mask(D, nn, T, n - 1 - h, U, hits[n - 1 - h])
     return count, hits
 
 
 @njit(cache=True, nogil=True)
 def _row_cone_free(D, nn, T, a):                   # pragma: no cover - compiled
-    """Cone-free partners ``b > a`` of one row (rows with more than 8 of them)."""
+    """All cone-free partners ``b > a`` of one row (rows with more than ``WIDTH``)."""
     n = D.shape[0]
-    k = nn.shape[1]
-    out = []
-    for b in range(a + 1, n):
-        r = D[a, b]
-        if r <= T:
-            continue
-        coned = False
-        for c in range(n):
-            if c != a and c != b and max(D[a, c], D[b, c]) < r:
-                coned = True
-                break
-        if not coned:
-            out.append(b)
-    return np.array(out, np.int64)
+    out = np.empty(n, np.int64)
+    m = _row_mask(D, nn, T, a, np.empty(n, np.float32), out)
+    return out[:m]
 
 
 def cone_free_pairs(D: np.ndarray, nn: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray]:
@@ -110,11 +104,13 @@ def cone_free_pairs(D: np.ndarray, nn: np.ndarray, T: float) -> tuple[np.ndarray
     D = np.ascontiguousarray(D, np.float32)
     nn = np.ascontiguousarray(nn, np.int64)
     count, hits = _cone_free_mask(D, nn, np.float32(T))
-    I, J = [], []
-    for a in np.flatnonzero(count):
-        js = hits[a, :count[a]] if count[a] <= 8 else _row_cone_free(D, nn, np.float32(T), a)
+    fits = count <= WIDTH
+    I = [np.repeat(np.flatnonzero(fits), count[fits])]
+    J = [hits[fits][np.arange(WIDTH) < count[fits][:, None]]]   # row-major, as I
+    for a in np.flatnonzero(~fits):
+        js = _row_cone_free(D, nn, np.float32(T), a)
         I.append(np.full(len(js), a, np.int64))
         J.append(js)
-    if not I:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(I), np.concatenate(J)
+    I, J = np.concatenate(I), np.concatenate(J)
+    order = np.lexsort((J, I))
+    return I[order], J[order]

@@ -19,7 +19,7 @@ Ties are exact: every comparison uses the total order ``(length, index)`` of edg
 triangles are ordered by their youngest facet in it (:mod:`._h1_kernel`), so that a coned edge
 is in an apparent pair even when ``d(x, y)`` equals another distance from ``x`` or ``y``. (With
 ripser's triangle order by vertex indices such *tied* edges needed a column too: 14,000 of the
-19,000 columns at 4,000 ReLU-like points, and 1.7M predicted at 20,000.)
+19,000 columns at 4,000 ReLU-like points, and 1.79M tied edges at 20,000.)
 """
 from __future__ import annotations
 

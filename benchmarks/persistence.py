@@ -19,9 +19,8 @@ settings), ``giotto-collapse`` (the same with ``collapse_edges=True``), ``topoac
 ``--topoact-only-above`` (default 5000) run topoact only (and the peers named by
 ``--big-methods``, e.g. ``giotto`` as the reference where ripser takes too long), plus a row
 ``n[:5000]`` comparing topoact with ripser on the first ``--check-subset`` points of the same
-data. Data: ``relu`` (default) = relu(16-
-component Gaussian mixture in 32-D @ random 32 x 512 projection - 0.3), as benchmarks/mapper.py
-generates; ``circle`` = relu(z W + b) with a circle + 6 Gaussian latent dims and sparse noise
+data. Data: ``relu`` (default) = relu(16-component Gaussian mixture in 32-D @ random 32 x 512
+projection - 0.3), as benchmarks/mapper.py generates; ``circle`` = relu(z W + b) with a circle + 6 Gaussian latent dims and sparse noise
 (hard: its H1 bars die late); or max-min landmarks of a real run's layer. The bottleneck columns
 compare each diagram with ripser's (giotto-ph's when ripser is not run); topoact's rows end with
 its stage timings in brackets (``edges`` = the dense distance matrix, ``h0_mst`` = the MST,

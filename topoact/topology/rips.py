@@ -10,11 +10,12 @@ is in an apparent pair (triangles are ordered by their youngest facet, so this h
 lengths too) or cleared by H0. No threshold steps: the previous default (below, still
 ``engine='gudhi-ripser'``) reran a full reduction at every growth step of ``T``, and on real
 layers ``T`` had to reach 87 % of the edges, so it lost to ripser at 5,000 points.
-Measured with ``benchmarks/persistence.py`` (2 shared cores, load 2.4-4.3, each row's peers in
+Measured with ``benchmarks/persistence.py`` (2 shared cores, load 2.4-4.6, each row's peers in
 the same run, the same diagrams: bottleneck 0): real layer3 at 5,000 points (all 12.5M edges)
 ResNet-20 1.2 s against ripser 85 s and giotto-ph 158 s, ResNet-32 1.7 s against 73 s and
 160 s; ReLU-like 512-D data at 5,000 points 2.1 s against 37 s and 30 s; at 20,000 points
-21 s and 1.95 GB peak (40,643 columns of 188M edges, exact, no truncated bar).
+18-28 s (load 2.8-4.6) and 1.95 GB peak (40,643 columns of 188M edges, exact, no truncated
+bar; ripser agrees on the first 5,000 of them).
 
 ``engine='gudhi-ripser'`` etc.: a certified threshold
 ------------------------------------------------------

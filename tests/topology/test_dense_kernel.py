@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from topoact.topology._dense_kernel import count_at_most, knn_rows
+from topoact.topology._dense_kernel import count_at_most, edges_at_most, knn_rows
 from topoact.topology.certificate import dense_distances
 from topoact.topology.pairwise import distances_to, prepare
 
@@ -23,7 +23,7 @@ def test_dense_distances_are_the_float64_rows_rounded_once(metric, n):
     assert D[3, 5] == 0
 
 
-def test_knn_rows_and_count_at_most_equal_numpy():
+def test_knn_rows_and_edges_at_most_equal_numpy():
     rng = np.random.default_rng(4)
     X = np.round(rng.normal(size=(157, 3)) * 2)           # integer grid: many ties
     D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1)).astype(np.float32)
@@ -35,6 +35,8 @@ def test_knn_rows_and_count_at_most_equal_numpy():
         assert not (nn == np.arange(157)[:, None]).any()                 # never the row itself
     for T in (0.0, 2.0, float(np.median(D)), np.inf):
         assert count_at_most(D, T) == int(np.count_nonzero(np.triu(D <= T, 1)))
+        i, j = edges_at_most(D, T)
+        assert all(np.array_equal(x, y) for x, y in zip((i, j), np.nonzero(np.triu(D <= T, 1))))
 
 
 def test_prim_total_order_is_kruskal_under_the_total_edge_order():

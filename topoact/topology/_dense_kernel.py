@@ -11,14 +11,15 @@ kernels fill, mirror, count and search it in place, one row per numba thread:
   the upper blocks are computed, half the BLAS work, and the matrix is exactly symmetric;
 * :func:`knn_rows` finds each row's ``k`` smallest entries by insertion (the candidate apexes
   of :mod:`.certificate`), with no (n, n) temporary;
-* :func:`count_at_most` counts the edges up to a threshold.
+* :func:`count_at_most` counts the edges up to a threshold and :func:`edges_at_most` lists
+  them (no (n, n) mask).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["fill_rows", "mirror_upper", "knn_rows", "count_at_most"]
+__all__ = ["fill_rows", "mirror_upper", "knn_rows", "count_at_most", "edges_at_most"]
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -147,3 +148,37 @@ def count_at_most(D: np.ndarray, T: float) -> int:
     T : float
     """
     return int(_count_rows(D, np.float64(T)).sum())
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _fill_edges(D, T, start, I, J):               # pragma: no cover - compiled
+    n = D.shape[0]
+    for a in prange(n):
+        p = start[a]
+        for b in range(a + 1, n):
+            if D[a, b] <= T:
+                I[p] = a
+                J[p] = b
+                p += 1
+
+
+def edges_at_most(D: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray]:
+    """The edges ``i < j`` with ``D[i, j] <= T``, in row-major order (as
+    ``np.nonzero(np.triu(D <= T, 1))``, without its two (n, n) masks).
+
+    Parameters
+    ----------
+    D : float32 array (n, n), symmetric
+    T : float
+
+    Returns
+    -------
+    i, j : int32 arrays (m,)
+    """
+    T = np.float64(T)
+    start = np.zeros(D.shape[0] + 1, np.int64)
+    np.cumsum(_count_rows(D, T), out=start[1:])
+    I = np.empty(start[-1], np.int32)
+    J = np.empty(start[-1], np.int32)
+    _fill_edges(D, T, start, I, J)
+    return I, J

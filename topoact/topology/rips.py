@@ -126,6 +126,8 @@ class RipsResult:
     pairs: dict = field(default_factory=dict)   # dim -> [(birth simplex, death simplex, b, d)]
     mst: tuple | None = None                    # (edges (n-1, 2), weights (n-1,))
     edges: tuple | None = None                  # (i, j, w) sorted by w, all edges <= cap
+    #                                             ('columns': <= the last H1 birth, all that
+    #                                             representative cycles use)
     timings: dict = field(default_factory=dict)
 
 
@@ -274,7 +276,8 @@ def _ripser_diagram(n, i, j, w, engine="ripser", n_threads=2):
 
 def _edges_upto(D, T):
     """Edges i < j with D[i, j] <= T from a dense matrix, sorted by length."""
-    i, j = np.nonzero(np.triu(D <= T, 1))
+    from ._dense_kernel import edges_at_most
+    i, j = edges_at_most(D, T)
     w = D[i, j]
     order = np.argsort(w, kind="stable")
     return i[order].astype(np.int32), j[order].astype(np.int32), w[order].astype(np.float64)
@@ -557,7 +560,8 @@ def _columns_result(D, T, enc, timings, t0, should_cancel, keep_edges):
                       exact=bool(T >= enc and n_trunc == 0), n_truncated=n_trunc,
                       n_edges=n_edges, n_simplices=n + n_edges, pairs={1: pairs},
                       mst=(medges, mweights),
-                      edges=_edges_upto(D, T) if keep_edges else None, timings=timings)
+                      edges=_edges_upto(D, min(T, float(h1[:, 0].max(initial=0.0))))
+                      if keep_edges else None, timings=timings)
 
 
 def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,

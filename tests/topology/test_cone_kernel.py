@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
+from topoact.topology import _cone_kernel
 from topoact.topology.certificate import cone_free_edges
 from topoact.topology.mst import dense_mst
 
@@ -32,7 +33,8 @@ def test_numba_kernel_equals_numpy_and_brute_force(case):
     elif case == "outliers":                            # far points: long cone-free edges
         X = np.r_[rng.normal(size=(80, 5)), 12 * rng.normal(size=(12, 5))]
     else:                                               # all edges tie and are cone-free:
-        X = np.r_[np.eye(14), 5 + rng.normal(scale=0.01, size=(3, 14))]   # rows with > 8
+        X = np.r_[np.eye(24), 5 + rng.normal(scale=0.01, size=(3, 24))]  # rows with more
+        assert _cone_kernel.WIDTH < 24                  # partners than the parallel pass keeps
     D = squareform(pdist(X)).astype(np.float32)
     mst, _ = dense_mst(D)
     for T in (0.0, float(np.median(D))):

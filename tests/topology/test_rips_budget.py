@@ -50,9 +50,16 @@ def test_blockwise_budget_grows_instead_of_truncating(monkeypatch, caplog):
 def test_dense_budget_is_every_edge_so_the_certificate_never_truncates():
     X = noisy_circles(200, seed=9)
     ref = ripser(X, maxdim=1)["dgms"]
-    res = sparse_rips(X, max_memory_gb=1e-9 * 40 * 50)    # the budget is only for the blockwise
-    assert res.exact and res.n_truncated == 0               # path: dense mode offers all edges
+    res = sparse_rips(X, max_memory_gb=1e-9 * 40 * 50,    # the edge budget is only for the
+                      max_dense_points=1000)              # blockwise path: dense mode offers
+    assert res.exact and res.n_truncated == 0               # all edges
     assert gudhi.bottleneck_distance(ref[1], res.diagrams[1]) < 1e-6   # float64 data, float32
+    # by default max_memory_gb bounds the dense matrix too: 2 kB cannot hold 200 x 200
+    assert rips.dense_points_limit(1e-9 * 40 * 50) < 200
+    assert not sparse_rips(X, max_memory_gb=1e-9 * 40 * 50).exact
+    # 4 GB (the default) holds the 'columns' engine's matrix at 20,000 points
+    assert rips.dense_points_limit(4.0) > 20_000
+    assert rips.dense_points_limit(4.0, "gudhi-ripser") == rips.RIPSER_DENSE_POINTS
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -90,6 +97,8 @@ def test_engine_and_budget_arguments_are_checked():
         sparse_rips(X, engine="giotto", max_dim=2)
     with pytest.raises(ValueError, match="max_edges must be a positive"):
         sparse_rips(X, max_edges=0)
+    with pytest.raises(ValueError, match="max_memory_gb must be positive"):
+        sparse_rips(X, max_memory_gb=0)
 
 
 def test_growth_stops_at_the_memory_budget(monkeypatch):

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..progress import CancelFn
 from ._validation import check_cancel
-from .pairwise import iter_blocks, prepare
+from .pairwise import prepare
 
 __all__ = ["EdgeList", "dense_distances", "cone_free_edges"]
 
@@ -52,16 +52,17 @@ def dense_distances(X: np.ndarray, metric: str, block: int = 1024,
     Returns
     -------
     ndarray of float32, shape (n, n)
-        Exactly symmetric, zero diagonal.
+        Exactly symmetric (only the blocks ``j >= i`` are computed, then mirrored: half the
+        BLAS work), zero diagonal.
     """
+    from ._dense_kernel import fill_rows, mirror_upper
     Y, sq = prepare(np.asarray(X, np.float64), metric, dtype=np.float64)
     n = Y.shape[0]
     D = np.empty((n, n), np.float32)
-    for s, B in iter_blocks(Y, sq, metric, block):
+    for s in range(0, n, block):
         check_cancel(should_cancel)
-        D[s:s + len(B)] = B
-    np.minimum(D, D.T, out=D)                   # exact symmetry (float32 rounding differs)
-    np.fill_diagonal(D, 0.0)
+        fill_rows(D, Y[s:s + block] @ Y[s:].T, sq, s, metric)
+    mirror_upper(D)
     return D
 
 
@@ -88,9 +89,8 @@ def cone_free_edges(D: np.ndarray, T: float, mst: Optional[np.ndarray] = None, *
     k = int(min(k, n - 1))
     if kernel not in ("numba", "numpy"):
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}")
-    nn = np.empty((n, k + 1), np.intp)                 # k nearest (and usually self), in row
-    for s in range(0, n, 1024):                         # blocks (no (n, n) index temporary)
-        nn[s:s + 1024] = np.argpartition(D[s:s + 1024], k, axis=1)[:, :k + 1]
+    from ._dense_kernel import knn_rows
+    nn = knn_rows(np.ascontiguousarray(D, np.float32), k) if k > 0 else np.empty((n, 0), np.int64)
     if kernel == "numba":
         from ._cone_kernel import cone_free_pairs
         check_cancel(should_cancel)

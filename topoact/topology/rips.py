@@ -1,16 +1,21 @@
 """Vietoris-Rips persistence on a data-driven, *certified* threshold (the default complex).
 
-Default (``engine='auto'``, ``max_dim=1``) with the dense matrix (n <= 8192): ``'columns'``
---------------------------------------------------------------------------------------------
-One exact pass at the enclosing radius (:mod:`.h1_reduce`): the dense float32 matrix (below),
-H0 from its MST, and the H1 cohomology reduction of only the columns that can matter, the
-cone-free non-MST edges of :mod:`.certificate` (plus the edges whose length is tied within a
-row, float32 ties); every other edge is in an apparent pair or cleared by H0. Measured on real
-ResNet-20 layer3 at 5,000 points: 23k columns of 12.5M edges, H1 in 5 s where gudhi's ripser on
-the dense matrix took 15-22 s; the same 4,044 bars, bit for bit (``benchmarks/persistence.py``).
-No threshold steps: the previous default (below, still ``engine='gudhi-ripser'``) reran a full
-reduction at every growth step of ``T``, and on real layers ``T`` had to reach 87 % of the
-edges, so it lost to ripser at 5,000 points.
+Default (``engine='auto'``, ``max_dim=1``) with the dense matrix: ``'columns'``
+-------------------------------------------------------------------------------
+One exact pass at the enclosing radius (:mod:`.h1_reduce`): the dense float32 matrix (below;
+built while it fits in ``max_memory_gb``, :func:`dense_points_limit`: 30,894 points at the
+default 4 GB, 1.6 GB at 20,000), H0 from its MST, and the H1 cohomology reduction of only the
+columns that can matter, the cone-free non-MST edges of :mod:`.certificate`; every other edge
+is in an apparent pair (triangles are ordered by their youngest facet, so this holds with tied
+lengths too) or cleared by H0. No threshold steps: the previous default (below, still
+``engine='gudhi-ripser'``) reran a full reduction at every growth step of ``T``, and on real
+layers ``T`` had to reach 87 % of the edges, so it lost to ripser at 5,000 points.
+Measured with ``benchmarks/persistence.py`` (2 shared cores, load 2.4-4.6, each row's peers in
+the same run, the same diagrams: bottleneck 0): real layer3 at 5,000 points (all 12.5M edges)
+ResNet-20 1.2 s against ripser 85 s and giotto-ph 158 s, ResNet-32 1.7 s against 73 s and
+160 s; ReLU-like 512-D data at 5,000 points 2.1 s against 37 s and 30 s; at 20,000 points
+18-28 s (load 2.8-4.6) and 1.95 GB peak (40,643 columns of 188M edges, exact, no truncated
+bar; ripser agrees on the first 5,000 of them).
 
 ``engine='gudhi-ripser'`` etc.: a certified threshold
 ------------------------------------------------------
@@ -22,7 +27,8 @@ edges, as on real ResNet layers, on the dense matrix with threshold ``T`` instea
 enumerates much faster), and ``T`` is chosen so that the result is exact:
 
 1. the dense (n, n) float32 distance matrix is computed in float64 row blocks and rounded once
-   (as ripser does; 100 MB at n = 5,000; used while ``n <= max_dense_points`` = 8192);
+   (as ripser does; 100 MB at n = 5,000; used while ``n <= max_dense_points``, 8,192 for these
+   engines: ripser copies the matrix and the threshold steps build (n, n) masks);
 2. **H0** is exact from the MST (Prim on the dense matrix, or scipy + Borůvka passes, :mod:`.mst`);
 3. **where H1 can be born**: an edge with an *apex* (a vertex closer than its length to both
    ends) cannot create an H1 class, nor can an MST edge; :mod:`.certificate` lists the
@@ -120,6 +126,8 @@ class RipsResult:
     pairs: dict = field(default_factory=dict)   # dim -> [(birth simplex, death simplex, b, d)]
     mst: tuple | None = None                    # (edges (n-1, 2), weights (n-1,))
     edges: tuple | None = None                  # (i, j, w) sorted by w, all edges <= cap
+    #                                             ('columns': <= the last H1 birth, all that
+    #                                             representative cycles use)
     timings: dict = field(default_factory=dict)
 
 
@@ -268,10 +276,39 @@ def _ripser_diagram(n, i, j, w, engine="ripser", n_threads=2):
 
 def _edges_upto(D, T):
     """Edges i < j with D[i, j] <= T from a dense matrix, sorted by length."""
-    i, j = np.nonzero(np.triu(D <= T, 1))
+    from ._dense_kernel import edges_at_most
+    i, j = edges_at_most(D, T)
     w = D[i, j]
     order = np.argsort(w, kind="stable")
     return i[order].astype(np.int32), j[order].astype(np.int32), w[order].astype(np.float64)
+
+
+#: bytes per entry of the (n, n) matrix the 'columns' engine holds: the float32 matrix plus
+#: the float64 Gram block, the points and the kernels' buffers (measured peak at 20,000
+#: ReLU-like 512-D points: 1.95 GB, of which ~0.35 GB is the interpreter and libraries)
+DENSE_BYTES = 4.5
+#: ``max_dense_points`` of the ripser-based engines (ripser copies the matrix, and the edge
+#: lists of the threshold steps are (n, n) masks)
+RIPSER_DENSE_POINTS = 8192
+
+
+def dense_points_limit(max_memory_gb: float, engine: str = "auto") -> int:
+    """Largest ``n`` whose dense matrix path fits in ``max_memory_gb`` (the default of
+    ``max_dense_points``).
+
+    Parameters
+    ----------
+    max_memory_gb : float
+    engine : one of :data:`RIPSER_ENGINES`; the ripser-based ones keep
+        :data:`RIPSER_DENSE_POINTS`
+
+    Returns
+    -------
+    int (4 GB: 30,894 points for 'auto' / 'columns')
+    """
+    if engine not in ("auto", "columns"):
+        return RIPSER_DENSE_POINTS
+    return int((max_memory_gb * 2**30 / DENSE_BYTES) ** 0.5)
 
 
 def _dense_ok(X, max_dense_points, certify):
@@ -279,7 +316,8 @@ def _dense_ok(X, max_dense_points, certify):
 
 
 def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[str, float] = "auto",
-                degree: int = 32, certify: Union[str, bool] = "auto", max_dense_points: int = 8192,
+                degree: int = 32, certify: Union[str, bool] = "auto",
+                max_dense_points: Optional[int] = None,
                 max_edges: Optional[int] = None, growth: Optional[float] = None, seed: int = 0,
                 block: int = 1024, k_apex: int = 16, should_cancel: Optional[CancelFn] = None,
                 keep_edges: bool = False, max_memory_gb: float = 4.0,
@@ -306,9 +344,13 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     metric : 'euclidean' or 'cosine'
     threshold : 'auto', 'enclosing' or a float
     certify : 'auto' (certificate when n <= ``max_dense_points``), True (required) or False
+    max_dense_points : largest n for which the dense (n, n) float32 matrix is built (default:
+        :func:`dense_points_limit` of ``max_memory_gb``, 30,894 points at 4 GB for the
+        'columns' engine, 8,192 for the ripser-based ones)
     k_apex : nearest neighbours tried first as apexes by the certificate
     max_edges : None (the budget grows, bounded by ``max_memory_gb``) or a hard cap
-    max_memory_gb : memory bound of the growing edge budget
+    max_memory_gb : memory bound of the dense matrix (``max_dense_points``) and of the
+        growing edge budget without it
     engine : 'auto' (default: 'columns' with the dense matrix, else 'gudhi-ripser'),
         'columns' (:mod:`.h1_reduce`: one exact pass at ``T`` = the enclosing radius that
         reduces only the cone-free columns; needs the dense matrix), 'gudhi-ripser' (gudhi's
@@ -325,6 +367,11 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
     if certify not in ("auto", True, False):
         raise ValueError(f"certify must be 'auto', True or False, got {certify!r}")
     X = check_points(X)
+    if not max_memory_gb > 0:
+        raise ValueError(f"max_memory_gb must be positive, got {max_memory_gb!r}")
+    if max_dense_points is None:                # 'auto' with a hard edge cap: the ripser path
+        max_dense_points = dense_points_limit(
+            max_memory_gb, "gudhi-ripser" if engine == "auto" and max_edges is not None else engine)
     if growth is None:
         growth = 1.3 if _dense_ok(X, max_dense_points, certify) else 2.0
     if not growth > 1:
@@ -489,26 +536,32 @@ def ripser_rips(X: np.ndarray, *, metric: str = "euclidean", threshold: Union[st
 def _columns_result(D, T, enc, timings, t0, should_cancel, keep_edges):
     """:func:`ripser_rips` with ``engine='columns'``: H0 from the MST and H1 from
     :func:`~.h1_reduce.h1_cohomology`, in one pass at ``T``."""
+    from ._dense_kernel import count_at_most
+    from ._h1_kernel import prim_total_order
     from .h1_reduce import h1_cohomology
     n = D.shape[0]
     timings["edges"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    medges, mweights = dense_mst(D)
+    mst = prim_total_order(D)                   # one MST for H0 and the reduction's clearing
+    mweights = D[mst[:, 0], mst[:, 1]].astype(np.float64)
+    order = np.argsort(mweights, kind="stable")
+    medges, mweights = mst[order], mweights[order]
     h0 = h0_diagram(mweights)
     timings["h0_mst"] = time.perf_counter() - t0
-    h1, info = h1_cohomology(D, T, should_cancel)
-    timings.update({f"h1_{k}": v for k, v in info["timings"].items()})
-    n_edges = int(np.count_nonzero(D <= T) - n) // 2
+    h1, info = h1_cohomology(D, T, should_cancel, mst=mst)
+    timings.update({f"h1_{k}": v for k, v in info["timings"].items() if k != "mst"})
+    n_edges = count_at_most(D, T)
     pairs = [([int(a), int(b)], None, float(bd[0]), float(bd[1]))
              for (a, b), bd in zip(info["edges"], h1)]
     n_trunc = int(np.isinf(h1[:, 1]).sum())
-    log.info("columns H1: %d bars, T=%.4g, enclosing %.4g, %d columns (%d tied), %d additions",
-             len(h1), T, enc, info["columns"], info["tied"], info["additions"])
+    log.info("columns H1: %d bars, T=%.4g, enclosing %.4g, %d columns, %d additions",
+             len(h1), T, enc, info["columns"], info["additions"])
     return RipsResult(diagrams=[h0, h1], threshold=float(T), enclosing_radius=float(enc),
                       exact=bool(T >= enc and n_trunc == 0), n_truncated=n_trunc,
                       n_edges=n_edges, n_simplices=n + n_edges, pairs={1: pairs},
                       mst=(medges, mweights),
-                      edges=_edges_upto(D, T) if keep_edges else None, timings=timings)
+                      edges=_edges_upto(D, min(T, float(h1[:, 0].max(initial=0.0))))
+                      if keep_edges else None, timings=timings)
 
 
 def sparse_rips(X: np.ndarray, *, metric: str = "euclidean", max_dim: int = 1,

@@ -367,6 +367,12 @@ def test_webgl_graph_draws_its_edges_and_the_clicked_nodes_ring_on_canvases(dash
         f"return document.querySelector('#{ids.GRAPH} .js-plotly-plot')._fullData[0].visible") is False
     dash_duo.find_element("#test-click").click()
     until(lambda: drawn(RING_CANVAS, "topoactNode") == node, 10, msg="the ring on the clicked node")
+    # the ring canvas lies exactly over the plot (it once sat at the page's top-left corner)
+    assert dash_duo.driver.execute_script(f"""
+        const a = {canvas.format(RING_CANVAS)}.getBoundingClientRect();
+        const b = document.querySelector('#{ids.GRAPH} .js-plotly-plot').getBoundingClientRect();
+        return [a.left, a.top, a.width, a.height].map(Math.round).join() ===
+               [b.left, b.top, b.width, b.height].map(Math.round).join();""")
 
     # a zoom redraws both, with the marker under the ring in its new place
     def ring_pixel() -> list[int]:

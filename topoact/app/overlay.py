@@ -35,7 +35,10 @@ OVERLAY_JS = """if (!window.topoactOverlay) {
                 canvas = document.createElement('canvas');
                 canvas.className = className;
                 canvas.style.cssText = 'position:absolute;left:0;top:0;pointer-events:none' + (below ? '' : ';z-index:5');
-                if (below && gl) gl.parentNode.insertBefore(canvas, gl); else gd.appendChild(canvas);
+                // in plotly's positioned container: the plot div itself is position:static, so a
+                // canvas appended to it was placed against the page, not the plot
+                const host = gd.querySelector('.svg-container') || gd;
+                if (below && gl) gl.parentNode.insertBefore(canvas, gl); else host.appendChild(canvas);
             }
             const ratio = window.devicePixelRatio || 1, w = gd.clientWidth, h = gd.clientHeight;
             if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {

@@ -271,7 +271,9 @@ def test_composition_and_sweep_figures_hold_the_numbers():
 
     import plotly.graph_objects as go
 
-    bars = go.Figure(composition_figure({"2": 3, "0": 7}, ["cat", "dog", "fox"])).data[0]   # a valid figure
+    composition = go.Figure(composition_figure({"2": 3, "0": 7}, ["cat", "dog", "fox"]))  # a valid figure
+    assert composition.layout.yaxis.automargin and composition.layout.xaxis.automargin  # labels not cut off
+    bars = composition.data[0]
     assert list(bars.x) == ["cat", "fox"] and list(bars.y) == [7, 3]
     assert list(bars.marker.color) == [CLASS_COLORS[0], CLASS_COLORS[2]]
     summaries = [{"params": {"n": n, "p": p}, "nodes": 10 * n + p * 10} for n in (3, 5) for p in (0.2, 0.4)]

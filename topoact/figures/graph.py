@@ -509,7 +509,9 @@ def composition_figure(label_counts: dict, class_names: Sequence[str], *, kind: 
         trace = {"type": "pie", "labels": names, "values": counts, "marker": {"colors": colors}, "sort": False}
     else:
         trace = {"type": "bar", "x": names, "y": counts, "marker": {"color": colors}}
-        layout["yaxis"] = {"title": {"text": "members"}}
+        # automargin: with the fixed 10 px margins the counts and class names were cut off
+        layout["yaxis"] = {"title": {"text": "members"}, "automargin": True}
+        layout["xaxis"] = {"automargin": True}
     return {"data": [trace], "layout": layout}
 
 

@@ -1,11 +1,10 @@
-"""The one Prim minimum-spanning-tree loop, shared by persistence (H0) and single linkage.
+"""The Prim minimum-spanning-tree loop over rows computed on demand (single linkage; H0 on a
+dense matrix uses the compiled loop of :func:`topoact.topology.mst.dense_mst`).
 
 ``prim_mst(n, row)`` grows the tree from vertex 0 and asks ``row(v)`` for the distances (n,)
 from the vertex just added to all vertices; it keeps one (n,) vector of best distances, so it
 needs O(n) memory besides what ``row`` uses:
 
-* :func:`topoact.topology.mst.dense_mst` passes rows of a dense (n, n) distance matrix that
-  exists anyway (the certified Rips engine builds it);
 * :class:`topoact.mapper.cluster.SingleLinkage` passes rows computed on the fly from the points
   of a cover element (no n x n matrix at all).
 

@@ -8,8 +8,8 @@ each round is one blockwise pass that finds, for every component, its shortest e
 component (float32 blocks, no N x N matrix). Usually the threshold graph is connected or nearly
 so and no round is needed.
 
-On a dense matrix (the certified engine has one) :func:`dense_mst` runs the one Prim loop of
-:mod:`topoact.mst` over its rows.
+On a dense matrix (the certified engines have one) :func:`dense_mst` runs the compiled Prim
+loop of the H1 reduction (:func:`._h1_kernel.prim_total_order`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from ..mst import prim_mst
 from .pairwise import distances_to
 
 __all__ = ["mst_edges", "h0_diagram", "dense_mst"]
@@ -115,8 +114,10 @@ def h0_diagram(weights: np.ndarray) -> np.ndarray:
 
 
 def dense_mst(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """MST of a dense (n, n) distance matrix: the shared Prim loop (:func:`topoact.mst.prim_mst`)
-    over its rows (O(n^2) time, no copy of ``D``; why not scipy: see :mod:`topoact.mst`).
+    """MST of a dense (n, n) distance matrix: the compiled Prim loop of the H1 reduction
+    (:func:`._h1_kernel.prim_total_order`, O(n^2) time, no copy of ``D``), whose tree under the
+    total edge order (length, then index) is also the one the reduction clears, so every
+    engine on a dense matrix shares one MST (why not scipy: see :mod:`topoact.mst`).
 
     Parameters
     ----------
@@ -128,7 +129,10 @@ def dense_mst(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edges : int64 (n - 1, 2) and weights : float64 (n - 1,)
         Sorted by weight, as :func:`mst_edges` returns them.
     """
-    edges, weights = prim_mst(D.shape[0], D.__getitem__)
+    from ._h1_kernel import prim_total_order
+
+    edges = prim_total_order(np.ascontiguousarray(D))
+    weights = D[edges[:, 0], edges[:, 1]].astype(np.float64)
     order = np.argsort(weights, kind="stable")
     return edges[order], weights[order]
 

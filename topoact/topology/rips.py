@@ -537,18 +537,14 @@ def _columns_result(D, T, enc, timings, t0, should_cancel, keep_edges):
     """:func:`ripser_rips` with ``engine='columns'``: H0 from the MST and H1 from
     :func:`~.h1_reduce.h1_cohomology`, in one pass at ``T``."""
     from ._dense_kernel import count_at_most
-    from ._h1_kernel import prim_total_order
     from .h1_reduce import h1_cohomology
     n = D.shape[0]
     timings["edges"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    mst = prim_total_order(D)                   # one MST for H0 and the reduction's clearing
-    mweights = D[mst[:, 0], mst[:, 1]].astype(np.float64)
-    order = np.argsort(mweights, kind="stable")
-    medges, mweights = mst[order], mweights[order]
+    medges, mweights = dense_mst(D)             # one MST for H0 and the reduction's clearing
     h0 = h0_diagram(mweights)
     timings["h0_mst"] = time.perf_counter() - t0
-    h1, info = h1_cohomology(D, T, should_cancel, mst=mst)
+    h1, info = h1_cohomology(D, T, should_cancel, mst=medges)
     timings.update({f"h1_{k}": v for k, v in info["timings"].items() if k != "mst"})
     n_edges = count_at_most(D, T)
     pairs = [([int(a), int(b)], None, float(bd[0]), float(bd[1]))

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .allocator import tune_malloc
 from .hashing import stable_hash
 from .progress import ProgressFn, check_cancelled, report
 from .reduce import REDUCTIONS, check_reduce, reduced_dim, reduces
@@ -579,6 +580,7 @@ def _write(bundle, dataset, out: Path, layers, hooked, layer_info, classes, desc
     workers = _default_workers() if num_workers is None else num_workers
     module = bundle.module
     module.eval()
+    tune_malloc()  # a batch's buffers are reused by the next batch instead of faulted in again
     started = time.perf_counter()
     done = min(writer.chunks_done * chunk_size, n)
     bar = bar_factory(total=n, initial=done, unit="img", desc="collect", disable=progress is not True,

@@ -34,6 +34,7 @@ from ..collection import (
     hooked_layers,
     open_writer,
 )
+from ..allocator import tune_malloc
 from ..progress import check_cancelled, report
 from ..store import RunWriter, open_layer_writer
 from .scheduler import dask_client
@@ -72,6 +73,7 @@ def _resources(job: ChunkJob, model: Any, dataset: Any) -> tuple[Any, Any, threa
         from ..data import open_dataset
         from ..models import load_model
 
+        tune_malloc()  # Dask's MALLOC_TRIM_THRESHOLD_ makes every batch fault its buffers in again
         bundle = model if model is not None else load_model(job.model_spec, weights=job.weights)
         bundle.module.eval()
         data = dataset if dataset is not None else open_dataset(job.data_spec)

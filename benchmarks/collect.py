@@ -88,6 +88,10 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--reduce", default="gap", choices=["gap", "random", "center"])
     args = parser.parse_args(argv)
+    # collect() sets glibc's malloc thresholds for the process (topoact.allocator); set them
+    # before either side runs so plain inference is measured with the same allocator
+    from topoact.allocator import tune_malloc
+    tune_malloc()
 
     rows = []
     for name, bundle, data, layers in cases(args.n):

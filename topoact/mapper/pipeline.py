@@ -168,21 +168,22 @@ class Mapper(Params):
                                    else DBSCAN(eps="auto", metric="euclidean", min_samples=3))
         return lens, cover, clusterer
 
-    def compute_lens(self, X: Any, **context: Any) -> np.ndarray:
+    def compute_lens(self, X: Any, *, fingerprint: str | None = None, **context: Any) -> np.ndarray:
         """Lens values of X (N, D): (N,) or (N, 2) float64, cached by content (module docstring).
 
-        ``context`` (e.g. ``probabilities`` (N, C)) is passed to the lens's ``fit``.
+        ``context`` (e.g. ``probabilities`` (N, C)) is passed to the lens's ``fit``;
+        ``fingerprint``: X's :func:`array_fingerprint` when the caller has it already.
         """
         lens, _, _ = self._steps()
-        token = (array_fingerprint(X), _token(lens), _token(context))
+        token = (fingerprint or array_fingerprint(X), _token(lens), _token(context))
         cache = self.__dict__.get("_lens_cache")
         if cache is None or cache[0] != token:
             values = lens.fit_transform(X, **context)
             self._lens_cache = (token, values)
         return self._lens_cache[1]
 
-    def _prepare_clusterer(self, X, clusterer):
-        token = (array_fingerprint(X), _token(clusterer))
+    def _prepare_clusterer(self, X, clusterer, fingerprint):
+        token = (fingerprint, _token(clusterer))
         cache = self.__dict__.get("_cluster_cache")
         if cache is not None and cache[0] == token:
             for k, v in cache[1].items():
@@ -238,15 +239,16 @@ class Mapper(Params):
         if self.backend not in ("topoact", "kmapper"):
             raise ValueError(f"backend must be 'topoact' or 'kmapper', got {self.backend!r}")
         lens, cover, clusterer = self._steps()
+        fingerprint = array_fingerprint(X)  # once per fit: it keys every cache below
         if lens_values is None:
             context = {} if probabilities is None else {"probabilities": probabilities}
-            lens_values = self.compute_lens(X, **context)
+            lens_values = self.compute_lens(X, fingerprint=fingerprint, **context)
         lens_values = np.asarray(lens_values, np.float64)
         if lens_values.shape[0] != N:
             raise ValueError(f"lens values have {lens_values.shape[0]} rows, X has {N}")
         self.lens_values_ = lens_values
         t_lens = time.perf_counter()
-        clusterer = self._prepare_clusterer(X, clusterer)
+        clusterer = self._prepare_clusterer(X, clusterer, fingerprint)
         self.eps_ = getattr(clusterer, "eps_", None)
         t_prep = time.perf_counter()
         cover.fit(lens_values)
@@ -265,7 +267,8 @@ class Mapper(Params):
         graph = self.graph_from_members(X, members, intervals, labels=labels,
                                         predictions=predictions, attributes=attributes,
                                         attribute_kinds=attribute_kinds,
-                                        attribute_periods=attribute_periods, layer=layer, key=key)
+                                        attribute_periods=attribute_periods, layer=layer, key=key,
+                                        fingerprint=fingerprint)
         self.graph_ = graph
         t_end = time.perf_counter()
         self.timings_ = {"lens": t_lens - t0, "prepare": t_prep - t_lens,
@@ -311,10 +314,11 @@ class Mapper(Params):
                            attributes: Mapping[str, np.ndarray] | None = None,
                            attribute_kinds: Mapping[str, str] | None = None,
                            attribute_periods: Mapping[str, float] | None = None,
-                           layer: str = "", key: str = "") -> MapperGraph:
+                           layer: str = "", key: str = "", fingerprint: str | None = None) -> MapperGraph:
         """The MapperGraph of given node members (K sorted (n_k,) row arrays) of X (N, D),
-        with per-node statistics (needs ``lens_values_``) and node means."""
-        token = array_fingerprint(X)
+        with per-node statistics (needs ``lens_values_``) and node means (``fingerprint``: X's
+        :func:`array_fingerprint` when the caller has it already)."""
+        token = fingerprint or array_fingerprint(X)
         norms = self.__dict__.get("_norm_cache")
         if norms is None or norms[0] != token:
             self._norm_cache = (token, row_norms(X))

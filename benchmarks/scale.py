@@ -21,8 +21,8 @@
   must be identical.
 
 - e2e: a built-in run end to end on one LocalCluster(2) (``--e2e-n`` images of ``shapes``, the
-  demo CNN, layer ``avgpool``): collect, the layer's default Mapper graph (saved as the default, as
-  ``topoact mapper`` does), anomalies, each with the cluster as the scheduler; seconds per step and
+  demo CNN, layer ``avgpool``): collect, the layer's automatic default Mapper graph (chosen and saved
+  as the default, as ``topoact mapper RUN --layer avgpool`` does), anomalies, each with the cluster as the scheduler; seconds per step and
   the peak resident memory of the client and of each worker process after each step.
   ``--e2e-out DIR`` keeps the run (e.g. for ``benchmarks/app_latency.py --run DIR --layer avgpool``)
   and ``--e2e-steps`` runs some of the steps (a collect in DIR is resumed).
@@ -208,7 +208,7 @@ def part_e2e(out: Path, n: int, steps: list[str], batch_size: int) -> None:
 
     import topoact
     from topoact.distributed import use_scheduler
-    from topoact.mapper.run_graphs import build_run_graph
+    from topoact.mapper.auto import build_default_graph
 
     layer = "avgpool"
     rows = []
@@ -220,8 +220,8 @@ def part_e2e(out: Path, n: int, steps: list[str], batch_size: int) -> None:
                 run = topoact.collect("demo", f"shapes:{n}", out=out, layers=[layer], batch_size=batch_size,
                                       chunk_size=16384, progress=False, scheduler=client)
                 what = f"{run.n:,} images"
-            elif step == "mapper":
-                graph = build_run_graph(topoact.open_run(out), layer, None, default=True)
+            elif step == "mapper":  # what `topoact mapper RUN --layer L` builds: the automatic choice
+                graph = build_default_graph(topoact.open_run(out), layer, default=True)
                 what = f"{graph.n_nodes} nodes, {graph.n_edges} edges"
             elif step == "anomalies":
                 table = topoact.anomalies(topoact.open_run(out), cache=True)

@@ -9,7 +9,9 @@ Storage: ``<run>/embeddings/<layer>-<key>.json`` (a :class:`~topoact.results.Res
 entry: method, seed, shape, and the layer's fingerprint) and the coordinates beside it in
 ``<layer>-<key>.npy`` (plain NPY, readable without topoact). An entry whose layer fingerprint
 changed since (a rewritten layer) or whose NPY is missing or of the wrong shape is recomputed,
-never served. UMAP (umap-learn, seeded, ``n_neighbors=15``, ``min_dist=0.1``) is deterministic
+never served. Above ``UMAP_FIT_ROWS`` rows UMAP is fitted on a seeded sample of that many rows and
+the others are placed among them (:mod:`topoact.mapper.landmarks`: a full UMAP of a million rows
+takes hours here). UMAP (umap-learn, seeded, ``n_neighbors=15``, ``min_dist=0.1``) is deterministic
 for a fixed seed on one machine; its first call in a process JIT-compiles numba code (about
 20 s on an idle core of this machine), which is why the coordinates are cached.
 """
@@ -29,18 +31,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["layer_embedding", "cached_embedding", "compute_embedding", "EMBEDDING_METHODS"]
 
 EMBEDDING_METHODS = ("umap", "pca")
+#: above this many rows UMAP is fitted on a seeded sample and the other rows are placed among
+#: them (:mod:`topoact.mapper.landmarks`); at or below it, on every row
+UMAP_FIT_ROWS = 20000
 #: bump when the computation changes meaning (old files are then not reused)
 _VERSION = 1
 
 
-def compute_embedding(X, method: str = "umap", seed: int = 0) -> np.ndarray:
+def compute_embedding(X, method: str = "umap", seed: int = 0, progress: ProgressFn | None = None) -> np.ndarray:
     """(N, 2) float64 embedding of X (N, D): seeded UMAP or the first two principal components.
 
     Parameters
     ----------
     X : (N, D) array
     method : {'umap', 'pca'}
-    seed : UMAP's random seed
+    seed : UMAP's random seed (and of its landmark sample above ``UMAP_FIT_ROWS`` rows)
+    progress : callable(done, total, message), optional (placing rows among UMAP's landmarks)
 
     Returns
     -------
@@ -50,8 +56,10 @@ def compute_embedding(X, method: str = "umap", seed: int = 0) -> np.ndarray:
 
     if method not in EMBEDDING_METHODS:
         raise ValueError(f"embedding method must be one of {EMBEDDING_METHODS}, got {method!r}")
-    lens = UMAPLens(n_components=2, seed=seed) if method == "umap" else PCALens(2)
-    return np.asarray(lens.fit_transform(X), np.float64)
+    if method == "pca":
+        return np.asarray(PCALens(2).fit_transform(X), np.float64)
+    lens = UMAPLens(n_components=2, seed=seed, fit_rows=UMAP_FIT_ROWS)
+    return np.asarray(lens.fit(X, progress=progress).transform(X), np.float64)
 
 
 def _entry(run: RunLike, layer: str, method: str, seed: int):
@@ -59,6 +67,9 @@ def _entry(run: RunLike, layer: str, method: str, seed: int):
     if method not in EMBEDDING_METHODS:
         raise ValueError(f"embedding method must be one of {EMBEDDING_METHODS}, got {method!r}")
     params = {"method": method, "seed": int(seed) if method == "umap" else 0}
+    if method == "umap" and run.activations(layer).shape[0] > UMAP_FIT_ROWS:
+        # a landmark embedding is another result than a full UMAP: its own cache entry
+        params["fit_rows"] = UMAP_FIT_ROWS
     cache = ResultCache(run, "embeddings", version=_VERSION)
     return cache, cache.key(layer, params), params
 
@@ -119,7 +130,7 @@ def layer_embedding(run: RunLike, layer: str, method: str = "umap", seed: int = 
         return values
     X = run.activations(layer)
     report(progress, 0, 1, f"{method.upper()} of {layer} ({X.shape[0]:,} images)")
-    values = compute_embedding(X, method, params["seed"])
+    values = compute_embedding(X, method, params["seed"], progress=progress)
     json_path = cache.path(layer, key, create=True)
     save_npy(json_path.with_suffix(".npy"), values)
     cache.save(layer, key, dict(params, shape=list(values.shape), file=json_path.with_suffix(".npy").name))

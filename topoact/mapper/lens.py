@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..config import check_range
+from ..progress import ProgressFn
 from .params import Params, resolve_seed
 
 __all__ = [
@@ -210,19 +212,30 @@ def exact_knn(X: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndar
 
 
 class UMAPLens(Lens):
-    """UMAP embedding (umap-learn, seeded: one thread, deterministic) with 1 or 2 components."""
+    """UMAP embedding (umap-learn, seeded: one thread, deterministic) with 1 or 2 components.
+
+    Above ``fit_rows`` rows UMAP is fitted on a seeded sample of ``fit_rows`` rows and the
+    others are placed among them (:mod:`topoact.mapper.landmarks`): a full UMAP of a million
+    rows takes hours on a small machine. ``fit_rows=None`` always fits every row.
+    """
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
-                 metric: str = "euclidean", seed: int = 0, random_state: int | None = None):
+                 metric: str = "euclidean", seed: int = 0, random_state: int | None = None,
+                 fit_rows: int | None = EXACT_KNN_ROWS):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.seed = seed
         self.random_state = random_state
+        self.fit_rows = fit_rows
 
-    def fit(self, X: ArrayLike, **context: Any) -> "UMAPLens":
-        """Fit UMAP on X (N, D). Returns self."""
+    def fit(self, X: ArrayLike, progress: ProgressFn | None = None, **context: Any) -> "UMAPLens":
+        """Fit UMAP on X (N, D) (on its landmarks above ``fit_rows`` rows). Returns self.
+
+        Learned: ``embedding_`` (N, n_components), ``landmarks_`` (M,) rows UMAP was fitted on
+        (all rows at or below ``fit_rows``), ``model_`` (the umap-learn estimator).
+        """
         _check_X(X)
         try:
             import umap
@@ -230,25 +243,45 @@ class UMAPLens(Lens):
             raise ImportError(
                 "UMAPLens needs the optional dependency umap-learn: pip install umap-learn"
             ) from exc
-        X32 = np.asarray(X, dtype=np.float32)
+        seed = resolve_seed(self.seed, self.random_state, "UMAPLens")
+        n = X.shape[0]
+        if self.fit_rows is not None and n > check_range("fit_rows", self.fit_rows, self.n_neighbors + 1,
+                                                         integer=True):
+            landmarks = np.sort(np.random.default_rng(seed).choice(n, int(self.fit_rows), replace=False))
+        else:
+            landmarks = np.arange(n)
+        X32 = np.asarray(X[landmarks] if len(landmarks) < n else X, dtype=np.float32)
         knn = (None, None, None)
         if X32.shape[0] <= EXACT_KNN_ROWS and self.metric in ("euclidean", "cosine"):
             knn = exact_knn(X32, min(self.n_neighbors, X32.shape[0]), self.metric)
         self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
                                 min_dist=self.min_dist, metric=self.metric, n_jobs=1,
-                                random_state=resolve_seed(self.seed, self.random_state, "UMAPLens"),
-                                precomputed_knn=knn)
+                                random_state=seed, precomputed_knn=knn)
         with warnings.catch_warnings():
-            # "transforming new data ... unavailable" with a precomputed k-NN: topoact never
-            # transforms new rows with a UMAP lens (run_graphs.locate refuses it)
+            # "transforming new data ... unavailable" with a precomputed k-NN: new rows are
+            # placed among the fitted ones instead (transform)
             warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
-            self.embedding_ = self.model_.fit_transform(X32)
+            fitted = np.asarray(self.model_.fit_transform(X32), np.float64)
+        self.landmarks_ = landmarks
+        self._landmark_rows = X32
+        if len(landmarks) < n:
+            from .landmarks import place_by_landmarks
+            self.embedding_ = place_by_landmarks(X, landmarks, fitted, self.n_neighbors, self.metric,
+                                                 progress=progress)
+        else:
+            self.embedding_ = fitted
         self._fit_shape = X.shape
         return self
 
     def transform(self, X: ArrayLike) -> np.ndarray:
-        """UMAP embedding of X (N, D): (N,) or (N, 2) float64."""
-        out = (self.embedding_ if X.shape == self._fit_shape else self.model_.transform(X))
+        """UMAP embedding of X (N, D): (N,) or (N, 2) float64 (rows other than the fitted ones are
+        placed among the fitted rows, :mod:`topoact.mapper.landmarks`)."""
+        if X.shape == self._fit_shape:
+            out = self.embedding_
+        else:
+            from .landmarks import place_rows
+            out = place_rows(np.asarray(X, np.float32), self._landmark_rows, self.embedding_[self.landmarks_],
+                             self.n_neighbors, self.metric)
         out = np.asarray(out, dtype=np.float64)
         return out[:, 0] if self.n_components == 1 else out
 

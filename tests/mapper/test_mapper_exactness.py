@@ -59,6 +59,37 @@ def test_dbscan_labels_equal_sklearn_including_border_points(metric):
         np.testing.assert_array_equal(ours, ref)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_dbscan_labels_streaming_pairs_equal_sklearn(metric, monkeypatch):
+    """Large elements stream their pairs into PairStreamLabels (O(n) memory): same labels."""
+    from topoact.mapper import cluster
+
+    monkeypatch.setattr(cluster, "STREAM_MIN_ROWS", 0)
+    X = _relu_data(1500, d=16, seed=8)
+    X[5] = 0.0
+    for scale in (0.6, 1.6):
+        eps = auto_eps(X, 4, metric, scale=scale)
+        ref = SkDBSCAN(eps=eps, min_samples=4, metric=metric).fit_predict(X.astype(np.float64))
+        np.testing.assert_array_equal(dbscan_labels(X, None, eps, 4, metric), ref)
+
+
+def test_pair_stream_labels_fold_and_hold_like_all_pairs_at_once():
+    from topoact.mapper.cluster import PairStreamLabels, labels_from_pairs, neighbor_pairs
+
+    X = _relu_data(900, d=12, seed=9)
+    a, b, ok = neighbor_pairs(X, None, auto_eps(X, 3, "euclidean", scale=1.3))
+    ok = ok.copy()
+    ok[::7] = False                                  # points that are not their own neighbour
+    for min_samples in (2, 3, 5):
+        stream = PairStreamLabels(len(X), min_samples, fold_edges=50)  # folds many times
+        order = np.random.default_rng(min_samples).permutation(len(a))
+        for block in np.array_split(order, 37):      # pairs in any order, any orientation
+            stream(b[block], a[block]) if min_samples == 3 else stream(a[block], b[block])
+        held = sum(len(h[0]) for h in stream.held)
+        assert held < min_samples * len(X)          # the O(n) bound of the held pairs
+        np.testing.assert_array_equal(stream.labels(ok), labels_from_pairs(len(X), a, b, ok, min_samples))
+
+
 def test_kmapper_backend_through_mapper():
     X = _relu_data(400, seed=11)
     m = Mapper(L2Norm(), UniformCover(8, 0.3), DBSCAN("auto", "euclidean", 3))

@@ -266,12 +266,23 @@ def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
     counts = self_ok.astype(np.int64)
     counts += np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     core = counts >= min_samples
-    labels = np.full(n, -1, dtype=np.int64)
     if not core.any():
-        return labels
+        return np.full(n, -1, dtype=np.int64)
     cc = core[a] & core[b]
-    graph = sparse.coo_matrix((np.ones(int(cc.sum()), np.int8), (a[cc], b[cc])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
+    return _number_clusters(n, core, _components(n, a[cc], b[cc]), a, b)
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) connected-component label of each point of the graph with edges (a, b)."""
+    graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _number_clusters(n: int, core: np.ndarray, comp: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Labels from the core flags (n,), the components ``comp`` (n,) of the core-core graph and
+    pairs (a, b) holding every pair of a non-core point: clusters numbered by their smallest
+    core point, a border point in the smallest-numbered cluster among its core neighbours."""
+    labels = np.full(n, -1, dtype=np.int64)
     core_idx = np.flatnonzero(core)
     comp_core = comp[core_idx]
     first = np.full(comp.max() + 1, n, dtype=np.int64)
@@ -280,7 +291,6 @@ def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
     rank = np.full(comp.max() + 1, -1, dtype=np.int64)
     rank[used[np.argsort(first[used])]] = np.arange(len(used))
     labels[core_idx] = rank[comp_core]
-    # border points: smallest cluster number among core neighbours
     best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     for u, v in ((a, b), (b, a)):
         sel = core[u] & ~core[v]
@@ -289,6 +299,84 @@ def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
     border = (~core) & (best < np.iinfo(np.int64).max)
     labels[border] = best[border]
     return labels
+
+
+class PairStreamLabels:
+    """sklearn DBSCAN labels from neighbour pairs fed in blocks, in memory bounded by the points.
+
+    ``labels_from_pairs`` needs every pair at once; in a dense cover element of a
+    million-row layer that is billions of pairs (a Dask worker ran out of its 12 GB on one). The
+    stream keeps O(n) instead: a pair whose two points already have enough neighbours to be
+    core (counts only grow) is a core-core edge and is folded into a spanning forest of the
+    components (``scipy``'s connected components, whenever the unfolded edges exceed ``4 n``);
+    any other pair is held, and there are fewer than ``min_samples`` of those per point (each
+    counted towards a point that was not yet sure to be core: while streaming, a point is sure
+    once it has ``min_samples`` pairs, whether or not it counts as its own neighbour). At the end the held pairs supply the last
+    core-core edges and every border point's core neighbours. Same labels as
+    :func:`labels_from_pairs` (tested).
+
+    Parameters
+    ----------
+    n : number of points
+    min_samples : DBSCAN's
+    fold_edges : fold the core-core edges into a forest once there are more than this many
+        (default ``4 n + 2**20``)
+    """
+
+    def __init__(self, n: int, min_samples: int, fold_edges: int | None = None):
+        self.n = int(n)
+        self.min_samples = int(min_samples)
+        self.fold_edges = 4 * self.n + (1 << 20) if fold_edges is None else int(fold_edges)
+        self.counts = np.zeros(self.n, np.int64)
+        self.edges: list[tuple[np.ndarray, np.ndarray]] = []   # core-core edges, forest first
+        self.n_edges = 0
+        self.held: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Add neighbour pairs (a, b) (E,) local positions (each pair once, in any order)."""
+        if len(a) == 0:
+            return
+        points, times = np.unique(np.concatenate([a, b]), return_counts=True)
+        self.counts[points] += times
+        sure = (self.counts[a] >= self.min_samples) & (self.counts[b] >= self.min_samples)
+        if sure.any():
+            self.edges.append((a[sure], b[sure]))
+            self.n_edges += int(sure.sum())
+            if self.n_edges > self.fold_edges:
+                self._fold()
+        if not sure.all():
+            self.held.append((a[~sure], b[~sure]))
+
+    def _fold(self) -> None:
+        """Replace the core-core edges by a spanning forest (each point to its component's first)."""
+        comp = _components(self.n, *_cat(self.edges))
+        first = np.full(comp.max() + 1, self.n, np.int64)
+        np.minimum.at(first, comp, np.arange(self.n))
+        points = np.flatnonzero(first[comp] != np.arange(self.n))
+        self.edges = [(points, first[comp[points]])]
+        self.n_edges = len(points)
+
+    def labels(self, self_ok: np.ndarray) -> np.ndarray:
+        """(n,) int64 labels, -1 for noise (``self_ok`` (n,) bool: whether a point counts as its
+        own neighbour)."""
+        core = self.counts + np.asarray(self_ok, bool) >= self.min_samples
+        if not core.any():
+            return np.full(self.n, -1, dtype=np.int64)
+        a, b = _cat(self.held)
+        cc = core[a] & core[b]
+        ea, eb = _cat(self.edges + [(a[cc], b[cc])])
+        return _number_clusters(self.n, core, _components(self.n, ea, eb), a, b)
+
+
+def _cat(pairs: list) -> tuple[np.ndarray, np.ndarray]:
+    if not pairs:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return (np.concatenate([p[0] for p in pairs]).astype(np.int64, copy=False),
+            np.concatenate([p[1] for p in pairs]).astype(np.int64, copy=False))
+
+
+#: cover elements of at least this many rows stream their pairs (:class:`PairStreamLabels`)
+STREAM_MIN_ROWS = 20000
 
 
 def dbscan_labels(X: ArrayLike, rows: np.ndarray | None, eps: float, min_samples: int = 3,
@@ -304,14 +392,18 @@ def dbscan_labels(X: ArrayLike, rows: np.ndarray | None, eps: float, min_samples
     -------
     (n,) int64 labels, -1 for noise.
     """
+    n = len(rows) if rows is not None else X.shape[0]
     try:
-        a, b, self_ok = neighbor_pairs(X, rows, eps, metric)
+        if n < STREAM_MIN_ROWS:
+            a, b, self_ok = neighbor_pairs(X, rows, eps, metric)
+            return labels_from_pairs(n, a, b, self_ok, min_samples)
+        stream = PairStreamLabels(n, min_samples)
+        _, _, self_ok = neighbor_pairs(X, rows, eps, metric, sink=stream)
+        return stream.labels(self_ok)
     except NeedsFallback:
         from sklearn.cluster import DBSCAN as _SK
         return _SK(eps=eps, min_samples=min_samples, metric=metric).fit_predict(
             np.asarray(X[rows], dtype=np.float64))
-    n = len(rows) if rows is not None else X.shape[0]
-    return labels_from_pairs(n, a, b, self_ok, min_samples)
 
 
 class _Clusterer(Params):

@@ -44,6 +44,8 @@ margin larger than float32's) exceeds eps.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -130,7 +132,8 @@ class _Collector:
     one matrix product gives ``d2' = sqa_a + sqa_b - 2 <z_a, z_b>`` (module docstring, 2.).
     """
 
-    def __init__(self, Zr, sq, thr_sq, tol):
+    def __init__(self, Zr, sq, thr_sq, tol, sink=None, local=None):
+        self.sink, self.local = sink, local   # sink: sure pairs go there (local positions), not kept
         self.Zr = Zr
         self.D = Zr.shape[1] - 2
         self.sq = sq
@@ -164,8 +167,11 @@ class _Collector:
             ia, ib, val = ia[upper], ib[upper], val[upper]
         s = self.sq[ia] + self.sq[ib]
         sure = val <= self.thr - 2.0 * self.tol * s - 1e-12 * self.thr
-        self.A.append(ia[sure])
-        self.B.append(ib[sure])
+        if self.sink is not None:
+            self.sink(self.local[ia[sure]], self.local[ib[sure]])
+        else:
+            self.A.append(ia[sure])
+            self.B.append(ib[sure])
         if not sure.all():
             self.UA.append(ia[~sure])
             self.UB.append(ib[~sure])
@@ -230,7 +236,8 @@ def _window_cost(key, thr):
 
 def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: str = "euclidean",
                    block: int = _BLOCK, n_components: int = 16, leaf_size: int = 128,
-                   prune: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   prune: str = "auto", sink: Callable[[np.ndarray, np.ndarray], None] | None = None
+                   ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
     """All pairs (a < b) of ``X[rows]`` (local positions) within ``eps``, exactly as sklearn.
 
     Parameters
@@ -240,10 +247,13 @@ def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: st
     n_components : int, k of the projection lower bound
     leaf_size : int, rows per PCA-tree leaf (exact product block)
     prune : {'auto', 'projection', 'window'}
+    sink : optional ``sink(a, b)``: the pairs are passed to it block by block (local positions,
+        each pair once, ``a < b`` not guaranteed) instead of being returned, so their number
+        does not bound memory (:class:`topoact.mapper.cluster.PairStreamLabels`)
 
     Returns
     -------
-    a, b : (P,) int64 local positions with a < b
+    a, b : (P,) int64 local positions with a < b (None, None with a ``sink``)
     self_ok : (n,) bool, whether a row is its own neighbour (False only for zero rows, cosine)
     """
     if metric not in ("euclidean", "cosine"):
@@ -280,7 +290,7 @@ def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: st
         R = np.sqrt(np.maximum(sq - np.einsum("ij,ij->i", P, P), 0.0))
         order, starts = _tree_leaves(P, int(leaf_size))
         sq = sq[order]
-        col = _Collector(_augment(Z, order, sq, tol), sq, thr_sq, tol)
+        col = _Collector(_augment(Z, order, sq, tol), sq, thr_sq, tol, sink, use[order])
         del Z
         # lower bound in one product: [-2 P', sql, 1] . [P', 1, sql] = sql_a + sql_b - 2 P'a.P'b
         sql = (1.0 - 2.0 * tol) * sq
@@ -318,7 +328,7 @@ def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: st
         order = np.argsort(key, kind="stable")
         key = key[order]
         sq = sq[order]
-        col = _Collector(_augment(Z, order, sq, tol), sq, thr_sq, tol)
+        col = _Collector(_augment(Z, order, sq, tol), sq, thr_sq, tol, sink, use[order])
         del Z
         limit = key + thr * (1 + 1e-9) + 1e-12
         for s in range(0, m, block):
@@ -328,6 +338,11 @@ def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: st
     a_loc = _Collector.cat(col.A)
     b_loc = _Collector.cat(col.B)
     ua, ub = _Collector.cat(col.UA), _Collector.cat(col.UB)
+    if sink is not None:
+        if len(ua):
+            keep = _exact(X, rows, use[order[ua]], use[order[ub]], metric, thr_sq, eps)
+            sink(use[order[ua[keep]]], use[order[ub[keep]]])
+        return None, None, ok
     if len(ua):
         keep = _exact(X, None if rows is None else rows, use[order[ua]], use[order[ub]],
                       metric, thr_sq, eps)

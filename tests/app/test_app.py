@@ -138,6 +138,13 @@ def test_exemplars_are_members_closest_to_the_node_mean_first(ctx):
     mean = acts[node["members"]].mean(0)
     dist = ((acts[rows] - mean) ** 2).sum(1)
     assert np.all(np.diff(dist) >= -1e-9)
+    # the graph stores every node's first exemplars: the same rows as ranking all members
+    from topoact.mapper.pipeline import STORED_EXEMPLARS
+
+    for n in graph["nodes"]:
+        full = ctx.exemplar_rows(GRAPH_LAYER, key, n["id"])
+        assert n["exemplars"] == full[:STORED_EXEMPLARS].tolist()
+        np.testing.assert_array_equal(ctx.exemplar_rows(GRAPH_LAYER, key, n["id"], 5), full[:5])
 
 
 def test_members_csv_download(ctx):

@@ -177,3 +177,22 @@ def test_the_eps_memo_gives_the_members_dbscan_resolves_itself(blobs):
             assert len(plain) == len(memoised) >= 6
             assert all(np.array_equal(a, b) for a, b in zip(plain, memoised))
     assert len(memo._curves) == 2   # one curve per row set, whatever the scale
+
+
+def test_graph_files_without_stored_exemplars_get_them_once(run_dir):
+    from topoact.mapper.pipeline import STORED_EXEMPLARS
+    from topoact.mapper.stats import typical_rows
+    from topoact.store import open_run
+
+    run = open_run(run_dir)
+    graph = build_run_graph(run, "conv2", MapperConfig(n_intervals=9))
+    stored = [st["exemplars"] for st in graph.stats]
+    X = run.activations("conv2")
+    assert stored == [r.tolist() for r in typical_rows(X, graph.members, graph.node_means, STORED_EXEMPLARS)]
+    for st in graph.stats:                               # as written before nodes stored them
+        del st["exemplars"]
+    run.save_graph("conv2", graph, graph.key)
+    assert "exemplars" not in run.graph("conv2", graph.key).stats[0]
+    again = build_run_graph(run, "conv2", MapperConfig(n_intervals=9))
+    assert [st["exemplars"] for st in again.stats] == stored
+    assert [st["exemplars"] for st in run.graph("conv2", graph.key).stats] == stored   # saved

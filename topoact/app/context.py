@@ -296,19 +296,23 @@ class AppContext:
         members = np.asarray(graph["nodes"][position]["members"], dtype=np.int64)
         return np.asarray(node_means(self.run.activations(layer), [members])[0], dtype=np.float64)
 
-    def exemplar_rows(self, layer: str, key: str, node_id: int) -> np.ndarray:
-        """(n,) member rows of a node, most typical first (closest to the node mean, ties by row)."""
-        return self._exemplars(layer, key, int(node_id))
+    def exemplar_rows(self, layer: str, key: str, node_id: int, limit: int | None = None) -> np.ndarray:
+        """Member rows of a node, most typical first (closest to the node mean, ties by row):
+        all of them, or the first ``limit`` (from the graph's stored exemplars when they are
+        enough: no ranking of a large node's members on a click)."""
+        if limit is not None:
+            node = self.node(layer, key, node_id)
+            stored = node.get("exemplars")
+            if stored is not None and len(stored) >= min(int(limit), int(node["size"])):
+                return np.asarray(stored[:limit], dtype=np.int64)
+        return self._exemplars(layer, key, int(node_id))[:limit]
 
     def _exemplar_rows(self, layer: str, key: str, node_id: int) -> np.ndarray:
+        from topoact.mapper.stats import typical_rows
+
         members = np.sort(np.asarray(self.node(layer, key, node_id)["members"], dtype=np.int64))
         mean = self.node_mean(layer, key, node_id)
-        acts = self.run.activations(layer)
-        dist = np.empty(len(members))
-        for start in range(0, len(members), 8192):
-            block = np.asarray(acts[members[start:start + 8192]], dtype=np.float64)
-            dist[start:start + 8192] = ((block - mean) ** 2).sum(1)
-        return members[np.lexsort((members, dist))]
+        return typical_rows(self.run.activations(layer), [members], mean[None])[0]
 
     def thumbnail(self, row: int) -> bytes:
         """JPEG bytes of row ``row``'s small thumbnail (``routes.THUMB_SIDE`` px; cached)."""

@@ -52,7 +52,7 @@ from .cover import Cover, UniformCover
 from .graph import MapperGraph
 from .lens import L2Norm, Lens
 from .params import Params
-from .stats import node_means as _node_means, node_statistics, row_norms
+from .stats import node_means as _node_means, node_statistics, row_norms, typical_rows
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ __all__ = ["Mapper", "Cancelled", "EmptyGraphError", "describe", "array_fingerpr
 
 #: arrays up to this many bytes are hashed whole by ``array_fingerprint``
 FULL_HASH_BYTES = 16 << 20
+#: exemplar rows stored per node (``stats["exemplars"]``, most typical first): the app's first page
+STORED_EXEMPLARS = 24
 _SAMPLE_ROWS = 2048
 
 
@@ -327,6 +329,11 @@ class Mapper(Params):
                                 attributes=attributes, attribute_kinds=attribute_kinds,
                                 attribute_periods=attribute_periods)
         means = _node_means(X, members) if self.compute_node_means else None
+        if means is not None:
+            # the first exemplars of every node, stored with the graph: a click on a node of a
+            # million-row run then reads them instead of ranking up to 10^5 members (0.1-0.2 s)
+            for st, rows in zip(stats, typical_rows(X, members, means, STORED_EXEMPLARS)):
+                st["exemplars"] = rows.tolist()
         return MapperGraph(members, X.shape[0], intervals=intervals, stats=stats,
                            node_means=means, params=self.params_dict(), layer=layer, key=key)
 

@@ -35,8 +35,8 @@ from .config import MapperConfig
 from .graph import MapperGraph
 from .layout import layout_graph
 from .lens import ArrayLens, KNNDistance, PredictionLens, UMAPLens
-from .pipeline import Mapper
-from .stats import periods_from_meta
+from .pipeline import STORED_EXEMPLARS, Mapper
+from .stats import periods_from_meta, typical_rows
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +157,26 @@ def build_run_graph(run: RunLike, layer: str, config: ConfigLike | None = None, 
     else:
         # graphs saved before layouts existed (or without this annotation) are completed once
         graph = ensure_layout(run, layer, key, previous)
+        changed = _add_exemplars(run, layer, graph)
         if any(graph.params.get(k) != v for k, v in dict(annotate or {}).items()):
             graph.params.update(annotate or {})
+            changed = True
+        if changed:
             run.save_graph(layer, graph, key)
     if default or (default is None and run.default_graph_key(layer) is None):
         run.set_default_graph(layer, key)
     return run.graph(layer, key)
+
+
+def _add_exemplars(run: RunLike, layer: str, graph: MapperGraph) -> bool:
+    """Give a graph saved before nodes stored their first exemplars those exemplars (True when
+    it changed; it needs its node means)."""
+    if graph.node_means is None or all("exemplars" in st for st in graph.stats):
+        return False
+    rows = typical_rows(run.activations(layer), graph.members, graph.node_means, STORED_EXEMPLARS)
+    for st, r in zip(graph.stats, rows):
+        st["exemplars"] = r.tolist()
+    return True
 
 
 def ensure_layout(run: RunLike, layer: str, key: str | None = None,

@@ -52,6 +52,33 @@ def node_means(X: ArrayLike, members: Sequence[np.ndarray], chunk_size: int = 81
     return (total / np.maximum(sizes, 1)[:, None]).astype(np.float32)
 
 
+def typical_rows(X: ArrayLike, members: Sequence[np.ndarray], means: np.ndarray, limit: int | None = None,
+                 chunk_size: int = 8192) -> list[np.ndarray]:
+    """Each node's member rows, most typical first: closest to the node mean, ties by row.
+
+    Parameters
+    ----------
+    X : (N, D) array
+    members : K sorted (n_k,) row arrays
+    means : (K, D) node means (the saved float32 means: the order is then the same whether it
+        is computed when the graph is built or later, from the saved graph)
+    limit : keep the first ``limit`` rows of each node (None: all)
+
+    Returns
+    -------
+    list of K (min(n_k, limit),) int64 arrays
+    """
+    out = []
+    for rows, mean in zip(members, np.asarray(means, dtype=np.float64)):
+        rows = np.asarray(rows, dtype=np.int64)
+        dist = np.empty(len(rows))
+        for start in range(0, len(rows), chunk_size):
+            block = np.asarray(X[rows[start:start + chunk_size]], dtype=np.float64)
+            dist[start:start + chunk_size] = ((block - mean) ** 2).sum(1)
+        out.append(rows[np.lexsort((rows, dist))][:limit])
+    return out
+
+
 def _check_period(period, name: str = "") -> float:
     try:
         p = float(period)

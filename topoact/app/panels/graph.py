@@ -369,7 +369,7 @@ def hover_card(ctx: AppContext, selection: dict, node_id: int) -> list:
                          f"({len(summary.get('nodes', ()))} nodes)", style={"fontWeight": "bold"}),
                 html.Div("click to show or fold them")]
     node = ctx.node(layer, key, node_id)
-    rows = ctx.exemplar_rows(layer, key, node_id)
+    rows = ctx.exemplar_rows(layer, key, node_id, 1)
     purity = node.get("purity")
     return [
         html.Img(src=thumb_url(int(rows[0])), style={"width": "64px", "height": "64px", "objectFit": "cover",

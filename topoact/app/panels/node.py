@@ -123,7 +123,7 @@ def stats_table(stats: dict, class_names: list[str]) -> dcc.Markdown:
 
 def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, int]:
     """The first ``limit`` exemplar ``<img>`` elements of a node (most typical first) and its size."""
-    rows = ctx.exemplar_rows(ref.layer, ref.graph_key, ref.node)
+    rows = ctx.exemplar_rows(ref.layer, ref.graph_key, ref.node, limit)
     label_names, names = ctx.run.label_names, ctx.run.class_names
     labels, preds = ctx.run.labels, ctx.run.predictions
     images = []
@@ -140,7 +140,7 @@ def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, in
                                style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "objectFit": "cover",
                                       "imageRendering": "pixelated", "cursor": "pointer",
                                       "border": "2px solid " + ("#2a2" if lab == pred else "#d22")}))
-    return images, len(rows)
+    return images, int(ctx.node(ref.layer, ref.graph_key, ref.node)["size"])
 
 
 def exemplar_page(ctx: AppContext, node_store: dict | None, limit) -> tuple[list, dict, str]:

@@ -358,3 +358,21 @@ def test_scheduler_values_are_checked(tmp_path, capsys):
         main(["collect", "--model", "demo", "--data", "shapes", "--layers", "conv2", "--out", str(tmp_path / "r"),
               "--scheduler", "nowhere"])
     assert "unknown scheduler 'nowhere'" in capsys.readouterr().err
+
+
+def _worker_malloc_state(_shared, item):
+    import os
+
+    from topoact.allocator import malloc_tuned
+    return item, os.environ.get("MALLOC_TRIM_THRESHOLD_"), malloc_tuned()
+
+
+def test_dask_tasks_run_with_tuned_malloc(client):
+    """Dask gives workers MALLOC_TRIM_THRESHOLD_ (every large block faulted in afresh); every
+    task topoact submits first sets the thresholds of topoact.allocator in its worker."""
+    from topoact.distributed.tasks import map_tasks
+
+    results = dict(map_tasks(client, _worker_malloc_state, [0, 1, 2, 3], shared=[None]))
+    assert len(results) == 4
+    for item, trim, tuned in results.values():
+        assert trim == "65536" and tuned is True

@@ -82,6 +82,16 @@ def resolve_scheduler(scheduler: Any) -> Any:
     return active_scheduler()
 
 
+def _call_tuned(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` on a worker whose malloc thresholds suit large short-lived arrays (Dask's
+    ``MALLOC_TRIM_THRESHOLD_`` makes every block over 128 KiB be mapped and faulted in afresh:
+    :mod:`topoact.allocator`)."""
+    from ..allocator import tune_malloc
+
+    tune_malloc()
+    return fn(*args)
+
+
 def map_tasks(scheduler: Any, fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (),
               should_cancel: Callable[[], bool] | None = None, what: str = "Dask tasks",
               window: int | None = None) -> Iterator[tuple[int, Any]]:
@@ -130,7 +140,7 @@ def map_tasks(scheduler: Any, fn: Callable, items: Sequence[Any], *, shared: Seq
 
         def submit() -> Any:
             nonlocal submitted
-            future = client.submit(fn, *args, items[submitted], pure=False)
+            future = client.submit(_call_tuned, fn, *args, items[submitted], pure=False)
             position[future.key] = submitted
             submitted += 1
             return future

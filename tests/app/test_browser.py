@@ -74,8 +74,10 @@ def _open_form(dash_duo) -> None:
     """Unfold the "Mapper parameters" form (folded by default)."""
     from topoact.app.panels.graph_form import ACCORDION
 
-    if not dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed():
+    fields = dash_duo.driver.find_elements("id", ids.P_INTERVALS)  # mounted only while unfolded
+    if not (fields and fields[0].is_displayed()):
         dash_duo.find_element(f"#{ACCORDION} .accordion-button").click()
+    dash_duo.wait_for_element(f"#{ids.P_INTERVALS}", timeout=10)
     until(lambda: dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed(), 5, msg="the unfolded form")
 
 

@@ -82,8 +82,10 @@ def test_every_form_field_has_a_tooltip_and_an_error_line(small_run_dir):
     from topoact.store import open_run
 
     ctx = AppContext(open_run(small_run_dir))
-    for panel, controls in [(graph_form, graph_form.FORM_IDS), (sweep, tuple(sweep.LIST_FIELDS))]:
-        parts = list(walk(panel.layout(ctx)))
+    # the Mapper form's fields are mounted only while it is unfolded (graph_form.form_fields)
+    mapper_form = graph_form.form_fields(graph_form.form_values(None))
+    for layout, controls in [(mapper_form, graph_form.FORM_IDS), (sweep.layout(ctx), tuple(sweep.LIST_FIELDS))]:
+        parts = list(walk(layout))
         by_id = {getattr(c, "id", None): c for c in parts}
         tips = {c.id: help_text(c) for c in parts if help_text(c)}
         for control in controls:
@@ -175,6 +177,7 @@ def test_bad_values_show_words_and_exploring_keeps_the_default(dash_duo, fresh_r
     dash_duo.start_server(app)
     until(lambda: _node_count(dash_duo) > 0, 30, msg="the graph")
     dash_duo.find_element(f"#{ACCORDION} .accordion-button").click()
+    dash_duo.wait_for_element(f"#{ids.P_INTERVALS}", timeout=10)
     until(lambda: dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed(), 5, msg="the unfolded form")
     _type(dash_duo, ids.P_INTERVALS, "0")
     _type(dash_duo, ids.P_EPS, "abc")

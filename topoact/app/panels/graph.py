@@ -216,7 +216,7 @@ def layout(ctx: AppContext) -> html.Div:
     ], style={"marginTop": "0.3em"})
     return html.Div([
         controls,
-        graph_form.layout(ctx),
+        graph_form.layout(ctx, opening),
         html.Div([html.Span(info, id=ids.NODE_COUNT),
                   html.Button("Set as default", id=ids.DEFAULT_BUTTON, n_clicks=0,
                               title="open this graph first for this layer (saved in the run)",
@@ -235,6 +235,11 @@ def layout(ctx: AppContext) -> html.Div:
         html.Div(id=ids.GRAPH_INFO, style={"fontSize": "0.8em", "color": "#666"}),
         export,
     ])
+
+
+def mounted_later(ctx: AppContext) -> list:
+    """The parameter form's fields: mounted only while the form is unfolded (panel contract)."""
+    return [graph_form.form_fields(graph_form.form_values(None))]
 
 
 # -- figure ---------------------------------------------------------------------------------------

@@ -69,7 +69,8 @@ TOOLTIP = "topoact-graph-tooltip"
 #: set once the page's exact-picking helper is installed (see ``register``)
 PICKER = "topoact-graph-picker"
 EDGE_HISTOGRAM = "topoact-graph-edge-histogram"
-#: the node the browser rings (set by ``RING_JS``; the clientside callback needs an output)
+#: the output of ``RING_JS`` (a clientside callback needs one; it is never written: each store
+#: update costs the Dash renderer a pass over every mounted component)
 RING = "topoact-graph-ring"
 #: class of the canvas laid over the graph's plot area (the clicked node's ring)
 RING_CANVAS = "topoact-graph-ring-canvas"
@@ -127,7 +128,7 @@ RING_JS = """function(node, drawn, _tab, graphId) {
         })();
         edges();
     });
-    return ring;
+    return window.dash_clientside.no_update;  // drawn; a store write would cost a renderer pass
 }""" % {"overlay": OVERLAY_JS, "edges": EDGE_CANVAS, "canvas": RING_CANVAS, "trace": NODE_TRACE,
          "color": SELECTED_RING[0], "width": SELECTED_RING[1]}
 

@@ -82,10 +82,8 @@ def test_every_form_field_has_a_tooltip_and_an_error_line(small_run_dir):
     from topoact.store import open_run
 
     ctx = AppContext(open_run(small_run_dir))
-    # the Mapper form's fields are mounted only while it is unfolded (graph_form.form_fields)
-    mapper_form = graph_form.form_fields(graph_form.form_values(None))
-    for layout, controls in [(mapper_form, graph_form.FORM_IDS), (sweep.layout(ctx), tuple(sweep.LIST_FIELDS))]:
-        parts = list(walk(layout))
+    for panel, controls in [(graph_form, graph_form.FORM_IDS), (sweep, tuple(sweep.LIST_FIELDS))]:
+        parts = list(walk(panel.layout(ctx)))
         by_id = {getattr(c, "id", None): c for c in parts}
         tips = {c.id: help_text(c) for c in parts if help_text(c)}
         for control in controls:

@@ -55,13 +55,6 @@ def create_app(run_dir: str | Path | Any, *, background_manager: Any = None, tit
                     background_callback_manager=background_manager or make_manager())
     main, tabs = load_panels(ctx)
     app.layout = shell.shell_layout(ctx, main, tabs)
-    # parts a panel mounts only while they are shown (see topoact.app.panels): known to the callbacks' checks
-    later = [part for module in [*main, *(m for _, m in tabs)] if hasattr(module, "mounted_later")
-             for part in module.mounted_later(ctx)]
-    if later:
-        from dash import html
-
-        app.validation_layout = html.Div([app.layout, *later])
     register_routes(app.server, run, ctx.thumbnail)
     shell.register(app, ctx)
     urlstate.register(app, ctx)

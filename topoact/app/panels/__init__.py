@@ -38,11 +38,6 @@ Optional panels (``embedding``, ``persistence``, ``features``, ``timeline``) are
 when their module imports; an import error is logged (a warning with the traceback for a broken
 module), not raised. A panel may define ``available(ctx) -> bool``: the tab is left out when it
 answers False.
-
-Components hidden most of the time are mounted only while shown (each mounted Dash component
-costs the browser's Dash renderer work on every store update): a panel that fills such a part
-by a callback defines ``mounted_later(ctx) -> list`` of those components, so the app's
-``validation_layout`` still knows every callback's ids.
 """
 from __future__ import annotations
 

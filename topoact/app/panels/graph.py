@@ -238,11 +238,6 @@ def layout(ctx: AppContext) -> html.Div:
     ])
 
 
-def mounted_later(ctx: AppContext) -> list:
-    """The parameter form's fields: mounted only while the form is unfolded (panel contract)."""
-    return [graph_form.form_fields(graph_form.form_values(None))]
-
-
 # -- figure ---------------------------------------------------------------------------------------
 def is_open(glyph: dict | None, selection: dict) -> bool:
     """Whether the small-components glyph of the shown graph is unfolded."""

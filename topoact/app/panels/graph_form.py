@@ -62,11 +62,10 @@ _SELECTS = frozenset({ids.P_LENS, ids.P_COVER, ids.P_CLUSTERER, ids.P_METRIC})
 WHY_BUTTON = "topoact-form-why-button"
 WHY_COLLAPSE = "topoact-form-why"
 WHY_BODY = "topoact-form-why-body"
-#: the accordion item's id, and the Div its fields are mounted in while it is unfolded
+#: the accordion item's id
 FORM_ITEM = "params"
-FORM_BODY = "topoact-form-body"
-#: the form's values (a list in :data:`FORM_FIELDS` order), kept while its fields are not mounted
-FORM_VALUES = "topoact-store-form-values"
+#: a dcc.Tabs without a tab bar holding the fields: "open" renders them, "folded" renders nothing
+FORM_SWITCH = "topoact-form-switch"
 
 
 def _options(pairs):
@@ -363,8 +362,8 @@ def form_fields(values: list | tuple) -> html.Div:
     Returns
     -------
     dash.html.Div
-        Mounted only while the form is unfolded (``render_form``): folded, its ~40 components
-        would cost the Dash renderer work on every store update of every interaction.
+        Rendered only while the form is unfolded (:data:`FORM_SWITCH`): folded, its ~40
+        components would cost the Dash renderer work on every store update of every interaction.
     """
     v = dict(zip(FORM_FIELDS, values))
     return html.Div([
@@ -403,9 +402,10 @@ def layout(ctx: AppContext, selection: dict | None = None) -> html.Div:
     """The parameter form, folded ("Mapper parameters"); below it the job's progress bar and status
     (visible while folded).
 
-    The fields are mounted only while the form is unfolded (:func:`form_fields`); their values
-    live in the store :data:`FORM_VALUES` (the shown graph's parameters, ``selection``'s at
-    first, then every edit), so they survive folding and unfolding.
+    The fields (holding ``selection``'s parameters at first) are rendered only while the form is
+    unfolded: they are the content of a hidden tab of a ``dcc.Tabs`` without a tab bar
+    (:data:`FORM_SWITCH`), which renders the selected tab's content only. They stay in the Dash
+    layout, so callbacks read and write them and edits survive folding and unfolding.
     """
     buttons = html.Div([
         dbc.Button("Compute graph", id=ids.COMPUTE_BUTTON, n_clicks=0, size="sm", color="primary"),
@@ -416,7 +416,9 @@ def layout(ctx: AppContext, selection: dict | None = None) -> html.Div:
     ], className="d-flex align-items-center")
     why = dbc.Collapse(html.Div(id=WHY_BODY, className="topoact-why mt-2"), id=WHY_COLLAPSE, is_open=False)
     form = dbc.Accordion(
-        dbc.AccordionItem([html.Div(id=FORM_BODY), buttons, why], title="Mapper parameters", item_id=FORM_ITEM),
+        dbc.AccordionItem([dcc.Tabs(id=FORM_SWITCH, value="folded", style={"display": "none"}, children=[
+            dcc.Tab(value="open", children=form_fields(initial_values(ctx, selection))), dcc.Tab(value="folded"),
+        ]), buttons, why], title="Mapper parameters", item_id=FORM_ITEM),
         id=ACCORDION, start_collapsed=True, active_item=None, className="topoact-params mb-1",
     )
     status = html.Div([
@@ -424,8 +426,7 @@ def layout(ctx: AppContext, selection: dict | None = None) -> html.Div:
         html.Span(id=ids.JOB_PROGRESS_TEXT, className="ms-2"),
         html.Span(id=ids.JOB_STATUS, className="ms-2"),
     ], className="topoact-job-status small text-secondary d-flex align-items-center")
-    return html.Div([form, status, dcc.Store(id=FORM_VALUES, data=initial_values(ctx, selection))],
-                    style={"flex": "0 0 auto"})
+    return html.Div([form, status], style={"flex": "0 0 auto"})
 
 
 # -- callbacks ------------------------------------------------------------------------------------
@@ -433,38 +434,20 @@ def register(app: Dash, ctx: AppContext) -> None:
     """The form's callbacks: fill, compute (saved or background job), show the result, set default."""
 
     @app.callback(
-        Output(FORM_VALUES, "data"),
-        Output(FORM_BODY, "children"),
+        [Output(component, "value") for component in FORM_IDS],
         Input(ids.GRAPH_KEY, "data"),
-        State(ACCORDION, "active_item"),
         prevent_initial_call=True,
     )
-    def show_params(selection, active):
-        """The form takes the shown graph's parameters (its fields too, when they are mounted)."""
+    def show_params(selection):
+        """Fill the form with the shown graph's parameters."""
         if not selection:
             raise PreventUpdate
-        values = form_values(ctx.graph(selection["layer"], selection["key"]).get("params"))
-        if any(value is no_update for value in values):
-            raise PreventUpdate
-        return values, (form_fields(values) if active == FORM_ITEM else no_update)
+        return form_values(ctx.graph(selection["layer"], selection["key"]).get("params"))
 
-    @app.callback(
-        Output(FORM_BODY, "children", allow_duplicate=True),
-        Input(ACCORDION, "active_item"),
-        State(FORM_VALUES, "data"),
-        prevent_initial_call=True,
-    )
-    def render_form(active, values):
-        """Mount the fields when the form is unfolded (with its kept values), unmount them when folded."""
-        return form_fields(values) if active == FORM_ITEM else []
-
-    # every edit is kept in the store (browser only), so folding the form loses nothing
-    app.clientside_callback(
-        "function() { return Array.from(arguments); }",
-        Output(FORM_VALUES, "data", allow_duplicate=True),
-        [Input(component, "value") for component in FORM_IDS],
-        prevent_initial_call=True,
-    )
+    # the fields are rendered only while the form is unfolded (see ``layout``)
+    app.clientside_callback("function(active) { return active === '%s' ? 'open' : 'folded'; }" % FORM_ITEM,
+                            Output(FORM_SWITCH, "value"), Input(ACCORDION, "active_item"),
+                            prevent_initial_call=True)
 
     # parameters -> the saved graph, or a background job
     @app.callback(
@@ -491,10 +474,10 @@ def register(app: Dash, ctx: AppContext) -> None:
         [Output(error_id(component), "children") for component in FORM_IDS],
         [Output(component, "invalid") for component in FORM_IDS if component not in _SELECTS],
         [Input(component, "value") for component in FORM_IDS],
+        prevent_initial_call=True,
     )
     def validate(*values):
-        """Every bad value gets its message in words on its field's error line (also when the fields
-        are mounted again holding a bad value kept from before folding)."""
+        """Every bad value gets its message in words on its field's error line."""
         errors = form_errors(*values)
         lines = [errors.get(component, "") for component in FORM_IDS]
         return (*lines, *[component in errors for component in FORM_IDS if component not in _SELECTS])

@@ -19,8 +19,7 @@ from dash.exceptions import PreventUpdate
 from topoact.app import ids
 from topoact.app.background import PROGRESS_DEFAULT, BarProgress, job_options, show_cancelled
 from topoact.app.help import HELP, error_id, field
-from topoact.app.panels.graph_form import (CAPTIONS, FORM_VALUES, allowed, field_errors, form_config, form_values,
-                                           graph_request)
+from topoact.app.panels.graph_form import CAPTIONS, FORM_IDS, allowed, field_errors, form_config, graph_request
 from topoact.figures.graph import empty_figure, sweep_figure
 
 if TYPE_CHECKING:
@@ -153,12 +152,11 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(ids.SWEEP_RESULT, "data"), Output(ids.SWEEP_STATUS, "children"),
         Input(ids.SWEEP_BUTTON, "n_clicks"),
         State(ids.LAYER, "data"), State(ids.SWEEP_INTERVALS, "value"), State(ids.SWEEP_OVERLAPS, "value"),
-        State(ids.SWEEP_SCALES, "value"), State(FORM_VALUES, "data"),
+        State(ids.SWEEP_SCALES, "value"), [State(component, "value") for component in FORM_IDS],
         **job_options(ids.SWEEP_PROGRESS, SWEEP_PROGRESS_TEXT, cancel=ids.CANCEL_SWEEP, buttons=[ids.SWEEP_BUTTON]),
     )
-    def start(set_progress, n_clicks, layer, intervals_text, overlaps_text, scales_text, form):
-        """Runs in a worker process; the other parameters are the Mapper form's (kept in its store
-        ``FORM_VALUES``: its fields are mounted only while it is unfolded)."""
+    def start(set_progress, n_clicks, layer, intervals_text, overlaps_text, scales_text, *form):
+        """Runs in a worker process."""
         if not n_clicks or not layer:
             raise PreventUpdate
         errors = list_errors(dict(zip(LIST_FIELDS, (intervals_text, overlaps_text, scales_text))))
@@ -166,7 +164,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             return no_update, "check the marked field: " + "; ".join(errors.values())
         bar = BarProgress(set_progress)
         try:
-            grid = sweep_grid(form_config(*(form or form_values(None))), parse_list(intervals_text, int, "intervals"),
+            grid = sweep_grid(form_config(*form), parse_list(intervals_text, int, "intervals"),
                               parse_list(overlaps_text, float, "overlap"), parse_list(scales_text, float, "eps scale"))
             summaries = run_sweep(ctx.run, layer, grid, progress=bar)
         except Exception as exc:  # noqa: BLE001 - shown in the panel

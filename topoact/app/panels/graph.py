@@ -5,8 +5,9 @@
   computed with the default parameters in the background.
 * The figure (:func:`topoact.figures.graph.graph_figure`) draws the graph's *stored* layout
   (``topoact.mapper.layout``, made once by the library and kept in the graph file): components
-  packed by size, tiny components (singletons, pairs) folded into one summary glyph; a click on
-  the glyph draws them (in a grid under it), a second click folds them again. WebGL above
+  packed by size, tiny components (singletons, pairs) folded into one summary glyph (under the
+  graph, its label to its right clear of every node); a click on the glyph draws them (where the
+  stored layout puts them), a second click folds them again. WebGL above
   1,000 nodes.
 * The page opens on the first layer's default graph drawn into the layout (figure, key,
   dropdown, info line: :func:`initial_drawing`), so the first paint has it without the layer ->
@@ -49,7 +50,8 @@ from topoact.app.panels import graph_form
 from topoact.app.panels.graph_form import graph_request, key_options
 from topoact.fileio import safe_name
 from topoact.figures.graph import (GLYPH_ID, GLYPH_TRACE, NODE_TRACE, SELECTED_RING, drawn_order, empty_figure,
-                                   graph_figure, label_mix, node_colors, weight_histogram, weight_marks)
+                                   graph_figure, HISTOGRAM_PX, label_mix, node_colors, weight_histogram,
+                                   weight_marks)
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -177,11 +179,11 @@ def layout(ctx: AppContext) -> html.Div:
     figure, info, drawn = initial_drawing(ctx, opening)
     class_opts = [{"label": name, "value": i} for i, name in enumerate(run.label_names)]
     slider = html.Div([
-        dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.01, value=0, marks={0: "0", 1: "1"},
-                   tooltip={"placement": "bottom"}),
+        # (no value tooltip: the slider's own number box shows the value; the tooltip covered the marks)
+        dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.01, value=0, marks={0: "0", 1: "1"}),
         dcc.Graph(id=EDGE_HISTOGRAM, figure=weight_histogram([]), config={"displayModeBar": False,
                                                                          "staticPlot": True},
-                  style={"height": "24px"}),
+                  style={"height": f"{HISTOGRAM_PX}px"}),
     ])
     # two compact rows, so the figure keeps most of a 1366 x 768 window
     controls = html.Div([

@@ -44,19 +44,22 @@ PENDING_TTL = 30.0
 BOOT = {"boot": True}
 
 
-#: the query :data:`WRITE_JS` last wrote, until the address shows it (its echo is not read back)
-WRITTEN = "topoact-url-written"
 #: ``{"search", "at"}``: an address to read (page load, Back, Forward), forwarded by the browser
 READ = "topoact-url-read"
 
 #: browser side of the URL -> view direction: an address change is passed to ``read_url`` unless it
 #: is the echo of :data:`WRITE_JS`'s own write (a request per click or recolouring for nothing); the
-#: echo is recognised once, so Forward to that same address later is read
-FILTER_JS = """function(search, written) {
+#: echo is recognised once, so Forward to that same address later is read. The query last written
+#: is kept in the page (``window.topoactUrlWritten``), not in a store: a store write costs the Dash
+#: renderer a pass over every mounted component, twice per click or recolouring
+FILTER_JS = """function(search) {
     const nu = window.dash_clientside.no_update;
-    if (search === null || search === undefined) return [nu, nu];  // the address is not read yet
-    if (written !== null && written !== undefined && search === written) return [nu, null];
-    return [{search: search, at: Date.now()}, nu];
+    if (search === null || search === undefined) return nu;  // the address is not read yet
+    if (window.topoactUrlWritten !== undefined && search === window.topoactUrlWritten) {
+        window.topoactUrlWritten = undefined;
+        return nu;
+    }
+    return {search: search, at: Date.now()};
 }"""
 
 
@@ -67,20 +70,22 @@ FILTER_JS = """function(search, written) {
 #: view already (no duplicate entries)
 WRITE_JS = """function(selection, colour, node, pending, search) {
     const nu = window.dash_clientside.no_update;
-    if (!selection) return [nu, nu];
-    if (pending && (pending.boot || Date.now() / 1000 - Number(pending.at || 0) < %(ttl)s)) return [nu, nu];
+    if (!selection) return nu;
+    if (pending && (pending.boot || Date.now() / 1000 - Number(pending.at || 0) < %(ttl)s)) return nu;
     const query = new URLSearchParams({layer: selection.layer, graph: selection.key});
     if (colour) query.set('colour', colour);
     if (node && node.graph_key === selection.key && node.node !== null && node.node !== undefined)
         query.set('node', String(Math.trunc(node.node)));
     const text = '?' + query.toString();
-    return text === (search || '') ? [nu, nu] : [text, text];
+    if (text === (search || '')) return nu;
+    window.topoactUrlWritten = text;  // its echo is not read back (FILTER_JS)
+    return text;
 }""" % {"ttl": PENDING_TTL}
 
 
 def stores() -> list:
     """The module's stores (included by the shell)."""
-    return [dcc.Store(id=PENDING, data=BOOT), dcc.Store(id=WRITTEN, data=None), dcc.Store(id=READ, data=None)]
+    return [dcc.Store(id=PENDING, data=BOOT), dcc.Store(id=READ, data=None)]
 
 
 def parse_query(search: str | None) -> dict:
@@ -134,16 +139,14 @@ def register(app: Dash, ctx: AppContext) -> None:
     # view -> URL in the browser: it only moves data the page holds (no request per click)
     app.clientside_callback(
         WRITE_JS,
-        Output(ids.URL, "search"), Output(WRITTEN, "data"),
+        Output(ids.URL, "search"),
         Input(ids.GRAPH_KEY, "data"), Input(ids.COLOR_DROPDOWN, "value"), Input(ids.NODE, "data"),
         Input(PENDING, "data"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
 
-    app.clientside_callback(FILTER_JS, Output(READ, "data"), Output(WRITTEN, "data", allow_duplicate=True),
-                            Input(ids.URL, "search"), State(WRITTEN, "data"),
-                            prevent_initial_call="initial_duplicate")
+    app.clientside_callback(FILTER_JS, Output(READ, "data"), Input(ids.URL, "search"))
 
     @app.callback(
         Output(ids.LAYER_DROPDOWN, "value", allow_duplicate=True),

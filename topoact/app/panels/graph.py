@@ -93,24 +93,32 @@ EDGE_CANVAS = "topoact-graph-edge-canvas"
 RING_JS = """function(node, drawn, _tab, graphId) {
     %(overlay)s
     const ring = (node && drawn && node.layer === drawn.layer && node.graph_key === drawn.key) ? node.node : null;
+    // the edges depend on their trace and the axes only: a recolouring (a patch of the marker
+    // colours) keeps the drawn lines (about 10,000 on a 5,000-node graph)
+    const drawEdges = (c, gd, canvas) => {
+        const t = gd.data && gd.data[0];
+        canvas.topoactEdges = 0;
+        if (!t || t.visible !== false || !t.x || !t.x.length) return;  // none, or plotly draws them
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        c.strokeStyle = (t.line && t.line.color) || '#999'; c.lineWidth = (t.line && t.line.width) || 1;
+        c.beginPath();
+        let n = 0;
+        for (let i = 0; i + 1 < t.x.length; i += 3) {  // one edge: x0, x1, null
+            if (t.x[i] === null || t.x[i + 1] === null) continue;
+            c.moveTo(xa._offset + xa.c2p(t.x[i]), ya._offset + ya.c2p(t.y[i]));
+            c.lineTo(xa._offset + xa.c2p(t.x[i + 1]), ya._offset + ya.c2p(t.y[i + 1]));
+            if (++n %% 512 === 0) { c.stroke(); c.beginPath(); }  // small paths: see MEMBERS_JS
+        }
+        c.stroke();
+        canvas.topoactEdges = n;
+    };
+    drawEdges.key = gd => {
+        const t = gd.data && gd.data[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        return [t, t && t.x, t && t.y, t && t.visible, xa.range[0], xa.range[1], ya.range[0], ya.range[1],
+                xa._length, ya._length, xa._offset, ya._offset];
+    };
     window.topoactWhenPlotted(graphId, gd => {
-        const edges = window.topoactOverlay(gd, '%(edges)s', (c, gd, canvas) => {
-            const t = gd.data && gd.data[0];
-            canvas.topoactEdges = 0;
-            if (!t || t.visible !== false || !t.x || !t.x.length) return;  // none, or plotly draws them
-            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-            c.strokeStyle = (t.line && t.line.color) || '#999'; c.lineWidth = (t.line && t.line.width) || 1;
-            c.beginPath();
-            let n = 0;
-            for (let i = 0; i + 1 < t.x.length; i += 3) {  // one edge: x0, x1, null
-                if (t.x[i] === null || t.x[i + 1] === null) continue;
-                c.moveTo(xa._offset + xa.c2p(t.x[i]), ya._offset + ya.c2p(t.y[i]));
-                c.lineTo(xa._offset + xa.c2p(t.x[i + 1]), ya._offset + ya.c2p(t.y[i + 1]));
-                if (++n %% 512 === 0) { c.stroke(); c.beginPath(); }  // small paths: see MEMBERS_JS
-            }
-            c.stroke();
-            canvas.topoactEdges = n;
-        }, true);
+        const edges = window.topoactOverlay(gd, '%(edges)s', drawEdges, true);
         gd.topoactRing = ring;
         window.topoactOverlay(gd, '%(canvas)s', (c, gd, canvas) => {
             canvas.topoactNode = null;

@@ -487,11 +487,14 @@ def register(app: Dash, ctx: AppContext) -> None:
     def toggle_why(n_clicks, is_open):
         return not is_open if n_clicks else is_open
 
-    @app.callback(Output(WHY_BODY, "children"), Input(ids.GRAPH_KEY, "data"), Input(WHY_COLLAPSE, "is_open"))
+    @app.callback(Output(WHY_BODY, "children"), Input(ids.GRAPH_KEY, "data"), Input(WHY_COLLAPSE, "is_open"),
+                  prevent_initial_call=True)  # folded at first: nothing to show
     def explain(selection, shown):
         """The "Why this graph?" content of the shown graph (or its layer's default), mounted only
         while it is unfolded (its table is dozens of components)."""
-        if not shown:
+        if not shown:  # folding empties it; another graph while folded changes nothing
+            if callback_context.triggered_id != WHY_COLLAPSE:
+                raise PreventUpdate
             return []
         try:
             return why_content(ctx, selection)

@@ -69,7 +69,7 @@ EXEMPLARS_JS = """function(data, _tab, boxId) {
         for (const e of (data && data.images) || []) {
             const img = document.createElement('img');
             img.src = e.src; img.title = e.title; img.className = 'topoact-exemplar';
-            img.dataset.row = e.row;
+            img.dataset.row = e.row; img.style.width = img.style.height = '%(px)dpx';
             img.style.borderColor = e.ok ? '%(good)s' : '%(bad)s';
             out.push(img);
         }
@@ -78,7 +78,7 @@ EXEMPLARS_JS = """function(data, _tab, boxId) {
     }
     draw(10);
     return window.dash_clientside.no_update;
-}""" % {"picked": EXEMPLAR_PICKED, "good": BORDER[True], "bad": BORDER[False]}
+}""" % {"picked": EXEMPLAR_PICKED, "px": THUMB_PX, "good": BORDER[True], "bad": BORDER[False]}
 
 
 def layout(ctx: AppContext) -> html.Div:

@@ -27,7 +27,8 @@ Two phases: **idle** (no job), then **busy**: the persistence tab's "Compute" is
 large landmark count and bootstrap, then the node clicks are repeated; a click counts as busy
 only if the job's result file had not yet appeared in the run when the click finished (the
 table says how many qualified). Reported: median / p90 / max per phase, the busy/idle ratio of
-the medians, and ``os.getloadavg()`` before and after (the machine is shared; read ratios).
+the medians, and ``os.getloadavg()`` before and after (the machine is shared; read ratios). A job
+still running after the busy clicks is cancelled before the recolourings are measured.
 Beside each click and recolouring latency: the page's main-thread time for it (Chrome's
 ``TaskDuration``, read once the page is quiet again), the browser work the app causes, which a
 loaded machine distorts less than the wall-clock latency.
@@ -461,7 +462,15 @@ def busy_phase(driver, app, args, persistence_dir: Path, before_files: set):
     points = markers(driver)
     busy_all = click_series(driver, args.clicks, 2 + args.clicks, points, busy_until=job_running, work=False)
     busy_cpu = (tree_cpu() - cpu0) / (time.monotonic() - wall0)
-    return busy_all, busy_cpu, time.monotonic() - job_started, job_running()
+    job_seconds, still_running = time.monotonic() - job_started, job_running()
+    if still_running:  # stop it: the recolourings after this phase are measured on a quiet machine
+        select_tab(driver, "Persistence")
+        wait(lambda: driver.find_elements(By.ID, "topoact-persistence-cancel"), what="the job's cancel button")
+        driver.find_element(By.ID, "topoact-persistence-cancel").click()
+        select_tab(driver, "Mapper graph")
+        wait(lambda: n_markers(driver) > 0, what="the graph after the tab switch")
+        settle(driver)
+    return busy_all, busy_cpu, job_seconds, still_running
 
 
 def choose_option(driver, dropdown_id: str, text: str, arm: bool = False) -> None:

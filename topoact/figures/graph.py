@@ -247,6 +247,9 @@ def glyph_text(summary: dict | None, expanded: bool) -> str:
     return f"fold {what}" if expanded else f"+{what}"
 
 
+#: the graph's right margin (pixels) when it shows a legend of classes or a colour bar
+LEGEND_PX = 130
+
 #: the summary glyph sits this share of the drawn nodes' height (at least one layout unit) under
 #: the lowest of them
 GLYPH_GAP = 0.08
@@ -397,7 +400,10 @@ def graph_figure(
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                                  marker=dict(color=class_color(label), size=10)))
     fig.update_layout(
-        title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        # with a legend, a fixed right margin holds it or the colour bar (no autoexpand): the plot
+        # area, hence every node's place on the screen, stays put when the colouring changes
+        title=title, height=height, margin=dict(l=10, r=LEGEND_PX if show_legend else 10, t=40 if title else 10,
+                                                b=10, autoexpand=not show_legend),
         hovermode="closest", clickmode="event", dragmode="pan", plot_bgcolor="white",
         showlegend=show_legend and color_by == "majority",
         legend=dict(title=dict(text="majority class"), itemsizing="constant", x=1.01, xanchor="left", y=1,

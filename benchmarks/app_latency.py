@@ -27,7 +27,11 @@ Two phases: **idle** (no job), then **busy**: the persistence tab's "Compute" is
 large landmark count and bootstrap, then the node clicks are repeated; a click counts as busy
 only if the job's result file had not yet appeared in the run when the click finished (the
 table says how many qualified). Reported: median / p90 / max per phase, the busy/idle ratio of
-the medians, and ``os.getloadavg()`` before and after (the machine is shared; read ratios).
+the medians, and ``os.getloadavg()`` before and after (the machine is shared; read ratios). A job
+still running after the busy clicks is cancelled before the recolourings are measured.
+Beside each click and recolouring latency: the page's main-thread time for it (Chrome's
+``TaskDuration``, read once the page is quiet again), the browser work the app causes, which a
+loaded machine distorts less than the wall-clock latency.
 
 Without ``--run``, a run of the CIFAR-10 ResNet-20 on the 5,000 images of ``../shared/data``
 (layers ``layer2,layer3``) is collected once into the user's cache directory and reused, with one
@@ -235,14 +239,35 @@ def n_markers(driver) -> int:
     return len(markers(driver))
 
 
-def click_series(driver, n_clicks: int, start: int, points: list, busy_until=None) -> list[tuple[float, bool]]:
+def main_thread_ms(driver) -> float:
+    """Milliseconds the page's main thread has spent in tasks so far (Chrome's ``TaskDuration``:
+    script, style, layout, paint of the page, whatever else runs on the machine)."""
+    metrics = driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    return 1000.0 * next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+
+def browser_work(driver, before: float) -> float:
+    """Main-thread milliseconds since ``before`` (:func:`main_thread_ms`), read once the page has had
+    no Dash request in flight for 300 ms: ALL the browser work of one interaction, including the
+    callbacks that finish after the measured moment. Less sensitive to the machine's load than the
+    wall-clock latency (a busy machine slows the tasks' wall time more than their CPU time)."""
+    settle(driver, quiet_ms=300)
+    return main_thread_ms(driver) - before
+
+
+def click_series(driver, n_clicks: int, start: int, points: list, busy_until=None,
+                 work: bool = True) -> list[tuple[float, bool, float]]:
+    """``(latency ms, busy, main-thread ms)`` of ``n_clicks`` node clicks (main-thread ms only with
+    ``work``: a page polling a running job is never quiet, NaN then)."""
     out = []
     for k in range(n_clicks):
         curve, index = points[(start + k) % len(points)]
+        before = main_thread_ms(driver)
         res = driver.execute_async_script(CLICK_JS, curve, index)
         if res["ms"] is None:
             raise RuntimeError(f"node {res['node']} was not shown within 30 s")
-        out.append((res["ms"], busy_until() if busy_until else False))
+        busy = busy_until() if busy_until else False
+        out.append((res["ms"], busy, browser_work(driver, before) if work else float("nan")))
     return out
 
 
@@ -324,6 +349,7 @@ def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float]
     app = start_app(run_dir, port, root)
     driver = browser()
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_REQUESTS_JS})
+    driver.execute_cdp_cmd("Performance.enable", {})
     try:
         from selenium.webdriver.common.by import By
 
@@ -350,8 +376,8 @@ def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float]
         if not args.no_busy:
             busy_all, busy_cpu, job_seconds, still_running = busy_phase(driver, app, args, persistence_dir,
                                                                         before_files)
-        busy = [ms for ms, running in busy_all if running]
-        recolour_ms, recolour_nodes = recolour_phase(driver, args, run_dir)
+        busy = [ms for ms, running, _ in busy_all if running]
+        recolour_ms, recolour_cpu, recolour_nodes = recolour_phase(driver, args, run_dir)
     finally:
         driver.quit()
         os.killpg(app.pid, signal.SIGTERM)
@@ -364,7 +390,7 @@ def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float]
     for path in (set(persistence_dir.rglob("*.json")) if persistence_dir.exists() else set()) - before_files:
         path.unlink()
 
-    idle_ms = [ms for ms, _ in idle]
+    idle_ms = [ms for ms, _, _ in idle]
     from topoact.store import open_run
 
     n_images = open_run(run_dir).n
@@ -379,8 +405,11 @@ def measure(root: Path, args, run_dir: Path) -> list[tuple[str, str, list[float]
         rows.append((f"node click -> exemplars ({n_nodes} nodes), idle", "click", idle_ms, 200))
     if busy:
         rows.append(("  ... during persistence job", "click", busy, 200))
+    if idle_ms:
+        rows.append(("  ... browser main-thread ms per click", "cpu", [c for _, _, c in idle], 200))
     if recolour_ms:
         rows.append((f"recolour ({recolour_nodes} nodes)", "recolour", recolour_ms, 300))
+        rows.append(("  ... browser main-thread ms per recolour", "cpu", recolour_cpu, 300))
     print(f"{'measure':<44}{'n':>4}{'median ms':>11}{'p90 ms':>9}{'max ms':>9}{'under goal':>12}")
     for name, _, values, goal in rows:
         med, p90, top = stats(values)
@@ -431,9 +460,17 @@ def busy_phase(driver, app, args, persistence_dir: Path, before_files: set):
 
     cpu0, wall0 = tree_cpu(), time.monotonic()
     points = markers(driver)
-    busy_all = click_series(driver, args.clicks, 2 + args.clicks, points, busy_until=job_running)
+    busy_all = click_series(driver, args.clicks, 2 + args.clicks, points, busy_until=job_running, work=False)
     busy_cpu = (tree_cpu() - cpu0) / (time.monotonic() - wall0)
-    return busy_all, busy_cpu, time.monotonic() - job_started, job_running()
+    job_seconds, still_running = time.monotonic() - job_started, job_running()
+    if still_running:  # stop it: the recolourings after this phase are measured on a quiet machine
+        select_tab(driver, "Persistence")
+        wait(lambda: driver.find_elements(By.ID, "topoact-persistence-cancel"), what="the job's cancel button")
+        driver.find_element(By.ID, "topoact-persistence-cancel").click()
+        select_tab(driver, "Mapper graph")
+        wait(lambda: n_markers(driver) > 0, what="the graph after the tab switch")
+        settle(driver)
+    return busy_all, busy_cpu, job_seconds, still_running
 
 
 def choose_option(driver, dropdown_id: str, text: str, arm: bool = False) -> None:
@@ -452,14 +489,15 @@ def choose_option(driver, dropdown_id: str, text: str, arm: bool = False) -> Non
     raise RuntimeError(f"no option {text!r} in {dropdown_id}: {[o.text for o in options]}")
 
 
-def recolour_phase(driver, args, run_dir: Path) -> tuple[list[float], int]:
-    """Colouring switched purity <-> majority class on the graph ``--recolour-key`` (ms each)."""
+def recolour_phase(driver, args, run_dir: Path) -> tuple[list[float], list[float], int]:
+    """Colouring switched purity <-> majority class on the graph ``--recolour-key``: latency and
+    browser main-thread ms of each, and the number of node markers."""
     from selenium.webdriver.common.by import By
 
     from topoact.store import open_run
 
     if args.recolours <= 0:
-        return [], 0
+        return [], [], 0
     if args.recolour_key:
         n = open_run(run_dir).graph(args.layer, args.recolour_key).n_nodes
         # graph names spell counts with thousands separators since the named-graph dropdown
@@ -472,16 +510,20 @@ def recolour_phase(driver, args, run_dir: Path) -> tuple[list[float], int]:
         wait(lambda: n_markers(driver) >= min(n, 50) and f"{n} nodes" in
              driver.find_element("id", "topoact-node-count").text, what="the recolour graph")
     n_nodes = n_markers(driver)
-    out = []
+    out, cpu = [], []
+    settle(driver, quiet_ms=300)
     for k in range(args.recolours + 1):
         numeric = k % 2 == 0
+        before = main_thread_ms(driver)  # includes opening the dropdown (the same in every checkout)
         choose_option(driver, "topoact-color-dropdown", "purity" if numeric else "majority class", arm=True)
         ms = driver.execute_async_script(RECOLOURED_JS, numeric)
         if ms is None:
             raise RuntimeError("the graph was not recoloured within 120 s")
+        work = browser_work(driver, before)
         if k:  # the first one warms the colour values' cache
             out.append(ms)
-    return out, n_nodes
+            cpu.append(work)
+    return out, cpu, n_nodes
 
 
 if __name__ == "__main__":

@@ -510,7 +510,7 @@ def test_exemplars_are_paged(ctx):
     assert total == node["size"] and len(first) == 2
     # each image travels inside the response: the route's thumbnail of that row, as a data URL
     for img, row in zip(first, rows[:2]):
-        head, data = img.src.split(",", 1)
+        head, data = img["src"].split(",", 1)
         assert head == "data:image/jpeg;base64"
         assert base64.b64decode(data) == encode_image(ctx.run, int(row), THUMB_SIDE, "JPEG")
     page, _ = exemplar_images(ctx, store, PAGE)

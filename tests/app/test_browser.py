@@ -47,7 +47,7 @@ window.fetch = function(url, options) {{
     if (String(url).includes('_dash-update-component')) {{
         const body = JSON.parse(options.body), outputs = [].concat(body.outputs);
         const names = outputs.map(o => o.id);
-        window.__requests.push(names.includes('{ids.EXEMPLARS}') ? '{ids.EXEMPLARS}' : names[0]);
+        window.__requests.push(names.includes('{ids.EXEMPLAR_DATA}') ? '{ids.EXEMPLARS}' : names[0]);
     }}
     return original.apply(this, arguments);
 }};
@@ -74,8 +74,10 @@ def _open_form(dash_duo) -> None:
     """Unfold the "Mapper parameters" form (folded by default)."""
     from topoact.app.panels.graph_form import ACCORDION
 
-    if not dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed():
+    fields = dash_duo.driver.find_elements("id", ids.P_INTERVALS)  # mounted only while unfolded
+    if not (fields and fields[0].is_displayed()):
         dash_duo.find_element(f"#{ACCORDION} .accordion-button").click()
+    dash_duo.wait_for_element(f"#{ids.P_INTERVALS}", timeout=10)
     until(lambda: dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed(), 5, msg="the unfolded form")
 
 
@@ -124,8 +126,18 @@ def _check_bar(states, what: str) -> None:
         assert re.search(r"[a-z]{3}", match["message"]), f"the message {match['message']!r} says nothing"
 
 
-def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_dir):
+def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_dir, monkeypatch):
+    from dash import Input, Output
+
+    from topoact.app.panels import features
+    from topoact.app.panels.node import EXEMPLAR_PICKED
+
+    # without the feature-visualization tab, which would start a job for a clicked exemplar
+    monkeypatch.setattr(features, "available", lambda ctx: False, raising=False)
     app = create_app(small_run_dir)
+    # what a click on an exemplar writes (read by the optional feature-visualization panel), made visible
+    app.clientside_callback("function(p) { return p ? 'picked row ' + p.row : ''; }",
+                            Output(ids.NODE_STATS, "title"), Input(EXEMPLAR_PICKED, "data"))
     dash_duo.start_server(app)
     _wait_for_graph(dash_duo)
     ctx = app.topoact_context
@@ -138,6 +150,8 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
 
     # the outputs of every Dash request the page makes from now on
     dash_duo.driver.execute_script(REQUESTS_JS)
+    draws = f"return document.getElementById('{ids.EXEMPLARS}').topoactDraws || 0"
+    drawn_before = dash_duo.driver.execute_script(draws)
     # plotly picks the clicked point from the hover state: hover first, then click
     ActionChains(dash_duo.driver).move_to_element(points[0]).pause(0.5).click().perform()
     dash_duo.wait_for_contains_text(f"#{ids.NODE_TITLE}", "Node ", timeout=10)
@@ -156,11 +170,22 @@ def test_click_node_shows_exemplars_and_class_search_fades(dash_duo, small_run_d
         15, msg="exemplar images to load")
     # the thumbnails came inside the click's response (no request per image)
     assert all(img.get_attribute("src").startswith("data:image/jpeg;base64,") for img in images)
-    # besides the hover card, the click asked the server for the node panel, the embedding's member rings
-    # and the URL, nothing else: none for the ring, hidden tabs, the new exemplar images or the URL's echo
+    # besides the hover card, the click asked the server for the node panel and the embedding's member
+    # rings, nothing else: none for the ring, hidden tabs, the exemplar images or the URL (written in the
+    # browser, urlstate.WRITE_JS) and its echo
     wait_for_page_settled(dash_duo)
     requested = [r for r in dash_duo.driver.execute_script("return window.__requests") if r != TOOLTIP]  # the hover
-    assert sorted(requested) == sorted([ids.EXEMPLARS, "topoact-store-embedding-members", ids.URL]), requested
+    assert sorted(requested) == sorted([ids.EXEMPLARS, "topoact-store-embedding-members"]), requested
+    # the images are drawn by the browser into ONE Dash component (no html.Img, no id, per image) ...
+    assert dash_duo.driver.execute_script(f"return document.querySelectorAll('#{ids.EXEMPLARS} img[id]').length") == 0
+    # ... and a click on one says which image it was (one delegated listener)
+    assert dash_duo.driver.execute_script(draws) == drawn_before + 1
+    third = images[2] if len(images) > 2 else images[0]
+    row = third.get_attribute("data-row")
+    third.click()
+    until(lambda: dash_duo.find_element(f"#{ids.NODE_STATS}").get_attribute("title") == f"picked row {row}", 10,
+          msg="the exemplar click")
+    assert int(row) in ctx.exemplar_rows(GRAPH_LAYER, ctx.default_key(GRAPH_LAYER), clicked).tolist()[:24]
 
     # class search: nodes without a member of the class fade
     assert set(_marker_opacities(dash_duo)) == {1}

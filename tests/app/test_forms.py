@@ -75,10 +75,8 @@ def test_every_form_field_has_a_tooltip_and_an_error_line(small_run_dir):
     """Both forms: each control has its info mark (tooltip text from HELP) and its error line."""
     from dash import html
 
-    import dash_bootstrap_components as dbc
-
     from topoact.app.context import AppContext
-    from topoact.app.help import HELP
+    from topoact.app.help import HELP, help_text
     from topoact.app.panels import graph_form, sweep
     from topoact.app.shell import walk
     from topoact.store import open_run
@@ -87,7 +85,7 @@ def test_every_form_field_has_a_tooltip_and_an_error_line(small_run_dir):
     for panel, controls in [(graph_form, graph_form.FORM_IDS), (sweep, tuple(sweep.LIST_FIELDS))]:
         parts = list(walk(panel.layout(ctx)))
         by_id = {getattr(c, "id", None): c for c in parts}
-        tips = {c.target: c.children for c in parts if isinstance(c, dbc.Tooltip)}
+        tips = {c.id: help_text(c) for c in parts if help_text(c)}
         for control in controls:
             assert control in by_id and isinstance(by_id.get(error_id(control)), html.Div), control
             assert tips.get(f"{control}-info") in HELP.values(), control
@@ -177,6 +175,7 @@ def test_bad_values_show_words_and_exploring_keeps_the_default(dash_duo, fresh_r
     dash_duo.start_server(app)
     until(lambda: _node_count(dash_duo) > 0, 30, msg="the graph")
     dash_duo.find_element(f"#{ACCORDION} .accordion-button").click()
+    dash_duo.wait_for_element(f"#{ids.P_INTERVALS}", timeout=10)
     until(lambda: dash_duo.find_element(f"#{ids.P_INTERVALS}").is_displayed(), 5, msg="the unfolded form")
     _type(dash_duo, ids.P_INTERVALS, "0")
     _type(dash_duo, ids.P_EPS, "abc")

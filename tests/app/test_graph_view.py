@@ -14,6 +14,7 @@ from dash.testing.wait import until
 from app_fixtures import GRAPH_LAYER, N_IMAGES, fresh_run_dir, small_run, small_run_dir  # noqa: F401 - fixtures
 
 from topoact.app import create_app, ids
+from topoact.app.panels.graph import EDGE_HISTOGRAM
 from topoact.figures.graph import GLYPH_ID, GLYPH_TRACE, NODE_TRACE
 
 
@@ -108,6 +109,13 @@ def test_edge_slider_spans_the_graphs_weights_with_quantile_marks_and_histogram(
     assert f"{int((weights >= threshold).sum())} of {weights.size} edges drawn" in hist["layout"]["annotations"][0]["text"]
     assert "#c8c8c8" in bars["marker"]["color"] and "#1f77b4" in bars["marker"]["color"]
     assert weight_marks(np.array([]))[:2] == (0.0, 1.0)
+    # crowded quantiles: the ends are marked, no two marks closer than MARK_GAP of the range
+    from topoact.figures.graph import MARK_GAP
+
+    low, high, _, marks = weight_marks(np.r_[np.full(90, 0.05), np.linspace(0.05, 0.9, 10)])
+    values = sorted(marks)
+    assert values[0] == pytest.approx(0.05) and values[-1] == pytest.approx(0.9)
+    assert all(b - a >= MARK_GAP * (high - low) - 1e-9 for a, b in zip(values, values[1:])), marks
 
 
 def test_thumbnail_route_serves_small_cached_jpegs_of_indexed_rows_only(app, ctx):
@@ -178,6 +186,32 @@ def _probe(app) -> None:
                             Input(ids.SELECTION, "data"))
 
 
+#: what overlaps in the drawn page: node markers under the glyph's label, edge-slider marks and the
+#: histogram's "edges drawn" line over each other, that line over the bars (CSS pixel boxes and disks)
+OVERLAPS_JS = FIGURE_JS + """
+    const box = e => e.getBoundingClientRect();
+    const meet = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const fl = gd._fullLayout, r = box(gd), t = gd._fullData[%d];
+    const at = (v, i) => (Array.isArray(v) || ArrayBuffer.isView(v)) ? v[i] : v;
+    const labels = Array.from(gd.querySelectorAll('.scatterlayer .textpoint text')).map(box);
+    const under = [];
+    for (const b of labels) for (let i = 0; i < t._length; i++) {
+        const cx = r.left + fl.xaxis._offset + fl.xaxis.c2p(at(t.x, i));
+        const cy = r.top + fl.yaxis._offset + fl.yaxis.c2p(at(t.y, i));
+        const dx = cx - Math.max(b.left, Math.min(cx, b.right)), dy = cy - Math.max(b.top, Math.min(cy, b.bottom));
+        if (Math.hypot(dx, dy) < at(t.marker.size, i) / 2) under.push(t.customdata[i][0]);
+    }
+    const marks = Array.from(document.querySelectorAll('#%s .dash-slider-mark')).map(e => [e.textContent, box(e)]);
+    const note = document.querySelector('#%s .annotation');
+    if (note) marks.push([note.textContent, box(note)]);
+    const crowded = [];
+    marks.forEach(([a, ra], i) => marks.slice(i + 1).forEach(([b, rb]) => { if (meet(ra, rb)) crowded.push([a, b]); }));
+    const bars = Array.from(document.querySelectorAll('#%s .bars path')).map(box).filter(b => b.width && b.height);
+    return {labels: labels.length, under: under, marks: marks.length, crowded: crowded,
+            note_over_bars: !!note && bars.some(b => meet(box(note), b))};
+""" % (NODE_TRACE, ids.EDGE_SLIDER, EDGE_HISTOGRAM, EDGE_HISTOGRAM)
+
+
 def _wait_drawn(dash_duo):
     dash_duo.driver.set_window_size(1400, 1000)
     until(lambda: _drawn(dash_duo), 30, msg="the graph to be drawn")
@@ -192,6 +226,14 @@ def test_recolouring_keeps_every_node_in_place_and_the_glyph_unfolds_and_folds(d
     graph = ctx.graph(GRAPH_LAYER, None)
     summary = ctx.layout(GRAPH_LAYER, ctx.default_key(GRAPH_LAYER))[1]
     assert len(before["ids"]) == len(graph["nodes"]) - len(summary["nodes"])  # small components folded
+    # the glyph's label lies on no node; the edge slider's marks and its histogram's note overlap nothing
+    # (a narrow window: the slider is shortest)
+    dash_duo.driver.set_window_size(1100, 800)
+    until(lambda: dash_duo.driver.execute_script(OVERLAPS_JS)["marks"] >= 3, 10, msg="the slider's marks")
+    overlaps = dash_duo.driver.execute_script(OVERLAPS_JS)
+    assert overlaps["labels"] == 1 and overlaps["under"] == [] and overlaps["crowded"] == [], overlaps
+    assert not overlaps["note_over_bars"], overlaps
+    before = _wait_drawn(dash_duo)
     dash_duo.select_dcc_dropdown(f"#{ids.COLOR_DROPDOWN}", value="purity")
     until(lambda: all(isinstance(c, (int, float)) for c in _drawn(dash_duo)["color"]), 10, msg="purity colours")
     after = _drawn(dash_duo)
@@ -208,6 +250,8 @@ def test_recolouring_keeps_every_node_in_place_and_the_glyph_unfolds_and_folds(d
     assert [[x, y] for x, y in zip(opened["x"], opened["y"])] == [positions[index[i]].tolist() for i in opened["ids"]]
     assert all(isinstance(c, (int, float)) for c in opened["color"])  # still coloured by purity
     dash_duo.wait_for_contains_text(f"#{ids.NODE_COUNT}", "shown", timeout=5)
+    overlaps = dash_duo.driver.execute_script(OVERLAPS_JS)  # unfolded: "fold ..." is clear of every node too
+    assert overlaps["labels"] == 1 and overlaps["under"] == [], overlaps
     _click_at(dash_duo, *opened["glyph"])
     until(lambda: len(_drawn(dash_duo)["ids"]) == len(before["ids"]), 10, msg="the small components folded")
 

@@ -91,11 +91,24 @@ def test_theme_is_local_form_folded_help_opens_and_navbar_names_the_graph(dash_d
     n_nodes = len(app.topoact_context.graph(GRAPH_LAYER, key)["nodes"])
     assert f"{n_nodes} nodes" in name and "L2 norm" in name and "4 intervals" in name and "30 % overlap" in name
     assert key not in driver.find_element("css selector", ".topoact-navbar").text
-    # the parameter form is folded until its header is clicked
-    intervals = driver.find_element("id", ids.P_INTERVALS)
-    assert not intervals.is_displayed()
-    driver.find_element("css selector", f"#{graph_form.ACCORDION} .accordion-button").click()
-    until(intervals.is_displayed, 5, msg="the unfolded form")
+    # the parameter form is folded until its header is clicked: its fields are not even mounted
+    # (each mounted component costs the renderer on every update); unfolded, they hold the shown
+    # graph's parameters, and an edit survives folding and unfolding
+    assert not driver.find_elements("id", ids.P_INTERVALS)
+    header = driver.find_element("css selector", f"#{graph_form.ACCORDION} .accordion-button")
+
+    def unfolded():
+        header.click()
+        dash_duo.wait_for_element(f"#{ids.P_INTERVALS}", timeout=10)
+        until(lambda: driver.find_element("id", ids.P_INTERVALS).is_displayed(), 5, msg="the unfolded form")
+        return driver.find_element("id", ids.P_INTERVALS)
+
+    intervals = unfolded()
+    assert intervals.get_attribute("value") == "4"
+    intervals.send_keys("1")  # 41
+    header.click()
+    until(lambda: not driver.find_elements("id", ids.P_INTERVALS), 10, msg="the folded form to unmount")
+    assert unfolded().get_attribute("value") == "41"
     # a field's info mark shows what the control does
     from selenium.webdriver.common.action_chains import ActionChains
 

@@ -9,9 +9,10 @@ from urllib.parse import parse_qs, urlparse
 from dash.testing.wait import until
 
 from app_fixtures import FIXTURE_FORM, GRAPH_LAYER, fresh_run_dir, small_run, small_run_dir  # noqa: F401
+from page_ready import wait_for_page_settled
 
 from topoact.app import create_app, ids
-from topoact.app.urlstate import parse_query, resolve, view_query
+from topoact.app.urlstate import parse_query, resolve
 
 OTHER_LAYER = "conv1"
 
@@ -33,12 +34,9 @@ def test_query_round_trip_and_unknown_values(small_run_dir):
 
     ctx = AppContext(open_run(small_run_dir))
     key = ctx.default_key(GRAPH_LAYER)
-    selection = {"layer": GRAPH_LAYER, "key": key}
-    query = view_query(selection, "purity", {"layer": GRAPH_LAYER, "graph_key": key, "node": 2})
+    # (the browser writes the query: urlstate.WRITE_JS, checked by the round trip below)
+    query = f"?layer={GRAPH_LAYER}&graph={key}&colour=purity&node=2"
     assert parse_query(query) == {"layer": GRAPH_LAYER, "graph": key, "colour": "purity", "node": 2}
-    # a node of another graph is not part of this view
-    assert "node" not in view_query(selection, "purity", {"layer": GRAPH_LAYER, "graph_key": "other", "node": 2})
-    assert view_query(None, "purity", None) == ""
     assert resolve(ctx, parse_query(query)) == parse_query(query)
     # unknown layer: nothing to restore; unknown graph / colour / node: the default graph, no colour, no node
     assert resolve(ctx, parse_query("?layer=nope&graph=x")) is None
@@ -152,6 +150,9 @@ def test_the_opening_graph_is_in_the_layout_and_the_url_restore_does_not_redraw_
     until(lambda: _shown_key(dash_duo) == key, 20, msg="the graph after reload")
     dash_duo.driver.execute_script("window.__x = document.querySelector('#%s .js-plotly-plot').data[1].x" % ids.GRAPH)
     dash_duo.wait_for_text_to_equal(f"#{ids.NODE_TITLE}", "Click a node", timeout=10)
+    # the restore's request is done (under load 5, a node typed while it was in flight once did not reach
+    # the URL: see the report of branch ui6)
+    wait_for_page_settled(dash_duo)
     _type_node(dash_duo, int(ctx.graph(GRAPH_LAYER, key)["nodes"][0]["id"]))
     until(lambda: _url(dash_duo).get("node") is not None, 15, msg="the node in the URL")
     assert dash_duo.driver.execute_script(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import dash_bootstrap_components as dbc
 from dash import html
 
 #: tooltip texts, by topic (keys are stable: panels and tests refer to them)
@@ -138,12 +137,33 @@ def error_id(control_id: str) -> str:
 
 
 def info_mark(target_id: str, text: str) -> html.Span:
-    """A small ⓘ with a tooltip ``text`` (``target_id`` must be unique on the page)."""
-    return html.Span([
-        # a CSS-drawn circled "i" (the ⓘ character is missing from many fonts)
-        html.Span("i", id=target_id, className="topoact-info", tabIndex="0", **{"aria-label": text}),
-        dbc.Tooltip(text, target=target_id, placement="top"),
-    ])
+    """A small ⓘ whose tooltip says ``text`` (``target_id`` must be unique on the page).
+
+    ONE Dash component: the text is the mark's ``data-help`` attribute, shown by the page's single
+    help tooltip (``assets/topoact-help.js``, delegated hover and focus listeners). A
+    ``dbc.Tooltip`` per mark mounted 3 more components each (Overlay, Popper), hidden, and every
+    mounted component costs the Dash renderer work on each store update of every interaction.
+
+    Parameters
+    ----------
+    target_id : str
+        The mark's id.
+    text : str
+        What the control does, in words.
+
+    Returns
+    -------
+    dash.html.Span
+    """
+    # a CSS-drawn circled "i" (the ⓘ character is missing from many fonts)
+    return html.Span("i", id=target_id, className="topoact-info", tabIndex="0",
+                     **{"aria-label": text, "data-help": text})
+
+
+def help_text(component: Any) -> str | None:
+    """The tooltip text of an info mark made by :func:`info_mark` (None for any other component)."""
+    props = component.to_plotly_json().get("props", {}) if hasattr(component, "to_plotly_json") else {}
+    return props.get("data-help")
 
 
 def field(label: str, control: Any, *, help: str | None = None, control_id: str | None = None,
@@ -162,7 +182,7 @@ def field(label: str, control: Any, *, help: str | None = None, control_id: str 
     width : str
         CSS width of the field.
     """
-    caption = [html.Span(label)]
+    caption: list = [label]  # the caption's text without a component of its own
     if help:
         caption.append(info_mark(f"{control_id or label.replace(' ', '-')}-info", help))
     children = [html.Label(caption, className="form-label mb-0", style={"fontSize": "0.8em", "color": "#555"}),

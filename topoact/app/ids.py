@@ -84,6 +84,8 @@ NODE_TITLE = "topoact-node-title"
 NODE_STATS = "topoact-node-stats"
 NODE_COMPOSITION = "topoact-node-composition"
 EXEMPLARS = "topoact-exemplars"
+#: {"images": [{"row", "src", "title", "ok"}], "error"?}: the exemplars drawn into EXEMPLARS (node panel)
+EXEMPLAR_DATA = "topoact-exemplars-data"
 EXEMPLAR_LIMIT = "topoact-store-exemplar-limit"
 MORE_BUTTON = "topoact-exemplars-more"
 CSV_BUTTON = "topoact-node-csv"

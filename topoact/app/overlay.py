@@ -14,7 +14,8 @@ the helpers once per page, so a panel works in any Dash app, whatever its assets
 * ``window.topoactOverlay(gd, className, draw, below)`` installs the canvas once per graph div
   and returns its redraw function; ``draw(context, gd, canvas)`` paints in page pixels, clipped
   to the plot area, reading what to draw from the graph div (set by the caller before it
-  redraws). The canvas lies over the whole plot, or with ``below`` under plotly's WebGL layer
+  redraws). When ``draw.key(gd)`` is defined it returns an array of what the drawing depends on
+  (compared element by element with ``===``): an unchanged key and canvas size keep the drawing. The canvas lies over the whole plot, or with ``below`` under plotly's WebGL layer
   (over the plot background: the Mapper graph's edges, under its WebGL nodes).
 * ``window.topoactWhenPlotted(graphId, then)`` calls ``then(gd)`` with the plotly div inside the
   ``dcc.Graph`` ``graphId`` once plotly has drawn it (at once, or on a later frame: a graph
@@ -41,10 +42,16 @@ OVERLAY_JS = """if (!window.topoactOverlay) {
                 if (below && gl) gl.parentNode.insertBefore(canvas, gl); else host.appendChild(canvas);
             }
             const ratio = window.devicePixelRatio || 1, w = gd.clientWidth, h = gd.clientHeight;
+            let resized = false;
             if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
                 canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
                 canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
+                resized = true;
             }
+            // what is drawn did not change (e.g. a recolouring redraws the plot, not the edges): keep it
+            const key = draw.key ? draw.key(gd) : null, last = canvas.topoactKey;
+            canvas.topoactKey = key;
+            if (key && last && !resized && key.length === last.length && key.every((v, i) => v === last[i])) return;
             const c = canvas.getContext('2d');
             c.setTransform(ratio, 0, 0, ratio, 0, 0);
             c.clearRect(0, 0, w, h);

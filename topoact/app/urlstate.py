@@ -3,15 +3,15 @@
 ``?layer=conv2&graph=<key>&colour=majority&node=12`` is kept in ``ids.URL`` (a ``dcc.Location``
 with ``refresh=False``: writing it pushes a browser history entry without reloading the page).
 
-* view -> URL (:func:`register`'s ``write_url``): each change of the shown graph (hence of the
-  layer), colouring or node writes the query, unless it is already the URL's (no duplicate
-  entries) or a view from the URL is still being restored.
+* view -> URL (:data:`WRITE_JS`, a clientside callback: no request): each change of the shown
+  graph (hence of the layer), colouring or node writes the query, unless it is already the URL's
+  (no duplicate entries) or a view from the URL is still being restored.
 * URL -> view (``read_url``, on page load and when Back / Forward change the address; the
-  browser does not pass on the echo of ``write_url``'s own write, :data:`FILTER_JS`): the
+  browser does not pass on the echo of :data:`WRITE_JS`'s own write, :data:`FILTER_JS`): the
   colour and a node of the shown graph are set at once; another graph or layer is set through
   the graph panel's own dropdowns: a layer change first lists the layer's graphs (and shows its
   default), then ``follow_layer`` picks the asked graph and ``follow`` its node once it is shown. Until then
-  the target waits in :data:`PENDING` and ``write_url`` stays quiet, so restoring a view never
+  the target waits in :data:`PENDING` and :data:`WRITE_JS` stays quiet, so restoring a view never
   writes intermediate views into the history (no URL -> dropdown -> URL loop).
 
 Values that do not name something of the run (unknown layer, graph, colouring or node) are
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from dash import Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
@@ -44,47 +44,48 @@ PENDING_TTL = 30.0
 BOOT = {"boot": True}
 
 
-#: the query ``write_url`` last wrote, until the address shows it (its echo is not read back)
-WRITTEN = "topoact-url-written"
 #: ``{"search", "at"}``: an address to read (page load, Back, Forward), forwarded by the browser
 READ = "topoact-url-read"
 
 #: browser side of the URL -> view direction: an address change is passed to ``read_url`` unless it
-#: is the echo of ``write_url``'s own write (a request per click or recolouring for nothing); the
-#: echo is recognised once, so Forward to that same address later is read
-FILTER_JS = """function(search, written) {
+#: is the echo of :data:`WRITE_JS`'s own write (a request per click or recolouring for nothing); the
+#: echo is recognised once, so Forward to that same address later is read. The query last written
+#: is kept in the page (``window.topoactUrlWritten``), not in a store: a store write costs the Dash
+#: renderer a pass over every mounted component, twice per click or recolouring
+FILTER_JS = """function(search) {
     const nu = window.dash_clientside.no_update;
-    if (search === null || search === undefined) return [nu, nu];  // the address is not read yet
-    if (written !== null && written !== undefined && search === written) return [nu, null];
-    return [{search: search, at: Date.now()}, nu];
+    if (search === null || search === undefined) return nu;  // the address is not read yet
+    if (window.topoactUrlWritten !== undefined && search === window.topoactUrlWritten) {
+        window.topoactUrlWritten = undefined;
+        return nu;
+    }
+    return {search: search, at: Date.now()};
 }"""
+
+
+#: view -> URL (in the browser): one history entry per change of graph, colouring or
+#: node, as ``?layer=…&graph=…&colour=…&node=…`` (the node only when it is of the shown graph);
+#: nothing while a restore is pending (:data:`PENDING`, whose ``at`` is the server's clock in
+#: seconds: the TTL assumes the browser's clock is within seconds of it) or when the URL holds the
+#: view already (no duplicate entries)
+WRITE_JS = """function(selection, colour, node, pending, search) {
+    const nu = window.dash_clientside.no_update;
+    if (!selection) return nu;
+    if (pending && (pending.boot || Date.now() / 1000 - Number(pending.at || 0) < %(ttl)s)) return nu;
+    const query = new URLSearchParams({layer: selection.layer, graph: selection.key});
+    if (colour) query.set('colour', colour);
+    if (node && node.graph_key === selection.key && node.node !== null && node.node !== undefined)
+        query.set('node', String(Math.trunc(node.node)));
+    const text = '?' + query.toString();
+    if (text === (search || '')) return nu;
+    window.topoactUrlWritten = text;  // its echo is not read back (FILTER_JS)
+    return text;
+}""" % {"ttl": PENDING_TTL}
 
 
 def stores() -> list:
     """The module's stores (included by the shell)."""
-    return [dcc.Store(id=PENDING, data=BOOT), dcc.Store(id=WRITTEN, data=None), dcc.Store(id=READ, data=None)]
-
-
-def view_query(selection: dict | None, colour: str | None, node_store: dict | None) -> str:
-    """The URL query of a view: ``"?layer=…&graph=…&colour=…&node=…"`` ("" without a graph).
-
-    Parameters
-    ----------
-    selection : dict or None
-        ``ids.GRAPH_KEY``: ``{"layer", "key"}``.
-    colour : str or None
-        The colour dropdown's value.
-    node_store : dict or None
-        ``ids.NODE``: ``{"layer", "graph_key", "node"}`` (kept only when it is of ``selection``'s graph).
-    """
-    if not selection:
-        return ""
-    query = {"layer": selection["layer"], "graph": selection["key"]}
-    if colour:
-        query["colour"] = colour
-    if node_store and node_store.get("graph_key") == selection["key"] and node_store.get("node") is not None:
-        query["node"] = int(node_store["node"])
-    return "?" + urlencode(query)
+    return [dcc.Store(id=PENDING, data=BOOT), dcc.Store(id=READ, data=None)]
 
 
 def parse_query(search: str | None) -> dict:
@@ -135,25 +136,17 @@ def _node_store(layer: str, key: str, node: int | None) -> dict | None:
 def register(app: Dash, ctx: AppContext) -> None:
     """The URL <-> view callbacks (see the module docstring)."""
 
-    @app.callback(
-        Output(ids.URL, "search"), Output(WRITTEN, "data"),
+    # view -> URL in the browser: it only moves data the page holds (no request per click)
+    app.clientside_callback(
+        WRITE_JS,
+        Output(ids.URL, "search"),
         Input(ids.GRAPH_KEY, "data"), Input(ids.COLOR_DROPDOWN, "value"), Input(ids.NODE, "data"),
         Input(PENDING, "data"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
-    def write_url(selection, colour, node_store, pending, search):
-        """view -> URL: one history entry per change of graph, colouring or node."""
-        if not selection or _live(pending):
-            raise PreventUpdate
-        query = view_query(selection, colour, node_store)
-        if query == (search or ""):
-            raise PreventUpdate
-        return query, query
 
-    app.clientside_callback(FILTER_JS, Output(READ, "data"), Output(WRITTEN, "data", allow_duplicate=True),
-                            Input(ids.URL, "search"), State(WRITTEN, "data"),
-                            prevent_initial_call="initial_duplicate")
+    app.clientside_callback(FILTER_JS, Output(READ, "data"), Input(ids.URL, "search"))
 
     @app.callback(
         Output(ids.LAYER_DROPDOWN, "value", allow_duplicate=True),

@@ -36,7 +36,8 @@ import plotly.graph_objects as go
 __all__ = [
     "graph_layout", "graph_figure", "drawn_order", "node_colors", "edge_lines", "node_rings", "label_mix",
     "weight_histogram", "weight_marks", "composition_figure", "sweep_figure", "empty_figure", "CLASS_COLORS",
-    "NODE_TRACE", "UPLOAD_TRACE", "GLYPH_TRACE", "GLYPH_ID", "WEBGL_MIN_NODES",
+    "NODE_TRACE", "UPLOAD_TRACE", "GLYPH_TRACE", "GLYPH_ID", "WEBGL_MIN_NODES", "HISTOGRAM_PX", "MARK_GAP",
+    "GLYPH_GAP",
 ]
 
 CLASS_COLORS = (
@@ -246,15 +247,35 @@ def glyph_text(summary: dict | None, expanded: bool) -> str:
     return f"fold {what}" if expanded else f"+{what}"
 
 
-def glyph_position(summary: dict, positions: np.ndarray, graph: dict, expanded: bool) -> tuple[float, float]:
-    """Where the glyph is drawn: the summary's position, or just above its unfolded grid."""
-    x, y = (float(v) for v in summary["position"])
-    if expanded:
-        index = {int(n["id"]): k for k, n in enumerate(graph["nodes"])}
-        rows = [index[int(i)] for i in summary["nodes"] if int(i) in index]
-        if rows:
-            y = float(positions[rows, 1].max()) + 1.0
-    return x, y
+#: the graph's right margin (pixels) when it shows a legend of classes or a colour bar
+LEGEND_PX = 130
+
+#: the summary glyph sits this share of the drawn nodes' height (at least one layout unit) under
+#: the lowest of them
+GLYPH_GAP = 0.08
+
+
+def glyph_position(drawn: np.ndarray) -> tuple[float, float]:
+    """Where the summary glyph is drawn: at the left edge of the drawn nodes and under the lowest
+    of them, so that its label, written to its right, overlaps no node.
+
+    (At the stored summary position, the centre of the folded components' box in the packing,
+    its label ran over the neighbouring components.)
+
+    Parameters
+    ----------
+    drawn : (K, 2) float
+        Positions of the drawn nodes (the unfolded small components' included).
+
+    Returns
+    -------
+    (x, y) : float
+    """
+    drawn = np.asarray(drawn, dtype=float).reshape(-1, 2)
+    if not len(drawn):
+        return 0.0, 0.0
+    low, high = drawn.min(0), drawn.max(0)
+    return float(low[0]), float(low[1] - max(GLYPH_GAP * (high[1] - low[1]), 1.0))
 
 
 def graph_figure(
@@ -362,9 +383,10 @@ def graph_figure(
 
     gx, gy, gtext = [], [], []
     if summary and summary.get("nodes"):
-        x, y = glyph_position(summary, positions, graph, expanded)
+        x, y = glyph_position(positions[order])
         gx, gy, gtext = [x], [y], [glyph_text(summary, expanded)]
-    fig.add_trace(go.Scatter(x=gx, y=gy, mode="markers+text", text=gtext, textposition="bottom center",
+    fig.add_trace(go.Scatter(x=gx, y=gy, mode="markers+text", text=gtext, textposition="middle right",
+                             cliponaxis=False,
                              customdata=[[GLYPH_ID]] * len(gx), name="small components", showlegend=False,
                              hoverinfo="none" if hover != "text" else "text",
                              hovertext=["click to " + ("fold" if expanded else "show") + " them"] * len(gx),
@@ -378,7 +400,10 @@ def graph_figure(
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                                  marker=dict(color=class_color(label), size=10)))
     fig.update_layout(
-        title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        # with a legend, a fixed right margin holds it or the colour bar (no autoexpand): the plot
+        # area, hence every node's place on the screen, stays put when the colouring changes
+        title=title, height=height, margin=dict(l=10, r=LEGEND_PX if show_legend else 10, t=40 if title else 10,
+                                                b=10, autoexpand=not show_legend),
         hovermode="closest", clickmode="event", dragmode="pan", plot_bgcolor="white",
         showlegend=show_legend and color_by == "majority",
         legend=dict(title=dict(text="majority class"), itemsizing="constant", x=1.01, xanchor="left", y=1,
@@ -426,14 +451,20 @@ def node_rings(node_ids: Sequence[int], selected_node: int | None = None,
 
 
 # -- small charts -------------------------------------------------------------------------------
-def weight_marks(weights: np.ndarray, quantiles: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: edge-weight slider marks are at least this share of the slider's range apart: a "0.12" label is
+#: about 27 px wide and the slider about 150-250 px (1366 px window), so closer labels overlapped
+MARK_GAP = 0.2
+
+
+def weight_marks(weights: np.ndarray, quantiles: Sequence[float] = (0.0, 1.0, 0.5, 0.25, 0.75)
                  ) -> tuple[float, float, float, dict]:
     """Edge-weight slider settings spanning a graph's actual Jaccard weights.
 
     Parameters
     ----------
     weights : (E,) float, the graph's edge weights
-    quantiles : the quantiles marked on the slider
+    quantiles : the quantiles marked on the slider, by priority (the ends first): one closer than
+        :data:`MARK_GAP` of the range to a mark already placed is left out
 
     Returns
     -------
@@ -448,12 +479,16 @@ def weight_marks(weights: np.ndarray, quantiles: Sequence[float] = (0.0, 0.25, 0
     marks: dict = {}
     for q in quantiles:
         value = round(float(np.quantile(weights, q)), 3)
-        if all(abs(value - v) > (high - low) / 12 for v in marks):  # labels that do not collide
+        if all(abs(value - v) >= MARK_GAP * (high - low) for v in marks):  # labels that do not collide
             marks[value] = f"{value:.2f}"
-    return low, high, round((high - low) / 100, 5), marks
+    return low, high, round((high - low) / 100, 5), dict(sorted(marks.items()))
 
 
-def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24, height: int = 24) -> dict:
+#: height of the edge-weight histogram: 22 px of bars, its "N of M edges drawn" line under them
+HISTOGRAM_PX = 36
+
+
+def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24, height: int = HISTOGRAM_PX) -> dict:
     """A small histogram of a graph's edge weights, bars at or above ``threshold`` (drawn edges)
     in blue, below it (hidden edges) in grey; a plain figure dict (drawn on every slider move).
 
@@ -465,7 +500,7 @@ def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24
     height : pixels
     """
     weights = np.asarray(weights, dtype=float)
-    layout = {"height": height, "margin": {"l": 4, "r": 4, "t": 2, "b": 2}, "bargap": 0.05,
+    layout = {"height": height, "margin": {"l": 4, "r": 4, "t": 2, "b": 12}, "bargap": 0.05,
               "xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "white",
               "showlegend": False}
     if weights.size == 0:
@@ -479,7 +514,8 @@ def weight_histogram(weights: np.ndarray, threshold: float = 0.0, bins: int = 24
              "width": float(edges[1] - edges[0]) * 0.95,
              "marker": {"color": ["#1f77b4" if s else "#c8c8c8" for s in shown]},
              "hovertemplate": "weight %{x:.3f}: %{y} edges<extra></extra>"}
-    layout["annotations"] = [{"text": f"{above} of {weights.size} edges drawn", "x": 1, "y": 1, "xref": "paper",
+    # under the bars (in the bottom margin): over them it hid bars, above them it met the slider's marks
+    layout["annotations"] = [{"text": f"{above} of {weights.size} edges drawn", "x": 1, "y": 0, "xref": "paper",
                               "yref": "paper", "xanchor": "right", "yanchor": "top", "showarrow": False,
                               "font": {"size": 10, "color": "#555"}}]
     return {"data": [trace], "layout": layout}

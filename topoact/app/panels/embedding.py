@@ -169,7 +169,7 @@ MEMBERS_JS = """function(members, graphId) {
             c.stroke();
         })();
     });
-    return members ? members.node : null;
+    return window.dash_clientside.no_update;  // drawn; a store write would cost a renderer pass
 }""" % {"overlay": OVERLAY_JS, "canvas": MEMBERS_CANVAS}
 
 _row = {"display": "flex", "flexWrap": "wrap", "gap": "0.6em", "alignItems": "center"}

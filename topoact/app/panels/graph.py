@@ -5,8 +5,9 @@
   computed with the default parameters in the background.
 * The figure (:func:`topoact.figures.graph.graph_figure`) draws the graph's *stored* layout
   (``topoact.mapper.layout``, made once by the library and kept in the graph file): components
-  packed by size, tiny components (singletons, pairs) folded into one summary glyph; a click on
-  the glyph draws them (in a grid under it), a second click folds them again. WebGL above
+  packed by size, tiny components (singletons, pairs) folded into one summary glyph (under the
+  graph, its label to its right clear of every node); a click on the glyph draws them (where the
+  stored layout puts them), a second click folds them again. WebGL above
   1,000 nodes.
 * The page opens on the first layer's default graph drawn into the layout (figure, key,
   dropdown, info line: :func:`initial_drawing`), so the first paint has it without the layer ->
@@ -49,7 +50,8 @@ from topoact.app.panels import graph_form
 from topoact.app.panels.graph_form import graph_request, key_options
 from topoact.fileio import safe_name
 from topoact.figures.graph import (GLYPH_ID, GLYPH_TRACE, NODE_TRACE, SELECTED_RING, drawn_order, empty_figure,
-                                   graph_figure, label_mix, node_colors, weight_histogram, weight_marks)
+                                   graph_figure, HISTOGRAM_PX, label_mix, node_colors, weight_histogram,
+                                   weight_marks)
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -69,7 +71,8 @@ TOOLTIP = "topoact-graph-tooltip"
 #: set once the page's exact-picking helper is installed (see ``register``)
 PICKER = "topoact-graph-picker"
 EDGE_HISTOGRAM = "topoact-graph-edge-histogram"
-#: the node the browser rings (set by ``RING_JS``; the clientside callback needs an output)
+#: the output of ``RING_JS`` (a clientside callback needs one; it is never written: each store
+#: update costs the Dash renderer a pass over every mounted component)
 RING = "topoact-graph-ring"
 #: class of the canvas laid over the graph's plot area (the clicked node's ring)
 RING_CANVAS = "topoact-graph-ring-canvas"
@@ -90,24 +93,32 @@ EDGE_CANVAS = "topoact-graph-edge-canvas"
 RING_JS = """function(node, drawn, _tab, graphId) {
     %(overlay)s
     const ring = (node && drawn && node.layer === drawn.layer && node.graph_key === drawn.key) ? node.node : null;
+    // the edges depend on their trace and the axes only: a recolouring (a patch of the marker
+    // colours) keeps the drawn lines (about 10,000 on a 5,000-node graph)
+    const drawEdges = (c, gd, canvas) => {
+        const t = gd.data && gd.data[0];
+        canvas.topoactEdges = 0;
+        if (!t || t.visible !== false || !t.x || !t.x.length) return;  // none, or plotly draws them
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        c.strokeStyle = (t.line && t.line.color) || '#999'; c.lineWidth = (t.line && t.line.width) || 1;
+        c.beginPath();
+        let n = 0;
+        for (let i = 0; i + 1 < t.x.length; i += 3) {  // one edge: x0, x1, null
+            if (t.x[i] === null || t.x[i + 1] === null) continue;
+            c.moveTo(xa._offset + xa.c2p(t.x[i]), ya._offset + ya.c2p(t.y[i]));
+            c.lineTo(xa._offset + xa.c2p(t.x[i + 1]), ya._offset + ya.c2p(t.y[i + 1]));
+            if (++n %% 512 === 0) { c.stroke(); c.beginPath(); }  // small paths: see MEMBERS_JS
+        }
+        c.stroke();
+        canvas.topoactEdges = n;
+    };
+    drawEdges.key = gd => {
+        const t = gd.data && gd.data[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        return [t, t && t.x, t && t.y, t && t.visible, xa.range[0], xa.range[1], ya.range[0], ya.range[1],
+                xa._length, ya._length, xa._offset, ya._offset];
+    };
     window.topoactWhenPlotted(graphId, gd => {
-        const edges = window.topoactOverlay(gd, '%(edges)s', (c, gd, canvas) => {
-            const t = gd.data && gd.data[0];
-            canvas.topoactEdges = 0;
-            if (!t || t.visible !== false || !t.x || !t.x.length) return;  // none, or plotly draws them
-            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-            c.strokeStyle = (t.line && t.line.color) || '#999'; c.lineWidth = (t.line && t.line.width) || 1;
-            c.beginPath();
-            let n = 0;
-            for (let i = 0; i + 1 < t.x.length; i += 3) {  // one edge: x0, x1, null
-                if (t.x[i] === null || t.x[i + 1] === null) continue;
-                c.moveTo(xa._offset + xa.c2p(t.x[i]), ya._offset + ya.c2p(t.y[i]));
-                c.lineTo(xa._offset + xa.c2p(t.x[i + 1]), ya._offset + ya.c2p(t.y[i + 1]));
-                if (++n %% 512 === 0) { c.stroke(); c.beginPath(); }  // small paths: see MEMBERS_JS
-            }
-            c.stroke();
-            canvas.topoactEdges = n;
-        }, true);
+        const edges = window.topoactOverlay(gd, '%(edges)s', drawEdges, true);
         gd.topoactRing = ring;
         window.topoactOverlay(gd, '%(canvas)s', (c, gd, canvas) => {
             canvas.topoactNode = null;
@@ -127,7 +138,7 @@ RING_JS = """function(node, drawn, _tab, graphId) {
         })();
         edges();
     });
-    return ring;
+    return window.dash_clientside.no_update;  // drawn; a store write would cost a renderer pass
 }""" % {"overlay": OVERLAY_JS, "edges": EDGE_CANVAS, "canvas": RING_CANVAS, "trace": NODE_TRACE,
          "color": SELECTED_RING[0], "width": SELECTED_RING[1]}
 
@@ -176,11 +187,11 @@ def layout(ctx: AppContext) -> html.Div:
     figure, info, drawn = initial_drawing(ctx, opening)
     class_opts = [{"label": name, "value": i} for i, name in enumerate(run.label_names)]
     slider = html.Div([
-        dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.01, value=0, marks={0: "0", 1: "1"},
-                   tooltip={"placement": "bottom"}),
+        # (no value tooltip: the slider's own number box shows the value; the tooltip covered the marks)
+        dcc.Slider(id=ids.EDGE_SLIDER, min=0, max=1, step=0.01, value=0, marks={0: "0", 1: "1"}),
         dcc.Graph(id=EDGE_HISTOGRAM, figure=weight_histogram([]), config={"displayModeBar": False,
                                                                          "staticPlot": True},
-                  style={"height": "24px"}),
+                  style={"height": f"{HISTOGRAM_PX}px"}),
     ])
     # two compact rows, so the figure keeps most of a 1366 x 768 window
     controls = html.Div([
@@ -216,7 +227,7 @@ def layout(ctx: AppContext) -> html.Div:
     ], style={"marginTop": "0.3em"})
     return html.Div([
         controls,
-        graph_form.layout(ctx),
+        graph_form.layout(ctx, opening),
         html.Div([html.Span(info, id=ids.NODE_COUNT),
                   html.Button("Set as default", id=ids.DEFAULT_BUTTON, n_clicks=0,
                               title="open this graph first for this layer (saved in the run)",

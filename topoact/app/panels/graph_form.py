@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback_context, html, no_update
+from dash import Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
@@ -62,6 +62,10 @@ _SELECTS = frozenset({ids.P_LENS, ids.P_COVER, ids.P_CLUSTERER, ids.P_METRIC})
 WHY_BUTTON = "topoact-form-why-button"
 WHY_COLLAPSE = "topoact-form-why"
 WHY_BODY = "topoact-form-why-body"
+#: the accordion item's id
+FORM_ITEM = "params"
+#: a dcc.Tabs without a tab bar holding the fields: "open" renders them, "folded" renders nothing
+FORM_SWITCH = "topoact-form-switch"
 
 
 def _options(pairs):
@@ -347,30 +351,62 @@ def _text(control_id: str, value: Any, placeholder: str = "") -> dbc.Input:
                      autoComplete="off")
 
 
-def layout(ctx: AppContext) -> html.Div:
-    """The parameter form, folded ("Mapper parameters"), filled with the library's defaults until a
-    graph is shown; below it the job's progress bar and status (visible while folded)."""
-    from topoact.mapper import MapperConfig
+def form_fields(values: list | tuple) -> html.Div:
+    """The form's fields (captions, info marks, controls, error lines) holding ``values``.
 
-    DEFAULTS = MapperConfig()  # noqa: N806 - the library's defaults fill the form
-    fields = html.Div([
-        field("lens", _select(ids.P_LENS, LENSES, DEFAULTS.lens), help=HELP["lens"], control_id=ids.P_LENS,
+    Parameters
+    ----------
+    values : sequence
+        One value per field, in :data:`FORM_FIELDS` order (:func:`form_values`).
+
+    Returns
+    -------
+    dash.html.Div
+        Rendered only while the form is unfolded (:data:`FORM_SWITCH`): folded, its ~40
+        components would cost the Dash renderer work on every store update of every interaction.
+    """
+    v = dict(zip(FORM_FIELDS, values))
+    return html.Div([
+        field("lens", _select(ids.P_LENS, LENSES, v["lens"]), help=HELP["lens"], control_id=ids.P_LENS,
               width="10em"),
-        field("cover", _select(ids.P_COVER, COVERS, DEFAULTS.cover), help=HELP["cover"],
+        field("cover", _select(ids.P_COVER, COVERS, v["cover"]), help=HELP["cover"],
               control_id=ids.P_COVER, width="10em"),
-        field("intervals (per lens axis)", _text(ids.P_INTERVALS, DEFAULTS.n_intervals), help=HELP["n_intervals"],
+        field("intervals (per lens axis)", _text(ids.P_INTERVALS, v["n_intervals"]), help=HELP["n_intervals"],
               control_id=ids.P_INTERVALS, width="11.5em"),
-        field("overlap (0–1)", _text(ids.P_OVERLAP, DEFAULTS.overlap), help=HELP["overlap"],
+        field("overlap (0–1)", _text(ids.P_OVERLAP, v["overlap"]), help=HELP["overlap"],
               control_id=ids.P_OVERLAP, width="7em"),
-        field("clusterer", _select(ids.P_CLUSTERER, CLUSTERERS, DEFAULTS.clusterer), help=HELP["clusterer"],
+        field("clusterer", _select(ids.P_CLUSTERER, CLUSTERERS, v["clusterer"]), help=HELP["clusterer"],
               control_id=ids.P_CLUSTERER, width="9em"),
-        field("eps (distance)", _text(ids.P_EPS, str(DEFAULTS.eps), placeholder="auto"), help=HELP["eps"],
+        field("eps (distance)", _text(ids.P_EPS, v["eps"], placeholder="auto"), help=HELP["eps"],
               control_id=ids.P_EPS, width="7em"),
-        field("metric", _select(ids.P_METRIC, METRICS, DEFAULTS.metric), help=HELP["metric"],
+        field("metric", _select(ids.P_METRIC, METRICS, v["metric"]), help=HELP["metric"],
               control_id=ids.P_METRIC, width="8em"),
-        field("min samples (images)", _text(ids.P_MIN_SAMPLES, DEFAULTS.min_samples), help=HELP["min_samples"],
+        field("min samples (images)", _text(ids.P_MIN_SAMPLES, v["min_samples"]), help=HELP["min_samples"],
               control_id=ids.P_MIN_SAMPLES, width="11em"),
     ], className="topoact-form-row mb-2")
+
+
+def initial_values(ctx: AppContext, selection: dict | None) -> list:
+    """The form's values for the graph the page opens on (the library's defaults without one)."""
+    values = form_values(None)
+    if selection:
+        try:
+            shown = form_values(ctx.graph(selection["layer"], selection["key"]).get("params"))
+        except Exception:  # noqa: BLE001 - an unreadable graph: the defaults
+            shown = values
+        values = [default if value is no_update else value for value, default in zip(shown, values)]
+    return values
+
+
+def layout(ctx: AppContext, selection: dict | None = None) -> html.Div:
+    """The parameter form, folded ("Mapper parameters"); below it the job's progress bar and status
+    (visible while folded).
+
+    The fields (holding ``selection``'s parameters at first) are rendered only while the form is
+    unfolded: they are the content of a hidden tab of a ``dcc.Tabs`` without a tab bar
+    (:data:`FORM_SWITCH`), which renders the selected tab's content only. They stay in the Dash
+    layout, so callbacks read and write them and edits survive folding and unfolding.
+    """
     buttons = html.Div([
         dbc.Button("Compute graph", id=ids.COMPUTE_BUTTON, n_clicks=0, size="sm", color="primary"),
         dbc.Button("Cancel", id=ids.CANCEL_BUTTON, n_clicks=0, disabled=True, size="sm", color="secondary",
@@ -380,7 +416,9 @@ def layout(ctx: AppContext) -> html.Div:
     ], className="d-flex align-items-center")
     why = dbc.Collapse(html.Div(id=WHY_BODY, className="topoact-why mt-2"), id=WHY_COLLAPSE, is_open=False)
     form = dbc.Accordion(
-        dbc.AccordionItem([fields, buttons, why], title="Mapper parameters", item_id="params"),
+        dbc.AccordionItem([dcc.Tabs(id=FORM_SWITCH, value="folded", style={"display": "none"}, children=[
+            dcc.Tab(value="open", children=form_fields(initial_values(ctx, selection))), dcc.Tab(value="folded"),
+        ]), buttons, why], title="Mapper parameters", item_id=FORM_ITEM),
         id=ACCORDION, start_collapsed=True, active_item=None, className="topoact-params mb-1",
     )
     status = html.Div([
@@ -405,6 +443,11 @@ def register(app: Dash, ctx: AppContext) -> None:
         if not selection:
             raise PreventUpdate
         return form_values(ctx.graph(selection["layer"], selection["key"]).get("params"))
+
+    # the fields are rendered only while the form is unfolded (see ``layout``)
+    app.clientside_callback("function(active) { return active === '%s' ? 'open' : 'folded'; }" % FORM_ITEM,
+                            Output(FORM_SWITCH, "value"), Input(ACCORDION, "active_item"),
+                            prevent_initial_call=True)
 
     # parameters -> the saved graph, or a background job
     @app.callback(
@@ -444,9 +487,15 @@ def register(app: Dash, ctx: AppContext) -> None:
     def toggle_why(n_clicks, is_open):
         return not is_open if n_clicks else is_open
 
-    @app.callback(Output(WHY_BODY, "children"), Input(ids.GRAPH_KEY, "data"))
-    def explain(selection):
-        """The "Why this graph?" content of the shown graph (or its layer's default)."""
+    @app.callback(Output(WHY_BODY, "children"), Input(ids.GRAPH_KEY, "data"), Input(WHY_COLLAPSE, "is_open"),
+                  prevent_initial_call=True)  # folded at first: nothing to show
+    def explain(selection, shown):
+        """The "Why this graph?" content of the shown graph (or its layer's default), mounted only
+        while it is unfolded (its table is dozens of components)."""
+        if not shown:  # folding empties it; another graph while folded changes nothing
+            if callback_context.triggered_id != WHY_COLLAPSE:
+                raise PreventUpdate
+            return []
         try:
             return why_content(ctx, selection)
         except Exception as exc:  # noqa: BLE001 - a graph that cannot be read: say so, keep the page

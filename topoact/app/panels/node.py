@@ -1,15 +1,18 @@
 """Node panel: statistics of the clicked node, its label mix, exemplar images and CSV download.
 
 Exemplars are the node's members ordered by distance to the node's mean activation vector in
-the graph's layer (most typical first); only the first ``PAGE`` (24) are sent as ``<img>``
-elements holding the small JPEG thumbnails as ``data:`` URLs (about 1 kB each, cached in the
-server), so a click's one response carries its images (24 requests to the thumbnail route took
-0.07-0.3 s after it); "more" adds the next page.
+the graph's layer (most typical first); only the first ``PAGE`` (24) are sent, the small JPEG
+thumbnails as ``data:`` URLs (about 1 kB each, cached in the server), so a click's one response
+carries its images (24 requests to the thumbnail route took 0.07-0.3 s after it); "more" adds
+the next page.
+The images are ONE Dash component: the response fills the store ``ids.EXEMPLAR_DATA`` and
+:data:`EXEMPLARS_JS` draws its ``<img>`` elements into the plain ``ids.EXEMPLARS`` box (24
+``html.Img`` components with pattern-matching ids cost the Dash renderer work on every store
+update of every later click). A click on an exemplar (one delegated listener) writes
+``EXEMPLAR_PICKED`` with ``dash_clientside.set_props``, which asks for a class-agnostic
+visualization of that image (the callback lives in the feature-visualization panel, which is
+optional, so this panel does not depend on it).
 The CSV holds every member: row, id, path, label, prediction (with names) and correctness.
-Each exemplar ``<img>`` has the pattern-matching id ``{"type": EXEMPLAR_CLICK, "row": row}``:
-clicking it writes ``EXEMPLAR_PICKED``, which asks for a class-agnostic visualization of that
-image (the callback lives in the feature-visualization panel, which is optional, so this panel
-does not depend on it).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import logging
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from topoact.app import ids
@@ -36,11 +39,46 @@ logger = logging.getLogger(__name__)
 
 PAGE = 24
 THUMB_PX = 64
-#: pattern-matching id type of exemplar images ({"type": EXEMPLAR_CLICK, "row": row})
-EXEMPLAR_CLICK = "topoact-node-exemplar"
 #: ``{"row", "at"}``: the exemplar image last clicked, written in the browser only for a real click
-#: (new exemplar images appearing with ``n_clicks`` 0 after every node click cost no request)
 EXEMPLAR_PICKED = "topoact-store-exemplar-picked"
+#: border colours of an exemplar predicted correctly / misclassified
+BORDER = {True: "#2a2", False: "#d22"}
+
+#: draws ``ids.EXEMPLAR_DATA`` (``{"images": [{"row", "src", "title", "ok"}], "error"}``) as ``<img>``
+#: elements into the ``ids.EXEMPLARS`` box (React leaves the childless box's DOM children alone);
+#: installs once per box the delegated click listener writing ``EXEMPLAR_PICKED``; the tab input
+#: draws them again into a box a tab switch remounted
+EXEMPLARS_JS = """function(data, _tab, boxId) {
+    function draw(tries) {
+        const box = document.getElementById(boxId);
+        if (!box) { if (tries > 0) requestAnimationFrame(() => draw(tries - 1)); return; }
+        if (!box.topoactPick) {
+            box.topoactPick = e => {
+                const img = e.target.closest && e.target.closest('img[data-row]');
+                if (img && box.contains(img))
+                    window.dash_clientside.set_props('%(picked)s', {data: {row: Number(img.dataset.row), at: Date.now()}});
+            };
+            box.addEventListener('click', box.topoactPick);
+        }
+        const out = [];
+        if (data && data.error) {
+            const div = document.createElement('div');
+            div.className = 'topoact-error text-danger'; div.textContent = data.error;
+            out.push(div);
+        }
+        for (const e of (data && data.images) || []) {
+            const img = document.createElement('img');
+            img.src = e.src; img.title = e.title; img.className = 'topoact-exemplar';
+            img.dataset.row = e.row; img.style.width = img.style.height = '%(px)dpx';
+            img.style.borderColor = e.ok ? '%(good)s' : '%(bad)s';
+            out.push(img);
+        }
+        box.replaceChildren(...out);
+        box.topoactDraws = (box.topoactDraws || 0) + 1;  // (tests: one draw per node click)
+    }
+    draw(10);
+    return window.dash_clientside.no_update;
+}""" % {"picked": EXEMPLAR_PICKED, "px": THUMB_PX, "good": BORDER[True], "bad": BORDER[False]}
 
 
 def layout(ctx: AppContext) -> html.Div:
@@ -56,7 +94,8 @@ def layout(ctx: AppContext) -> html.Div:
         ], style={"margin": "0.4em 0"}),
         html.Div("Exemplars, most typical first (closest to the node's mean activation); border: green = "
                  "predicted correctly, red = misclassified", style={"fontSize": "0.85em", "color": "#555"}),
-        html.Div(id=ids.EXEMPLARS, style={"display": "flex", "flexWrap": "wrap", "gap": "3px"}),
+        html.Div(id=ids.EXEMPLARS, className="topoact-exemplars"),  # filled by EXEMPLARS_JS
+        dcc.Store(id=ids.EXEMPLAR_DATA, data=None),
         dcc.Store(id=ids.EXEMPLAR_LIMIT, data=PAGE),
         dcc.Store(id=EXEMPLAR_PICKED, data=None),
         html.Button("more", id=ids.MORE_BUTTON, n_clicks=0, style={"display": "none"}),
@@ -121,8 +160,18 @@ def stats_table(stats: dict, class_names: list[str]) -> dcc.Markdown:
     return dcc.Markdown(f"<table>{rows}</table>", dangerously_allow_html=True)
 
 
-def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, int]:
-    """The first ``limit`` exemplar ``<img>`` elements of a node (most typical first) and its size."""
+def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list[dict], int]:
+    """The first ``limit`` exemplars of a node (most typical first) and its size.
+
+    Returns
+    -------
+    images : list of dict
+        ``{"row", "src", "title", "ok"}`` per image: its row, its thumbnail as a ``data:`` URL
+        (the route's URL when it cannot be read), a title in words, whether it was predicted
+        correctly (drawn by :data:`EXEMPLARS_JS`).
+    size : int
+        The node's number of images.
+    """
     rows = ctx.exemplar_rows(ref.layer, ref.graph_key, ref.node, limit)
     label_names, names = ctx.run.label_names, ctx.run.class_names
     labels, preds = ctx.run.labels, ctx.run.predictions
@@ -135,27 +184,24 @@ def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list, in
             src = thumb_data_url(ctx.thumbnail(row))
         except Exception:  # noqa: BLE001 - an unreadable image: the route answers 404 and logs why
             src = thumb_url(row)
-        images.append(html.Img(src=src, title=title, className="topoact-exemplar",
-                               id={"type": EXEMPLAR_CLICK, "row": int(row)}, n_clicks=0,
-                               style={"width": f"{THUMB_PX}px", "height": f"{THUMB_PX}px", "objectFit": "cover",
-                                      "imageRendering": "pixelated", "cursor": "pointer",
-                                      "border": "2px solid " + ("#2a2" if lab == pred else "#d22")}))
+        images.append({"row": int(row), "src": src, "title": title, "ok": lab == pred})
     return images, int(ctx.node(ref.layer, ref.graph_key, ref.node)["size"])
 
 
-def exemplar_page(ctx: AppContext, node_store: dict | None, limit) -> tuple[list, dict, str]:
-    """``(exemplar elements, "more" button style, "more" label)`` of the first ``limit`` exemplars of
+def exemplar_page(ctx: AppContext, node_store: dict | None, limit) -> tuple[dict, dict, str]:
+    """``(ids.EXEMPLAR_DATA, "more" button style, "more" label)`` of the first ``limit`` exemplars of
     the stored node; a bad node or limit gives a message in words instead of the images."""
     if not node_store:
-        return [], {"display": "none"}, "more"
+        return {"images": []}, {"display": "none"}, "more"
     try:
         ref = node_ref(ctx, node_store)
         limit = whole_number(limit, "exemplar limit", low=1, high=100_000, default=PAGE)
     except BadInput as exc:
-        return [html.Div(str(exc), className="topoact-error")], {"display": "none"}, "more"
+        return {"images": [], "error": str(exc)}, {"display": "none"}, "more"
     images, total = exemplar_images(ctx, ref, limit)
     hidden = total <= len(images)
-    return images, ({"display": "none"} if hidden else {"marginTop": "0.4em"}), f"more ({len(images)} of {total} shown)"
+    return ({"images": images}, ({"display": "none"} if hidden else {"marginTop": "0.4em"}),
+            f"more ({len(images)} of {total} shown)")
 
 
 def node_summary(ctx: AppContext, node_store: dict | None) -> tuple[str, object, object]:
@@ -186,7 +232,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(ids.NODE_TITLE, "children"),
         Output(ids.NODE_STATS, "children"),
         Output(ids.NODE_COMPOSITION, "figure"),
-        Output(ids.EXEMPLARS, "children"),
+        Output(ids.EXEMPLAR_DATA, "data"),
         Output(ids.MORE_BUTTON, "style"),
         Output(ids.MORE_BUTTON, "children"),
         Output(ids.EXEMPLAR_LIMIT, "data"),
@@ -195,19 +241,10 @@ def register(app: Dash, ctx: AppContext) -> None:
     def show_node(node_store):
         return (*node_summary(ctx, node_store), *exemplar_page(ctx, node_store, PAGE), PAGE)
 
-    app.clientside_callback(
-        """function(clicks) {
-            const fired = (window.dash_clientside.callback_context.triggered || []).filter(t => t.value);
-            if (!fired.length) return window.dash_clientside.no_update;
-            const prop = fired[0].prop_id;
-            return {row: JSON.parse(prop.slice(0, prop.lastIndexOf('.'))).row, at: Date.now()};
-        }""",
-        Output(EXEMPLAR_PICKED, "data"),
-        Input({"type": EXEMPLAR_CLICK, "row": ALL}, "n_clicks"),
-        prevent_initial_call=True,
-    )
+    app.clientside_callback(EXEMPLARS_JS, Output(ids.EXEMPLARS, "title"), Input(ids.EXEMPLAR_DATA, "data"),
+                            Input(ids.TABS, "value"), State(ids.EXEMPLARS, "id"))
 
-    @app.callback(Output(ids.EXEMPLARS, "children", allow_duplicate=True),
+    @app.callback(Output(ids.EXEMPLAR_DATA, "data", allow_duplicate=True),
                   Output(ids.MORE_BUTTON, "style", allow_duplicate=True),
                   Output(ids.MORE_BUTTON, "children", allow_duplicate=True),
                   Output(ids.EXEMPLAR_LIMIT, "data", allow_duplicate=True),
@@ -220,7 +257,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         try:
             limit = whole_number(limit, "exemplar limit", low=1, high=100_000, default=PAGE) + PAGE
         except BadInput as exc:
-            return [html.Div(str(exc), className="topoact-error")], {"display": "none"}, "more", PAGE
+            return {"images": [], "error": str(exc)}, {"display": "none"}, "more", PAGE
         return (*exemplar_page(ctx, node_store, limit), limit)
 
     @app.callback(Output(ids.CSV_DOWNLOAD, "data"), Output(ids.NODE_TITLE, "children", allow_duplicate=True),

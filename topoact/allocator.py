@@ -20,9 +20,11 @@ glibc default                             0.59 s        271,000
 :func:`tune_malloc` fixes the two thresholds at the values glibc's own adaptation would reach at
 its ceiling for the mmap threshold (32 MiB), with a trim threshold above a batch's working set
 (256 MiB): freed buffers are reused instead of being returned to the kernel and faulted in again.
-The price is that up to 256 MiB of freed memory may stay with the process. It is applied by the
-steps that run forward passes batch after batch (collection, in-process and on Dask workers),
-on Linux with glibc only; ``TOPOACT_MALLOC_TUNING=0`` leaves malloc alone.
+The price is that up to 256 MiB of freed memory may stay with the process. It is applied by
+collection (in-process and on Dask workers) and before every Dask task topoact submits
+(:func:`topoact.distributed.tasks.map_tasks`: a Mapper fit of 300,000 x 512 rows on
+LocalCluster(2) took 57 s without it, 26 s with it), on Linux with glibc only;
+``TOPOACT_MALLOC_TUNING=0`` leaves malloc alone.
 """
 from __future__ import annotations
 

@@ -311,9 +311,9 @@ class PairStreamLabels:
     components (``scipy``'s connected components, whenever the unfolded edges exceed ``4 n``);
     any other pair is held, and there are fewer than ``min_samples`` of those per point (each
     counted towards a point that was not yet sure to be core: while streaming, a point is sure
-    once it has ``min_samples`` pairs, whether or not it counts as its own neighbour). At the end the held pairs supply the last
-    core-core edges and every border point's core neighbours. Same labels as
-    :func:`labels_from_pairs` (tested).
+    once it has ``min_samples`` pairs, whether or not it counts as its own neighbour). At the
+    end the held pairs supply the last core-core edges and every border point's core
+    neighbours. Same labels as :func:`labels_from_pairs` (tested).
 
     Parameters
     ----------

@@ -5,12 +5,13 @@ UMAP does not scale to a million activation vectors on a small machine: on this 
 rows with its ``transform`` in 508 s (load 5-6), so a 1,000,000-row layer would take hours.
 Above ``UMAPLens.fit_rows`` rows UMAP is therefore fitted on a seeded sample (the landmarks),
 and every other row is placed the way umap-learn's ``transform`` *starts*: at the average of
-the embedded positions of its ``k`` nearest landmarks (exact search), weighted by UMAP's fuzzy
+the embedded positions of its ``k`` nearest landmarks (brute-force search), weighted by UMAP's fuzzy
 membership strengths ``exp(-(d - rho) / sigma)`` (``rho``, ``sigma`` from umap-learn's own
 ``smooth_knn_dist`` with the local connectivity its transform uses). umap-learn then refines
 those positions with optimisation epochs; that refinement is what costs the 508 s and is left
-out. The search is matrix products in blocks (torch, float32 scores, distances re-derived per
-kept neighbour), 1,000,000 x 20,000 x 128 in about two minutes on 2 cores.
+out. The search is matrix products in blocks (torch): neighbours chosen by float32 scores (at
+near-ties within float32 rounding either row may be chosen), their distances recomputed from the
+rows; 1,000,000 x 20,000 x 128 in about two minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ __all__ = ["nearest_rows", "membership_weights", "place_rows", "place_by_landmar
 def nearest_rows(Q: np.ndarray, R: np.ndarray, k: int, metric: str = "euclidean", *, block: int = 4096,
                  should_cancel: CancelFn | None = None, progress: ProgressFn | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest rows of ``R`` (M, D) to each row of ``Q`` (n, D), exact.
+    """The ``k`` nearest rows of ``R`` (M, D) to each row of ``Q`` (n, D), by brute force.
 
     Parameters
     ----------

@@ -23,8 +23,7 @@ __all__ = ["nearest_rows", "membership_weights", "place_rows", "place_by_landmar
 
 
 def nearest_rows(Q: np.ndarray, R: np.ndarray, k: int, metric: str = "euclidean", *, block: int = 4096,
-                 should_cancel: CancelFn | None = None, progress: ProgressFn | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 should_cancel: CancelFn | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``R`` (M, D) to each row of ``Q`` (n, D), by brute force.
 
     Parameters
@@ -67,7 +66,6 @@ def nearest_rows(Q: np.ndarray, R: np.ndarray, k: int, metric: str = "euclidean"
             d, order = torch.sort(d, dim=1)
             dist[start:start + len(q)] = d.numpy()
             index[start:start + len(q)] = torch.gather(idx, 1, order).numpy()
-            report(progress, min(start + block, n), n, "nearest landmarks")
     return dist, index
 
 
@@ -113,15 +111,16 @@ def place_rows(Q: np.ndarray, R: np.ndarray, Y: np.ndarray, n_neighbors: int, me
     return np.einsum("nk,nkc->nc", w, np.asarray(Y, np.float64)[idx]) / w.sum(1, keepdims=True)
 
 
-def place_by_landmarks(X: np.ndarray, landmarks: np.ndarray, landmark_embedding: np.ndarray, n_neighbors: int,
-                       metric: str = "euclidean", *, progress: ProgressFn | None = None,
-                       should_cancel: CancelFn | None = None) -> np.ndarray:
+def place_by_landmarks(X: np.ndarray, landmarks: np.ndarray, landmark_rows: np.ndarray,
+                       landmark_embedding: np.ndarray, n_neighbors: int, metric: str = "euclidean", *,
+                       progress: ProgressFn | None = None, should_cancel: CancelFn | None = None) -> np.ndarray:
     """(N, c) embedding of every row of X: landmarks where they are, the others placed among them.
 
     Parameters
     ----------
     X : (N, D) array
     landmarks : (M,) sorted row numbers of X that were embedded
+    landmark_rows : (M, D) float32 ``X[landmarks]`` (the rows the embedding was fitted on)
     landmark_embedding : (M, c) their embedded positions
     n_neighbors : landmarks averaged per placed row (UMAP's ``n_neighbors``)
     metric : 'euclidean' or 'cosine'
@@ -134,10 +133,10 @@ def place_by_landmarks(X: np.ndarray, landmarks: np.ndarray, landmark_embedding:
     out = np.empty((X.shape[0], landmark_embedding.shape[1]), np.float64)
     out[landmarks] = landmark_embedding
     others = np.setdiff1d(np.arange(X.shape[0]), landmarks, assume_unique=True)
-    R = np.asarray(X[landmarks], np.float32)
     span = 65536
     for start in range(0, len(others), span):
         rows = others[start:start + span]
-        out[rows] = place_rows(X[rows], R, landmark_embedding, n_neighbors, metric, should_cancel=should_cancel)
+        out[rows] = place_rows(X[rows], landmark_rows, landmark_embedding, n_neighbors, metric,
+                               should_cancel=should_cancel)
         report(progress, min(start + span, len(others)), len(others), "placing rows among the landmarks")
     return out

@@ -266,7 +266,7 @@ class UMAPLens(Lens):
         self._landmark_rows = X32
         if len(landmarks) < n:
             from .landmarks import place_by_landmarks
-            self.embedding_ = place_by_landmarks(X, landmarks, fitted, self.n_neighbors, self.metric,
+            self.embedding_ = place_by_landmarks(X, landmarks, X32, fitted, self.n_neighbors, self.metric,
                                                  progress=progress)
         else:
             self.embedding_ = fitted

@@ -316,16 +316,20 @@ class Mapper(Params):
                            attributes: Mapping[str, np.ndarray] | None = None,
                            attribute_kinds: Mapping[str, str] | None = None,
                            attribute_periods: Mapping[str, float] | None = None,
-                           layer: str = "", key: str = "", fingerprint: str | None = None) -> MapperGraph:
+                           layer: str = "", key: str = "", fingerprint: str | None = None,
+                           norms: np.ndarray | None = None) -> MapperGraph:
         """The MapperGraph of given node members (K sorted (n_k,) row arrays) of X (N, D),
         with per-node statistics (needs ``lens_values_``) and node means (``fingerprint``: X's
-        :func:`array_fingerprint` when the caller has it already)."""
-        token = fingerprint or array_fingerprint(X)
-        norms = self.__dict__.get("_norm_cache")
-        if norms is None or norms[0] != token:
-            self._norm_cache = (token, row_norms(X))
+        :func:`array_fingerprint` when the caller has it already; ``norms``: X's (N,) row norms
+        when the caller has them, e.g. a sweep's settings sharing them)."""
+        if norms is None:
+            token = fingerprint or array_fingerprint(X)
+            cached = self.__dict__.get("_norm_cache")
+            if cached is None or cached[0] != token:
+                self._norm_cache = (token, row_norms(X))
+            norms = self._norm_cache[1]
         stats = node_statistics(members, labels=labels, predictions=predictions,
-                                lens_values=self.lens_values_, norms=self._norm_cache[1],
+                                lens_values=self.lens_values_, norms=norms,
                                 attributes=attributes, attribute_kinds=attribute_kinds,
                                 attribute_periods=attribute_periods)
         means = _node_means(X, members) if self.compute_node_means else None

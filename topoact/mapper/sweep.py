@@ -46,7 +46,7 @@ from ..progress import ProgressFn, report
 from .cluster import DBSCAN, eps_from_kdistances, kdistance_sample, labels_from_pairs
 from .cover import make_cover
 from .lens import L2Norm, Lens
-from .pipeline import Mapper, array_fingerprint
+from .pipeline import Mapper
 from .stats import row_norms
 
 logger = logging.getLogger(__name__)
@@ -329,9 +329,7 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
     logger.info("sweep: %d candidate pairs in %.2fs", len(pairs), time.perf_counter() - t0)
     ls = lens_values[order]
     self_ok_sorted = self_ok_rows[order]
-    # every setting's graph statistics read X's row norms: computed once, not once per setting
-    fingerprint = array_fingerprint(X)
-    norms = (fingerprint, row_norms(X))
+    norms = row_norms(X)  # every setting's graph statistics read them: computed once, not per setting
 
     def group(n, p):
         """All eps scales of one (intervals, overlap): an element's pairs, rank and rows are
@@ -369,9 +367,8 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
                        n_jobs=1, compute_node_means=False)
             m.lens_values_ = lens_values
             m.eps_ = eps_of[s]
-            m._norm_cache = norms
             g = m.graph_from_members(X, members[s], ivals[s], labels=labels,
-                                     predictions=predictions, fingerprint=fingerprint)
+                                     predictions=predictions, norms=norms)
             out.append(_summary(n, p, s, eps_of[s], g, shared + time.perf_counter() - t1,
                                 return_graphs))
         return out

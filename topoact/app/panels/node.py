@@ -176,7 +176,7 @@ def exemplar_images(ctx: AppContext, ref: NodeRef, limit: int) -> tuple[list[dic
     label_names, names = ctx.run.label_names, ctx.run.class_names
     labels, preds = ctx.run.labels, ctx.run.predictions
     images = []
-    for row in rows[:limit].tolist():
+    for row in rows.tolist():
         lab, pred = int(labels[row]), int(preds[row])
         title = f"row {row} · label {label_names[lab] if lab < len(label_names) else lab} · predicted {names[pred] if pred < len(names) else pred}"
         title += " · click: class-agnostic from this exemplar (Feature visualization tab)"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from dash.testing.wait import until
 
+from page_ready import wait_for_page_settled
 from app_fixtures import GRAPH_LAYER, N_IMAGES, fresh_run_dir, small_run, small_run_dir  # noqa: F401 - fixtures
 
 from topoact.app import create_app, ids
@@ -284,6 +285,9 @@ def test_picking_is_exact_with_overlapping_markers_at_any_zoom(dash_duo, fresh_r
 
     def check_all():
         for node in ids_ + ids_[::-1]:
+            # what a click picks, not how soon after the last one (a click while the previous
+            # click's callbacks run can be lost: see the issue 15 note)
+            wait_for_page_settled(dash_duo)
             _click_at(dash_duo, *where[node])
             until(lambda: re.match(rf"Node {node} ", dash_duo.find_element(f"#{ids.NODE_TITLE}").text), 10,
                   msg=f"node {node} opened by a click on its centre "

@@ -122,9 +122,27 @@ def test_neighbor_pairs_equal_sklearn_radius_graph(metric, prune):
         assert len(a) > len(rows)                        # a non-trivial neighbourhood graph
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pair_search_is_the_same_for_every_dtype_and_for_tiny_elements(dtype):
+    """A float32 X is gathered once and centred in place, other dtypes are read twice: same
+    pairs; the projection path also works on an element with fewer rows than its basis has
+    components (it has as many components as rows then)."""
+    from topoact.mapper.pairs import neighbor_pairs
+    X = _relu_data(700, d=40, seed=8).astype(dtype)
+    eps = auto_eps(X, 3, "euclidean")
+    rows = np.arange(5, 700, 2)
+    ref = neighbor_pairs(X.astype(np.float64), rows, eps, prune="window")
+    assert len(ref[0]) > len(rows)
+    for prune in ("window", "projection"):
+        got = neighbor_pairs(X, rows, eps, prune=prune)
+        assert set(zip(*got[:2])) == set(zip(*ref[:2]))
+    tiny = neighbor_pairs(X, rows[:6], 10 * eps, prune="projection")     # 6 rows, k = 6
+    assert set(zip(*tiny[:2])) == {(i, j) for i in range(6) for j in range(i + 1, 6)}
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_projection_pruned_mapper_equals_kmapper(metric, monkeypatch):
-    """Force the projection path for every element (normally only >= 2048 rows)."""
+    """Force the projection path for every element (normally only >= 1024 rows)."""
     from topoact.mapper import pairs
     monkeypatch.setattr(pairs, "PRUNE_MIN_ROWS", 0)
     X = _relu_data(900, d=64, seed=5)

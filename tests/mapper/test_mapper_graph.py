@@ -173,3 +173,39 @@ def test_umap_lens_exact_knn_gives_umap_learns_own_fuzzy_graph(metric):
     assert lens.model_.graph_.nnz == own.graph_.nnz
     assert abs(lens.model_.graph_ - own.graph_).max() < 1e-4
     assert lens.transform(X).shape == (300, 2)
+
+
+def test_graph_edges_equal_the_sparse_product_of_memberships():
+    """Edges from sorted memberships equal the upper triangle of M^T M (the former method),
+    on random nodes where a row can be in up to 5 nodes."""
+    from scipy import sparse
+
+    from topoact.mapper.graph import graph_edges, membership_matrix
+
+    rng = np.random.default_rng(3)
+    N = 400
+    members = [np.unique(rng.integers(0, N, rng.integers(1, 60))) for _ in range(40)]
+    s, t, shared, jac = graph_edges(members, N)
+    M = membership_matrix(members, N)
+    C = sparse.triu((M.T @ M).tocsr(), k=1).tocoo()
+    order = np.lexsort((C.col, C.row))
+    np.testing.assert_array_equal(s, C.row[order])
+    np.testing.assert_array_equal(t, C.col[order])
+    np.testing.assert_array_equal(shared, C.data[order])
+    sizes = np.array([len(m) for m in members])
+    np.testing.assert_allclose(jac, shared / (sizes[s] + sizes[t] - shared))
+    assert len(s) > 50 and M.sum(axis=1).max() >= 3       # the case is not trivial
+
+
+def test_importing_the_mapper_does_not_import_scipy():
+    """A first small fit is mostly imports: topoact.mapper stays free of scipy until a step
+    needs it (scipy.sparse alone took 0.15-0.3 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import topoact.mapper as m, numpy as np; "
+            "X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32); "
+            "m.Mapper(m.L2Norm(), m.UniformCover(5, 0.3), m.DBSCAN(2.0), compute_node_means=False).fit(X); "
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('scipy', 'sklearn')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

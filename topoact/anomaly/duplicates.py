@@ -16,8 +16,8 @@ import hashlib
 from typing import Callable, Optional
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from ..components import connected_components
 
 __all__ = ["pixel_hash", "duplicate_groups"]
 
@@ -55,8 +55,7 @@ def duplicate_groups(similarity: np.ndarray, index: np.ndarray, *, threshold: fl
     duplicate_of = np.full(n, -1, np.int64)
     exact = np.zeros(n, bool)
     if len(rows):
-        graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-        _, comp = connected_components(graph, directed=False)
+        comp = connected_components(n, rows, cols)
         members = np.unique(np.concatenate([rows, cols]))
         first = {}
         second = {}

@@ -17,8 +17,8 @@ reason strings ("in a Mapper component of 4 images cut off from the rest of laye
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from ..components import connected_components
 
 __all__ = ["mapper_evidence", "topology_reasons", "node_shares", "node_of_row"]
 
@@ -69,8 +69,7 @@ def mapper_evidence(graph: dict, labels: np.ndarray, predictions: np.ndarray, n_
     dst = [position[int(e["target"])] for e in graph.get("edges", []) if int(e["source"]) in position]
     component_size = np.zeros(n, np.int64)
     if ids:
-        adjacency = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(ids), len(ids)))
-        _, comp = connected_components(adjacency, directed=False)
+        comp = connected_components(len(ids), src, dst)
         comp_members: dict[int, set] = {}
         for i, members in enumerate(node_rows):
             comp_members.setdefault(int(comp[i]), set()).update(members.tolist())

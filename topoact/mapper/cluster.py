@@ -41,9 +41,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
-
+from ..components import connected_components
 from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs
 from ..config import check_choice, check_range
@@ -269,13 +267,7 @@ def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
     if not core.any():
         return np.full(n, -1, dtype=np.int64)
     cc = core[a] & core[b]
-    return _number_clusters(n, core, _components(n, a[cc], b[cc]), a, b)
-
-
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n,) connected-component label of each point of the graph with edges (a, b)."""
-    graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    return _number_clusters(n, core, connected_components(n, a[cc], b[cc]), a, b)
 
 
 def _number_clusters(n: int, core: np.ndarray, comp: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -308,7 +300,8 @@ class PairStreamLabels:
     million-row layer that is billions of pairs (a Dask worker ran out of its 12 GB on one). The
     stream keeps O(n) instead: a pair whose two points already have enough neighbours to be
     core (counts only grow) is a core-core edge and is folded into a spanning forest of the
-    components (``scipy``'s connected components, whenever the unfolded edges exceed ``4 n``);
+    components (:func:`topoact.components.connected_components`, whenever the unfolded edges
+    exceed ``4 n``);
     any other pair is held, and there are fewer than ``min_samples`` of those per point (each
     counted towards a point that was not yet sure to be core: while streaming, a point is sure
     once it has ``min_samples`` pairs, whether or not it counts as its own neighbour). At the
@@ -349,7 +342,7 @@ class PairStreamLabels:
 
     def _fold(self) -> None:
         """Replace the core-core edges by a spanning forest (each point to its component's first)."""
-        comp = _components(self.n, *_cat(self.edges))
+        comp = connected_components(self.n, *_cat(self.edges))
         first = np.full(comp.max() + 1, self.n, np.int64)
         np.minimum.at(first, comp, np.arange(self.n))
         points = np.flatnonzero(first[comp] != np.arange(self.n))
@@ -365,7 +358,7 @@ class PairStreamLabels:
         a, b = _cat(self.held)
         cc = core[a] & core[b]
         ea, eb = _cat(self.edges + [(a[cc], b[cc])])
-        return _number_clusters(self.n, core, _components(self.n, ea, eb), a, b)
+        return _number_clusters(self.n, core, connected_components(self.n, ea, eb), a, b)
 
 
 def _cat(pairs: list) -> tuple[np.ndarray, np.ndarray]:
@@ -507,13 +500,7 @@ class SingleLinkage(_Clusterer):
             gaps = np.diff(h)
             cut = np.inf if gaps.max() <= 0 else h[int(np.argmax(gaps))]
         keep = w <= cut
-        g = sparse.coo_matrix((np.ones(int(keep.sum())), (u[keep], v[keep])), shape=(n, n))
-        _, comp = connected_components(g, directed=False)
-        # number clusters by their smallest row
-        _, first = np.unique(comp, return_index=True)
-        rank = np.empty(len(first), np.int64)
-        rank[np.argsort(first)] = np.arange(len(first))
-        return rank[comp]
+        return connected_components(n, u[keep], v[keep])   # numbered by their smallest row
 
 
 class SklearnClusterer(_Clusterer):

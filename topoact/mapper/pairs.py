@@ -36,7 +36,11 @@ Measured on the benchmark's synthetic ReLU data (100k x 512, 40 intervals, 30% o
 triangle window prunes nothing there (every element is narrower than eps in both keys), while
 the projection bound (k = 16) leaves ~12% of the exact product work (leaves of 64) and the whole
 fit went from 17.9 s to ~3.2 s of single-thread CPU time. Leaves of 128 rows are the default
-(fewer, larger gathers; ~20% faster than 64 on 40k-row elements, equal at 10k).
+(fewer, larger gathers; ~20% faster than 64 on 40k-row elements, equal at 10k). The projection
+path has a fixed cost per element (basis, tree, bound products); timed per element against the
+window path on the same data (elements of 10k-50k-row fits, one thread), it is slower below
+~1,000 rows (1.7-2.3x the time at 250-400 rows, 1.0-1.1x at 700-900) and faster above (0.6-0.8x
+at 1,400-2,200 rows, 0.5x at 4,000-5,000), hence ``PRUNE_MIN_ROWS`` = 1024.
 
 Exactness does not depend on the basis, the sample or the ordering: they only change which
 pairs are skipped, and a pair is skipped only when a rigorous lower bound (with a rounding
@@ -51,7 +55,7 @@ from numpy.typing import ArrayLike
 
 __all__ = ["neighbor_pairs", "NeedsFallback", "PRUNE_MIN_ROWS"]
 
-PRUNE_MIN_ROWS = 2048
+PRUNE_MIN_ROWS = 1024
 _BLOCK = 512
 _CHUNK = 8192
 _PROBE_CELLS = 1 << 23          # lower-bound block size in matrix entries (~32 MB of float32)
@@ -67,12 +71,21 @@ def _tolerance(D: int) -> float:
 
 def _load(X, rows, metric):
     """float32 centred rows Z (n', D) of the usable rows, their float64 squared norms,
-    origin norms, the usable mask (n,) and positions ``use`` (n',), and the centre."""
+    origin norms, the usable mask (n,) and positions ``use`` (n',), and the centre.
+
+    A float32 X is gathered once and centred in place in that copy (half the reads of a
+    memmap, no second array); other dtypes are read twice, chunk by chunk."""
     n = len(rows) if rows is not None else X.shape[0]
     D = X.shape[1]
+    once = np.dtype(X.dtype) == np.float32
+    if once:
+        Z = np.array(X[rows] if rows is not None else X, dtype=np.float32)
+        source, rows = Z, None
+    else:
+        source = X
 
     def get(a, b):
-        return np.asarray(X[rows[a:b]] if rows is not None else X[a:b], dtype=np.float64)
+        return np.asarray(source[rows[a:b]] if rows is not None else source[a:b], dtype=np.float64)
 
     total = np.zeros(D)
     ok = np.ones(n, bool)
@@ -90,19 +103,20 @@ def _load(X, rows, metric):
     use = np.flatnonzero(ok)
     center = total / max(len(use), 1)
     onorm = onorm[use]
-    Z = np.empty((len(use), D), np.float32)
+    if not once:
+        Z = np.empty((len(use), D), np.float32)
     sq = np.empty(len(use))
     for a in range(0, n, _CHUNK):                 # pass 2: centred float64 -> float32 + sq
         B = get(a, a + _CHUNK)
         good = ok[a:a + len(B)]
-        p0 = int(np.count_nonzero(ok[:a]))
+        p0 = int(np.count_nonzero(ok[:a]))        # <= a: in place, rows move only forward
         if metric == "cosine":
             B = B[good]
             B /= np.sqrt(np.einsum("ij,ij->i", B, B))[:, None]
         B -= center
         sq[p0:p0 + len(B)] = np.einsum("ij,ij->i", B, B)
         Z[p0:p0 + len(B)] = B
-    return Z, sq, onorm, ok, use, center
+    return Z[:len(use)], sq, onorm, ok, use, center
 
 
 def _exact(X, rows, pa, pb, metric, thr_sq, eps, chunk=65536):
@@ -181,19 +195,20 @@ class _Collector:
         return np.concatenate(L) if L else np.empty(0, np.int64)
 
 
-def _pca_basis(Z, k, sample=512, oversample=8, power_iterations=2, seed=0):
-    """Orthonormal (D, k) basis close to the top-k principal directions of an evenly spaced
-    row sample (seeded randomized range finder; any orthonormal basis keeps the bound exact,
-    a better one only prunes more)."""
+def _pca_basis(Z, k, sample=256, oversample=8, power_iterations=2, seed=0):
+    """Orthonormal (D, k) float64 basis close to the top-k principal directions of an evenly
+    spaced row sample (seeded randomized range finder in float32; any orthonormal basis keeps
+    the bound exact, a better one only prunes more, so only the final re-orthonormalisation is
+    float64: the bound needs |V^T x| <= |x|)."""
     idx = np.unique(np.linspace(0, len(Z) - 1, min(len(Z), sample)).astype(np.int64))
-    S = Z[idx].astype(np.float64)
-    S -= S.mean(0)
+    S = np.asarray(Z[idx], np.float32)
+    S = S - S.mean(0)
     rng = np.random.default_rng(seed)
-    Q = rng.standard_normal((S.shape[1], min(k + oversample, S.shape[1])))
+    Q = rng.standard_normal((S.shape[1], min(k + oversample, S.shape[1]))).astype(np.float32)
     for _ in range(power_iterations + 1):
         Q, _ = np.linalg.qr(S.T @ (S @ Q))
     _, _, vt = np.linalg.svd(S @ Q, full_matrices=False)
-    V, _ = np.linalg.qr(Q @ vt[:k].T)          # re-orthonormalise (rounding)
+    V, _ = np.linalg.qr((Q @ vt[:k].T).astype(np.float64))
     return np.ascontiguousarray(V)
 
 
@@ -284,6 +299,7 @@ def neighbor_pairs(X: ArrayLike, rows: np.ndarray | None, eps: float, metric: st
         prune == "auto" and m >= PRUNE_MIN_ROWS and k >= 4 and costs[best] > 0.3 * full)
     if use_projection and k >= 1:
         V = _pca_basis(Z, k)
+        k = V.shape[1]                            # fewer when the element has fewer rows
         P = np.empty((m, k))
         for a in range(0, m, _CHUNK):
             P[a:a + _CHUNK] = Z[a:a + _CHUNK].astype(np.float64) @ V

@@ -23,6 +23,8 @@ def test_labels_equal_scipys_on_random_graphs(seed):
     labels = connected_components(n, a, b)
     assert labels.dtype == np.int64 and labels.shape == (n,)
     np.testing.assert_array_equal(labels, _scipy(n, a, b))
+    # int32 edge ends (the sweep's positions) give the same labels
+    np.testing.assert_array_equal(connected_components(n, a.astype(np.int32), b.astype(np.int32)), labels)
 
 
 def test_a_path_in_random_order_is_one_component():

@@ -55,6 +55,10 @@ from numpy.typing import ArrayLike
 
 __all__ = ["neighbor_pairs", "NeedsFallback", "PRUNE_MIN_ROWS"]
 
+# Candidates are read from a (rows, cols) mask as ``divmod(flatnonzero(mask), cols)``: the same
+# indices in the same order as ``np.nonzero(mask)``, which walks a 2-D mask element by element
+# (512 x 2,000 with 0.5 % set: 4.5 ms against 0.46 ms).
+
 PRUNE_MIN_ROWS = 1024
 _BLOCK = 512
 #: rows per float64 temporary: 1024 x 512 doubles (4 MB) stay in cache; 8192-row chunks (32 MB,
@@ -81,7 +85,10 @@ def _load(X, rows, metric):
     D = X.shape[1]
     once = np.dtype(X.dtype) == np.float32
     if once:
-        Z = np.array(X[rows] if rows is not None else X, dtype=np.float32)
+        if rows is not None and isinstance(X, np.ndarray):
+            Z = np.asarray(X[rows], dtype=np.float32)     # fancy indexing already copied
+        else:
+            Z = np.array(X[rows] if rows is not None else X, dtype=np.float32)
         source, rows = Z, None
     else:
         source = X
@@ -172,7 +179,7 @@ class _Collector:
         """
         Zb = self.Zr[cols]
         G = self.left(a0, b0) @ Zb.T
-        ia, ib = np.nonzero(G <= self.thr32)
+        ia, ib = np.divmod(np.flatnonzero(G <= self.thr32), G.shape[1])   # = np.nonzero, 10x faster
         if len(ia) == 0:
             return
         val = G[ia, ib].astype(np.float64)

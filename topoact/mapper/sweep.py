@@ -162,7 +162,7 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
         Lb[:, D + 1] = 1.0
         G = Lb @ Zr[s:hi].T
         G[:, :e - s][tri if e - s == block else np.tril_indices(e - s)] = np.inf  # col > row
-        ia, ib = np.nonzero(G <= thr32)
+        ia, ib = np.divmod(np.flatnonzero(G <= thr32), G.shape[1])   # = np.nonzero (see pairs.py)
         g = G[ia, ib]
         ia = ia.astype(np.int32)
         ia += s

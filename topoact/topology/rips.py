@@ -166,7 +166,7 @@ def threshold_edges(Y: np.ndarray, sq: np.ndarray, metric: str, cap: float, bloc
     for s, D in iter_blocks(Y, sq, metric, block):
         check_cancel(should_cancel)
         enc = min(enc, float(D.max(axis=1).min()))
-        ii, jj = np.nonzero(D <= cap)
+        ii, jj = np.divmod(np.flatnonzero(D <= cap), D.shape[1])   # = np.nonzero, much faster on 2-D
         keep = (ii + s) < jj
         ii, jj = ii[keep], jj[keep]
         rows_i.append((ii + s).astype(np.int32))

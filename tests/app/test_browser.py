@@ -346,6 +346,8 @@ def test_cancel_kills_the_job_process_and_keeps_no_result(dash_duo, fresh_run_di
     import multiprocess
     from selenium.webdriver.common.by import By
 
+    from topoact.app.panels.sweep import SWEEP_PROGRESS_TEXT
+
     dash_duo.start_server(create_app(fresh_run_dir))
     _wait_for_graph(dash_duo)
     dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Parameter sweep']").click()
@@ -353,10 +355,14 @@ def test_cancel_kills_the_job_process_and_keeps_no_result(dash_duo, fresh_run_di
     field.clear()
     field.send_keys(", ".join(str(n) for n in range(2, 400)))
     dash_duo.find_element(f"#{ids.SWEEP_BUTTON}").click()
-    # running: the job's process exists (dash_duo serves from this process, so jobs are our children)
+    # running: the job's process exists (dash_duo serves from this process, so jobs are our children).
+    # The renderer enables Cancel when it sends the request, before the server forks the job, and
+    # other jobs of the page may still be finishing then: the job's own first progress line is what
+    # shows that its process runs.
     until(lambda: not dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").get_attribute("disabled"), 30,
           msg="the cancel button to be enabled while the job runs")
-    jobs = until(lambda: multiprocess.active_children(), 30, msg="the job's worker process")
+    dash_duo.wait_for_contains_text(f"#{SWEEP_PROGRESS_TEXT}", "%", timeout=30)
+    jobs = multiprocess.active_children()
     assert _running(jobs)
     dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").click()
     dash_duo.wait_for_text_to_equal(f"#{ids.SWEEP_STATUS}", "cancelled", timeout=10)

@@ -414,8 +414,9 @@ def test_jobs_forked_while_the_server_polls_the_job_cache_write_their_results(tm
 
     import topoact
 
+    checkout = os.path.dirname(os.path.dirname(topoact.__file__))  # the subprocess imports this topoact
     out = subprocess.run([sys.executable, "-c", FORK_NEXT_TO_POLLS, str(tmp_path), "30"], capture_output=True,
-                         text=True, timeout=600, cwd=os.path.dirname(os.path.dirname(topoact.__file__)))  # this checkout's topoact
+                         text=True, timeout=600, cwd=checkout)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["30"], f"jobs with their result before the first that had none: {out.stdout}"
     assert multiprocess.get_start_method() == "fork"  # what the test is about: jobs are forked

@@ -360,6 +360,86 @@ def test_job_cache_waits_for_a_locked_database_instead_of_dropping_the_result(tm
     assert cache.get("result") == {"figure": 2}
 
 
+#: the server side of the app's job cache, run in a subprocess so that a deadlocked job cannot hang
+#: pytest: request threads poll the cache (Dash's progress / result reads and its terminate_job
+#: transaction) while jobs are forked, as when a button starts a job while others are running
+FORK_NEXT_TO_POLLS = """
+import sys, threading, time
+import multiprocess
+from topoact.app.background import JobCache, JobManager
+
+manager = JobManager(JobCache(sys.argv[1]))
+stop = threading.Event()
+
+def poll(i):
+    while not stop.is_set():
+        manager.get_progress(f"poll{i}")
+        manager.get_result(f"poll{i}", None)
+        with manager.handle.transact():  # what terminate_job holds while it kills a process
+            manager.handle.set(f"poll{i}-seen", time.time())
+
+def job(set_progress, n):
+    set_progress(["0", "starting"])
+    return n * 2
+
+job_fn = manager.make_job_fn(job, progress=True)
+pollers = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(3)]
+for thread in pollers:
+    thread.start()
+done = 0
+for n in range(int(sys.argv[2])):
+    key = f"job{n}"
+    manager.call_job_fn(key, job_fn, [n], {})
+    deadline = time.monotonic() + 20  # a job takes milliseconds; a deadlocked one never ends
+    while manager.handle.get(key) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if manager.handle.get(key) != 2 * n:
+        break
+    done += 1
+stop.set()
+for process in multiprocess.active_children():
+    process.kill()  # a deadlocked job; exiting would wait for it
+print(done)
+"""
+
+
+def test_jobs_forked_while_the_server_polls_the_job_cache_write_their_results(tmp_path):
+    """A fork taken while another thread is inside SQLite used to leave the job blocked on its
+    first write for ever (the spatial-relevance hang of the Layers tab)."""
+    import os
+    import subprocess
+    import sys
+
+    import multiprocess
+
+    import topoact
+
+    checkout = os.path.dirname(os.path.dirname(topoact.__file__))  # the subprocess imports this topoact
+    out = subprocess.run([sys.executable, "-c", FORK_NEXT_TO_POLLS, str(tmp_path), "30"], capture_output=True,
+                         text=True, timeout=600, cwd=checkout)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["30"], f"jobs with their result before the first that had none: {out.stdout}"
+    assert multiprocess.get_start_method() == "fork"  # what the test is about: jobs are forked
+
+
+def test_stopping_a_job_another_thread_already_reaped_is_not_an_error(tmp_path, monkeypatch):
+    """``Process.start`` reaps finished jobs; a poll stopping that job must still deliver its result."""
+    import psutil
+
+    import multiprocess
+
+    from topoact.app.background import JobCache, JobManager
+
+    manager = JobManager(JobCache(str(tmp_path)))
+    job = multiprocess.Process(target=int)
+    job.start()
+    job.join()  # finished and reaped: what the poll's psutil calls meet after another thread reaped it
+    monkeypatch.setattr(psutil, "pid_exists", lambda pid: True)  # ... after pid_exists had still seen it
+    manager.handle.set("result", {"figure": 1})
+    assert manager.get_result("result", job.pid) == {"figure": 1}
+    assert manager.handle.get("result") is None
+
+
 # -- recompute, sweep, upload (the functions behind the callbacks) --------------------------------
 def test_form_becomes_the_librarys_config_and_errors_name_the_field():
     from topoact.app.panels.graph_form import FORM_FIELDS, form_config, form_values

@@ -346,17 +346,26 @@ def test_cancel_kills_the_job_process_and_keeps_no_result(dash_duo, fresh_run_di
     import multiprocess
     from selenium.webdriver.common.by import By
 
+    from topoact.app.panels.sweep import SWEEP_PROGRESS_TEXT
+
     dash_duo.start_server(create_app(fresh_run_dir))
     _wait_for_graph(dash_duo)
     dash_duo.driver.find_element(By.XPATH, "//*[contains(@class,'tab') and normalize-space()='Parameter sweep']").click()
-    field = dash_duo.wait_for_element(f"#{ids.SWEEP_INTERVALS}")
-    field.clear()
-    field.send_keys(", ".join(str(n) for n in range(2, 400)))
+    # 40 x 11 = 440 settings: the job runs far longer than the test needs to cancel it. (It typed
+    # 398 intervals before: 1,600 keystrokes, each validated by a server round trip, took a minute.)
+    for field_id, values in ((ids.SWEEP_INTERVALS, range(2, 42)), (ids.SWEEP_OVERLAPS, range(10, 65, 5))):
+        field = dash_duo.wait_for_element(f"#{field_id}")
+        field.clear()
+        field.send_keys(", ".join(str(v) if field_id == ids.SWEEP_INTERVALS else f"{v / 100:g}" for v in values))
     dash_duo.find_element(f"#{ids.SWEEP_BUTTON}").click()
-    # running: the job's process exists (dash_duo serves from this process, so jobs are our children)
+    # running: the job's process exists (dash_duo serves from this process, so jobs are our children).
+    # The renderer enables Cancel when it sends the request, before the server forks the job, and
+    # other jobs of the page may still be finishing then: the job's own first progress line is what
+    # shows that its process runs.
     until(lambda: not dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").get_attribute("disabled"), 30,
           msg="the cancel button to be enabled while the job runs")
-    jobs = until(lambda: multiprocess.active_children(), 30, msg="the job's worker process")
+    dash_duo.wait_for_contains_text(f"#{SWEEP_PROGRESS_TEXT}", "%", timeout=30)
+    jobs = multiprocess.active_children()
     assert _running(jobs)
     dash_duo.find_element(f"#{ids.CANCEL_SWEEP}").click()
     dash_duo.wait_for_text_to_equal(f"#{ids.SWEEP_STATUS}", "cancelled", timeout=10)

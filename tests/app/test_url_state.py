@@ -57,6 +57,17 @@ def _shown_key(dash_duo) -> str:
         f"const e = document.querySelector('#{ids.NODE_COUNT} [data-graph-key]'); return e ? e.dataset.graphKey : ''")
 
 
+def _keep_node_xs(dash_duo) -> bool:
+    """Keep the drawn node markers' x array as ``window.__x``; False while plotly has not drawn yet.
+
+    The info line with the key is in the first paint; plotly (loaded asynchronously) draws the
+    figure a moment later, so the plot element may not exist when the key is already shown.
+    """
+    return dash_duo.driver.execute_script(
+        "const gd = document.querySelector('#%s .js-plotly-plot');"
+        "if (!gd || !gd.data || gd.data.length < 2) return false; window.__x = gd.data[1].x; return true;" % ids.GRAPH)
+
+
 def _url(dash_duo) -> dict:
     query = parse_qs(urlparse(dash_duo.driver.current_url).query)
     return {k: v[0] for k, v in query.items()}
@@ -144,11 +155,11 @@ def test_the_opening_graph_is_in_the_layout_and_the_url_restore_does_not_redraw_
     assert _find(layout, ids.KEY_DROPDOWN)["props"]["value"] == key
     assert key not in str(_find(layout, ids.NODE_COUNT)["props"]["children"]["props"]["children"])  # names only
     until(lambda: _shown_key(dash_duo) == key, 20, msg="the graph")
-    dash_duo.driver.execute_script("window.__x = document.querySelector('#%s .js-plotly-plot').data[1].x" % ids.GRAPH)
+    until(lambda: _keep_node_xs(dash_duo), 20, msg="the graph drawn by plotly")
     until(lambda: _url(dash_duo).get("graph") == key, 20, msg="the view written to the URL")
     dash_duo.driver.refresh()  # the URL now names the shown view: restoring it draws nothing new
     until(lambda: _shown_key(dash_duo) == key, 20, msg="the graph after reload")
-    dash_duo.driver.execute_script("window.__x = document.querySelector('#%s .js-plotly-plot').data[1].x" % ids.GRAPH)
+    until(lambda: _keep_node_xs(dash_duo), 20, msg="the graph drawn by plotly after reload")
     dash_duo.wait_for_text_to_equal(f"#{ids.NODE_TITLE}", "Click a node", timeout=10)
     # the restore's request is done (under load 5, a node typed while it was in flight once did not reach
     # the URL: see the report of branch ui6)

@@ -28,6 +28,17 @@ The job cache waits for SQLite's write lock instead of giving up: Dash writes a 
 when another process holds the lock, which loses the finished result and leaves the browser
 polling forever (seen in CI under load). :class:`JobCache` retries every write.
 
+Forking next to SQLite: job processes are forked from the threaded web server while other request
+threads poll the same cache. A fork taken while one of them is inside SQLite (holding a library
+mutex, or an open write transaction such as Dash's ``terminate_job``) copies that state into the
+child with no thread to release it: the job blocks on its first progress write for ever and the
+page shows a running job with an empty bar (the Layers tab's spatial-relevance hang).
+:class:`JobCache` therefore runs every operation under one process-wide lock, and a fork of this
+process waits for that lock (``os.register_at_fork``), so no thread is inside the job cache when
+a job is forked. :class:`JobManager` also tolerates a finished job that another thread reaped
+while a poll was stopping it (``Process.start`` reaps finished children), instead of answering
+that poll with an error after its result was taken from the cache.
+
 Shutdown: job processes are children of the server. :func:`make_manager` registers
 :func:`stop_jobs` at exit, so stopping the server (Ctrl-C, or SIGTERM through
 :func:`topoact.app.serve`) stops the jobs at once instead of waiting for them (the
@@ -36,18 +47,24 @@ Shutdown: job processes are children of the server. :func:`make_manager` registe
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
 import logging
+import os
 import shutil
 import tempfile
+import threading
 import time
 from typing import Any, Callable, Sequence
 
 import diskcache
+import psutil
+from dash import DiskcacheManager
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JobCache", "make_manager", "stop_jobs", "job_options", "show_cancelled", "BarProgress", "progress_text", "JOB_INTERVAL_MS",
-           "PROGRESS_DEFAULT"]
+__all__ = ["JobCache", "JobManager", "make_manager", "stop_jobs", "job_options", "show_cancelled", "BarProgress",
+           "progress_text", "JOB_INTERVAL_MS", "PROGRESS_DEFAULT"]
 
 #: how often the browser asks for a running job's progress and result (ms)
 JOB_INTERVAL_MS = 300
@@ -55,8 +72,44 @@ JOB_INTERVAL_MS = 300
 PROGRESS_DEFAULT = ("0", "")
 
 
+#: held by every :class:`JobCache` operation and, through the at-fork hooks below, by every fork
+#: of this process: a forked job never inherits a half-done SQLite call or transaction
+_CACHE_GUARD = threading.RLock()
+
+
+def _hold_guard_for_fork() -> None:
+    _CACHE_GUARD.acquire()
+
+
+def _release_guard_after_fork() -> None:
+    _CACHE_GUARD.release()
+
+
+def _new_guard_in_child() -> None:
+    global _CACHE_GUARD
+    _CACHE_GUARD = threading.RLock()  # the parent's is held by the forking thread: not ours
+
+
+os.register_at_fork(before=_hold_guard_for_fork, after_in_parent=_release_guard_after_fork,
+                    after_in_child=_new_guard_in_child)
+
+
+def _guarded(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        with _CACHE_GUARD:
+            return method(*args, **kwargs)
+
+    return run
+
+
 class JobCache(diskcache.Cache):
-    """A ``diskcache.Cache`` whose writes retry while another process holds the lock."""
+    """A ``diskcache.Cache`` whose writes retry while another process holds the lock, and whose
+    operations never overlap a fork of this process (see the module docstring).
+
+    The guarded operations are the single-key ones, ``transact`` (for the whole block) and the
+    maintenance calls; iterating over the keys is not guarded (the app never does it).
+    """
 
     def set(self, key, value, expire=None, read=False, tag=None, retry=True):
         return super().set(key, value, expire=expire, read=read, tag=tag, retry=retry)
@@ -70,8 +123,30 @@ class JobCache(diskcache.Cache):
     def touch(self, key, expire=None, retry=True):
         return super().touch(key, expire=expire, retry=retry)
 
+    @contextlib.contextmanager
     def transact(self, retry=True):
-        return super().transact(retry=retry)
+        with _CACHE_GUARD, super().transact(retry=retry):
+            yield
+
+
+for _name in ("__init__", "set", "add", "delete", "touch", "get", "read", "pop", "incr", "decr", "reset",
+              "__contains__", "__getitem__", "__setitem__", "__delitem__", "__len__", "clear", "cull", "expire",
+              "evict", "check", "stats", "volume", "close"):
+    setattr(JobCache, _name, _guarded(getattr(JobCache, _name)))
+del _name
+
+
+class JobManager(DiskcacheManager):
+    """``dash.DiskcacheManager`` whose ``terminate_job`` accepts a job that is already gone."""
+
+    def terminate_job(self, job):
+        # A finished job can be reaped by another thread (multiprocess's Process.start reaps
+        # finished children) between Dash's pid_exists and its Process(pid).children(); the
+        # NoSuchProcess would fail the poll that has just taken the job's result from the cache.
+        try:
+            super().terminate_job(job)
+        except psutil.NoSuchProcess:
+            pass
 
 
 def make_manager(folder: str | None = None) -> Any:
@@ -85,12 +160,12 @@ def make_manager(folder: str | None = None) -> Any:
 
     Returns
     -------
-    dash.DiskcacheManager
-        Runs each background callback in its own process (``multiprocess``, forked from the server).
+    JobManager
+        A ``dash.DiskcacheManager``: runs each background callback in its own process
+        (``multiprocess``, forked from the server).
     """
     import multiprocess.util  # noqa: F401 - registers its exit handler (which joins running jobs)
     #                           first, so that ours, registered after it, runs before it (LIFO)
-    from dash import DiskcacheManager
 
     global _STOP_REGISTERED
     if not _STOP_REGISTERED:
@@ -99,7 +174,7 @@ def make_manager(folder: str | None = None) -> Any:
     if folder is None:
         folder = tempfile.mkdtemp(prefix="topoact-jobs-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return DiskcacheManager(JobCache(folder))
+    return JobManager(JobCache(folder))
 
 
 _STOP_REGISTERED = False

@@ -169,3 +169,25 @@ def test_the_opening_graph_is_in_the_layout_and_the_url_restore_does_not_redraw_
     assert dash_duo.driver.execute_script(
         "return document.querySelector('#%s .js-plotly-plot').data[1].x === window.__x" % ids.GRAPH), \
         "the graph was redrawn (a new figure) by the URL restore"
+
+
+def test_an_echo_that_arrives_after_the_next_write_is_not_read_back(dash_duo):
+    """Two clicks in quick succession: the second query is written before the first one's echo
+    arrives. Neither echo may be read as an address change (reading the first would select the
+    first node again: a lost click); a later Forward to the first address is read. The page's
+    own WRITE_JS and FILTER_JS run in Chromium."""
+    from topoact.app import urlstate
+
+    dash_duo.driver.get("data:text/html,<html><body></body></html>")
+    result = dash_duo.driver.execute_script(
+        "window.dash_clientside = {no_update: 'NO_UPDATE'};"
+        f"const write = ({urlstate.WRITE_JS}); const filter = ({urlstate.FILTER_JS});"
+        "const sel = {layer: 'l', key: 'k'};"
+        "const first = write(sel, null, {graph_key: 'k', node: 1}, null, '');"
+        "const second = write(sel, null, {graph_key: 'k', node: 2}, null, first);"
+        "const echoes = [filter(first), filter(second)];"
+        "const forward = filter(first);"
+        "return {first: first, second: second, echoes: echoes, forward: forward};")
+    assert result["first"].endswith("node=1") and result["second"].endswith("node=2")
+    assert result["echoes"] == ["NO_UPDATE", "NO_UPDATE"]
+    assert result["forward"]["search"] == result["first"]

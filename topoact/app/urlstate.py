@@ -49,14 +49,19 @@ READ = "topoact-url-read"
 
 #: browser side of the URL -> view direction: an address change is passed to ``read_url`` unless it
 #: is the echo of :data:`WRITE_JS`'s own write (a request per click or recolouring for nothing); the
-#: echo is recognised once, so Forward to that same address later is read. The query last written
-#: is kept in the page (``window.topoactUrlWritten``), not in a store: a store write costs the Dash
-#: renderer a pass over every mounted component, twice per click or recolouring
+#: echo is recognised once, so Forward to that same address later is read. The queries written and
+#: not yet echoed are kept in the page (``window.topoactUrlWritten``, oldest first), not in a store:
+#: a store write costs the Dash renderer a pass over every mounted component, twice per click or
+#: recolouring. A list, not the last query only: a second click can write its query before the
+#: first one's echo arrives, and that echo, taken for an address change, would select the first
+#: node again. Echoes come in order, so one drops the queries written before it too.
 FILTER_JS = """function(search) {
     const nu = window.dash_clientside.no_update;
     if (search === null || search === undefined) return nu;  // the address is not read yet
-    if (window.topoactUrlWritten !== undefined && search === window.topoactUrlWritten) {
-        window.topoactUrlWritten = undefined;
+    const written = window.topoactUrlWritten || [];
+    const at = written.indexOf(search);
+    if (at >= 0) {
+        window.topoactUrlWritten = written.slice(at + 1);
         return nu;
     }
     return {search: search, at: Date.now()};
@@ -78,7 +83,7 @@ WRITE_JS = """function(selection, colour, node, pending, search) {
         query.set('node', String(Math.trunc(node.node)));
     const text = '?' + query.toString();
     if (text === (search || '')) return nu;
-    window.topoactUrlWritten = text;  // its echo is not read back (FILTER_JS)
+    window.topoactUrlWritten = (window.topoactUrlWritten || []).concat([text]).slice(-32);  // echo not read (FILTER_JS)
     return text;
 }""" % {"ttl": PENDING_TTL}
 

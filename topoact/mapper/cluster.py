@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
 from ..components import connected_components
 from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs

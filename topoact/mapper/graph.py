@@ -12,9 +12,9 @@ in (cover element, cluster number) order -- KeplerMapper's node order -- and mem
 row indices. The JSON carries ``kind: "mapper_graph"`` and ``schema_version``
 (:data:`SCHEMA_VERSION`); files without one (written before the field existed) are version 0
 and read the same way; ``layout`` (node positions, :mod:`topoact.mapper.layout`) is an optional
-field, absent (None) in older files. ``Run.graph()`` returns this same class. Topology without networkx: components by
-:func:`topoact.components.connected_components`, independent cycles = E - V + C (the first
-Betti number of the graph).
+field, absent (None) in older files. ``Run.graph()`` returns this same class. Topology without
+networkx: components by :func:`topoact.components.connected_components`, independent cycles =
+E - V + C (the first Betti number of the graph).
 """
 from __future__ import annotations
 

@@ -53,11 +53,9 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["neighbor_pairs", "NeedsFallback", "PRUNE_MIN_ROWS"]
+from ..masks import nonzero_2d
 
-# Candidates are read from a (rows, cols) mask as ``divmod(flatnonzero(mask), cols)``: the same
-# indices in the same order as ``np.nonzero(mask)``, which walks a 2-D mask element by element
-# (512 x 2,000 with 0.5 % set: 4.5 ms against 0.46 ms).
+__all__ = ["neighbor_pairs", "NeedsFallback", "PRUNE_MIN_ROWS"]
 
 PRUNE_MIN_ROWS = 1024
 _BLOCK = 512
@@ -179,7 +177,7 @@ class _Collector:
         """
         Zb = self.Zr[cols]
         G = self.left(a0, b0) @ Zb.T
-        ia, ib = np.divmod(np.flatnonzero(G <= self.thr32), G.shape[1])   # = np.nonzero, 10x faster
+        ia, ib = nonzero_2d(G <= self.thr32)
         if len(ia) == 0:
             return
         val = G[ia, ib].astype(np.float64)

@@ -42,6 +42,7 @@ from itertools import product
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..masks import nonzero_2d
 from ..progress import ProgressFn, report
 from .cluster import DBSCAN, eps_from_kdistances, kdistance_sample, labels_from_pairs
 from .cover import make_cover
@@ -162,7 +163,7 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
         Lb[:, D + 1] = 1.0
         G = Lb @ Zr[s:hi].T
         G[:, :e - s][tri if e - s == block else np.tril_indices(e - s)] = np.inf  # col > row
-        ia, ib = np.divmod(np.flatnonzero(G <= thr32), G.shape[1])   # = np.nonzero (see pairs.py)
+        ia, ib = nonzero_2d(G <= thr32)
         g = G[ia, ib]
         ia = ia.astype(np.int32)
         ia += s

@@ -25,6 +25,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..masks import nonzero_2d
 from ..progress import CancelFn
 from ._validation import check_cancel
 from .pairwise import prepare
@@ -107,7 +108,7 @@ def cone_free_edges(D: np.ndarray, T: float, mst: Optional[np.ndarray] = None, *
             np.minimum(U, np.maximum(D[rows, c][:, None], D[c]), out=U)
         unc[rows] = (U >= Drow) & (Drow > T)
     unc &= unc.T
-    i, j = np.divmod(np.flatnonzero(np.triu(unc, 1)), n)   # = np.nonzero, much faster on 2-D
+    i, j = nonzero_2d(np.triu(unc, 1))
     if mst is not None and len(i):                     # (the exact check is cheaper without them)
         key = np.minimum(mst[:, 0], mst[:, 1]) * n + np.maximum(mst[:, 0], mst[:, 1])
         keep = ~np.isin(i.astype(np.int64) * n + j, key)

@@ -104,6 +104,7 @@ from typing import Optional, Union
 import gudhi
 import numpy as np
 
+from ..masks import nonzero_2d
 from ..progress import CancelFn
 from ._validation import check_cancel, check_metric, check_points
 from .mst import dense_mst, h0_diagram, mst_edges
@@ -166,7 +167,7 @@ def threshold_edges(Y: np.ndarray, sq: np.ndarray, metric: str, cap: float, bloc
     for s, D in iter_blocks(Y, sq, metric, block):
         check_cancel(should_cancel)
         enc = min(enc, float(D.max(axis=1).min()))
-        ii, jj = np.divmod(np.flatnonzero(D <= cap), D.shape[1])   # = np.nonzero, much faster on 2-D
+        ii, jj = nonzero_2d(D <= cap)
         keep = (ii + s) < jj
         ii, jj = ii[keep], jj[keep]
         rows_i.append((ii + s).astype(np.int32))

@@ -64,7 +64,8 @@ def graph_edges(members: Sequence[np.ndarray], n_points: int
     Parameters
     ----------
     members : K sorted (n_k,) int arrays of row indices
-    n_points : N, the number of rows
+    n_points : N, the number of rows (not needed since the edges no longer go through the
+        (N, K) membership matrix; kept so that callers need not change)
 
     Returns
     -------

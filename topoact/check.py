@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npyfile
 from .fileio import DamagedFileError, read_json
 
 __all__ = ["Problem", "check_run"]
@@ -64,7 +65,7 @@ def _load_array(path: Path, problems: list, rel: str) -> np.ndarray | None:
         problems.append(Problem("error", rel, "missing", RESUME))
         return None
     try:
-        return np.load(path, mmap_mode="r")
+        return npyfile.load(path, mmap_mode="r")
     except (ValueError, OSError, EOFError) as exc:
         problems.append(Problem("error", rel, f"unreadable or truncated ({exc})", RESUME))
         return None

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from . import npyfile
 from .allocator import tune_malloc
 from .hashing import stable_hash
 from .progress import ProgressFn, check_cancelled, report
@@ -544,7 +545,7 @@ def finish_run(writer: RunWriter, dataset, out: Path, n: int, started: float) ->
     writer_rows = writer.rows_done
     if writer.slotted:
         writer.compact()
-    rows = np.array(np.load(out / "source_index.npy", mmap_mode="r")[:writer_rows])
+    rows = np.array(npyfile.load(out / "source_index.npy", mmap_mode="r")[:writer_rows])
     index = {"ids": [dataset.item_id(int(i)) for i in rows], "paths": [dataset.path(int(i)) for i in rows]}
     attributes = {k: np.asarray(v)[rows] for k, v in dataset.attributes().items()}
     seconds = time.perf_counter() - started

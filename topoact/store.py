@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import npyfile
 from .errors import DamagedRunError, UnknownLayerError
 from .fileio import read_json, safe_name, save_npy, write_json
 
@@ -96,7 +97,7 @@ def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
     """
     path = Path(path)
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return npyfile.load(path, mmap_mode="r" if mmap else None)
     except FileNotFoundError:
         raise DamagedRunError(f"{path} is missing; {REPAIR}") from None
     except (ValueError, OSError, EOFError) as exc:
@@ -160,7 +161,7 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
     Skipped images leave the preallocated tail unused; copying a 100k x 2048 matrix to drop it
     would double the disk traffic, so the header is rewritten at the same length instead.
     """
-    array = np.load(path, mmap_mode="r")
+    array = npyfile.load(path, mmap_mode="r")
     shape = (n_rows,) + array.shape[1:]
     dtype, fortran = array.dtype, np.isfortran(array)
     offset = _npy_data_offset(path)
@@ -209,7 +210,7 @@ class RowArray:
         if create:
             # open_memmap only writes the header and sizes the (sparse) file.
             np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype, shape=shape)
-        self.shape = np.load(self.path, mmap_mode="r").shape
+        self.shape = npyfile.load(self.path, mmap_mode="r").shape
         self.offset = _npy_data_offset(self.path)
         self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
@@ -230,7 +231,7 @@ class RowArray:
 
     def read(self, start_row: int, stop_row: int) -> np.ndarray:
         """Rows ``start_row .. stop_row`` as an in-memory array."""
-        return np.array(np.load(self.path, mmap_mode="r")[start_row:stop_row])
+        return np.array(npyfile.load(self.path, mmap_mode="r")[start_row:stop_row])
 
     def shrink(self, n_rows: int) -> None:
         """Cut the file to its first ``n_rows`` rows (in place)."""
@@ -775,8 +776,7 @@ class Run:
     @cached_property
     def attributes(self) -> dict[str, np.ndarray]:
         """Per-row generative attributes ``{name: (N,)}`` (empty when the data set has none)."""
-        with np.load(self.path / ATTRIBUTES) as data:
-            return {k: data[k] for k in data.files}
+        return npyfile.load_npz(self.path / ATTRIBUTES)
 
     @property
     def attribute_kinds(self) -> dict[str, str]:
@@ -943,14 +943,14 @@ class Run:
         if not name or not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(name)):
             return None
         path = self._graph_dir(layer) / name
-        return np.load(path, mmap_mode="r") if path.exists() else None
+        return npyfile.load(path, mmap_mode="r") if path.exists() else None
 
     def node_means(self, layer: str, key: str | None = None) -> np.ndarray | None:
         """(K, D) mean activation vectors of a saved graph's nodes (None when not saved)."""
         self._check_layer(layer)
         key = self._resolve_graph_key(layer, key)
         path = self._graph_dir(layer) / f"{key}.node_means.npy"
-        return np.load(path) if path.exists() else None
+        return npyfile.load(path) if path.exists() else None
 
     def save_graph(self, layer: str, graph, key: str | None = None,
                    node_means: np.ndarray | None = None, *, default: bool = False) -> Path:

@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from .. import npyfile
+
 __all__ = ["worker_cached", "emit", "resolve_scheduler", "map_tasks", "LazyItems", "NpyRows", "npy_rows", "ZarrRows",
            "zarr_rows", "file_rows", "row_data",
            "read_rows",
@@ -199,7 +201,7 @@ class NpyRows(_LayerFile):
 @functools.lru_cache(maxsize=8)
 def _open_npy(path: str, mtime_ns: int) -> np.ndarray:
     del mtime_ns  # part of the cache key: a rewritten file is opened again
-    return np.load(path, mmap_mode="r")
+    return npyfile.load(path, mmap_mode="r")
 
 
 def npy_rows(X: Any) -> NpyRows | None:
@@ -218,7 +220,7 @@ def npy_rows(X: Any) -> NpyRows | None:
     if not isinstance(X, np.memmap) or not filename or not X.flags.c_contiguous or X.ndim != 2:
         return None
     try:
-        whole = np.load(filename, mmap_mode="r")
+        whole = npyfile.load(filename, mmap_mode="r")
     except (OSError, ValueError):
         return None
     # a C-contiguous map of the file's shape at the file's data offset is the whole layer

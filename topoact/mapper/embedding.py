@@ -21,6 +21,7 @@ import logging
 
 import numpy as np
 
+from .. import npyfile
 from ..fileio import save_npy
 from ..progress import ProgressFn, report
 from ..results import ResultCache
@@ -98,7 +99,7 @@ def cached_embedding(run: RunLike, layer: str, method: str = "umap", seed: int =
     npy = cache.path(layer, key).with_suffix(".npy")
     if not npy.is_file():
         return None
-    values = np.load(npy)
+    values = npyfile.load(npy)
     n = run.activations(layer).shape[0]
     if values.shape == (n, 2) and np.all(np.isfinite(values)):
         return values.astype(np.float64, copy=False)

@@ -33,3 +33,37 @@ def test_a_child_forked_after_a_parallel_kernel_runs_it_too():
     layer, child_exit = out.stdout.split()
     assert layer == "workqueue"
     assert child_exit == "0", out.stderr
+
+
+def test_a_child_forked_while_another_thread_loads_an_npy_file_can_load_too(tmp_path):
+    """The app forks jobs while request threads read the run: the np.load lock must not be
+    inherited held (the Layers tab's depth job hung on it in a full suite run)."""
+    code = textwrap.dedent(f"""
+        import os, signal, threading
+        import numpy as np
+        from topoact import npyfile
+
+        path = {str(tmp_path / "x.npy")!r}
+        np.save(path, np.arange(6.0))
+        held, release = threading.Event(), threading.Event()
+
+        def reader():                       # a request thread inside npyfile.load at fork time
+            with npyfile._LOCK:
+                held.set()
+                release.wait(30)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        held.wait(30)
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(20)                # a hang ends the child with SIGALRM, not the test run
+            os._exit(0 if npyfile.load(path).sum() == 15.0 else 3)
+        release.set()
+        thread.join()
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0"], out.stderr

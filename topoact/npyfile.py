@@ -6,6 +6,11 @@ can make one of them fail with ``SystemError: AST constructor recursion depth mi
 app's request threads read runs concurrently; in the browser suite one such failure dropped the
 callback that starts a UMAP job, and the page waited for a job that was never sent. A header
 parse takes microseconds, so every load in the package goes through :func:`load`.
+
+The app forks its background jobs from the server while request threads read runs, so a fork
+can happen while another thread holds the lock; the child would inherit it held, with no thread
+to release it, and its first load would wait for ever. A forked child therefore starts with a
+fresh lock (``os.register_at_fork``).
 """
 from __future__ import annotations
 
@@ -16,6 +21,14 @@ from typing import Any
 import numpy as np
 
 _LOCK = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def load(path: str | os.PathLike, mmap_mode: str | None = None) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import CancelFn, ProgressFn, check_cancelled, report
+from .umap_cache import import_umap
 
 __all__ = ["nearest_rows", "membership_weights", "place_rows", "place_by_landmarks"]
 
@@ -88,7 +89,7 @@ def membership_weights(distances: np.ndarray, n_neighbors: int) -> np.ndarray:
     -------
     (n, k) float64 weights in (0, 1]
     """
-    from umap.umap_ import smooth_knn_dist
+    smooth_knn_dist = import_umap().umap_.smooth_knn_dist
 
     d = np.asarray(distances, np.float32)
     # umap-learn's transform calibrates with local connectivity ``local_connectivity - 1`` (0 by default)

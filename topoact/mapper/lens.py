@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 from ..config import check_range
 from ..progress import ProgressFn
 from .params import Params, resolve_seed
+from .umap_cache import import_umap
 
 __all__ = [
     "Lens", "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens",
@@ -238,7 +239,7 @@ class UMAPLens(Lens):
         """
         _check_X(X)
         try:
-            import umap
+            umap = import_umap()
         except ImportError as exc:
             raise ImportError(
                 "UMAPLens needs the optional dependency umap-learn: pip install umap-learn"

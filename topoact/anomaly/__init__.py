@@ -13,9 +13,14 @@ any of its submodules.
 """
 from __future__ import annotations
 
-from .export import FORMATS, to_cleanlab, to_fiftyone
-from .finder import anomalies, cached_anomalies, run_kinds
-from .params import DEFAULT_THRESHOLDS, KIND_NAMES, KINDS, AnomalyConfig
+from ..lazy import lazy_exports
 
-__all__ = ["anomalies", "cached_anomalies", "run_kinds", "AnomalyConfig", "DEFAULT_THRESHOLDS", "KINDS",
-           "KIND_NAMES", "to_cleanlab", "to_fiftyone", "FORMATS"]
+_MODULES = {
+    "export": ["FORMATS", "to_cleanlab", "to_fiftyone"],
+    "finder": ["anomalies", "cached_anomalies", "run_kinds"],
+    "params": ["DEFAULT_THRESHOLDS", "KIND_NAMES", "KINDS", "AnomalyConfig"],
+}
+_EXPORTS = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
+__all__ = sorted(_EXPORTS)
+# imported on first use: the command line's parser imports .cli without scipy.stats and pandas
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,10 +6,14 @@
 ``generator`` (DGN-AM's generator) · ``cache`` (PNG + manifest cache) · ``service``
 (run-level entry points) · ``cli`` (argparse glue).
 """
-from . import objectives, param, transforms
-from .methods import DGNAM, ClassAgnostic, FeatureResult, InverseSet, LevelTarget, NodeVisualization
-from .render import Cancelled, evaluate, optimize
+from ..lazy import lazy_exports
 
-__all__ = ["objectives", "param", "transforms", "optimize", "evaluate", "Cancelled",
-           "NodeVisualization", "InverseSet", "LevelTarget", "ClassAgnostic", "DGNAM",
-           "FeatureResult"]
+_EXPORTS = {
+    **{name: f"{__name__}.{name}" for name in ("objectives", "param", "transforms")},
+    **{name: f"{__name__}.methods" for name in ("DGNAM", "ClassAgnostic", "FeatureResult", "InverseSet",
+                                                 "LevelTarget", "NodeVisualization")},
+    **{name: f"{__name__}.render" for name in ("Cancelled", "evaluate", "optimize")},
+}
+__all__ = sorted(_EXPORTS)
+# imported on first use: the command line's parser and the app import submodules without torch
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

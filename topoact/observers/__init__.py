@@ -10,17 +10,18 @@
 """
 from __future__ import annotations
 
-from .cka import CKAMatrix, StreamingCKA, cka_matrix, effective_rank, linear_cka, minibatch_cka
-from .compare import RunComparison, compare_runs
-from .depth import DepthCurves, depth_curves, find_tunnel
-from .heatmaps import SpatialRelevance, spatial_relevance, unit_relevance
-from .probes import LayerProbe, ProbeConfig, ProbeReport, fit_probe, probe_layers
-from .targets import Target, available_targets, make_target
-from .units import UnitsConfig, UnitsReport, unit_report, unit_scores
+from ..lazy import lazy_exports
 
-__all__ = ["CKAMatrix", "StreamingCKA", "cka_matrix", "effective_rank", "linear_cka", "minibatch_cka",
-           "RunComparison", "compare_runs", "DepthCurves", "depth_curves", "find_tunnel",
-           "SpatialRelevance", "spatial_relevance", "unit_relevance",
-           "LayerProbe", "ProbeConfig", "ProbeReport", "fit_probe", "probe_layers",
-           "Target", "available_targets", "make_target", "UnitsConfig", "UnitsReport", "unit_report",
-           "unit_scores"]
+_MODULES = {
+    "cka": ["CKAMatrix", "StreamingCKA", "cka_matrix", "effective_rank", "linear_cka", "minibatch_cka"],
+    "compare": ["RunComparison", "compare_runs"],
+    "depth": ["DepthCurves", "depth_curves", "find_tunnel"],
+    "heatmaps": ["SpatialRelevance", "spatial_relevance", "unit_relevance"],
+    "probes": ["LayerProbe", "ProbeConfig", "ProbeReport", "fit_probe", "probe_layers"],
+    "targets": ["Target", "available_targets", "make_target"],
+    "units": ["UnitsConfig", "UnitsReport", "unit_report", "unit_scores"],
+}
+_EXPORTS = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
+__all__ = sorted(_EXPORTS)
+# imported on first use: the command line's parser imports .cli without scipy.stats
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,28 +6,25 @@ One idea per module: :mod:`.landmarks`, :mod:`.pairwise` (blockwise distances), 
 :mod:`.config` (parameter objects), :mod:`.results` (typed results),
 :mod:`.run_persistence` (run-level, cached), :mod:`.cli`.
 """
+from ..lazy import lazy_exports
 from ..progress import Cancelled
-from .bootstrap import bottleneck_bootstrap
-from .certificate import cone_free_edges
-from .config import GraphPersistenceConfig, PersistenceConfig
-from .cycles import representative_cycles, shortest_cycle
-from .distances import bottleneck, distance_matrix, wasserstein
-from .graph_persistence import extended_diagrams, graph_bootstrap, graph_features
-from .landmarks import Landmarks, maxmin_landmarks, random_landmarks
-from .results import GraphPersistenceResult, LayerDistances, PersistenceResult
-from .rips import RipsResult, ripser_rips, sparse_rips
-from .run_persistence import (compute_persistence, graph_persistence_key, layer_distance_matrix,
-                              layer_persistence, load_persistence, mapper_graph_persistence,
-                              mapper_rebuild, persistence_key)
-from .summaries import barcode, landscape, persistence_image, scalar_summaries
 
-__all__ = [
-    "Cancelled", "GraphPersistenceConfig", "GraphPersistenceResult", "LayerDistances",
-    "Landmarks", "PersistenceConfig", "PersistenceResult", "RipsResult", "barcode", "bottleneck",
-    "bottleneck_bootstrap", "compute_persistence", "cone_free_edges", "distance_matrix",
-    "extended_diagrams", "graph_bootstrap", "graph_features", "graph_persistence_key",
-    "landscape", "layer_distance_matrix", "layer_persistence", "load_persistence",
-    "mapper_graph_persistence", "mapper_rebuild", "maxmin_landmarks", "persistence_image",
-    "persistence_key", "random_landmarks", "representative_cycles", "ripser_rips",
-    "scalar_summaries", "shortest_cycle", "sparse_rips", "wasserstein",
-]
+_MODULES = {
+    "bootstrap": ["bottleneck_bootstrap"],
+    "certificate": ["cone_free_edges"],
+    "config": ["GraphPersistenceConfig", "PersistenceConfig"],
+    "cycles": ["representative_cycles", "shortest_cycle"],
+    "distances": ["bottleneck", "distance_matrix", "wasserstein"],
+    "graph_persistence": ["extended_diagrams", "graph_bootstrap", "graph_features"],
+    "landmarks": ["Landmarks", "maxmin_landmarks", "random_landmarks"],
+    "results": ["GraphPersistenceResult", "LayerDistances", "PersistenceResult"],
+    "rips": ["RipsResult", "ripser_rips", "sparse_rips"],
+    "run_persistence": ["compute_persistence", "graph_persistence_key", "layer_distance_matrix",
+                        "layer_persistence", "load_persistence", "mapper_graph_persistence",
+                        "mapper_rebuild", "persistence_key"],
+    "summaries": ["barcode", "landscape", "persistence_image", "scalar_summaries"],
+}
+_EXPORTS = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
+__all__ = sorted(["Cancelled", *_EXPORTS])
+# imported on first use: the command line's parser imports .cli without scikit-learn
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,10 +12,10 @@ Conv maps (B, C, H, W) and token sequences (B, L, C) are stored reduced over pos
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from typing import Any
+
+from .lazy import lazy_exports
 
 # numba's OpenMP threading layer kills any child forked after one of its parallel kernels ran
 # ("fork() called from a process already using GNU OpenMP"), and the app forks its background
@@ -44,12 +44,5 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public names lazily (``import topoact`` does not import torch)."""
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'topoact' has no attribute {name!r}")
+# ``import topoact`` does not import torch: the public names are imported on first use
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

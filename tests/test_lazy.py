@@ -22,12 +22,13 @@ def test_building_the_command_line_parser_imports_no_heavy_library():
 @pytest.mark.parametrize("name", PACKAGES)
 def test_every_public_name_resolves_to_the_object_its_module_defines(name):
     package = importlib.import_module(name)
+    where = {public: module for module, names in package._MODULES.items() for public in names}
     for public in package.__all__:
-        if public == "__version__":
-            continue
         value = getattr(package, public)
-        module = importlib.import_module(package._EXPORTS[public]) if public in package._EXPORTS else package
-        assert value is (module if module.__name__ == f"{name}.{public}" else getattr(module, public)), public
+        if public in where:
+            assert value is getattr(importlib.import_module(f"{name}.{where[public]}"), public), public
+        elif public not in ("__version__", "Cancelled"):      # a public submodule
+            assert value is importlib.import_module(f"{name}.{public}"), public
         assert public in dir(package)
     with pytest.raises(AttributeError, match=f"module '{name}' has no attribute 'no_such_name'"):
         getattr(package, "no_such_name")

@@ -28,21 +28,17 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "collect": "topoact.collection",
-    "activations_for_images": "topoact.collection",
-    "open_run": "topoact.store",
-    "Run": "topoact.store",
-    "load_model": "topoact.models",
-    "ModelBundle": "topoact.models.base",
-    "list_layers": "topoact.models.layers",
-    "open_dataset": "topoact.data",
-    "ImageSet": "topoact.data.base",
-    "anomalies": "topoact.anomaly",
-    "open_series": "topoact.series",
-    "collect_series": "topoact.series",
+_MODULES = {
+    "collection": ["collect", "activations_for_images"],
+    "store": ["open_run", "Run"],
+    "models": ["load_model"],
+    "models.base": ["ModelBundle"],
+    "models.layers": ["list_layers"],
+    "data": ["open_dataset"],
+    "data.base": ["ImageSet"],
+    "anomaly": ["anomalies"],
+    "series": ["open_series", "collect_series"],
 }
-
-__all__ = sorted(_EXPORTS) + ["__version__"]
 # ``import topoact`` does not import torch: the public names are imported on first use
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, _LAZY = lazy_exports(__name__, _MODULES)
+__all__ = _LAZY + ["__version__"]

@@ -20,7 +20,5 @@ _MODULES = {
     "finder": ["anomalies", "cached_anomalies", "run_kinds"],
     "params": ["DEFAULT_THRESHOLDS", "KIND_NAMES", "KINDS", "AnomalyConfig"],
 }
-_EXPORTS = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
-__all__ = sorted(_EXPORTS)
 # imported on first use: the command line's parser imports .cli without scipy.stats and pandas
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _MODULES)

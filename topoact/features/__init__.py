@@ -8,12 +8,9 @@
 """
 from ..lazy import lazy_exports
 
-_EXPORTS = {
-    **{name: f"{__name__}.{name}" for name in ("objectives", "param", "transforms")},
-    **{name: f"{__name__}.methods" for name in ("DGNAM", "ClassAgnostic", "FeatureResult", "InverseSet",
-                                                 "LevelTarget", "NodeVisualization")},
-    **{name: f"{__name__}.render" for name in ("Cancelled", "evaluate", "optimize")},
+_MODULES = {
+    "methods": ["DGNAM", "ClassAgnostic", "FeatureResult", "InverseSet", "LevelTarget", "NodeVisualization"],
+    "render": ["Cancelled", "evaluate", "optimize"],
 }
-__all__ = sorted(_EXPORTS)
 # imported on first use: the command line's parser and the app import submodules without torch
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _MODULES, submodules=("objectives", "param", "transforms"))

@@ -21,7 +21,5 @@ _MODULES = {
     "targets": ["Target", "available_targets", "make_target"],
     "units": ["UnitsConfig", "UnitsReport", "unit_report", "unit_scores"],
 }
-_EXPORTS = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
-__all__ = sorted(_EXPORTS)
 # imported on first use: the command line's parser imports .cli without scipy.stats
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _MODULES)

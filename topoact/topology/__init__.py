@@ -24,7 +24,6 @@ _MODULES = {
                         "mapper_rebuild", "persistence_key"],
     "summaries": ["barcode", "landscape", "persistence_image", "scalar_summaries"],
 }
-_EXPORTS = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
-__all__ = sorted(["Cancelled", *_EXPORTS])
 # imported on first use: the command line's parser imports .cli without scikit-learn
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, _LAZY = lazy_exports(__name__, _MODULES)
+__all__ = sorted(["Cancelled", *_LAZY])

@@ -67,3 +67,43 @@ def test_a_child_forked_while_another_thread_loads_an_npy_file_can_load_too(tmp_
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0"], out.stderr
+
+
+def test_a_child_forked_while_another_thread_computes_a_run_property_can_compute_it_too():
+    """Run's cached properties take no lock: on Python 3.11 functools' holds one per property
+    class-wide during a first computation, and a child forked meanwhile would inherit it held."""
+    from topoact.store import Run, cached_property
+
+    assert all(isinstance(Run.__dict__[name], cached_property) for name in ("labels", "predictions", "attributes"))
+    code = textwrap.dedent("""
+        import os, signal, threading
+        from topoact.store import cached_property
+
+        entered, release = threading.Event(), threading.Event()
+
+        class Box:
+            def __init__(self, slow):
+                self.slow = slow
+
+            @cached_property
+            def value(self):
+                if self.slow:               # a request thread reading a run at fork time
+                    entered.set()
+                    release.wait(30)
+                return 42
+
+        thread = threading.Thread(target=lambda: Box(True).value)
+        thread.start()
+        entered.wait(30)
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(20)                # a hang ends the child with SIGALRM, not the test run
+            os._exit(0 if Box(False).value == 42 else 3)
+        release.set()
+        thread.join()
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0"], out.stderr

@@ -8,13 +8,13 @@ resumes from the last completed chunk. ``Run`` is the read side used by every an
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
 import os
 import re
 import shutil
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -30,6 +30,26 @@ if TYPE_CHECKING:
     from .models.base import ModelBundle
 
 log = logging.getLogger(__name__)
+
+
+class cached_property(functools.cached_property):  # noqa: N801 - a drop-in for functools'
+    """``functools.cached_property`` without its lock, as in Python 3.12.
+
+    On Python 3.11 every first computation holds one lock per property *class-wide*. The app
+    forks background jobs from the server while request threads read a run; a child forked while
+    another thread was computing, say, ``Run.labels`` inherits that lock held and waits for ever
+    on its own first ``run.labels``. Two threads computing the same value at once is harmless
+    here (each reads the same file).
+    """
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        cache = instance.__dict__
+        if self.attrname not in cache:
+            cache[self.attrname] = self.func(instance)
+        return cache[self.attrname]
+
 
 META = "meta.json"
 PROGRESS = "progress.json"

@@ -13,13 +13,13 @@ same (tested). Functions pynndescent builds at run time (closures) still compile
 from __future__ import annotations
 
 import sys
-import threading
 from types import ModuleType
 
 __all__ = ["import_umap"]
 
-_LOCK = threading.Lock()
-_CACHED: set[str] = set()        # modules whose dispatchers were switched to the disk cache
+# modules whose dispatchers were switched to the disk cache. No lock: two threads doing it at once
+# only switch a dispatcher twice, and a lock held at a fork would hang the app's forked job
+_CACHED: set[str] = set()
 
 
 def import_umap() -> ModuleType:
@@ -34,12 +34,11 @@ def import_umap() -> ModuleType:
     from numba.core.caching import NullCache
     from numba.core.registry import CPUDispatcher
 
-    with _LOCK:
-        for name, module in list(sys.modules.items()):
-            if name in _CACHED or module is None or name.split(".")[0] not in ("umap", "pynndescent"):
-                continue
-            for value in list(vars(module).values()):
-                if isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache):
-                    value.enable_caching()
-            _CACHED.add(name)
+    for name, module in list(sys.modules.items()):
+        if name in _CACHED or module is None or name.split(".")[0] not in ("umap", "pynndescent"):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache):
+                value.enable_caching()
+        _CACHED.add(name)
     return umap

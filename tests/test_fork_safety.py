@@ -35,30 +35,17 @@ def test_a_child_forked_after_a_parallel_kernel_runs_it_too():
     assert child_exit == "0", out.stderr
 
 
-def test_a_child_forked_while_another_thread_loads_an_npy_file_can_load_too(tmp_path):
-    """The app forks jobs while request threads read the run: the np.load lock must not be
-    inherited held (the Layers tab's depth job hung on it in a full suite run)."""
-    code = textwrap.dedent(f"""
-        import os, signal, threading
-        import numpy as np
-        from topoact import npyfile
-
-        path = {str(tmp_path / "x.npy")!r}
-        np.save(path, np.arange(6.0))
-        held, release = threading.Event(), threading.Event()
-
-        def reader():                       # a request thread inside npyfile.load at fork time
-            with npyfile._LOCK:
-                held.set()
-                release.wait(30)
-
-        thread = threading.Thread(target=reader)
+def _child_exit_after_a_fork_inside(setup: str, holder: str, check: str) -> int:
+    """Exit code of a child forked while a thread runs ``holder()`` (which sets ``entered`` and
+    waits for ``release``), the child evaluating ``check``: 0 when true, -14 when it hung."""
+    code = textwrap.dedent(setup) + textwrap.dedent(f"""
+        thread = threading.Thread(target={holder})
         thread.start()
-        held.wait(30)
+        entered.wait(30)
         pid = os.fork()
         if pid == 0:
             signal.alarm(20)                # a hang ends the child with SIGALRM, not the test run
-            os._exit(0 if npyfile.load(path).sum() == 15.0 else 3)
+            os._exit(0 if {check} else 3)
         release.set()
         thread.join()
         _, status = os.waitpid(pid, 0)
@@ -66,7 +53,27 @@ def test_a_child_forked_while_another_thread_loads_an_npy_file_can_load_too(tmp_
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["0"], out.stderr
+    return int(out.stdout.split()[-1])
+
+
+def test_a_child_forked_while_another_thread_loads_an_npy_file_can_load_too(tmp_path):
+    """The app forks jobs while request threads read the run: the np.load lock must not be
+    inherited held (the Layers tab's depth job hung on it in a full suite run)."""
+    setup = f"""
+        import os, signal, threading
+        import numpy as np
+        from topoact import npyfile
+
+        path = {str(tmp_path / "x.npy")!r}
+        np.save(path, np.arange(6.0))
+        entered, release = threading.Event(), threading.Event()
+
+        def reader():                       # a request thread inside npyfile.load at fork time
+            with npyfile._LOCK:
+                entered.set()
+                release.wait(30)
+    """
+    assert _child_exit_after_a_fork_inside(setup, "reader", "npyfile.load(path).sum() == 15.0") == 0
 
 
 def test_a_child_forked_while_another_thread_computes_a_run_property_can_compute_it_too():
@@ -75,7 +82,7 @@ def test_a_child_forked_while_another_thread_computes_a_run_property_can_compute
     from topoact.store import Run, cached_property
 
     assert all(isinstance(Run.__dict__[name], cached_property) for name in ("labels", "predictions", "attributes"))
-    code = textwrap.dedent("""
+    setup = """
         import os, signal, threading
         from topoact.store import cached_property
 
@@ -91,19 +98,5 @@ def test_a_child_forked_while_another_thread_computes_a_run_property_can_compute
                     entered.set()
                     release.wait(30)
                 return 42
-
-        thread = threading.Thread(target=lambda: Box(True).value)
-        thread.start()
-        entered.wait(30)
-        pid = os.fork()
-        if pid == 0:
-            signal.alarm(20)                # a hang ends the child with SIGALRM, not the test run
-            os._exit(0 if Box(False).value == 42 else 3)
-        release.set()
-        thread.join()
-        _, status = os.waitpid(pid, 0)
-        print(os.waitstatus_to_exitcode(status))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["0"], out.stderr
+    """
+    assert _child_exit_after_a_fork_inside(setup, "lambda: Box(True).value", "Box(False).value == 42") == 0

@@ -17,9 +17,9 @@ from types import ModuleType
 
 __all__ = ["import_umap"]
 
-# modules whose dispatchers were switched to the disk cache. No lock: two threads doing it at once
-# only switch a dispatcher twice, and a lock held at a fork would hang the app's forked job
-_CACHED: set[str] = set()
+# ``import umap`` imports every module concerned, so one pass is enough. No lock: two threads
+# doing it at once only switch a dispatcher twice, and a lock held at a fork would hang a job
+_switched = False
 
 
 def import_umap() -> ModuleType:
@@ -30,15 +30,17 @@ def import_umap() -> ModuleType:
     module
         The ``umap`` package.
     """
+    global _switched
     import umap
-    from numba.core.caching import NullCache
-    from numba.core.registry import CPUDispatcher
 
-    for name, module in list(sys.modules.items()):
-        if name in _CACHED or module is None or name.split(".")[0] not in ("umap", "pynndescent"):
-            continue
-        for value in list(vars(module).values()):
-            if isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache):
-                value.enable_caching()
-        _CACHED.add(name)
+    if not _switched:
+        from numba.core.caching import NullCache
+        from numba.core.registry import CPUDispatcher
+
+        for name, module in list(sys.modules.items()):
+            if module is not None and name.split(".")[0] in ("umap", "pynndescent"):
+                for value in list(vars(module).values()):
+                    if isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache):
+                        value.enable_caching()
+        _switched = True
     return umap

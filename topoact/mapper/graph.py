@@ -57,15 +57,15 @@ def membership_matrix(members: Sequence[np.ndarray], n_points: int) -> "sparse.c
                              shape=(n_points, len(members)))
 
 
-def graph_edges(members: Sequence[np.ndarray], n_points: int
+def graph_edges(members: Sequence[np.ndarray], n_points: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edges of the nerve (nodes sharing at least one row).
 
     Parameters
     ----------
     members : K sorted (n_k,) int arrays of row indices
-    n_points : N, the number of rows (not needed since the edges no longer go through the
-        (N, K) membership matrix; kept so that callers need not change)
+    n_points : ignored (the edges no longer go through the (N, K) membership matrix); accepted
+        so that older callers need not change
 
     Returns
     -------
@@ -141,7 +141,7 @@ class MapperGraph:
             if len(m) and (m.min() < 0 or m.max() >= self.n_points):
                 raise ValueError("node members must be row indices in [0, n_points)")
         if edges is None:
-            edges = graph_edges(self.members, self.n_points)
+            edges = graph_edges(self.members)
         self.sources, self.targets, self.shared, self.weights = edges
 
     # -- topology ---------------------------------------------------------------------------

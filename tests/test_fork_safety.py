@@ -100,3 +100,32 @@ def test_a_child_forked_while_another_thread_computes_a_run_property_can_compute
                 return 42
     """
     assert _child_exit_after_a_fork_inside(setup, "lambda: Box(True).value", "Box(False).value == 42") == 0
+
+
+def test_a_job_forked_while_a_server_thread_multiplies_large_matrices_runs_threaded_blas(tmp_path):
+    """OpenBLAS's threaded products hold a process-wide lock: a job forked while a request thread
+    was inside one inherited it held, and hung in its own first large product (the Layers tab's
+    depth job, in ``StreamingCKA.fit``). Once the app has its job manager, the server's BLAS runs
+    on one thread and a forked job gets its threads back."""
+    setup = f"""
+        import os, signal, threading
+        import numpy as np
+        from threadpoolctl import threadpool_info
+        from topoact.app.background import make_manager
+
+        threads_before = max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+        make_manager({str(tmp_path)!r})
+        entered, release = threading.Event(), threading.Event()
+        A = np.random.default_rng(0).normal(size=(1500, 1500))
+        Z = np.random.default_rng(1).normal(size=(4000, 500))
+
+        def multiply():                     # a request thread in large products (a PCA) at fork time
+            while not release.is_set():
+                A.T @ A
+                entered.set()
+
+        def job_blas_works():
+            threads = max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+            return threads == threads_before and np.allclose((Z.T @ Z)[0, 0], (Z[:, 0] ** 2).sum())
+    """
+    assert _child_exit_after_a_fork_inside(setup, "multiply", "job_blas_works()") == 0

@@ -39,6 +39,15 @@ a job is forked. :class:`JobManager` also tolerates a finished job that another 
 while a poll was stopping it (``Process.start`` reaps finished children), instead of answering
 that poll with an error after its result was taken from the cache.
 
+Forking next to threaded BLAS: OpenBLAS runs a large matrix product on several threads under a
+process-wide lock, and a fork taken while a request thread is inside such a product (the
+embedding panel's PCA, say) leaves that lock held in the child, whose first large product then
+waits for ever (the Layers tab's depth job hung in ``StreamingCKA.fit``); the forking parent can
+hang too, in OpenBLAS's own fork handler. :func:`make_manager` therefore puts the server's BLAS
+libraries on one thread (their single-threaded path takes no lock; the server itself does only
+light numpy), and every forked child gets the original thread counts back before it runs, so jobs
+keep all cores.
+
 Shutdown: job processes are children of the server. :func:`make_manager` registers
 :func:`stop_jobs` at exit, so stopping the server (Ctrl-C, or SIGTERM through
 :func:`topoact.app.serve`) stops the jobs at once instead of waiting for them (the
@@ -92,6 +101,29 @@ def _new_guard_in_child() -> None:
 
 os.register_at_fork(before=_hold_guard_for_fork, after_in_parent=_release_guard_after_fork,
                     after_in_child=_new_guard_in_child)
+
+#: file of each BLAS library the server limited -> (its threadpoolctl controller, its thread count
+#: before), given back to every forked child
+_JOB_BLAS_THREADS: dict[str, tuple[Any, int]] = {}
+
+
+def _single_threaded_server_blas() -> None:
+    """Put every loaded BLAS library on one thread, remembering its count for forked jobs."""
+    import numpy  # noqa: F401 - numpy's and scipy's OpenBLAS are the ones the server uses:
+    import scipy.linalg  # noqa: F401   load both, so both are limited
+    from threadpoolctl import ThreadpoolController
+
+    for library in ThreadpoolController().select(user_api="blas").lib_controllers:
+        _JOB_BLAS_THREADS.setdefault(library.filepath, (library, library.num_threads))
+        library.set_num_threads(1)
+
+
+def _job_blas_threads_in_child() -> None:
+    for library, threads in _JOB_BLAS_THREADS.values():  # plain ctypes calls: safe in a forked child
+        library.set_num_threads(threads)
+
+
+os.register_at_fork(after_in_child=_job_blas_threads_in_child)
 
 
 def _guarded(method: Callable) -> Callable:
@@ -162,11 +194,13 @@ def make_manager(folder: str | None = None) -> Any:
     -------
     JobManager
         A ``dash.DiskcacheManager``: runs each background callback in its own process
-        (``multiprocess``, forked from the server).
+        (``multiprocess``, forked from the server). From now on this process's BLAS runs on one
+        thread and its forked children on the original count (see the module docstring).
     """
     import multiprocess.util  # noqa: F401 - registers its exit handler (which joins running jobs)
     #                           first, so that ours, registered after it, runs before it (LIFO)
 
+    _single_threaded_server_blas()
     global _STOP_REGISTERED
     if not _STOP_REGISTERED:
         atexit.register(stop_jobs)

@@ -126,3 +126,34 @@ def test_serve_refuses_a_missing_second_run_in_one_line(demo_run, tmp_path, caps
     assert main(["serve", str(demo_run.path), str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nowhere" in err
+
+
+def test_a_logistic_probe_runs_blas_on_one_thread_and_the_mlp_on_all_whatever_the_load():
+    """Its small products only spin a second BLAS thread (probes._fit); the MLP's gain from it.
+    No load heuristic: the choice depends on the estimator only."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from topoact.observers.probes import _fit
+
+    def blas_threads():
+        return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+    seen = {}
+
+    class Logistic(LogisticRegression):
+        def fit(self, X, y):
+            seen["logistic"] = blas_threads()
+            return self
+
+    class MLP(MLPClassifier):
+        def fit(self, X, y):
+            seen["mlp"] = blas_threads()
+            return self
+
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    with threadpool_limits(2, user_api="blas"):
+        _fit(Logistic(), X, y)
+        _fit(MLP(), X, y)
+    assert seen == {"logistic": 1, "mlp": 2}

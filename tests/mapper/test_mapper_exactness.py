@@ -153,3 +153,17 @@ def test_projection_pruned_mapper_equals_kmapper(metric, monkeypatch):
     ref = fit_kmapper(X, lens, 4, 0.4, eps, 3, metric)
     assert ours.n_nodes >= 4
     assert _multiset(ours.members) == _multiset(ref)
+
+
+def test_clusters_from_labels_gives_each_label_its_rows_in_order_and_drops_noise():
+    from topoact.mapper.cluster import clusters_from_labels
+
+    rng = np.random.default_rng(3)
+    rows = rng.permutation(1000)[:300]
+    labels = rng.integers(-1, 12, 300)
+    labels[labels == 5] = 6                       # a gap in the numbering
+    got = clusters_from_labels(rows, labels)
+    want = [np.sort(rows[labels == c]) for c in np.unique(labels) if c >= 0]
+    assert len(got) == len(want) == 11
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert clusters_from_labels(rows[:3], np.full(3, -1)) == []

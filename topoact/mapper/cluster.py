@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DBSCAN", "SingleLinkage", "SklearnClusterer", "make_clusterer", "auto_eps", "knee_value",
     "kth_neighbor_distance", "dbscan_labels", "neighbor_pairs", "labels_from_pairs",
-    "kdistance_sample", "eps_from_kdistances",
+    "kdistance_sample", "eps_from_kdistances", "clusters_from_labels",
 ]
 
 def _unit_rows(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,6 +269,26 @@ def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
         return np.full(n, -1, dtype=np.int64)
     cc = core[a] & core[b]
     return _number_clusters(n, core, connected_components(n, a[cc], b[cc]), a, b)
+
+
+def clusters_from_labels(rows: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    """The clusters of one cover element: for each label 0, 1, ... present (noise, -1, left
+    out), its rows in ascending order.
+
+    One sort for all clusters, instead of a mask over the element per cluster (elements of a
+    sweep hold up to hundreds of small clusters).
+
+    >>> clusters_from_labels(np.array([7, 3, 5, 1]), np.array([1, 0, -1, 1]))
+    [array([3]), array([1, 7])]
+    """
+    rows, labels = np.asarray(rows), np.asarray(labels)
+    keep = labels >= 0
+    rows, labels = rows[keep], labels[keep]
+    if not len(rows):
+        return []
+    by_label = np.lexsort((rows, labels))
+    cuts = np.flatnonzero(np.diff(labels[by_label])) + 1
+    return np.split(rows[by_label], cuts)
 
 
 def _number_clusters(n: int, core: np.ndarray, comp: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..progress import CancelFn, Cancelled, ProgressFn, check_cancelled, report
-from .cluster import DBSCAN, make_clusterer
+from .cluster import DBSCAN, clusters_from_labels, make_clusterer
 from .cover import Cover, UniformCover
 from .graph import MapperGraph
 from .lens import L2Norm, Lens
@@ -385,10 +385,7 @@ class Mapper(Params):
                 collect(run(it))
         members, intervals = [], []
         for e in sorted(results):
-            rows, lab = results[e]
-            for c in np.unique(lab):
-                if c < 0:
-                    continue
-                members.append(np.sort(rows[lab == c]))
-                intervals.append(cover.element_label(e))
+            clusters = clusters_from_labels(*results[e])
+            members.extend(clusters)
+            intervals.extend([cover.element_label(e)] * len(clusters))
         return members, intervals

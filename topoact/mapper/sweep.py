@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from ..masks import nonzero_2d
 from ..progress import ProgressFn, report
-from .cluster import DBSCAN, eps_from_kdistances, kdistance_sample, labels_from_pairs
+from .cluster import DBSCAN, clusters_from_labels, eps_from_kdistances, kdistance_sample, labels_from_pairs
 from .cover import make_cover
 from .lens import L2Norm, Lens
 from .pipeline import Mapper
@@ -356,10 +356,9 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
                 la, lb = rank[a.astype(np.int64) - p0], rank[b.astype(np.int64) - p0]
                 lab = labels_from_pairs(p1 - p0, np.minimum(la, lb), np.maximum(la, lb), ok,
                                         min_samples)
-                for cl in np.unique(lab):
-                    if cl >= 0:
-                        members[s].append(srows[lab == cl])
-                        ivals[s].append(c.element_label(e))
+                clusters = clusters_from_labels(srows, lab)
+                members[s].extend(clusters)
+                ivals[s].extend([c.element_label(e)] * len(clusters))
         shared = (time.perf_counter() - t0) / len(eps_scales)
         out = []
         for s in eps_scales:

@@ -14,35 +14,36 @@ unsupervised rule of :mod:`topoact.mapper.auto`.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from ..lazy import lazy_exports
 from ..progress import Cancelled
-from .cluster import DBSCAN, SingleLinkage, SklearnClusterer, auto_eps, make_clusterer
-from .config import MapperConfig
-from .cover import BalancedCover, ProductCover, UniformCover, make_cover
-from .export import node_members_csv, save_graph_json, save_kmapper_html
-from .graph import MapperGraph
-from .lens import ArrayLens, KNNDistance, L1Norm, L2Norm, PCALens, PredictionLens, UMAPLens
-from .auto import AutoChoice, Criterion, auto_choice, build_default_graph, choose_config
-from .embedding import layer_embedding
-from .layout import GraphLayout, layout_graph
-from .pipeline import EmptyGraphError, Mapper
-from .run_graphs import (build_run_graph, ensure_layout, graph_key, locate_points,
-                         mapper_from_params, mapper_params, run_context, sweep_run)
-from .sweep import sweep
 
-__all__ = [
-    "Mapper", "MapperConfig", "MapperGraph", "Cancelled", "EmptyGraphError", "build_graph",
-    "L2Norm", "L1Norm", "PCALens", "KNNDistance", "UMAPLens", "PredictionLens", "ArrayLens",
-    "UniformCover", "BalancedCover", "ProductCover", "make_cover",
-    "DBSCAN", "SingleLinkage", "SklearnClusterer", "make_clusterer", "auto_eps",
-    "sweep", "save_graph_json", "node_members_csv", "save_kmapper_html",
-    "mapper_params", "graph_key", "mapper_from_params", "build_run_graph", "sweep_run",
-    "locate_points", "run_context", "choose_config", "auto_choice", "build_default_graph",
-    "AutoChoice", "Criterion", "layer_embedding", "GraphLayout", "layout_graph", "ensure_layout",
-]
+if TYPE_CHECKING:
+    from .config import MapperConfig
+    from .graph import MapperGraph
+
+_MODULES = {
+    "auto": ["AutoChoice", "Criterion", "auto_choice", "build_default_graph", "choose_config"],
+    "cluster": ["DBSCAN", "SingleLinkage", "SklearnClusterer", "auto_eps", "make_clusterer"],
+    "config": ["MapperConfig"],
+    "cover": ["BalancedCover", "ProductCover", "UniformCover", "make_cover"],
+    "embedding": ["layer_embedding"],
+    "export": ["node_members_csv", "save_graph_json", "save_kmapper_html"],
+    "graph": ["MapperGraph"],
+    "layout": ["GraphLayout", "layout_graph"],
+    "lens": ["ArrayLens", "KNNDistance", "L1Norm", "L2Norm", "PCALens", "PredictionLens", "UMAPLens"],
+    "pipeline": ["EmptyGraphError", "Mapper"],
+    "run_graphs": ["build_run_graph", "ensure_layout", "graph_key", "locate_points", "mapper_from_params",
+                   "mapper_params", "run_context", "sweep_run"],
+    "sweep": ["sweep"],
+}
+# imported on first use: ``from topoact.mapper import Mapper, DBSCAN`` (a script, the benchmark)
+# then loads the engine without the run, auto-choice and export modules
+__getattr__, __dir__, _LAZY = lazy_exports(__name__, _MODULES)
+__all__ = sorted(["Cancelled", "build_graph", *_LAZY])
 
 
 def build_graph(X: Any, labels: np.ndarray | None = None, predictions: np.ndarray | None = None,
@@ -66,6 +67,8 @@ def build_graph(X: Any, labels: np.ndarray | None = None, predictions: np.ndarra
     MapperGraph with ``node_means`` ((K, D) float32) and ``params`` (the config's JSON form plus
     ``eps_resolved``); ``key`` is ``config.key``.
     """
+    from .config import MapperConfig
+
     config = config if config is not None else MapperConfig.from_dict(params)
     mapper = config.mapper(n_jobs=n_jobs)
     graph = mapper.fit_transform(X, labels=labels, predictions=predictions, attributes=attributes,

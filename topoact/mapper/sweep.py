@@ -42,7 +42,6 @@ from itertools import product
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..masks import nonzero_2d
 from ..progress import ProgressFn, report
 from .cluster import DBSCAN, clusters_from_labels, eps_from_kdistances, kdistance_sample, labels_from_pairs
 from .cover import make_cover
@@ -149,7 +148,6 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
     Zr[:, D + 1] = sqa
     tsq = (tol * sq).astype(np.float32)
     any_zero = bool(zero.any())
-    tri = np.tril_indices(block)
     reach = element_reach(ls, elements) if elements is not None else None
 
     def one(s):
@@ -162,12 +160,12 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
         Lb[:, D] = sqa[s:e]
         Lb[:, D + 1] = 1.0
         G = Lb @ Zr[s:hi].T
-        G[:, :e - s][tri if e - s == block else np.tril_indices(e - s)] = np.inf  # col > row
-        ia, ib = nonzero_2d(G <= thr32)
-        g = G[ia, ib]
-        ia = ia.astype(np.int32)
+        flat = np.flatnonzero(G <= thr32)
+        g = G.ravel()[flat]
+        ia, ib = np.divmod(flat, hi - s)
+        upper = ib > ia                               # each pair once (col > row), no self pairs
+        ia, ib, g = ia[upper].astype(np.int32), ib[upper].astype(np.int32), g[upper]
         ia += s
-        ib = ib.astype(np.int32)
         ib += s
         if any_zero:
             keep = ~zero[ia] & ~zero[ib]

@@ -2,8 +2,9 @@
 
 ``np.nonzero`` walks a 2-D mask element by element with a multi-index; the flat positions of
 ``np.flatnonzero`` split by ``divmod`` are the same indices in the same (row-major) order. On a
-512 x 2,000 candidate mask with 0.5 % set: 0.46 ms against 4.5 ms. Used wherever thresholded
-distance blocks are turned into pairs (Mapper pair search and sweep, Rips edge lists).
+512 x 2,000 candidate mask with 0.5 % set: 0.46 ms against 4.5 ms. Used where thresholded
+distance blocks are turned into pairs (Rips edge lists, the persistence certificate; the sweep's
+band pass does the same inline, keeping the flat positions for a 1-D gather of the values).
 """
 from __future__ import annotations
 

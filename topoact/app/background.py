@@ -109,8 +109,7 @@ _JOB_BLAS_THREADS: dict[str, tuple[Any, int]] = {}
 
 def _single_threaded_server_blas() -> None:
     """Put every loaded BLAS library on one thread, remembering its count for forked jobs."""
-    import numpy  # noqa: F401 - numpy's and scipy's OpenBLAS are the ones the server uses:
-    import scipy.linalg  # noqa: F401   load both, so both are limited
+    import scipy.linalg  # noqa: F401 - loads scipy's own OpenBLAS (numpy's is loaded), so both are limited
     from threadpoolctl import ThreadpoolController
 
     for library in ThreadpoolController().select(user_api="blas").lib_controllers:

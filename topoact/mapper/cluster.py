@@ -275,8 +275,7 @@ def clusters_from_labels(rows: np.ndarray, labels: np.ndarray) -> list[np.ndarra
     """The clusters of one cover element: for each label 0, 1, ... present (noise, -1, left
     out), its rows in ascending order.
 
-    One sort for all clusters, instead of a mask over the element per cluster (elements of a
-    sweep hold up to hundreds of small clusters).
+    One sort for all clusters, instead of a mask over the element per cluster.
 
     >>> clusters_from_labels(np.array([7, 3, 5, 1]), np.array([1, 0, -1, 1]))
     [array([3]), array([1, 7])]

@@ -1,5 +1,6 @@
-"""A process that ran numba's parallel kernels (UMAP, the persistence certificate) can still fork
-workers: the app forks its background jobs from the server process."""
+"""The app forks its background jobs from a threaded server: a forked child must not hang on
+anything the server held at the fork (numba's parallel kernels, the np.load lock, a Run property's
+first computation, OpenBLAS's threaded products)."""
 from __future__ import annotations
 
 import subprocess

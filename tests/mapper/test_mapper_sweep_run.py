@@ -1,4 +1,5 @@
 """Sweep summaries equal individual fits; run_graphs on a tiny fake run (design.md Run API)."""
+import importlib
 import json
 from pathlib import Path
 
@@ -18,8 +19,11 @@ def _data(n=600, seed=0):
     return X.astype(np.float32), lab
 
 
+@pytest.mark.parametrize("clustering", ["numpy", "kernel"])
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
-def test_sweep_matches_individual_fits(metric):
+def test_sweep_matches_individual_fits(metric, clustering, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("topoact.mapper.sweep"), "KERNEL_MIN_ROWS",
+                        0 if clustering == "kernel" else 10 ** 9)
     X, y = _data()
     res = sweep(X, n_intervals=(5, 12), overlaps=(0.2, 0.5), eps_scales=(0.8, 1.2),
                 metric=metric, labels=y, return_graphs=True)
@@ -221,25 +225,54 @@ def test_band_pairs_blocks_match_brute_force(metric):
     if metric == "cosine":
         U = Xd / np.linalg.norm(Xd, axis=1)[:, None]
         d = 1.0 - U @ U.T
-        eps, val_of = 0.05, (lambda dd: 2 * dd)
+        eps = [0.03, 0.05]
     else:
         d = np.sqrt(((Xd[:, None] - Xd[None]) ** 2).sum(-1))
-        eps, val_of = float(np.quantile(d, 0.05)), (lambda dd: dd ** 2)
+        eps = [float(np.quantile(d, 0.02)), float(np.quantile(d, 0.05))]
     width = float(np.ptp(lens)) / 6
-    order, pairs, self_ok = band_pairs(X, lens, width, eps, metric, block=64)
-    assert self_ok.all()
+    order, pairs, self_ok = band_pairs(X, lens, width, eps[::-1], metric, block=64)
+    assert self_ok.all() and pairs.eps == tuple(eps)
+    assert (np.diff(pairs.indptr) >= 0).all() and pairs.indptr[-1] == len(pairs)
     p0, p1 = 100, 400                                      # an arbitrary sorted range
-    a, b, v, m = pairs.inside(p0, p1)
+    a, b, level = pairs.inside(p0, p1)
     assert (a < b).all() and (a >= p0).all() and (b < p1).all()
-    ga, gb = order[a.astype(np.int64)], order[b.astype(np.int64)]
-    exact = val_of(d[ga, gb])
-    assert (np.abs(v - exact) <= m + 1e-6 * np.abs(exact)).all()
     ls = lens[order]
-    want = {(i, j) for i in range(p0, p1) for j in range(i + 1, p1)
-            if d[order[i], order[j]] <= eps and ls[j] - ls[i] <= width}
-    got = {(int(i), int(j)) for i, j in zip(a, b)}
-    assert want <= got                                     # every neighbour pair is a candidate
-    assert len(got) == len(pairs.inside(p0, p1)[0])        # each pair once
+    dd = d[order][:, order]
+    for j, e in enumerate(eps):                             # the level is DBSCAN's exact decision
+        within = {(i, k) for i in range(p0, p1) for k in range(i + 1, p1)
+                  if (dd[i, k] <= e if metric == "cosine" else dd[i, k] ** 2 <= e * e)}
+        in_band = {(i, k) for i, k in within if ls[k] - ls[i] <= width}
+        got = {(int(i), int(k)) for i, k, lv in zip(a, b, level) if lv <= j}
+        assert in_band <= got <= within and len(in_band) > 20
+    assert len({(int(i), int(k)) for i, k in zip(a, b)}) == len(a)   # each pair once
+
+
+@pytest.mark.parametrize("min_samples", [3, 5])
+def test_the_clustering_kernel_and_its_numpy_twin_give_the_same_clusters(min_samples):
+    # random pair lists over 400 sorted positions: overlapping elements, three eps levels, points
+    # that are not their own neighbour (cosine's zero rows), border points between clusters
+    from topoact.mapper._sweep_kernel import cover_clusters
+    from topoact.mapper.sweep import cover_clusters_numpy
+    rng = np.random.default_rng(min_samples)
+    n = 400
+    a = rng.integers(0, n, 6000)
+    b = np.minimum(n - 1, a + rng.integers(1, 40, 6000))
+    ab = np.unique(np.stack([a, b], 1)[a < b], axis=0)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(ab[:, 0], minlength=n))]).astype(np.int64)
+    nbr = ab[:, 1].astype(np.int32)
+    level = rng.integers(0, 3, len(nbr)).astype(np.uint8)
+    order = rng.permutation(n).astype(np.int64)
+    self_ok = rng.random(n) > 0.1
+    starts = np.arange(0, n, 30, dtype=np.int64)
+    stops = np.minimum(n, starts + rng.integers(1, 70, len(starts))).astype(np.int64)
+    n_clusters = 0
+    for j in range(3):
+        got = cover_clusters(indptr, nbr, level, order, self_ok, starts, stops, j, min_samples)
+        want = cover_clusters_numpy(indptr, nbr, level, order, self_ok, starts, stops, j, min_samples)
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w)
+        n_clusters += len(got[1])
+    assert n_clusters > 20
 
 
 def test_sweep_threads_match_serial():

@@ -49,9 +49,10 @@ def test_band_pairs_with_elements_keeps_every_pair_inside_an_element(metric):
     for lo, hi in elements:
         for a, b in zip(lo, hi):
             p0, p1 = np.searchsorted(ls, a, "left"), np.searchsorted(ls, b, "right")
-            pa, pb, v, m = lim.inside(p0, p1)
+            pa, pb, lv = lim.inside(p0, p1)
             got = {(int(i), int(j)) for i, j in zip(pa, pb)}
-            fa, fb, fv, fm = full.inside(p0, p1)
+            fa, fb, fl = full.inside(p0, p1)
             assert got == {(int(i), int(j)) for i, j in zip(fa, fb)}
+            assert np.array_equal(lv, fl)
             n_checked += len(got)
     assert n_checked > 0

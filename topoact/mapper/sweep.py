@@ -4,29 +4,33 @@
 metric='euclidean', min_samples=3, labels=None, ...) -> list[dict]``
 
 Reuse: the lens values and the k-distance sample (auto eps) are computed once. For DBSCAN on a
-1-D lens, all neighbour pairs that any setting can need are found in ONE pass: rows sorted by
-lens, pairs (a, b) with ``|lens_a - lens_b| <= W`` (W = the widest cover element over all
-settings, or the largest eps for the L2-norm lens with euclidean distance) and distance <= the
-largest eps, by float32 block products (one augmented product per row block gives the
-distance approximation) with a rigorous rounding margin. Each cover element is a contiguous
-range of the sorted rows, so a setting's candidates in an element are a slice of the pair
-lists; pairs within the margin of an eps are re-checked in float64 from X, then
-``labels_from_pairs`` gives sklearn's DBSCAN labels. Graphs are therefore identical to
-individual ``Mapper.fit`` calls (tested). Other clusterers or 2-D lenses fall back to one
-``Mapper.fit`` per setting (lens cached).
+1-D lens, all neighbour pairs that any setting can need are found in ONE pass
+(:func:`band_pairs`): rows sorted by lens, pairs (a, b) with ``|lens_a - lens_b| <= W`` (W = the
+widest cover element over all settings, or the largest eps for the L2-norm lens with euclidean
+distance) and distance <= the largest eps, by float32 block products (one augmented product per
+row block gives the distance approximation) with a rigorous rounding margin. Each pair keeps the
+index of the smallest eps it is within (1 byte; pairs within the margin of an eps are re-checked
+in float64 from X, once). Each cover element is a contiguous range of the sorted rows, so a
+setting's DBSCAN of an element reads a slice of the pair lists and gives sklearn's labels.
+Graphs are therefore identical to individual ``Mapper.fit`` calls (tested). Other clusterers or
+2-D lenses fall back to one ``Mapper.fit`` per setting (lens cached).
+
+The clustering of the elements runs in a numba kernel (``_sweep_kernel``, GIL released) on
+sweeps of at least ``KERNEL_MIN_ROWS`` rows; its import and first call (about 1 s of CPU in a new
+process) start in a thread when the sweep starts and overlap the pair pass. Smaller sweeps use
+its numpy twin :func:`cover_clusters_numpy`, which needs no numba. Measured in new processes
+(12 settings, synthetic ReLU-like 512-D data): at 20,000 rows numpy 1.72-1.78 s against the
+kernel's 1.87-2.13 s; at 50,000 numpy 5.6-5.7 s against 4.8-4.9 s.
 
 Cost and memory (measured, 100k x 512 synthetic ReLU data, 12 settings): the pair pass is
-most of the time. Projection lower-bound pruning (``pairs.py``) was tried per lens band and
-was slower: at the largest eps (1.25 x the knee) the pairs are dense (~23M pairs among 50k
-rows), so nearly every PCA-tree leaf reaches > 60% of the band and the bound prunes nothing;
-the lens window is the effective pruning here. The pairs are stored as per-row-block pieces
-(int32 positions, float32 value; the margin is recomputed from the squared norms), never
-concatenated whole: peak memory went from ~2.65 GB to ~1.8 GB (the pair lists, ~90M pairs
-at 12 bytes, dominate; KeplerMapper peaks at ~1.5 GB). The row blocks of the pair pass run
-on ``n_jobs`` threads with one BLAS thread each (the candidate extraction is single-threaded
-numpy); the settings of one (intervals, overlap) share each element's candidate pairs across
-eps scales, and the (intervals, overlap) groups also run on ``n_jobs`` threads (numpy and
-scipy release the GIL). Results do not depend on ``n_jobs`` (tested).
+most of the time (12.6 of 15.0 s). Projection lower-bound pruning (``pairs.py``) was tried per
+lens band and was slower: at the largest eps (1.25 x the knee) the pairs are dense (~23M pairs
+among 50k rows), so nearly every PCA-tree leaf reaches > 60% of the band and the bound prunes
+nothing; the lens window is the effective pruning here. The pairs are kept as CSR over the sorted
+positions: int32 partner and uint8 eps level, 5 bytes a pair (peak 0.88 GB; KeplerMapper peaks
+at ~1.5 GB). The row blocks of the pair pass run on ``n_jobs`` threads with one BLAS thread each
+(the candidate extraction is single-threaded numpy), and so do the (intervals, overlap) groups.
+Results do not depend on ``n_jobs`` (tested).
 
 Each summary: n_intervals (also under the deprecated name ``intervals``), overlap, eps_scale, eps, nodes, edges, components, cycles,
 mean_purity, covered_points, seconds; ``graph`` (MapperGraph) when ``return_graphs=True``.
@@ -34,6 +38,7 @@ mean_purity, covered_points, seconds; ``graph`` (MapperGraph) when ``return_grap
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +48,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..progress import ProgressFn, report
-from .cluster import DBSCAN, clusters_from_labels, eps_from_kdistances, kdistance_sample, labels_from_pairs
+from .cluster import (DBSCAN, clusters_from_labels, eps_from_kdistances, kdistance_sample,
+                      labels_from_pairs)
 from .cover import make_cover
 from .lens import L2Norm, Lens
 from .pipeline import Mapper
@@ -51,7 +57,10 @@ from .stats import row_norms
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["sweep", "band_pairs", "element_reach"]
+__all__ = ["sweep", "band_pairs", "element_reach", "cover_clusters_numpy"]
+
+#: sweeps of at least this many rows cluster with the numba kernel (measured crossover)
+KERNEL_MIN_ROWS = 30_000
 
 
 def _exact_values(X, pa, pb, metric, chunk=65536):
@@ -95,11 +104,12 @@ def element_reach(ls: np.ndarray, elements: Sequence[tuple[np.ndarray, np.ndarra
     return np.maximum.accumulate(best[:N])
 
 
-def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: str = "euclidean",
-               block: int = 512, chunk: int = 16384, n_jobs: int = 2,
+def band_pairs(X: Any, lens: np.ndarray, width: float, eps: float | Sequence[float],
+               metric: str = "euclidean", block: int = 512, chunk: int = 16384, n_jobs: int = 2,
                elements: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
-               ) -> tuple[np.ndarray, "_Pairs", np.ndarray]:
-    """Neighbour pairs within eps_max among rows whose 1-D lens values differ by <= width.
+               ) -> tuple[np.ndarray, "BandPairs", np.ndarray]:
+    """Neighbour pairs within the largest eps among rows whose 1-D lens values differ by <= width,
+    each with the smallest of the given eps values it is within (exact, as DBSCAN decides).
 
     With ``elements`` (the lens intervals of all cover elements of all settings, see
     :func:`element_reach`) a row block is compared only with the rows that share an element
@@ -109,12 +119,13 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
     Returns
     -------
     order : (N,) rows sorted by lens
-    pairs : ``_Pairs``; ``pairs.inside(p0, p1)`` gives ``(pa, pb, value, margin)`` of the
-        pairs with both positions in ``[p0, p1)``: int32 sorted positions (pa < pb), sorted
-        by pa, a float32 approximation (squared euclidean, or 2 x cosine distance) and its float32
-        rounding margin; ``len(pairs)`` is the number of pairs
+    pairs : :class:`BandPairs` over the sorted positions
     self_ok : (N,) bool in row order.
     """
+    eps_levels = np.unique(np.atleast_1d(np.asarray(eps, np.float64)))
+    if len(eps_levels) > 255:
+        raise ValueError(f"band_pairs: at most 255 eps values, got {len(eps_levels)}")
+    eps_max = float(eps_levels[-1])
     N, D = X.shape
     if N >= 2 ** 31:
         raise ValueError(f"band_pairs: at most 2**31 - 1 rows (int32 positions), got {N}")
@@ -132,10 +143,12 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
             raise ValueError("cosine sweep with eps >= 1 on data with zero rows is not supported")
         Z[~zero] /= nrm[~zero, None].astype(np.float32)
         self_ok[order[zero]] = False
-        thr = 2.0 * eps_max
+        # the approximation is 2 x the cosine distance; the exact check compares the distance
+        thresholds, exact_thresholds = 2.0 * eps_levels, eps_levels
     else:
         zero = np.zeros(N, bool)
-        thr = float(eps_max) ** 2
+        thresholds = exact_thresholds = eps_levels * eps_levels
+    thr = float(thresholds[-1])
     mean = Z[~zero].mean(0, dtype=np.float64).astype(np.float32) if (~zero).any() else 0
     Z[~zero] -= mean
     sq = np.einsum("ij,ij->i", Z, Z, dtype=np.float64)
@@ -146,7 +159,6 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
     # one product gives d2': [-2 z_a, sqa_a, 1] . [z_b, 1, sqa_b] (as pairs._Collector)
     Zr[:, D] = 1.0
     Zr[:, D + 1] = sqa
-    tsq = (tol * sq).astype(np.float32)
     any_zero = bool(zero.any())
     reach = element_reach(ls, elements) if elements is not None else None
 
@@ -170,75 +182,110 @@ def band_pairs(X: Any, lens: np.ndarray, width: float, eps_max: float, metric: s
         if any_zero:
             keep = ~zero[ia] & ~zero[ib]
             ia, ib, g = ia[keep], ib[keep], g[keep]
-        # value = d2' + tol (sq_a + sq_b); float32 rounding here is far below the margin
-        g += tsq[ia]
-        g += tsq[ib]
-        return ia, ib, g
+        # value = d2' + tol (sq_a + sq_b), within margin of the true value (rigorous bound)
+        margin = tol * (sq[ia] + sq[ib])
+        value = g + margin
+        margin += 1e-12 * thr
+        level = np.zeros(len(ia), np.uint8)
+        unsure = np.zeros(len(ia), bool)
+        for t in thresholds:                          # a pair is out at t, in, or re-checked
+            level += value > t + margin
+            unsure |= (value > t - margin) & (value <= t + margin)
+        if unsure.any():
+            u = np.flatnonzero(unsure)
+            exact = _exact_values(X, order[ia[u]], order[ib[u]], metric)
+            level[u] = np.searchsorted(exact_thresholds, exact, "left")
+        kept = level < len(thresholds)
+        counts = np.bincount(ia[kept] - s, minlength=e - s)
+        return counts, ib[kept], level[kept]
 
     # n_jobs threads, one BLAS thread each: the candidate extraction (nonzero, gathers) is
     # single-threaded numpy and would otherwise leave a core idle between products
     with threadpool_limits(1 if n_jobs > 1 else None), ThreadPoolExecutor(n_jobs) as pool:
         parts = list(pool.map(one, range(0, N, block)))
-    PA = [p[0] for p in parts]
-    PB = [p[1] for p in parts]
-    V = [p[2] for p in parts]
-    del parts
     del Z, Zr
-    return order, _Pairs(PA, PB, V, block, sq, tol, thr), self_ok
+    indptr = np.zeros(N + 1, np.int64)
+    np.cumsum(np.concatenate([p[0] for p in parts]), out=indptr[1:])
+    nbr = np.concatenate([p[1] for p in parts])
+    level = np.concatenate([p[2] for p in parts])
+    return order, BandPairs(indptr, nbr, level, tuple(eps_levels.tolist())), self_ok
 
 
-class _Pairs:
-    """Pair lists of ``band_pairs`` kept as per-row-block pieces (block ``j`` holds the pairs
-    whose first position is in ``[j * block, (j + 1) * block)``, sorted by it), so the lists
-    are never concatenated as a whole (that would double the peak memory). The rounding
-    margin of a value is recomputed from the squared norms ``sq`` (sorted positions) rather
-    than stored: ``tol (sq_a + sq_b) + 1e-12 thr``."""
+class BandPairs:
+    """The pairs of :func:`band_pairs` over sorted positions, by first position (CSR): position
+    ``a``'s partners are ``nbr[indptr[a]:indptr[a + 1]]`` (int32, ascending, all ``> a``) and
+    ``level`` (uint8) holds, for each pair, the index in ``eps`` (ascending) of the smallest eps
+    the pair is within. 5 bytes a pair: at 100,000 x 512 the pair lists dominate the memory."""
 
-    def __init__(self, PA, PB, V, block, sq, tol, thr):
-        self.PA, self.PB, self.V, self.block = PA, PB, V, block
-        self.sq, self.tol, self.thr = sq, tol, thr
-        self.n_pairs = int(sum(len(a) for a in PA))
+    def __init__(self, indptr: np.ndarray, nbr: np.ndarray, level: np.ndarray, eps: tuple):
+        self.indptr, self.nbr, self.level, self.eps = indptr, nbr, level, eps
 
     def __len__(self):
-        return self.n_pairs
+        return len(self.nbr)
 
-    def inside(self, p0, p1):
-        """(pa, pb, value, margin) of the pairs with both positions in [p0, p1)."""
-        A, B, V = [], [], []
-        for j in range(p0 // self.block, min(len(self.PA), -(-p1 // self.block))):
-            a, b, v = self.PA[j], self.PB[j], self.V[j]
-            if j * self.block < p0 or (j + 1) * self.block > p1:
-                i0, i1 = np.searchsorted(a, np.array([p0, p1], a.dtype), "left")
-                a, b, v = a[i0:i1], b[i0:i1], v[i0:i1]
-            keep = b < p1
-            A.append(a[keep])
-            B.append(b[keep])
-            V.append(v[keep])
-        if not A:
-            e = np.empty(0, np.int32)
-            return e, e, np.empty(0, np.float32), np.empty(0)
-        a, b = np.concatenate(A), np.concatenate(B)
-        m = self.tol * (self.sq[a] + self.sq[b]) + 1e-12 * self.thr
-        return a, b, np.concatenate(V), m.astype(np.float32)
+    def inside(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pa, pb, level) of the pairs with both positions in [p0, p1), by pa then pb."""
+        k0, k1 = self.indptr[p0], self.indptr[p1]
+        pa = np.repeat(np.arange(p0, p1), np.diff(self.indptr[p0:p1 + 1]))
+        pb, level = self.nbr[k0:k1], self.level[k0:k1]
+        keep = pb < p1
+        return pa[keep], pb[keep].astype(np.int64), level[keep]
 
 
-def _candidates(pairs, p0, p1):
-    """Candidate pairs (pa, pb, value, margin) inside the sorted range [p0, p1)."""
-    return pairs.inside(p0, p1)
+def cover_clusters_numpy(indptr, nbr, level, order, self_ok, starts, stops, j, min_samples):
+    """numpy twin of :func:`._sweep_kernel.cover_clusters` (same arguments, same result): no
+    numba import and first call (about 1 s of CPU in a new process), so small sweeps use it."""
+    rows, sizes, element = [], [], []
+    for e, (p0, p1) in enumerate(zip(starts.tolist(), stops.tolist())):
+        if p1 - p0 < min_samples:
+            continue
+        k0, k1 = indptr[p0], indptr[p1]
+        a = np.repeat(np.arange(p0, p1), np.diff(indptr[p0:p1 + 1]))
+        b = nbr[k0:k1]
+        keep = (b < p1) & (level[k0:k1] <= j)
+        element_rows = order[p0:p1]
+        by_row = np.argsort(element_rows, kind="stable")     # sklearn's local order: ascending row
+        rank = np.empty(p1 - p0, np.int64)
+        rank[by_row] = np.arange(p1 - p0)
+        la, lb = rank[a[keep] - p0], rank[b[keep] - p0]
+        lab = labels_from_pairs(p1 - p0, np.minimum(la, lb), np.maximum(la, lb),
+                                self_ok[p0:p1][by_row], min_samples)
+        clusters = clusters_from_labels(element_rows[by_row], lab)
+        rows.extend(clusters)
+        sizes.extend(len(c) for c in clusters)
+        element.extend([e] * len(clusters))
+    return (np.concatenate(rows) if rows else np.empty(0, np.int64), np.array(sizes, np.int64),
+            np.array(element, np.int64))
 
 
-def _within(X, order, cand, eps, metric):
-    """Candidate pairs within eps (float64 re-check of those near eps)."""
-    a, b, v, m = cand
-    thr = 2.0 * eps if metric == "cosine" else eps * eps
-    keep = v <= thr - m
-    unsure = np.flatnonzero(~keep & (v <= thr + m))
-    if len(unsure):
-        ga, gb = order[a[unsure]], order[b[unsure]]
-        exact = _exact_values(X, ga, gb, metric)
-        ok = exact <= (eps if metric == "cosine" else thr)
-        keep[unsure] = ok
-    return a[keep], b[keep]
+class _KernelLoader:
+    """Imports :mod:`._sweep_kernel` (numba: about 0.5 s) and loads its compiled code in a
+    thread, so that it overlaps the band pass (numpy and BLAS, which release the GIL)."""
+
+    def __init__(self):
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, name="topoact-sweep-kernel", daemon=True)
+        self._thread.start()
+
+    def _load(self):
+        try:
+            from ._sweep_kernel import cover_clusters
+            empty = np.zeros(1, np.int64)         # the sweep's argument types: load or compile now
+            cover_clusters(empty, np.zeros(0, np.int32), np.zeros(0, np.uint8), empty,
+                           np.ones(1, bool), empty, empty, 0, 1)
+        except BaseException as exc:              # re-raised in the caller's thread by get()
+            self._error = exc
+
+    def get(self):
+        """The kernel, or its numpy twin where numba cannot be imported (a broken install)."""
+        self._thread.join()
+        if isinstance(self._error, ImportError):
+            logger.warning("sweep: numba unavailable (%s); clustering with numpy", self._error)
+            return cover_clusters_numpy
+        if self._error is not None:
+            raise self._error
+        from ._sweep_kernel import cover_clusters
+        return cover_clusters
 
 
 def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[float] = (0.2, 0.3),
@@ -311,6 +358,9 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
             results.append(_summary(n, p, s, eps_of[s], g, time.perf_counter() - t0, return_graphs))
             report(progress, k + 1, len(settings), "sweep settings")
         return results
+    # numba's import and first call (about 1 s of CPU, overlapping the band pass) pay off only
+    # on large sweeps; small ones use the numpy twin (same clusters)
+    kernel = _KernelLoader() if X.shape[0] >= KERNEL_MIN_ROWS else None
     covers = {}
     width = 0.0
     for n, p in product(intervals, overlaps):
@@ -323,57 +373,40 @@ def sweep(X: Any, n_intervals: Sequence[int] = (20, 40, 60), overlaps: Sequence[
         width = min(width, eps_max * (1 + 1e-7) + 1e-12)
     t0 = time.perf_counter()
     order, pairs, self_ok_rows = band_pairs(
-        X, lens_values, width, eps_max, metric, n_jobs=max(1, int(n_jobs or 1)),
+        X, lens_values, width, list(eps_of.values()), metric, n_jobs=max(1, int(n_jobs or 1)),
         elements=[(c.lower_[:, 0], c.upper_[:, 0]) for c in covers.values()])
     logger.info("sweep: %d candidate pairs in %.2fs", len(pairs), time.perf_counter() - t0)
     ls = lens_values[order]
     self_ok_sorted = self_ok_rows[order]
+    level_of = {s: pairs.eps.index(eps_of[s]) for s in eps_scales}
     norms = row_norms(X)  # every setting's graph statistics read them: computed once, not per setting
+    cover_clusters = kernel.get() if kernel is not None else cover_clusters_numpy
 
     def group(n, p):
-        """All eps scales of one (intervals, overlap): an element's pairs, rank and rows are
-        shared by the scales; only the eps filter and the DBSCAN labels differ."""
-        t0 = time.perf_counter()
+        """The settings of one (intervals, overlap): its elements' DBSCAN clusters at each eps
+        (one kernel call, GIL released), then each setting's graph."""
         c = covers[(n, p)]
-        members = {s: [] for s in eps_scales}
-        ivals = {s: [] for s in eps_scales}
-        starts = np.searchsorted(ls, c.lower_[:, 0], "left")
-        stops = np.searchsorted(ls, c.upper_[:, 0], "right")
-        for e, (p0, p1) in enumerate(zip(starts, stops)):
-            if p1 - p0 < min_samples or p1 <= p0:
-                continue
-            cand = _candidates(pairs, p0, p1)
-            rows = order[p0:p1]
-            loc_order = np.argsort(rows, kind="stable")        # local = ascending row index
-            rank = np.empty(p1 - p0, np.int64)
-            rank[loc_order] = np.arange(p1 - p0)
-            srows = rows[loc_order]
-            ok = self_ok_sorted[p0:p1][loc_order]
-            for s in eps_scales:
-                a, b = _within(X, order, cand, eps_of[s], metric)
-                la, lb = rank[a.astype(np.int64) - p0], rank[b.astype(np.int64) - p0]
-                lab = labels_from_pairs(p1 - p0, np.minimum(la, lb), np.maximum(la, lb), ok,
-                                        min_samples)
-                clusters = clusters_from_labels(srows, lab)
-                members[s].extend(clusters)
-                ivals[s].extend([c.element_label(e)] * len(clusters))
-        shared = (time.perf_counter() - t0) / len(eps_scales)
+        starts = np.searchsorted(ls, c.lower_[:, 0], "left").astype(np.int64)
+        stops = np.searchsorted(ls, c.upper_[:, 0], "right").astype(np.int64)
         out = []
         for s in eps_scales:
             t1 = time.perf_counter()
+            rows, sizes, element = cover_clusters(pairs.indptr, pairs.nbr, pairs.level, order,
+                                                  self_ok_sorted, starts, stops, level_of[s],
+                                                  int(min_samples))
+            members = np.split(rows, np.cumsum(sizes)[:-1]) if len(sizes) else []
             m = Mapper(lens=lens, cover=c, clusterer=DBSCAN(eps_of[s], metric, min_samples),
                        n_jobs=1, compute_node_means=False)
             m.lens_values_ = lens_values
             m.eps_ = eps_of[s]
-            g = m.graph_from_members(X, members[s], ivals[s], labels=labels,
-                                     predictions=predictions, norms=norms)
-            out.append(_summary(n, p, s, eps_of[s], g, shared + time.perf_counter() - t1,
-                                return_graphs))
+            g = m.graph_from_members(X, members, [c.element_label(e) for e in element.tolist()],
+                                     labels=labels, predictions=predictions, norms=norms)
+            out.append(_summary(n, p, s, eps_of[s], g, time.perf_counter() - t1, return_graphs))
         return out
 
     groups = list(product(intervals, overlaps))
     workers = max(1, min(int(n_jobs or 1), len(groups)))
-    with ThreadPoolExecutor(workers) as pool:       # numpy / scipy release the GIL
+    with ThreadPoolExecutor(workers) as pool:       # the kernel and numpy release the GIL
         for res in pool.map(lambda np_: group(*np_), groups):
             results.extend(res)
             report(progress, len(results), len(settings), "sweep settings")

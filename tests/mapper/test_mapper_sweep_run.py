@@ -275,6 +275,21 @@ def test_the_clustering_kernel_and_its_numpy_twin_give_the_same_clusters(min_sam
     assert n_clusters > 20
 
 
+def test_a_sweep_without_its_numba_kernel_clusters_with_numpy_and_says_so(monkeypatch, caplog):
+    import sys
+    monkeypatch.setattr(importlib.import_module("topoact.mapper.sweep"), "KERNEL_MIN_ROWS", 0)
+    X, y = _data(300, seed=2)
+    kw = dict(n_intervals=(6,), overlaps=(0.3,), eps_scales=(1.0, 1.3), return_graphs=True)
+    want = sweep(X, **kw)
+    monkeypatch.setitem(sys.modules, "topoact.mapper._sweep_kernel", None)   # import fails
+    with caplog.at_level("WARNING", logger="topoact.mapper.sweep"):
+        got = sweep(X, **kw)
+    assert "clustering with numpy" in caplog.text
+    for a, b in zip(want, got):
+        assert [m.tolist() for m in a["graph"].members] == [m.tolist() for m in b["graph"].members]
+    assert sum(r["nodes"] for r in got) > 4
+
+
 def test_sweep_threads_match_serial():
     X, y = _data(400, seed=5)
     kw = dict(n_intervals=(4, 9), overlaps=(0.3,), eps_scales=(1.0, 1.5), labels=y)

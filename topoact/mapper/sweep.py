@@ -20,7 +20,8 @@ sweeps of at least ``KERNEL_MIN_ROWS`` rows; its import and first call (about 1 
 process) start in a thread when the sweep starts and overlap the pair pass. Smaller sweeps use
 its numpy twin :func:`cover_clusters_numpy`, which needs no numba. Measured in new processes
 (12 settings, synthetic ReLU-like 512-D data): at 20,000 rows numpy 1.72-1.78 s against the
-kernel's 1.87-2.13 s; at 50,000 numpy 5.6-5.7 s against 4.8-4.9 s.
+kernel's 1.87-2.13 s; at 50,000 numpy 5.6-5.7 s against 4.8-4.9 s. Where numba fails to import or
+load, the kernel's sweeps fall back to the twin with a warning.
 
 Cost and memory (measured, 100k x 512 synthetic ReLU data, 12 settings): the pair pass is
 most of the time (12.6 of 15.0 s). Projection lower-bound pruning (``pairs.py``) was tried per
@@ -273,17 +274,16 @@ class _KernelLoader:
             empty = np.zeros(1, np.int64)         # the sweep's argument types: load or compile now
             cover_clusters(empty, np.zeros(0, np.int32), np.zeros(0, np.uint8), empty,
                            np.ones(1, bool), empty, empty, 0, 1)
-        except BaseException as exc:              # re-raised in the caller's thread by get()
+        except Exception as exc:                  # reported by get(), in the caller's thread
             self._error = exc
 
     def get(self):
-        """The kernel, or its numpy twin where numba cannot be imported (a broken install)."""
+        """The kernel, or its numpy twin (same clusters) where numba fails to import or load
+        (a broken install or cache): a slower sweep, not a failed one."""
         self._thread.join()
-        if isinstance(self._error, ImportError):
-            logger.warning("sweep: numba unavailable (%s); clustering with numpy", self._error)
-            return cover_clusters_numpy
         if self._error is not None:
-            raise self._error
+            logger.warning("sweep: numba kernel unavailable (%r); clustering with numpy", self._error)
+            return cover_clusters_numpy
         from ._sweep_kernel import cover_clusters
         return cover_clusters
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["connected_components"]
+__all__ = ["connected_components", "component_roots"]
 
 
 def connected_components(n: int, a: ArrayLike, b: ArrayLike) -> np.ndarray:
@@ -35,13 +35,19 @@ def connected_components(n: int, a: ArrayLike, b: ArrayLike) -> np.ndarray:
     of scipy's ``connected_components``).
     """
     n = int(n)
-    index = np.int32 if n < 2 ** 31 else np.int64     # half the memory traffic of int64 gathers
     a = np.asarray(a).ravel()
     b = np.asarray(b).ravel()
     if a.shape != b.shape:
         raise ValueError(f"edge ends differ in length: {a.shape[0]} and {b.shape[0]}")
     if len(a) and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
         raise ValueError(f"edge ends must be vertices in [0, {n})")
+    return np.unique(component_roots(n, a, b), return_inverse=True)[1].astype(np.int64, copy=False)
+
+
+def component_roots(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each vertex's component as its smallest vertex (n,), for callers that need no 0 .. C - 1
+    numbering (that costs a sort); ``a``, ``b`` are trusted to be valid edge ends."""
+    index = np.int32 if n < 2 ** 31 else np.int64     # half the memory traffic of int64 gathers
     a, b = a.astype(index, copy=False), b.astype(index, copy=False)
     parent = np.arange(n, dtype=index)
     ra, rb = a, b                                 # every vertex is its own root at first
@@ -58,4 +64,4 @@ def connected_components(n: int, a: ArrayLike, b: ArrayLike) -> np.ndarray:
                 break
             parent = grand
         ra, rb = parent[a], parent[b]
-    return np.unique(parent, return_inverse=True)[1].astype(np.int64, copy=False)
+    return parent

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..components import connected_components
+from ..components import component_roots, connected_components
 from ..mst import prim_mst
 from .pairs import NeedsFallback, neighbor_pairs
 from ..config import check_choice, check_range
@@ -248,15 +248,19 @@ def auto_eps(X: np.ndarray, min_samples: int = 3, metric: str = "euclidean", sca
 
 # ----------------------------------------------------------------------------- exact DBSCAN
 def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
-                      min_samples: int) -> np.ndarray:
+                      min_samples: int, key: np.ndarray | None = None) -> np.ndarray:
     """sklearn DBSCAN labels from neighbour pairs on n points (see module docstring).
 
     Parameters
     ----------
     n : number of points
-    a, b : (E,) int arrays, the neighbour pairs (a < b, local positions)
+    a, b : (E,) int arrays, the neighbour pairs (each pair once, local positions)
     self_ok : (n,) bool, whether a point counts as its own neighbour
     min_samples : DBSCAN's
+    key : (n,) distinct ints, optional
+        sklearn's order of the points (its row index), where the positions are in another
+        order: clusters are numbered by their smallest core key, as sklearn on the points
+        sorted by key would. Default: the positions themselves.
 
     Returns
     -------
@@ -268,7 +272,7 @@ def labels_from_pairs(n: int, a: np.ndarray, b: np.ndarray, self_ok: np.ndarray,
     if not core.any():
         return np.full(n, -1, dtype=np.int64)
     cc = core[a] & core[b]
-    return _number_clusters(n, core, connected_components(n, a[cc], b[cc]), a, b)
+    return _number_clusters(n, core, component_roots(n, a[cc], b[cc]), a, b, key)
 
 
 def clusters_from_labels(rows: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
@@ -290,25 +294,28 @@ def clusters_from_labels(rows: np.ndarray, labels: np.ndarray) -> list[np.ndarra
     return np.split(rows[by_label], cuts)
 
 
-def _number_clusters(n: int, core: np.ndarray, comp: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Labels from the core flags (n,), the components ``comp`` (n,) of the core-core graph and
-    pairs (a, b) holding every pair of a non-core point: clusters numbered by their smallest
-    core point, a border point in the smallest-numbered cluster among its core neighbours."""
+def _number_clusters(n: int, core: np.ndarray, comp: np.ndarray, a: np.ndarray, b: np.ndarray,
+                     key: np.ndarray | None = None) -> np.ndarray:
+    """Labels from the core flags (n,), any component labels ``comp`` (n,) in [0, n) of the
+    core-core graph and pairs (a, b) holding every pair of a non-core point: clusters numbered
+    by their smallest core point (or core ``key``), a border point in the smallest-numbered
+    cluster among its core neighbours."""
     labels = np.full(n, -1, dtype=np.int64)
     core_idx = np.flatnonzero(core)
     comp_core = comp[core_idx]
-    first = np.full(comp.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, comp_core, core_idx)
-    used = np.flatnonzero(first < n)
+    none = np.iinfo(np.int64).max
+    first = np.full(comp.max() + 1, none, dtype=np.int64)
+    np.minimum.at(first, comp_core, core_idx if key is None else key[core_idx])
+    used = np.flatnonzero(first < none)
     rank = np.full(comp.max() + 1, -1, dtype=np.int64)
     rank[used[np.argsort(first[used])]] = np.arange(len(used))
     labels[core_idx] = rank[comp_core]
-    best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    best = np.full(n, none, dtype=np.int64)
     for u, v in ((a, b), (b, a)):
         sel = core[u] & ~core[v]
         if sel.any():
             np.minimum.at(best, v[sel], rank[comp[u[sel]]])
-    border = (~core) & (best < np.iinfo(np.int64).max)
+    border = (~core) & (best < none)
     labels[border] = best[border]
     return labels
 

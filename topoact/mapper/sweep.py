@@ -238,20 +238,17 @@ def cover_clusters_numpy(indptr, nbr, level, order, self_ok, starts, stops, j, m
     numba import and first call (about 1 s of CPU in a new process), so small sweeps use it."""
     rows, sizes, element = [], [], []
     for e, (p0, p1) in enumerate(zip(starts.tolist(), stops.tolist())):
-        if p1 - p0 < min_samples:
+        n = p1 - p0
+        if n < min_samples:
             continue
         k0, k1 = indptr[p0], indptr[p1]
-        a = np.repeat(np.arange(p0, p1), np.diff(indptr[p0:p1 + 1]))
-        b = nbr[k0:k1]
-        keep = (b < p1) & (level[k0:k1] <= j)
+        a = np.repeat(np.arange(n), np.diff(indptr[p0:p1 + 1]))     # local positions, a < b
+        b = nbr[k0:k1] - p0
+        keep = (b < n) & (level[k0:k1] <= j)
         element_rows = order[p0:p1]
-        by_row = np.argsort(element_rows, kind="stable")     # sklearn's local order: ascending row
-        rank = np.empty(p1 - p0, np.int64)
-        rank[by_row] = np.arange(p1 - p0)
-        la, lb = rank[a[keep] - p0], rank[b[keep] - p0]
-        lab = labels_from_pairs(p1 - p0, np.minimum(la, lb), np.maximum(la, lb),
-                                self_ok[p0:p1][by_row], min_samples)
-        clusters = clusters_from_labels(element_rows[by_row], lab)
+        # positions are in lens order; sklearn's (ascending rows) numbers the clusters
+        lab = labels_from_pairs(n, a[keep], b[keep], self_ok[p0:p1], min_samples, key=element_rows)
+        clusters = clusters_from_labels(element_rows, lab)
         rows.extend(clusters)
         sizes.extend(len(c) for c in clusters)
         element.extend([e] * len(clusters))

@@ -4,7 +4,7 @@ import pytest
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components as scipy_components
 
-from topoact.components import connected_components
+from topoact.components import component_roots, connected_components
 
 
 def _scipy(n, a, b):
@@ -25,6 +25,11 @@ def test_labels_equal_scipys_on_random_graphs(seed):
     np.testing.assert_array_equal(labels, _scipy(n, a, b))
     # int32 edge ends (the sweep's positions) give the same labels
     np.testing.assert_array_equal(connected_components(n, a.astype(np.int32), b.astype(np.int32)), labels)
+    # component_roots: each vertex's smallest component member, unnumbered
+    roots = component_roots(n, a, b)
+    smallest = np.full(labels.max() + 1, n)
+    np.minimum.at(smallest, labels, np.arange(n))
+    np.testing.assert_array_equal(roots, smallest[labels])
 
 
 def test_a_path_in_random_order_is_one_component():

@@ -30,7 +30,7 @@ def _root(parent, i):                             # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _heapsort(x):                                 # pragma: no cover - compiled
-    """Sort ``x`` in place (np.sort's compiled code made the first compile take 15 s, not 3)."""
+    """Sort ``x`` in place (with np.sort's compiled code the first compile took 15 s, not 5)."""
     n = len(x)
     for start in range(n // 2 - 1, -1, -1):
         _sift_down(x, start, n)

@@ -20,8 +20,8 @@ sweeps of at least ``KERNEL_MIN_ROWS`` rows; its import and first call (about 1 
 process) start in a thread when the sweep starts and overlap the pair pass. Smaller sweeps use
 its numpy twin :func:`cover_clusters_numpy`, which needs no numba. Measured in new processes
 (12 settings, synthetic ReLU-like 512-D data; numpy / kernel): 20,000 rows 1.56-1.70 s /
-1.87-2.13 s, 30,000 rows 2.45-2.56 s / 2.43-2.75 s, 50,000 rows 4.9-5.3 s / 4.0-4.3 s. Where numba fails to import or
-load, the kernel's sweeps fall back to the twin with a warning.
+1.87-2.13 s, 30,000 rows 2.45-2.56 s / 2.43-2.75 s, 50,000 rows 4.9-5.3 s / 4.0-4.3 s. Where
+numba fails to import or load, large sweeps fall back to the twin with a warning.
 
 Cost and memory (measured, 100k x 512 synthetic ReLU data, 12 settings): the pair pass is
 most of the time (12.6 of 15.0 s). Projection lower-bound pruning (``pairs.py``) was tried per

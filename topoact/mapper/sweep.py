@@ -226,11 +226,17 @@ class BandPairs:
 
     def inside(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pa, pb, level) of the pairs with both positions in [p0, p1), by pa then pb."""
-        k0, k1 = self.indptr[p0], self.indptr[p1]
-        pa = np.repeat(np.arange(p0, p1), np.diff(self.indptr[p0:p1 + 1]))
-        pb, level = self.nbr[k0:k1], self.level[k0:k1]
-        keep = pb < p1
-        return pa[keep], pb[keep].astype(np.int64), level[keep]
+        a, b, level = _pairs_inside(self.indptr, self.nbr, self.level, p0, p1)
+        return a + p0, b + p0, level
+
+
+def _pairs_inside(indptr, nbr, level, p0, p1):
+    """(a, b, level) of the CSR pairs with both positions in [p0, p1), as int64 offsets from p0."""
+    k0, k1 = indptr[p0], indptr[p1]
+    a = np.repeat(np.arange(p1 - p0), np.diff(indptr[p0:p1 + 1]))
+    b = nbr[k0:k1].astype(np.int64) - p0
+    keep = b < p1 - p0
+    return a[keep], b[keep], level[k0:k1][keep]
 
 
 def cover_clusters_numpy(indptr, nbr, level, order, self_ok, starts, stops, j, min_samples):
@@ -241,10 +247,8 @@ def cover_clusters_numpy(indptr, nbr, level, order, self_ok, starts, stops, j, m
         n = p1 - p0
         if n < min_samples:
             continue
-        k0, k1 = indptr[p0], indptr[p1]
-        a = np.repeat(np.arange(n), np.diff(indptr[p0:p1 + 1]))     # local positions, a < b
-        b = nbr[k0:k1] - p0
-        keep = (b < n) & (level[k0:k1] <= j)
+        a, b, pair_level = _pairs_inside(indptr, nbr, level, p0, p1)
+        keep = pair_level <= j
         element_rows = order[p0:p1]
         # positions are in lens order; sklearn's (ascending rows) numbers the clusters
         lab = labels_from_pairs(n, a[keep], b[keep], self_ok[p0:p1], min_samples, key=element_rows)

@@ -21,7 +21,9 @@ Each fit runs ``--repeats`` times per engine (default 3), the engines interleave
 with the median time is reported (a single run's import time varied 1.8-2.7 s for KeplerMapper
 on an idle machine); the sweep runs once.
 The sweep row times topoact's 12-setting sweep (intervals 20,40,60 x overlap 0.2,0.3 x eps
-scale 1,1.25) against 12 KeplerMapper runs with the same settings (--sweep-size rows).
+scale 1,1.25) against 12 KeplerMapper runs with the same settings (--sweep-size rows); its
+"identical" compares the node count of every setting (that each sweep graph equals its
+``Mapper.fit`` member for member is tested in tests/mapper/test_mapper_sweep_run.py).
 """
 from __future__ import annotations
 

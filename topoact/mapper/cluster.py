@@ -327,7 +327,7 @@ class PairStreamLabels:
     million-row layer that is billions of pairs (a Dask worker ran out of its 12 GB on one). The
     stream keeps O(n) instead: a pair whose two points already have enough neighbours to be
     core (counts only grow) is a core-core edge and is folded into a spanning forest of the
-    components (:func:`topoact.components.connected_components`, whenever the unfolded edges
+    components (:func:`topoact.components.component_roots`, whenever the unfolded edges
     exceed ``4 n``);
     any other pair is held, and there are fewer than ``min_samples`` of those per point (each
     counted towards a point that was not yet sure to be core: while streaming, a point is sure
@@ -369,11 +369,9 @@ class PairStreamLabels:
 
     def _fold(self) -> None:
         """Replace the core-core edges by a spanning forest (each point to its component's first)."""
-        comp = connected_components(self.n, *_cat(self.edges))
-        first = np.full(comp.max() + 1, self.n, np.int64)
-        np.minimum.at(first, comp, np.arange(self.n))
-        points = np.flatnonzero(first[comp] != np.arange(self.n))
-        self.edges = [(points, first[comp[points]])]
+        first = component_roots(self.n, *_cat(self.edges)).astype(np.int64)
+        points = np.flatnonzero(first != np.arange(self.n))
+        self.edges = [(points, first[points])]
         self.n_edges = len(points)
 
     def labels(self, self_ok: np.ndarray) -> np.ndarray:
@@ -385,7 +383,7 @@ class PairStreamLabels:
         a, b = _cat(self.held)
         cc = core[a] & core[b]
         ea, eb = _cat(self.edges + [(a[cc], b[cc])])
-        return _number_clusters(self.n, core, connected_components(self.n, ea, eb), a, b)
+        return _number_clusters(self.n, core, component_roots(self.n, ea, eb), a, b)
 
 
 def _cat(pairs: list) -> tuple[np.ndarray, np.ndarray]:

@@ -265,7 +265,7 @@ class _KernelLoader:
     thread, so that it overlaps the band pass (numpy and BLAS, which release the GIL)."""
 
     def __init__(self):
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._load, name="topoact-sweep-kernel", daemon=True)
         self._thread.start()
 
